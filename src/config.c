@@ -1,0 +1,413 @@
+/* config.c — CONAN_CONFIG: one table describes every key (type, default, range,
+ * help) and drives the defaults, parsing, validation, error messages and the
+ * README's reference, so they cannot drift apart.
+ *
+ * Every key is optional; unknown keys, wrong types and out-of-range values are
+ * errors reported as "<file>: <json.path>: <what is wrong>". The caller then keeps
+ * the shim inert: a config we do not understand is never half-applied. */
+#include "internal.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum key_type { KEY_OBJECT, KEY_BOOL, KEY_INT, KEY_NUMBER, KEY_STRING, KEY_PATH, KEY_ENUM, KEY_TAGS };
+
+struct config_key {
+    const char *path;           /* dotted JSON path */
+    enum key_type type;
+    size_t offset;              /* into struct conan_config */
+    size_t size;                /* for strings: buffer size */
+    double def;                 /* numeric default (bool: 0/1, enum: index) */
+    const char *def_text;       /* string default, or how the default is derived */
+    double min, max;
+    const char *choices;        /* enums: "a|b|c", index = stored value */
+    const char *help;
+};
+
+#define AT(field) offsetof(struct conan_config, field)
+#define SIZE(field) sizeof(((struct conan_config *)0)->field)
+
+#define SECTION(name, help) { name, KEY_OBJECT, 0, 0, 0, NULL, 0, 0, NULL, help }
+#define BOOL(name, field, d, help) { name, KEY_BOOL, AT(field), 0, d, NULL, 0, 1, NULL, help }
+#define INT(name, field, d, lo, hi, help) { name, KEY_INT, AT(field), 0, d, NULL, lo, hi, NULL, help }
+#define NUM(name, field, d, lo, hi, help) { name, KEY_NUMBER, AT(field), 0, d, NULL, lo, hi, NULL, help }
+#define STR(name, field, d, help) { name, KEY_STRING, AT(field), SIZE(field), 0, d, 0, 0, NULL, help }
+#define PATHKEY(name, field, d, help) { name, KEY_PATH, AT(field), SIZE(field), 0, d, 0, 0, NULL, help }
+#define ENUM(name, field, d, choices, help) { name, KEY_ENUM, AT(field), 0, d, NULL, 0, 0, choices, help }
+
+/* The rule keys every metric shares; `unit` names what min and abs are in. */
+#define RULE_KEYS(sec, r, d_min, d_diff, d_abs, hi, unit)                                        \
+    BOOL(sec ".enable", r.enable, 1, "evaluate this rule"),                                     \
+    NUM(sec ".min", r.min, d_min, 0, hi, "never trip below this value (" unit ")"),             \
+    NUM(sec ".diff", r.diff, d_diff, 0, 100000, "spike: percent above the mean of the window"), \
+    NUM(sec ".abs", r.abs, d_abs, 0, hi, "trip at or above this value (" unit "), no warm-up"), \
+    INT(sec ".window", r.window, 10, 0, CONAN_WINDOW_MAX,                                       \
+        "previous ticks averaged for the spike test; 0 turns the spike test off"),              \
+    INT(sec ".sustain", r.sustain, 1, 1, 1000, "consecutive ticks the condition must hold"),    \
+    INT(sec ".cooldown_s", r.cooldown_s, 60, 0, 86400, "seconds the rule stays quiet after a trip")
+
+static const struct config_key keys[] = {
+    STR("app", app, "executable's base name", "application name, in file names and comments"),
+    STR("version", version, "", "application version, in profile comments"),
+    { "tags", KEY_TAGS, 0, 0, 0, "{}", 0, CONAN_MAX_TAGS, NULL,
+      "string labels for the profile comments, e.g. {\"region\": \"eu-1\"}" },
+    ENUM("mode", mode, CONAN_MODE_ADAPTIVE, "adaptive|continuous|off",
+         "adaptive: profile when a rule trips; continuous: also every continuous.every_s; off: inert"),
+    INT("interval_ms", interval_ms, 5000, 10, 3600000, "monitor tick: how often metrics are read"),
+    PATHKEY("dump_dir", dump_dir, "/tmp/conan", "absolute directory for profiles and events.jsonl"),
+    SECTION("cpu", "CPU rule and sampling"),
+    RULE_KEYS("cpu", cpu.rule, 10, 25, 70, 1000, "% of usable CPUs"),
+    INT("cpu.profile_seconds", cpu.profile_seconds, 5, 1, 3600, "length of a CPU profile"),
+    INT("cpu.hz", cpu.hz, 100, 1, 1000, "samples per CPU-second per thread"),
+    NUM("cpu.max", cpu.max, 0, 0, 100,
+        "ceiling (%): no CPU profile starts at or above it, a running one stops; 0 = none"),
+    ENUM("cpu.timer", cpu.timer, CONAN_TIMER_THREAD, "thread|process",
+         "thread: a CPU-time timer per thread; process: one setitimer(ITIMER_PROF)"),
+    INT("cpu.thread_timer_limit", cpu.thread_timer_limit, 1000, 1, 100000,
+        "above this many threads the process timer is used instead"),
+    SECTION("continuous", "continuous mode"),
+    INT("continuous.every_s", continuous.every_s, 60, 1, 86400, "seconds between continuous profiles"),
+    SECTION("limits", "what the shim may spend"),
+    INT("limits.max_dumps_per_hour", limits.max_dumps_per_hour, 60, 1, CONAN_BUDGET_MAX,
+        "profiles written per hour, all kinds and triggers together"),
+    INT("limits.max_dir_mb", limits.max_dir_mb, 256, 1, 1048576,
+        "libconan's files in dump_dir are pruned, oldest first, above this size"),
+    INT("limits.keep", limits.keep, 200, 1, 100000, "and above this many files"),
+};
+static const size_t nkeys = sizeof keys / sizeof keys[0];
+
+static void *field(struct conan_config *cfg, const struct config_key *k)
+{
+    return (char *)cfg + k->offset;
+}
+
+static void exe_base_name(char *out, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        snprintf(out, len, "unknown");
+        return;
+    }
+    exe[n] = '\0';
+    const char *slash = strrchr(exe, '/');
+    if (!conan_format(out, len, "%s", slash ? slash + 1 : exe)) out[len - 1] = '\0'; /* a long name is cut */
+}
+
+void conan_config_defaults(struct conan_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < nkeys; i++) {
+        const struct config_key *k = &keys[i];
+        switch (k->type) {
+        case KEY_BOOL: *(bool *)field(cfg, k) = k->def != 0; break;
+        case KEY_INT:
+        case KEY_ENUM: *(int *)field(cfg, k) = (int)k->def; break;
+        case KEY_NUMBER: *(double *)field(cfg, k) = k->def; break;
+        case KEY_PATH: snprintf(field(cfg, k), k->size, "%s", k->def_text); break;
+        case KEY_STRING: /* the app default is derived, version's is empty */
+        case KEY_OBJECT:
+        case KEY_TAGS: break;
+        }
+    }
+    exe_base_name(cfg->app, sizeof cfg->app);
+}
+
+static const struct config_key *find_key(const char *path)
+{
+    for (size_t i = 0; i < nkeys; i++)
+        if (strcmp(keys[i].path, path) == 0) return &keys[i];
+    return NULL;
+}
+
+/* The valid keys of a section, for the "unknown key" message. */
+static void section_keys(const char *prefix, char *out, size_t len)
+{
+    size_t plen = prefix ? strlen(prefix) : 0, used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < nkeys; i++) {
+        const char *p = keys[i].path;
+        if (plen) {
+            if (strncmp(p, prefix, plen) != 0 || p[plen] != '.') continue;
+            p += plen + 1;
+        }
+        if (strchr(p, '.')) continue;
+        int n = snprintf(out + used, len - used, "%s%s", used ? ", " : "", p);
+        if (n < 0 || (size_t)n >= len - used) break;
+        used += (size_t)n;
+    }
+}
+
+struct parse {
+    struct conan_config *cfg;
+    const char *label;
+    char *err;
+    size_t errlen;
+};
+
+static int fail(struct parse *ps, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct parse *ps, const char *path, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(ps->err, ps->errlen, "%s: %s: %s", ps->label, path, what);
+    return -1;
+}
+
+static const char *json_type_name(const cJSON *item)
+{
+    if (cJSON_IsBool(item)) return "a boolean";
+    if (cJSON_IsNumber(item)) return "a number";
+    if (cJSON_IsString(item)) return "a string";
+    if (cJSON_IsArray(item)) return "an array";
+    if (cJSON_IsObject(item)) return "an object";
+    if (cJSON_IsNull(item)) return "null";
+    return "an unknown value";
+}
+
+static int apply_tags(struct parse *ps, const char *path, const cJSON *obj)
+{
+    if (!cJSON_IsObject(obj)) return fail(ps, path, "must be an object of strings, got %s", json_type_name(obj));
+    struct conan_config *cfg = ps->cfg;
+    cfg->ntags = 0;
+    const cJSON *tag;
+    cJSON_ArrayForEach(tag, obj) {
+        char tpath[512];
+        if (!conan_format(tpath, sizeof tpath, "%s.%s", path, tag->string)) return fail(ps, path, "tag name too long");
+        if (!cJSON_IsString(tag)) return fail(ps, tpath, "must be a string, got %s", json_type_name(tag));
+        if (cfg->ntags == CONAN_MAX_TAGS) return fail(ps, tpath, "too many tags (at most %d)", CONAN_MAX_TAGS);
+        if (strlen(tag->string) >= CONAN_NAME_MAX || strlen(tag->valuestring) >= CONAN_NAME_MAX)
+            return fail(ps, tpath, "too long (at most %d characters)", CONAN_NAME_MAX - 1);
+        if (tag->string[0] == '\0') return fail(ps, tpath, "tag name must not be empty");
+        snprintf(cfg->tag_key[cfg->ntags], CONAN_NAME_MAX, "%s", tag->string);
+        snprintf(cfg->tag_value[cfg->ntags], CONAN_NAME_MAX, "%s", tag->valuestring);
+        cfg->ntags++;
+    }
+    return 0;
+}
+
+static int apply_enum(struct parse *ps, const struct config_key *k, const cJSON *item)
+{
+    if (!cJSON_IsString(item))
+        return fail(ps, k->path, "must be one of %s, got %s", k->choices, json_type_name(item));
+    const char *c = k->choices;
+    for (int index = 0; *c; index++) {
+        size_t n = strcspn(c, "|");
+        if (strlen(item->valuestring) == n && strncmp(c, item->valuestring, n) == 0) {
+            *(int *)field(ps->cfg, k) = index;
+            return 0;
+        }
+        c += n + (c[n] == '|');
+    }
+    return fail(ps, k->path, "must be one of %s, got \"%s\"", k->choices, item->valuestring);
+}
+
+static int apply_number(struct parse *ps, const struct config_key *k, const cJSON *item)
+{
+    if (!cJSON_IsNumber(item)) return fail(ps, k->path, "must be a number, got %s", json_type_name(item));
+    double v = item->valuedouble;
+    if (k->type == KEY_INT && v != floor(v)) return fail(ps, k->path, "must be a whole number, got %g", v);
+    if (!(v >= k->min && v <= k->max))
+        return fail(ps, k->path, "%.15g is out of range [%.15g, %.15g]", v, k->min, k->max);
+    if (k->type == KEY_INT)
+        *(int *)field(ps->cfg, k) = (int)v;
+    else
+        *(double *)field(ps->cfg, k) = v;
+    return 0;
+}
+
+static int apply_string(struct parse *ps, const struct config_key *k, const cJSON *item)
+{
+    if (!cJSON_IsString(item)) return fail(ps, k->path, "must be a string, got %s", json_type_name(item));
+    const char *s = item->valuestring;
+    if (strlen(s) >= k->size) return fail(ps, k->path, "too long (at most %zu characters)", k->size - 1);
+    if (k->type == KEY_PATH && s[0] != '/') return fail(ps, k->path, "must be an absolute path, got \"%s\"", s);
+    if (k->offset == AT(app) && s[0] == '\0') return fail(ps, k->path, "must not be empty");
+    snprintf(field(ps->cfg, k), k->size, "%s", s);
+    return 0;
+}
+
+static int apply_object(struct parse *ps, const char *prefix, const cJSON *obj)
+{
+    const cJSON *item;
+    cJSON_ArrayForEach(item, obj) {
+        char path[512];
+        if (!conan_format(path, sizeof path, "%s%s%s", prefix ? prefix : "", prefix ? "." : "", item->string))
+            return fail(ps, prefix ? prefix : "$", "key too long");
+        const struct config_key *k = find_key(path);
+        if (!k) {
+            char valid[512];
+            section_keys(prefix, valid, sizeof valid);
+            return fail(ps, path, "unknown key (valid here: %s)", valid);
+        }
+        int rc = 0;
+        switch (k->type) {
+        case KEY_OBJECT:
+            if (!cJSON_IsObject(item)) return fail(ps, path, "must be an object, got %s", json_type_name(item));
+            rc = apply_object(ps, path, item);
+            break;
+        case KEY_BOOL:
+            if (!cJSON_IsBool(item)) return fail(ps, path, "must be true or false, got %s", json_type_name(item));
+            *(bool *)field(ps->cfg, k) = cJSON_IsTrue(item);
+            break;
+        case KEY_INT:
+        case KEY_NUMBER: rc = apply_number(ps, k, item); break;
+        case KEY_STRING:
+        case KEY_PATH: rc = apply_string(ps, k, item); break;
+        case KEY_ENUM: rc = apply_enum(ps, k, item); break;
+        case KEY_TAGS: rc = apply_tags(ps, path, item); break;
+        }
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* 1-based line and column of offset in text, for "malformed JSON" messages. */
+static void line_column(const char *text, size_t offset, int *line, int *column)
+{
+    *line = 1;
+    *column = 1;
+    for (size_t i = 0; i < offset && text[i]; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *column = 1;
+        } else {
+            (*column)++;
+        }
+    }
+}
+
+int conan_config_parse(const char *json, size_t len, const char *label,
+                       struct conan_config *cfg, char *err, size_t errlen)
+{
+    struct parse ps = { cfg, label, err, errlen };
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
+    if (!root) {
+        int line, column;
+        size_t at = end && end >= json ? (size_t)(end - json) : 0;
+        line_column(json, at, &line, &column);
+        return fail(&ps, "$", "malformed JSON at line %d, column %d", line, column);
+    }
+    /* Anything but whitespace after the value is malformed too. */
+    for (const char *p = end; p && p < json + len && *p; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            int line, column;
+            line_column(json, (size_t)(p - json), &line, &column);
+            cJSON_Delete(root);
+            return fail(&ps, "$", "malformed JSON: unexpected text at line %d, column %d", line, column);
+        }
+    }
+    int rc;
+    if (!cJSON_IsObject(root))
+        rc = fail(&ps, "$", "must be a JSON object, got %s", json_type_name(root));
+    else
+        rc = apply_object(&ps, NULL, root);
+    cJSON_Delete(root);
+    if (rc == 0) snprintf(cfg->source, sizeof cfg->source, "%s", label);
+    return rc;
+}
+
+#define CONFIG_FILE_MAX (1 << 20)
+
+int conan_config_load(const char *path, struct conan_config *cfg, char *err, size_t errlen)
+{
+    struct parse ps = { cfg, path, err, errlen };
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail(&ps, "$", "cannot open: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return fail(&ps, "$", "not a regular file");
+    }
+    if (st.st_size > CONFIG_FILE_MAX) {
+        close(fd);
+        return fail(&ps, "$", "larger than %d bytes", CONFIG_FILE_MAX);
+    }
+    char *text = malloc((size_t)st.st_size + 1);
+    if (!text) {
+        close(fd);
+        return fail(&ps, "$", "out of memory reading it");
+    }
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    int read_errno = errno;
+    close(fd);
+    if (got != (size_t)st.st_size) {
+        free(text);
+        return fail(&ps, "$", "cannot read: %s", strerror(read_errno));
+    }
+    text[got] = '\0';
+    int rc = conan_config_parse(text, got, path, cfg, err, errlen);
+    free(text);
+    return rc;
+}
+
+static const char *type_name(const struct config_key *k)
+{
+    switch (k->type) {
+    case KEY_OBJECT: return "object";
+    case KEY_BOOL: return "bool";
+    case KEY_INT: return "integer";
+    case KEY_NUMBER: return "number";
+    case KEY_STRING: return "string";
+    case KEY_PATH: return "path";
+    case KEY_ENUM: return "enum";
+    case KEY_TAGS: return "object";
+    }
+    return "?";
+}
+
+void conan_config_reference(FILE *out)
+{
+    fprintf(out, "| key | type | default | range | meaning |\n");
+    fprintf(out, "| --- | --- | --- | --- | --- |\n");
+    for (size_t i = 0; i < nkeys; i++) {
+        const struct config_key *k = &keys[i];
+        char def[160] = "", range[160] = "";
+        switch (k->type) {
+        case KEY_OBJECT: break;
+        case KEY_BOOL: snprintf(def, sizeof def, "%s", k->def ? "true" : "false"); break;
+        case KEY_INT:
+        case KEY_NUMBER:
+            snprintf(def, sizeof def, "%.15g", k->def);
+            snprintf(range, sizeof range, "%.15g – %.15g", k->min, k->max);
+            break;
+        case KEY_ENUM: {
+            size_t n = strcspn(k->choices, "|");
+            const char *c = k->choices;
+            for (int index = 0; index < (int)k->def; index++) {
+                c += n + 1;
+                n = strcspn(c, "|");
+            }
+            snprintf(def, sizeof def, "%.*s", (int)n, c);
+            snprintf(range, sizeof range, "%s", k->choices);
+            for (char *p = range; *p; p++)
+                if (*p == '|') *p = '/';
+            break;
+        }
+        case KEY_STRING:
+        case KEY_PATH:
+        case KEY_TAGS:
+            snprintf(def, sizeof def, "%s", k->def_text && k->def_text[0] ? k->def_text : "\"\"");
+            if (k->type == KEY_TAGS) snprintf(range, sizeof range, "≤ %g entries", k->max);
+            break;
+        }
+        fprintf(out, "| `%s` | %s | %s | %s | %s |\n", k->path, type_name(k), def, range, k->help);
+    }
+}

@@ -1,0 +1,431 @@
+/* cpu_sampler.c — opening and closing a CPU profiling window (cold path; the
+ * handler itself is in cpu_signal.c).
+ *
+ * By default every thread gets its own POSIX timer on its own CPU-time clock,
+ * delivered to that thread (SIGEV_THREAD_ID): each thread is sampled in
+ * proportion to the CPU it burns, and a timer whose signal is still queued
+ * reports overruns instead of silently losing ticks. One process-wide
+ * setitimer(ITIMER_PROF) is the fallback (config cpu.timer = "process", too many
+ * threads, or per-thread timers refused by the kernel): cheaper to arm, but the
+ * kernel picks which thread gets each signal and coalesces pending ones.
+ *
+ * SIGPROF is the program's if it already has a handler or an ITIMER_PROF; then
+ * we log once and do not take it. After a window, timers are deleted, pending
+ * signals are allowed to drain, and the previous disposition is restored — unless
+ * a thread still has one pending (signals blocked), in which case our handler,
+ * now a no-op, stays so that the stray signal cannot kill the process. */
+#include "internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+/* Kernel encoding of a thread's CPU clock (what pthread_getcpuclockid returns),
+ * usable for any thread of our own process: ~tid << 3 | PERTHREAD(4) | SCHED(2). */
+static clockid_t thread_cpu_clock(pid_t tid)
+{
+    return (clockid_t)((~(unsigned)tid << 3) | 6);
+}
+
+#define RING_CAPACITY_MAX 32768L        /* ~17 MiB of address space, touched only as used */
+#define DRAIN_WAIT_MS 200               /* how long stop waits for queued SIGPROFs */
+
+struct armed_thread {
+    pid_t tid;
+    bool has_timer;
+    timer_t timer;
+    char name[16];
+};
+
+static struct {
+    bool open;
+    bool handler_installed;
+    struct sigaction previous;
+    enum conan_cpu_timer timer;
+    struct itimerval previous_itimer;
+    long hz;
+    pid_t monitor_tid;
+    struct armed_thread *thread;
+    int nthread, thread_cap;
+    double started_s;
+    size_t ring_bytes;
+} win;
+
+static int owned_once, kept_handler_once, fallback_once;
+
+static void read_comm(pid_t tid, char *out, size_t len)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
+    out[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = read(fd, out, len - 1);
+    close(fd);
+    if (n <= 0) return;
+    out[n] = '\0';
+    char *nl = strchr(out, '\n');
+    if (nl) *nl = '\0';
+}
+
+const char *conan_cpu_thread_name(pid_t tid)
+{
+    static char name[16];
+    read_comm(tid, name, sizeof name);
+    if (name[0]) return name;
+    for (int i = 0; i < win.nthread; i++)
+        if (win.thread[i].tid == tid) return win.thread[i].name;
+    return "";
+}
+
+static bool handler_is_ours(const struct sigaction *sa)
+{
+    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == conan_cpu_on_sigprof;
+}
+
+static bool program_owns_sigprof(void)
+{
+    struct sigaction current;
+    if (sigaction(SIGPROF, NULL, &current) != 0) return true;
+    if (handler_is_ours(&current)) return false;
+    if (current.sa_flags & SA_SIGINFO) return true;
+    if (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN) return true;
+    struct itimerval it;
+    return getitimer(ITIMER_PROF, &it) == 0 && (it.it_value.tv_sec || it.it_value.tv_usec);
+}
+
+/* Text of the dynamic loader, where samples are dropped (see cpu_signal.c). */
+static void find_loader_text(uintptr_t *start, uintptr_t *end)
+{
+    *start = *end = 0;
+    FILE *maps = fopen("/proc/self/maps", "re");
+    if (!maps) return;
+    char line[PATH_MAX + 128];
+    while (fgets(line, sizeof line, maps)) {
+        unsigned long lo, hi;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[2] != 'x') continue;
+        if (strstr(line, "/ld-linux") || strstr(line, "/ld-musl") || strstr(line, "/ld64.so")) {
+            *start = lo;
+            *end = hi;
+            break;
+        }
+    }
+    fclose(maps);
+}
+
+static bool thread_known(pid_t tid)
+{
+    for (int i = 0; i < win.nthread; i++)
+        if (win.thread[i].tid == tid) return true;
+    return false;
+}
+
+static struct armed_thread *add_thread(pid_t tid)
+{
+    if (win.nthread == win.thread_cap) {
+        int cap = win.thread_cap ? win.thread_cap * 2 : 64;
+        struct armed_thread *grown = realloc(win.thread, (size_t)cap * sizeof *grown);
+        if (!grown) return NULL;
+        win.thread = grown;
+        win.thread_cap = cap;
+    }
+    struct armed_thread *t = &win.thread[win.nthread++];
+    memset(t, 0, sizeof *t);
+    t->tid = tid;
+    read_comm(tid, t->name, sizeof t->name);
+    return t;
+}
+
+static struct timespec period_of(long hz)
+{
+    long ns = 1000000000L / hz;
+    return (struct timespec){ ns / 1000000000L, ns % 1000000000L };
+}
+
+/* Arms one thread's CPU-time timer. Returns 0, or an errno. */
+static int arm_thread_timer(struct armed_thread *t)
+{
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = SIGPROF;
+    sev.sigev_notify_thread_id = t->tid;
+    if (timer_create(thread_cpu_clock(t->tid), &sev, &t->timer) != 0) return errno;
+    struct itimerspec spec = { .it_interval = period_of(win.hz), .it_value = period_of(win.hz) };
+    if (timer_settime(t->timer, 0, &spec, NULL) != 0) {
+        int err = errno;
+        timer_delete(t->timer);
+        return err;
+    }
+    t->has_timer = true;
+    return 0;
+}
+
+/* Calls fn for each thread id of the process; returns how many there were. */
+static int for_each_task(void (*fn)(pid_t tid, void *arg), void *arg)
+{
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir) return -1;
+    int count = 0;
+    struct dirent *d;
+    while ((d = readdir(dir))) {
+        if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+        count++;
+        if (fn) fn((pid_t)atoi(d->d_name), arg);
+    }
+    closedir(dir);
+    return count;
+}
+
+struct arm_pass {
+    int armed;
+    int first_error;    /* errno of the first refusal */
+};
+
+static void arm_new_thread(pid_t tid, void *arg)
+{
+    struct arm_pass *pass = arg;
+    if (tid == win.monitor_tid || thread_known(tid)) return;
+    struct armed_thread *t = add_thread(tid);
+    if (!t) return;
+    int err = arm_thread_timer(t);
+    if (err == 0)
+        pass->armed++;
+    else if (!pass->first_error && err != EINVAL) /* EINVAL: the thread just ended */
+        pass->first_error = err;
+}
+
+static void delete_thread_timers(void)
+{
+    for (int i = 0; i < win.nthread; i++) {
+        if (win.thread[i].has_timer) timer_delete(win.thread[i].timer);
+        win.thread[i].has_timer = false;
+    }
+}
+
+static int start_process_timer(void)
+{
+    struct timeval tv = { 0, 1000000 / win.hz };
+    if (tv.tv_usec == 0) tv.tv_usec = 1;
+    struct itimerval it = { tv, tv };
+    return setitimer(ITIMER_PROF, &it, &win.previous_itimer);
+}
+
+static int start_thread_timers(const struct conan_config *cfg, char *why, size_t why_len)
+{
+    int tasks = for_each_task(NULL, NULL);
+    if (tasks < 0 || tasks > cfg->cpu.thread_timer_limit) {
+        if (tasks > 0)
+            snprintf(why, why_len, "%d threads is over cpu.thread_timer_limit %d", tasks,
+                     cfg->cpu.thread_timer_limit);
+        return -1;
+    }
+    struct arm_pass pass = { 0, 0 };
+    for_each_task(arm_new_thread, &pass);
+    if (pass.first_error) {
+        snprintf(why, why_len, "per-thread CPU timers refused: %s", strerror(pass.first_error));
+        delete_thread_timers();
+        win.nthread = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static int allocate_ring(const struct conan_config *cfg)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1) cpus = 1;
+    /* At most hz samples per CPU-second, over the window plus slack. */
+    long capacity = (long)cfg->cpu.hz * (cfg->cpu.profile_seconds + 1) * cpus * 5 / 4 + 64;
+    if (capacity > RING_CAPACITY_MAX) capacity = RING_CAPACITY_MAX;
+    size_t bytes = (size_t)capacity * sizeof(struct conan_cpu_sample);
+    void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return -1;
+    struct conan_sample_ring *ring = &conan_cpu_ring;
+    ring->slot = mem;
+    ring->capacity = capacity;
+    ring->claimed = ring->dropped = ring->dropped_full = ring->dropped_loader = 0;
+    win.ring_bytes = bytes;
+    return 0;
+}
+
+int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
+{
+    why[0] = '\0';
+    if (win.open) {
+        snprintf(why, why_len, "a CPU window is already open");
+        return -1;
+    }
+    if (program_owns_sigprof()) {
+        conan_log_once(&owned_once, "the program uses SIGPROF or ITIMER_PROF itself; "
+                                    "libconan will not take CPU profiles");
+        snprintf(why, why_len, "the program owns SIGPROF");
+        return -1;
+    }
+    conan_unwind_prepare();
+    if (allocate_ring(cfg) != 0) {
+        snprintf(why, why_len, "cannot map the sample buffer: %s", strerror(errno));
+        return -1;
+    }
+    find_loader_text(&conan_cpu_ring.loader_start, &conan_cpu_ring.loader_end);
+
+    if (!win.handler_installed) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = conan_cpu_on_sigprof;
+        sa.sa_flags = SA_SIGINFO | SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGPROF, &sa, &win.previous) != 0) {
+            snprintf(why, why_len, "sigaction(SIGPROF): %s", strerror(errno));
+            conan_cpu_release();
+            return -1;
+        }
+        win.handler_installed = true;
+    }
+
+    win.hz = cfg->cpu.hz;
+    win.monitor_tid = gettid();
+    win.nthread = 0;
+    win.started_s = conan_monotonic_seconds();
+    __atomic_store_n(&conan_cpu_ring.active, 1, __ATOMIC_SEQ_CST);
+
+    win.timer = cfg->cpu.timer;
+    if (win.timer == CONAN_TIMER_THREAD) {
+        char fallback_why[160] = "";
+        if (start_thread_timers(cfg, fallback_why, sizeof fallback_why) != 0) {
+            if (fallback_why[0])
+                conan_log_once(&fallback_once, "%s; using the process-wide timer", fallback_why);
+            win.timer = CONAN_TIMER_PROCESS;
+        }
+    }
+    if (win.timer == CONAN_TIMER_PROCESS && start_process_timer() != 0) {
+        snprintf(why, why_len, "setitimer(ITIMER_PROF): %s", strerror(errno));
+        __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);
+        conan_cpu_release();
+        return -1;
+    }
+    win.open = true;
+    return 0;
+}
+
+bool conan_cpu_active(void)
+{
+    return win.open;
+}
+
+void conan_cpu_rescan_threads(void)
+{
+    if (!win.open || win.timer != CONAN_TIMER_THREAD) return;
+    struct arm_pass pass = { 0, 0 };
+    for_each_task(arm_new_thread, &pass);
+}
+
+/* True if SIGPROF is queued for the process or any of its threads. */
+static bool sigprof_pending(void)
+{
+    const unsigned long long bit = 1ULL << (SIGPROF - 1);
+    char path[64], line[256];
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir) return false;
+    bool pending = false;
+    struct dirent *d;
+    while (!pending && (d = readdir(dir))) {
+        if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+        FILE *f = conan_format(path, sizeof path, "/proc/self/task/%s/status", d->d_name) ? fopen(path, "re") : NULL;
+        if (!f) continue;
+        while (fgets(line, sizeof line, f)) {
+            unsigned long long mask;
+            if ((sscanf(line, "SigPnd: %llx", &mask) == 1 || sscanf(line, "ShdPnd: %llx", &mask) == 1) &&
+                (mask & bit)) {
+                pending = true;
+                break;
+            }
+        }
+        fclose(f);
+    }
+    closedir(dir);
+    return pending;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static void restore_disposition(void)
+{
+    struct sigaction current;
+    if (sigaction(SIGPROF, NULL, &current) != 0) return;
+    /* If the program installed its own handler meanwhile, it is theirs now. */
+    if (handler_is_ours(&current)) sigaction(SIGPROF, &win.previous, NULL);
+    win.handler_installed = false;
+}
+
+void conan_cpu_stop(struct conan_cpu_window *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!win.open) return;
+    struct conan_sample_ring *ring = &conan_cpu_ring;
+    __atomic_store_n(&ring->active, 0, __ATOMIC_SEQ_CST);
+    double stopped_s = conan_monotonic_seconds();
+    if (win.timer == CONAN_TIMER_THREAD)
+        delete_thread_timers();
+    else
+        setitimer(ITIMER_PROF, &win.previous_itimer, NULL);
+
+    /* Let queued signals arrive (they find active == 0 and return) before the
+     * previous disposition comes back: a stray SIGPROF meeting SIG_DFL would
+     * terminate the program. */
+    bool pending = true;
+    for (int waited = 0; waited < DRAIN_WAIT_MS && (pending = sigprof_pending()); waited += 5) sleep_ms(5);
+    if (!pending)
+        restore_disposition();
+    else
+        conan_log_once(&kept_handler_once, "a thread still has SIGPROF pending (signals blocked?); "
+                                           "keeping libconan's no-op SIGPROF handler installed");
+    while (__atomic_load_n(&ring->inflight, __ATOMIC_SEQ_CST) != 0) sleep_ms(1);
+
+    long claimed = __atomic_load_n(&ring->claimed, __ATOMIC_ACQUIRE);
+    long n = claimed < ring->capacity ? claimed : ring->capacity;
+    long complete = 0, weighted = 0;
+    for (long i = 0; i < n; i++) {
+        if (__atomic_load_n(&ring->slot[i].depth, __ATOMIC_ACQUIRE) > 0) {
+            complete++;
+            weighted += ring->slot[i].weight;
+        }
+    }
+    out->timer = win.timer;
+    out->threads_armed = win.timer == CONAN_TIMER_THREAD ? win.nthread : 0;
+    out->sample = ring->slot;
+    out->nsample = n;
+    out->samples = weighted;
+    out->dropped = __atomic_load_n(&ring->dropped, __ATOMIC_RELAXED) + (n - complete);
+    out->started_s = win.started_s;
+    out->duration_s = stopped_s - win.started_s;
+    win.open = false;
+}
+
+void conan_cpu_release(void)
+{
+    struct conan_sample_ring *ring = &conan_cpu_ring;
+    if (ring->slot) munmap(ring->slot, win.ring_bytes);
+    ring->slot = NULL;
+    ring->capacity = 0;
+    free(win.thread);
+    win.thread = NULL;
+    win.nthread = win.thread_cap = 0;
+}

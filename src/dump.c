@@ -1,0 +1,283 @@
+/* dump.c — profile files and the event log in dump_dir.
+ *
+ * A profile is written under a hidden temporary name (O_EXCL | O_NOFOLLOW, mode
+ * 0600) and renamed into place, so a reader never sees a partial file. Names are
+ * <app>.<pid>.<kind>.<UTC yyyymmddThhmmss>.<seq>.pb.gz; pruning recognises that
+ * pattern and touches nothing else in the directory. Every failure is one log
+ * line; the next trigger simply tries again. */
+#include "internal.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STALE_TEMP_S 3600   /* a temporary file this old was left by a process that died */
+
+static const char *const kinds[] = { "cpu", "heap", "threads", "threadcreate" };
+
+void conan_dump_sanitize(const char *app, char *out, size_t outlen)
+{
+    size_t n = 0;
+    for (const char *p = app; *p && n + 1 < outlen && n < 64; p++) {
+        unsigned char c = (unsigned char)*p;
+        out[n++] = (isalnum(c) || c == '-' || c == '_') ? (char)c : '_';
+    }
+    if (n == 0 && outlen > 3) {
+        memcpy(out, "app", 3);
+        n = 3;
+    }
+    out[n] = '\0';
+}
+
+int conan_dump_dir_ready(const struct conan_config *cfg)
+{
+    struct stat st;
+    if (stat(cfg->dump_dir, &st) != 0) {
+        if (errno != ENOENT || mkdir(cfg->dump_dir, 0700) != 0) {
+            conan_log("%s: cannot create dump directory: %s", cfg->dump_dir, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        conan_log("%s: dump_dir is not a directory", cfg->dump_dir);
+        return -1;
+    }
+    if (access(cfg->dump_dir, W_OK | X_OK) != 0) {
+        conan_log("%s: dump directory is not writable: %s", cfg->dump_dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int conan_dump_write(const struct conan_config *cfg, const char *kind, const void *data,
+                     size_t len, char *path_out, size_t path_len)
+{
+    static unsigned seq;
+    char app[80], stamp[32], name[256], temp[PATH_MAX], final[PATH_MAX];
+    path_out[0] = '\0';
+    if (conan_dump_dir_ready(cfg) != 0) return -1;
+
+    conan_dump_sanitize(cfg->app, app, sizeof app);
+    time_t now = time(NULL);
+    struct tm utc;
+    gmtime_r(&now, &utc);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &utc);
+    snprintf(name, sizeof name, "%s.%d.%s.%s.%u.pb.gz", app, (int)getpid(), kind, stamp, ++seq);
+    if (!conan_format(temp, sizeof temp, "%s/.%s.tmp", cfg->dump_dir, name) ||
+        !conan_format(final, sizeof final, "%s/%s", cfg->dump_dir, name)) {
+        conan_log("%s: dump_dir path too long", cfg->dump_dir);
+        return -1;
+    }
+
+    int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        conan_log("%s: cannot create profile file: %s", temp, strerror(errno));
+        return -1;
+    }
+    int rc = write_all(fd, data, len);
+    int err = errno;
+    if (close(fd) != 0 && rc == 0) {
+        rc = -1;
+        err = errno;
+    }
+    if (rc == 0 && rename(temp, final) != 0) {
+        rc = -1;
+        err = errno;
+    }
+    if (rc != 0) {
+        unlink(temp);
+        conan_log("%s: cannot write profile: %s", final, strerror(err));
+        return -1;
+    }
+    snprintf(path_out, path_len, "%s", final);
+    return 0;
+}
+
+static void iso_time_now(char *out, size_t len)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm utc;
+    gmtime_r(&ts.tv_sec, &utc);
+    char base[32];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &utc);
+    snprintf(out, len, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+}
+
+static cJSON *event_json(const struct conan_config *cfg, const struct conan_event *ev)
+{
+    char when[48];
+    iso_time_now(when, sizeof when);
+    const struct conan_trigger *t = ev->trigger;
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "time", when);
+    cJSON_AddNumberToObject(o, "pid", getpid());
+    cJSON_AddStringToObject(o, "app", cfg->app);
+    cJSON_AddStringToObject(o, "kind", ev->kind);
+    cJSON_AddStringToObject(o, "reason", conan_reason_name(t->reason));
+    if (t->metric && t->metric[0]) {
+        cJSON_AddStringToObject(o, "metric", t->metric);
+        cJSON_AddNumberToObject(o, "value", t->value);
+        cJSON_AddNumberToObject(o, "mean", t->mean);
+    }
+    if (t->rule) {
+        cJSON *th = cJSON_AddObjectToObject(o, "thresholds");
+        if (th) {
+            cJSON_AddNumberToObject(th, "min", t->rule->min);
+            cJSON_AddNumberToObject(th, "diff", t->rule->diff);
+            cJSON_AddNumberToObject(th, "abs", t->rule->abs);
+            cJSON_AddNumberToObject(th, "window", t->rule->window);
+            cJSON_AddNumberToObject(th, "sustain", t->rule->sustain);
+        }
+    }
+    cJSON_AddStringToObject(o, "file", ev->file ? ev->file : "");
+    if (ev->timer) cJSON_AddStringToObject(o, "timer", ev->timer);
+    cJSON_AddNumberToObject(o, "samples", (double)ev->samples);
+    cJSON_AddNumberToObject(o, "dropped", (double)ev->dropped);
+    if (ev->duration_s > 0) cJSON_AddNumberToObject(o, "duration_s", ev->duration_s);
+    if (ev->write_ms > 0) cJSON_AddNumberToObject(o, "write_ms", ev->write_ms);
+    if (ev->bytes > 0) cJSON_AddNumberToObject(o, "bytes", (double)ev->bytes);
+    if (ev->note) cJSON_AddStringToObject(o, "note", ev->note);
+    if (ev->error) cJSON_AddStringToObject(o, "error", ev->error);
+    return o;
+}
+
+void conan_dump_event(const struct conan_config *cfg, const struct conan_event *ev)
+{
+    cJSON *o = event_json(cfg, ev);
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!text) return;
+    char path[PATH_MAX];
+    int fd = -1;
+    if (conan_format(path, sizeof path, "%s/events.jsonl", cfg->dump_dir))
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        conan_log("%s: cannot append event: %s", path, strerror(errno));
+        free(text);
+        return;
+    }
+    size_t len = strlen(text);
+    text[len] = '\n'; /* replaces the terminator: one write, one line */
+    if (write_all(fd, text, len + 1) != 0) conan_log("%s: cannot append event: %s", path, strerror(errno));
+    close(fd);
+    free(text);
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+    if (n == 0) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i])) return false;
+    return true;
+}
+
+/* Is name one of ours: <app>.<pid>.<kind>.<yyyymmddThhmmss>.<seq>.pb.gz ? */
+static bool is_our_dump(const char *name)
+{
+    size_t len = strlen(name);
+    const char *suffix = ".pb.gz";
+    if (len < 6 || strcmp(name + len - 6, suffix) != 0) return false;
+    /* Walk the four fields before the suffix from the right: seq, stamp, kind, pid. */
+    const char *end = name + len - 6, *field_end = end;
+    const char *field[4];
+    size_t field_len[4];
+    for (int i = 0; i < 4; i++) {
+        const char *dot = field_end - 1;
+        while (dot > name && *dot != '.') dot--;
+        if (dot <= name) return false;
+        field[i] = dot + 1;
+        field_len[i] = (size_t)(field_end - field[i]);
+        field_end = dot;
+    }
+    if (!all_digits(field[0], field_len[0]) || !all_digits(field[3], field_len[3])) return false;
+    if (field_len[1] != 15 || field[1][8] != 'T' || !all_digits(field[1], 8) || !all_digits(field[1] + 9, 6))
+        return false;
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        if (strlen(kinds[k]) == field_len[2] && strncmp(field[2], kinds[k], field_len[2]) == 0) return true;
+    return false;
+}
+
+struct dump_file {
+    char name[256];
+    time_t mtime;
+    off_t size;
+};
+
+static int older_first(const void *a, const void *b)
+{
+    const struct dump_file *x = a, *y = b;
+    if (x->mtime != y->mtime) return x->mtime < y->mtime ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static void remove_file(const struct conan_config *cfg, const char *name)
+{
+    char path[PATH_MAX];
+    if (conan_format(path, sizeof path, "%s/%s", cfg->dump_dir, name)) unlink(path);
+}
+
+void conan_dump_prune(const struct conan_config *cfg)
+{
+    DIR *dir = opendir(cfg->dump_dir);
+    if (!dir) return;
+    struct dump_file *files = NULL;
+    size_t n = 0, cap = 0;
+    long long total = 0;
+    time_t now = time(NULL);
+    struct dirent *d;
+    while ((d = readdir(dir))) {
+        struct stat st;
+        if (fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+        size_t len = strlen(d->d_name);
+        if (d->d_name[0] == '.' && len > 5 && strcmp(d->d_name + len - 4, ".tmp") == 0) {
+            char inner[256];
+            snprintf(inner, sizeof inner, "%.*s", (int)(len - 5), d->d_name + 1);
+            if (is_our_dump(inner) && now - st.st_mtime > STALE_TEMP_S) remove_file(cfg, d->d_name);
+            continue;
+        }
+        if (!is_our_dump(d->d_name) || len >= sizeof files->name) continue;
+        if (n == cap) {
+            size_t cap2 = cap ? cap * 2 : 64;
+            struct dump_file *grown = realloc(files, cap2 * sizeof *files);
+            if (!grown) break;
+            files = grown;
+            cap = cap2;
+        }
+        snprintf(files[n].name, sizeof files[n].name, "%s", d->d_name);
+        files[n].mtime = st.st_mtime;
+        files[n].size = st.st_size;
+        total += st.st_size;
+        n++;
+    }
+    closedir(dir);
+    qsort(files, n, sizeof *files, older_first);
+    long long budget = (long long)cfg->limits.max_dir_mb * 1024 * 1024;
+    for (size_t i = 0; i < n && (n - i > (size_t)cfg->limits.keep || total > budget); i++) {
+        remove_file(cfg, files[i].name);
+        total -= files[i].size;
+    }
+    free(files);
+}

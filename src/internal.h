@@ -1,0 +1,333 @@
+/* internal.h — the engine's internal contract: what the files of src/ and preload/
+ * share with one another. Nothing here is exported from libconan.so; the public
+ * API is include/conan.h. Data flows one way: collectors (metrics, cgroup) →
+ * rules → profilers (cpu sampling) → pprof writer → dump files. */
+#ifndef CONAN_INTERNAL_H
+#define CONAN_INTERNAL_H
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <signal.h>
+#include <sys/types.h>
+
+/* ---------------------------------------------------------------- log.c */
+
+/* snprintf that reports truncation: a cut path would name a different file, so
+ * callers treat false as an error instead of using the cut string. */
+bool conan_format(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* One line "libconan: <message>\n" on stderr, written with a single write(2) so
+ * it never interleaves with the program's own lines. Never touches stdout. */
+void conan_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, at most once per *once flag (for conditions that would repeat). */
+void conan_log_once(int *once, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------- config.c */
+
+enum conan_mode { CONAN_MODE_ADAPTIVE, CONAN_MODE_CONTINUOUS, CONAN_MODE_OFF };
+enum conan_cpu_timer { CONAN_TIMER_THREAD, CONAN_TIMER_PROCESS };
+
+/* The keys every rule shares (cpu now; memory, heap and threads later). */
+struct conan_rule_config {
+    bool enable;
+    double min;       /* value must be at least this to trip at all */
+    double diff;      /* spike: percent above the mean of the window */
+    double abs;       /* absolute threshold, needs no warm-up */
+    int window;       /* previous values averaged for the spike test; 0 = no spike test */
+    int sustain;      /* consecutive ticks the condition must hold */
+    int cooldown_s;   /* quiet period after a trip */
+};
+
+#define CONAN_MAX_TAGS 16
+#define CONAN_NAME_MAX 128
+
+struct conan_config {
+    char source[PATH_MAX];            /* file it came from, or "" for built-in defaults */
+    char app[CONAN_NAME_MAX];
+    char version[CONAN_NAME_MAX];
+    int ntags;
+    char tag_key[CONAN_MAX_TAGS][CONAN_NAME_MAX];
+    char tag_value[CONAN_MAX_TAGS][CONAN_NAME_MAX];
+    enum conan_mode mode;
+    int interval_ms;
+    char dump_dir[PATH_MAX];
+    struct {
+        struct conan_rule_config rule;
+        int profile_seconds;
+        int hz;
+        double max;                   /* ceiling: no CPU profile at/above this percent; 0 = none */
+        enum conan_cpu_timer timer;
+        int thread_timer_limit;       /* above this many threads, use the process timer */
+    } cpu;
+    struct { int every_s; } continuous;
+    struct { int max_dumps_per_hour; int max_dir_mb; int keep; } limits;
+};
+
+void conan_config_defaults(struct conan_config *cfg);
+/* Reads and validates a JSON config file over the defaults. On any problem
+ * returns -1 with err = "<file>: <json.path>: <what is wrong>". */
+int conan_config_load(const char *path, struct conan_config *cfg, char *err, size_t errlen);
+/* The same from a buffer; `label` names the source in messages. */
+int conan_config_parse(const char *json, size_t len, const char *label,
+                       struct conan_config *cfg, char *err, size_t errlen);
+/* Markdown table of every key (name, type, default, range, meaning). */
+void conan_config_reference(FILE *out);
+
+/* -------------------------------------------------------------- rules.c */
+
+#define CONAN_WINDOW_MAX 1000
+
+enum conan_reason {
+    CONAN_REASON_NONE,
+    CONAN_REASON_ABS,
+    CONAN_REASON_SPIKE,
+    CONAN_REASON_CONTINUOUS,
+    CONAN_REASON_MANUAL,
+};
+const char *conan_reason_name(enum conan_reason reason);
+
+struct conan_rule_state {
+    double history[CONAN_WINDOW_MAX];  /* ring of previous values */
+    int filled;                        /* how many of history are valid */
+    int next;                          /* ring position of the next write */
+    int streak;                        /* consecutive ticks the condition held */
+    bool has_tripped;
+    double last_trip_s;
+};
+
+struct conan_verdict {
+    enum conan_reason reason;          /* NONE, ABS or SPIKE */
+    double value;
+    double mean;                       /* mean of the window before this value; 0 if not full */
+    bool window_full;
+    bool cooling;                      /* condition held but the rule is in cooldown */
+};
+
+void conan_rule_reset(struct conan_rule_state *st);
+/* Feeds one value at time now_s (seconds, monotonic). Pure: depends only on its
+ * arguments. A verdict with a reason means "would trip"; the caller decides
+ * whether it acts and, if it does, calls conan_rule_commit. */
+struct conan_verdict conan_rule_observe(const struct conan_rule_config *cfg,
+                                        struct conan_rule_state *st, double value, double now_s);
+void conan_rule_commit(struct conan_rule_state *st, double now_s);
+
+/* Sliding one-hour budget of dumps shared by all kinds. */
+#define CONAN_BUDGET_MAX 3600
+struct conan_budget {
+    double when[CONAN_BUDGET_MAX];     /* ring of dump times (monotonic s) */
+    int count, head;
+};
+bool conan_budget_allows(struct conan_budget *b, int per_hour, double now_s, int n);
+void conan_budget_spend(struct conan_budget *b, int per_hour, double now_s, int n);
+
+/* ------------------------------------------------------------- cgroup.c */
+
+/* Where this process's cgroups live. Paths include the root prefix that
+ * conan_cgroup_resolve was given, so readers can open them directly. */
+struct conan_cgroup {
+    char v2_dir[PATH_MAX];       /* unified-hierarchy directory, "" if none */
+    char v2_mount[PATH_MAX];     /* its mount point (where the ancestor walk stops) */
+    char cpu_v1_dir[PATH_MAX];   /* v1 "cpu" controller directory, "" if none */
+    char cpu_v1_mount[PATH_MAX];
+    char mem_v1_dir[PATH_MAX];   /* v1 "memory" controller directory, "" if none */
+    char mem_v1_mount[PATH_MAX];
+    char id[PATH_MAX];           /* the cgroup path as /proc/self/cgroup shows it */
+    char container_id[80];       /* a container id found in that path, or "" */
+};
+
+/* Finds the cgroups from <root>/proc/self/cgroup and <root>/proc/self/mountinfo
+ * (root is "" on a real system; tests pass a fixture tree). Returns 0 if at least
+ * one hierarchy was found, -1 otherwise (out is then all empty strings). */
+int conan_cgroup_resolve(const char *root, struct conan_cgroup *out);
+/* CPUs the cgroup quota allows (e.g. 0.5), the smallest along the path up to the
+ * mount point, v2 cpu.max and v1 cfs_quota_us/cfs_period_us both considered.
+ * Returns 0 when no quota applies or nothing could be read. */
+double conan_cgroup_cpu_quota(const struct conan_cgroup *cg);
+
+/* ------------------------------------------------------------ metrics.c */
+
+double conan_monotonic_seconds(void);
+double conan_process_cpu_seconds(void);
+
+/* CPUs the process may really use: the smallest of cgroup quota, affinity mask
+ * and online CPUs. *source names which one won ("cgroup", "affinity", "online"). */
+double conan_usable_cpus(const struct conan_cgroup *cg, const char **source);
+
+struct conan_cpu_meter {
+    double last_cpu_s, last_wall_s;
+    bool primed;
+};
+/* Process CPU over the time since the previous call, as a percent (0–100) of
+ * usable_cpus. The first call primes the meter and returns 0. */
+double conan_cpu_meter_percent(struct conan_cpu_meter *m, double usable_cpus);
+double conan_cpu_percent(double cpu_s, double wall_s, double usable_cpus);
+
+/* ------------------------------------------------------------- unwind.c */
+
+#define CONAN_MAX_FRAMES 64
+
+/* Call once from a normal thread before any signal-context unwinding, so that
+ * libunwind's lazy initialisation never happens inside a signal handler. */
+void conan_unwind_prepare(void);
+/* Async-signal-safe: unwinds from a signal's ucontext into pcs (leaf first: the
+ * interrupted PC exactly, callers as return address − 1). Returns depth. */
+int conan_unwind_signal(void *ucontext, uintptr_t *pcs, int max);
+
+/* ------------------------------------------------------------ symbols.c */
+
+struct conan_mapping {
+    uintptr_t start, limit, offset;
+    char path[PATH_MAX];         /* as /proc/self/maps names it ("[vdso]" too) */
+    char build_id[65];           /* GNU build ID, lowercase hex, "" if none */
+};
+
+/* A snapshot of the process's executable mappings with their symbol tables
+ * (.symtab when present, so static functions resolve; else .dynsym). */
+struct conan_symbols;
+
+struct conan_symbols *conan_symbols_open(void);
+size_t conan_symbols_mapping_count(const struct conan_symbols *s);
+const struct conan_mapping *conan_symbols_mapping(const struct conan_symbols *s, size_t i);
+/* Index of the mapping containing pc, or -1. */
+long conan_symbols_find_mapping(const struct conan_symbols *s, uintptr_t pc);
+/* Function containing pc: *name demangled when a demangler is present, *system_name
+ * as in the symbol table. Strings live until conan_symbols_close. */
+bool conan_symbols_lookup(struct conan_symbols *s, uintptr_t pc,
+                          const char **name, const char **system_name);
+void conan_symbols_close(struct conan_symbols *s);
+/* GNU build ID of an ELF file on disk, lowercase hex; 0 on success. */
+int conan_build_id_of_file(const char *path, char out[65]);
+
+/* -------------------------------------------------------------- pprof.c */
+
+struct conan_value_type { const char *type, *unit; };
+struct conan_label { const char *key; const char *str; int64_t num; const char *num_unit; };
+
+struct conan_pprof;
+struct conan_pprof *conan_pprof_new(const struct conan_value_type *types, int ntypes,
+                                    struct conan_value_type period_type, int64_t period);
+/* Adds one stack (leaf first, addresses already adjusted as conan_unwind_signal
+ * gives them). Samples with the same stack and labels are merged. */
+int conan_pprof_add(struct conan_pprof *p, const uintptr_t *pcs, int depth,
+                    const int64_t *values, const struct conan_label *labels, int nlabels);
+void conan_pprof_comment(struct conan_pprof *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void conan_pprof_set_time(struct conan_pprof *p, int64_t time_nanos, int64_t duration_nanos);
+void conan_pprof_set_default_type(struct conan_pprof *p, int index);
+/* Symbolizes against syms, encodes profile.proto and gzips it into a malloc'd
+ * buffer. Returns 0 or -1. */
+int conan_pprof_encode(struct conan_pprof *p, struct conan_symbols *syms,
+                       void **gz, size_t *gz_len);
+void conan_pprof_free(struct conan_pprof *p);
+
+/* ------------------------------------------------------------ context.c */
+
+/* Facts about the process that do not change while it runs. */
+struct conan_context {
+    char host[256];
+    char exe[PATH_MAX];
+    char exe_build_id[65];
+    char kernel[256];
+    char glibc[64];
+    struct conan_cgroup cgroup;
+    bool have_cgroup;
+};
+void conan_context_collect(struct conan_context *ctx);
+
+/* What made a profile happen, for comments and the event line. */
+struct conan_trigger {
+    const char *metric;          /* "cpu", or "" for manual/continuous */
+    enum conan_reason reason;
+    double value, mean;
+    const struct conan_rule_config *rule;
+};
+/* Adds the context of the moment as profile comments. */
+void conan_context_comments(struct conan_pprof *p, const struct conan_config *cfg,
+                            const struct conan_context *ctx, const struct conan_trigger *t);
+
+/* --------------------------------------------------------------- dump.c */
+
+/* Creates dump_dir (0700) if missing. Logs and returns -1 if unusable. */
+int conan_dump_dir_ready(const struct conan_config *cfg);
+/* Writes data to <dump_dir>/<app>.<pid>.<kind>.<UTC stamp>.<seq>.pb.gz through a
+ * temporary name and rename. Returns 0 with the path in path_out, or -1 (logged). */
+int conan_dump_write(const struct conan_config *cfg, const char *kind, const void *data,
+                     size_t len, char *path_out, size_t path_len);
+struct conan_event {
+    const char *kind;            /* cpu, heap, threads, threadcreate */
+    const struct conan_trigger *trigger;
+    const char *file;            /* "" if the dump failed */
+    const char *timer;           /* "thread"/"process" for cpu, else NULL */
+    long samples, dropped;
+    double duration_s;           /* of the sampling window, if any */
+    double write_ms;             /* symbolize + encode + write */
+    size_t bytes;                /* size of the file */
+    const char *note;            /* e.g. "stopped early: cpu above cpu.max" */
+    const char *error;           /* why the dump failed, or NULL */
+};
+/* Appends one JSON line to <dump_dir>/events.jsonl. */
+void conan_dump_event(const struct conan_config *cfg, const struct conan_event *ev);
+/* Removes the oldest of libconan's own dump files beyond limits.keep / max_dir_mb. */
+void conan_dump_prune(const struct conan_config *cfg);
+/* "<app>" made safe for a file name into out. */
+void conan_dump_sanitize(const char *app, char *out, size_t outlen);
+
+/* ---------------------------------------------------------- cpu_sampler.c */
+
+struct conan_cpu_sample {
+    pid_t tid;
+    int weight;                  /* 1 + timer overruns: ticks this sample stands for */
+    int depth;                   /* written last; 0 = slot claimed but not complete */
+    uintptr_t pcs[CONAN_MAX_FRAMES];
+};
+
+/* ---------------------------------------------------------- cpu_signal.c */
+
+/* The buffer the SIGPROF handler fills and the monitor drains after the window.
+ * Writers claim a slot with one atomic add; nothing else is shared. */
+struct conan_sample_ring {
+    struct conan_cpu_sample *slot;
+    long capacity;
+    long claimed;                /* atomic: slots handed out (may exceed capacity) */
+    long dropped;                /* atomic: samples not taken, with reason counters below */
+    long dropped_full, dropped_loader;
+    long inflight;               /* atomic: handlers running right now */
+    int active;                  /* atomic: 1 while a window is open */
+    uintptr_t loader_start, loader_end; /* text of the dynamic loader */
+};
+extern struct conan_sample_ring conan_cpu_ring;
+void conan_cpu_on_sigprof(int sig, siginfo_t *info, void *ucontext);
+
+struct conan_cpu_window {
+    enum conan_cpu_timer timer;  /* which timer actually ran */
+    int threads_armed;
+    long samples, dropped;
+    const struct conan_cpu_sample *sample; /* valid until conan_cpu_release */
+    long nsample;
+    double started_s, duration_s;
+};
+
+/* Arms SIGPROF sampling at hz for every thread but the caller. Returns 0, or -1
+ * with why filled (program owns SIGPROF, timers unavailable, ...). */
+int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len);
+bool conan_cpu_active(void);
+/* During a window: arm timers for threads born since the start. */
+void conan_cpu_rescan_threads(void);
+/* Disarms, lets pending signals drain, restores SIGPROF, and hands back samples. */
+void conan_cpu_stop(struct conan_cpu_window *out);
+void conan_cpu_release(void);
+/* Thread name from /proc/self/task/<tid>/comm, or the one seen when armed. */
+const char *conan_cpu_thread_name(pid_t tid);
+
+/* ------------------------------------------------------------ monitor.c */
+
+int conan_monitor_start(const struct conan_config *cfg);
+void conan_monitor_stop(void);
+/* Asks for an on-demand profile at the next tick. Async-signal-safe. */
+int conan_monitor_request(void);
+
+#endif

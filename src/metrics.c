@@ -1,0 +1,71 @@
+/* metrics.c — the numbers the rules watch. CPU is the whole process's CPU time
+ * over a tick, as a percent of the CPUs it may really use: the smallest of the
+ * cgroup quota (cgroup.c), the affinity mask and the online CPUs. Everything here
+ * is a clock read or a small syscall, so a monitor tick stays far below 100 µs. */
+#include "internal.h"
+
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
+
+static double timespec_seconds(clockid_t clock)
+{
+    struct timespec ts;
+    if (clock_gettime(clock, &ts) != 0) return 0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double conan_monotonic_seconds(void)
+{
+    return timespec_seconds(CLOCK_MONOTONIC);
+}
+
+double conan_process_cpu_seconds(void)
+{
+    return timespec_seconds(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+static int affinity_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+    return CPU_COUNT(&set);
+}
+
+double conan_usable_cpus(const struct conan_cgroup *cg, const char **source)
+{
+    double usable = (double)sysconf(_SC_NPROCESSORS_ONLN);
+    const char *why = "online";
+    if (usable < 1) usable = 1;
+
+    int affinity = affinity_cpus();
+    if (affinity > 0 && affinity < usable) {
+        usable = affinity;
+        why = "affinity";
+    }
+    double quota = cg ? conan_cgroup_cpu_quota(cg) : 0;
+    if (quota > 0 && quota < usable) {
+        usable = quota;
+        why = "cgroup";
+    }
+    if (source) *source = why;
+    return usable;
+}
+
+double conan_cpu_percent(double cpu_s, double wall_s, double usable_cpus)
+{
+    if (wall_s <= 0 || usable_cpus <= 0 || cpu_s < 0) return 0;
+    double percent = cpu_s / wall_s / usable_cpus * 100.0;
+    return percent > 100.0 ? 100.0 : percent;
+}
+
+double conan_cpu_meter_percent(struct conan_cpu_meter *m, double usable_cpus)
+{
+    double cpu = conan_process_cpu_seconds(), wall = conan_monotonic_seconds();
+    double percent = 0;
+    if (m->primed) percent = conan_cpu_percent(cpu - m->last_cpu_s, wall - m->last_wall_s, usable_cpus);
+    m->last_cpu_s = cpu;
+    m->last_wall_s = wall;
+    m->primed = true;
+    return percent;
+}

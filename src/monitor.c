@@ -1,0 +1,387 @@
+/* monitor.c — the monitor thread: the engine's clock and its only decision maker.
+ *
+ * Every interval_ms it reads the metrics, feeds the rules, and when one trips
+ * (or the continuous timer fires, or a profile is requested on demand) it opens
+ * a profiling window, subject to the rule's cooldown, the hourly dump budget and
+ * the CPU ceiling. While a CPU window is open it also wakes every RESCAN_MS to
+ * arm timers for new threads and to close the window on time. Closing a window
+ * aggregates the samples, symbolizes, encodes, writes the file and the event
+ * line, and prunes the directory — all here, never in signal context.
+ *
+ * The thread is named conan-monitor and runs with every signal blocked, so the
+ * program's signals are never delivered to it. It sleeps in poll() on an eventfd
+ * that conan_monitor_request and conan_monitor_stop write to. */
+#include "internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RESCAN_MS 100          /* new-thread scan and window-end granularity */
+#define STOP_WAIT_MS 200       /* longest the program's exit waits for us */
+
+static struct {
+    struct conan_config cfg;
+    struct conan_context ctx;
+    pthread_t thread;
+    bool running;
+    int wake_fd;
+    int stop;                  /* atomic */
+    int requested;             /* atomic: on-demand requests not yet served */
+    bool manual_pending;       /* a request waits for the open window to close */
+
+    struct conan_cpu_meter meter;
+    struct conan_rule_state cpu_rule;
+    struct conan_budget budget;
+    bool budget_skip_logged;
+    double next_tick_s, next_continuous_s, started_wall_s;
+
+    bool window_open;
+    double window_end_s;
+    struct timespec window_wall_start;
+    struct conan_trigger window_trigger;
+    const char *window_note;
+
+    struct { dev_t dev; ino_t ino; struct timespec mtime; bool seen; } shared_trigger;
+} mon;
+
+static double wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- closing a CPU window: aggregate, symbolize, encode, write ---- */
+
+struct thread_name_cache {
+    pid_t tid[256];
+    char name[256][16];
+    int n;
+};
+
+static const char *cached_thread_name(struct thread_name_cache *c, pid_t tid)
+{
+    for (int i = 0; i < c->n; i++)
+        if (c->tid[i] == tid) return c->name[i];
+    const char *name = conan_cpu_thread_name(tid);
+    if (c->n == 256) return name;
+    c->tid[c->n] = tid;
+    snprintf(c->name[c->n], sizeof c->name[c->n], "%s", name);
+    return c->name[c->n++];
+}
+
+static struct conan_pprof *cpu_profile(const struct conan_cpu_window *w)
+{
+    static const struct conan_value_type types[] = { { "samples", "count" }, { "cpu", "nanoseconds" } };
+    int64_t period = 1000000000LL / mon.cfg.cpu.hz;
+    struct conan_pprof *p = conan_pprof_new(types, 2, types[1], period);
+    if (!p) return NULL;
+    struct thread_name_cache *names = calloc(1, sizeof *names);
+    if (!names) {
+        conan_pprof_free(p);
+        return NULL;
+    }
+    for (long i = 0; i < w->nsample; i++) {
+        const struct conan_cpu_sample *s = &w->sample[i];
+        int depth = __atomic_load_n(&s->depth, __ATOMIC_ACQUIRE);
+        if (depth <= 0) continue;
+        int64_t values[2] = { s->weight, s->weight * period };
+        struct conan_label labels[2] = {
+            { .key = "thread", .str = cached_thread_name(names, s->tid) },
+            { .key = "tid", .num = s->tid },
+        };
+        conan_pprof_add(p, s->pcs, depth, values, labels, 2);
+    }
+    free(names);
+    int64_t start_ns = (int64_t)mon.window_wall_start.tv_sec * 1000000000LL + mon.window_wall_start.tv_nsec;
+    conan_pprof_set_time(p, start_ns, (int64_t)(w->duration_s * 1e9));
+    conan_pprof_set_default_type(p, 1);
+    conan_context_comments(p, &mon.cfg, &mon.ctx, &mon.window_trigger);
+    conan_pprof_comment(p, "cpu timer: %s, %d threads armed, %d Hz, %.2f s",
+                        w->timer == CONAN_TIMER_THREAD ? "thread" : "process", w->threads_armed,
+                        mon.cfg.cpu.hz, w->duration_s);
+    conan_pprof_comment(p, "samples: %ld taken, %ld dropped", w->samples, w->dropped);
+    if (mon.window_note) conan_pprof_comment(p, "note: %s", mon.window_note);
+    return p;
+}
+
+/* Encodes p and writes it as a <kind> dump; fills the event's file and figures. */
+static void write_profile(struct conan_pprof *p, const char *kind, struct conan_event *ev, char *path, size_t path_len)
+{
+    double t0 = conan_monotonic_seconds();
+    void *gz = NULL;
+    size_t gz_len = 0;
+    struct conan_symbols *syms = conan_symbols_open();
+    int rc = p ? conan_pprof_encode(p, syms, &gz, &gz_len) : -1;
+    if (syms) conan_symbols_close(syms);
+    if (rc != 0) {
+        ev->error = "could not build the profile (out of memory?)";
+        conan_log("could not build the %s profile; skipped", kind);
+    } else if (conan_dump_write(&mon.cfg, kind, gz, gz_len, path, path_len) != 0) {
+        ev->error = "could not write the profile (see stderr)";
+    } else {
+        ev->file = path;
+        ev->bytes = gz_len;
+    }
+    free(gz);
+    ev->write_ms = (conan_monotonic_seconds() - t0) * 1000.0;
+}
+
+static void close_cpu_window(void)
+{
+    struct conan_cpu_window w;
+    conan_cpu_stop(&w);
+    mon.window_open = false;
+    struct conan_pprof *p = cpu_profile(&w);
+    char path[PATH_MAX] = "";
+    struct conan_event ev = {
+        .kind = "cpu",
+        .trigger = &mon.window_trigger,
+        .file = "",
+        .timer = w.timer == CONAN_TIMER_THREAD ? "thread" : "process",
+        .samples = w.samples,
+        .dropped = w.dropped,
+        .duration_s = w.duration_s,
+        .note = mon.window_note,
+    };
+    write_profile(p, "cpu", &ev, path, sizeof path);
+    conan_pprof_free(p);
+    conan_cpu_release();
+    conan_dump_event(&mon.cfg, &ev);
+    conan_dump_prune(&mon.cfg);
+}
+
+/* ---- opening windows ---- */
+
+static bool budget_allows(double now_s, int n)
+{
+    if (conan_budget_allows(&mon.budget, mon.cfg.limits.max_dumps_per_hour, now_s, n)) {
+        mon.budget_skip_logged = false;
+        return true;
+    }
+    if (!mon.budget_skip_logged) {
+        mon.budget_skip_logged = true;
+        conan_log("limits.max_dumps_per_hour (%d) reached; triggers are skipped until older dumps age out",
+                  mon.cfg.limits.max_dumps_per_hour);
+    }
+    return false;
+}
+
+/* Opens a CPU window for trigger t. Returns true if sampling started. */
+static bool open_cpu_window(const struct conan_trigger *t, double now_s)
+{
+    char why[256];
+    if (conan_dump_dir_ready(&mon.cfg) != 0) return false;
+    if (conan_cpu_start(&mon.cfg, why, sizeof why) != 0) {
+        struct conan_event ev = { .kind = "cpu", .trigger = t, .file = "", .error = why };
+        conan_dump_event(&mon.cfg, &ev);
+        return false;
+    }
+    clock_gettime(CLOCK_REALTIME, &mon.window_wall_start);
+    mon.window_open = true;
+    mon.window_end_s = now_s + mon.cfg.cpu.profile_seconds;
+    mon.window_trigger = *t;
+    mon.window_note = NULL;
+    conan_budget_spend(&mon.budget, mon.cfg.limits.max_dumps_per_hour, now_s, 1);
+    return true;
+}
+
+/* Profiles of every enabled kind, for an on-demand request. */
+static void serve_manual_request(double now_s)
+{
+    if (!mon.cfg.cpu.rule.enable) return;
+    static const struct conan_trigger manual = { .metric = "", .reason = CONAN_REASON_MANUAL };
+    if (mon.window_open) {
+        mon.manual_pending = true; /* served when the open window closes */
+        return;
+    }
+    mon.manual_pending = false;
+    if (budget_allows(now_s, 1)) open_cpu_window(&manual, now_s);
+}
+
+/* <dump_dir>/conan.trigger.<pid> is ours alone: consume it. <dump_dir>/conan.trigger
+ * is for every process sharing the directory, so each process acts once per
+ * version of the file, and it is removed once it is old enough that every
+ * monitor has ticked since it appeared. */
+static bool trigger_file_present(double now_s)
+{
+    char path[PATH_MAX];
+    bool request = false;
+    if (conan_format(path, sizeof path, "%s/conan.trigger.%d", mon.cfg.dump_dir, (int)getpid()) && unlink(path) == 0)
+        request = true;
+
+    struct stat st;
+    if (!conan_format(path, sizeof path, "%s/conan.trigger", mon.cfg.dump_dir) || lstat(path, &st) != 0 ||
+        !S_ISREG(st.st_mode))
+        return request;
+    double mtime = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9;
+    bool same = mon.shared_trigger.seen && mon.shared_trigger.dev == st.st_dev &&
+                mon.shared_trigger.ino == st.st_ino && mon.shared_trigger.mtime.tv_sec == st.st_mtim.tv_sec &&
+                mon.shared_trigger.mtime.tv_nsec == st.st_mtim.tv_nsec;
+    if (!same && mtime >= mon.started_wall_s - 1.0) request = true;
+    mon.shared_trigger.dev = st.st_dev;
+    mon.shared_trigger.ino = st.st_ino;
+    mon.shared_trigger.mtime = st.st_mtim;
+    mon.shared_trigger.seen = true;
+    double interval_s = mon.cfg.interval_ms / 1000.0;
+    if (wall_seconds() - mtime > 2 * interval_s + 1.0) unlink(path);
+    (void)now_s;
+    return request;
+}
+
+static void tick(double now_s)
+{
+    const char *source;
+    double usable = conan_usable_cpus(mon.ctx.have_cgroup ? &mon.ctx.cgroup : NULL, &source);
+    double cpu = conan_cpu_meter_percent(&mon.meter, usable);
+    bool over_ceiling = mon.cfg.cpu.max > 0 && cpu >= mon.cfg.cpu.max;
+
+    if (mon.window_open && over_ceiling) {
+        mon.window_note = "stopped early: CPU reached cpu.max";
+        close_cpu_window();
+    }
+
+    struct conan_verdict v = conan_rule_observe(&mon.cfg.cpu.rule, &mon.cpu_rule, cpu, now_s);
+    if (v.reason != CONAN_REASON_NONE && !mon.window_open && !over_ceiling && budget_allows(now_s, 1)) {
+        struct conan_trigger t = { .metric = "cpu", .reason = v.reason, .value = cpu, .mean = v.mean,
+                                   .rule = &mon.cfg.cpu.rule };
+        if (open_cpu_window(&t, now_s)) conan_rule_commit(&mon.cpu_rule, now_s);
+    }
+
+    if (mon.cfg.mode == CONAN_MODE_CONTINUOUS && now_s >= mon.next_continuous_s && !mon.window_open) {
+        static const struct conan_trigger continuous = { .metric = "", .reason = CONAN_REASON_CONTINUOUS };
+        if (!over_ceiling && budget_allows(now_s, 1)) open_cpu_window(&continuous, now_s);
+        mon.next_continuous_s = now_s + mon.cfg.continuous.every_s;
+    }
+
+    if (trigger_file_present(now_s)) serve_manual_request(now_s);
+}
+
+/* ---- the thread ---- */
+
+static void wait_until(double deadline_s)
+{
+    double left = deadline_s - conan_monotonic_seconds();
+    int timeout_ms = left <= 0 ? 0 : (int)(left * 1000.0 + 0.999);
+    struct pollfd pfd = { .fd = mon.wake_fd, .events = POLLIN };
+    if (poll(&pfd, 1, timeout_ms) > 0) {
+        uint64_t count;
+        ssize_t ignored = read(mon.wake_fd, &count, sizeof count);
+        (void)ignored;
+    }
+}
+
+static void *monitor_main(void *arg)
+{
+    (void)arg;
+    double interval_s = mon.cfg.interval_ms / 1000.0;
+    double now_s = conan_monotonic_seconds();
+    conan_cpu_meter_percent(&mon.meter, 1); /* prime */
+    mon.next_tick_s = now_s + interval_s;
+    mon.next_continuous_s = now_s + mon.cfg.continuous.every_s;
+
+    while (!__atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE)) {
+        double deadline = mon.next_tick_s;
+        if (mon.window_open) {
+            double rescan = conan_monotonic_seconds() + RESCAN_MS / 1000.0;
+            if (rescan < deadline) deadline = rescan;
+            if (mon.window_end_s < deadline) deadline = mon.window_end_s;
+        }
+        wait_until(deadline);
+        if (__atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE)) break;
+        now_s = conan_monotonic_seconds();
+
+        if (mon.window_open) {
+            if (now_s >= mon.window_end_s)
+                close_cpu_window();
+            else
+                conan_cpu_rescan_threads();
+        }
+        if (__atomic_exchange_n(&mon.requested, 0, __ATOMIC_ACQ_REL) || (mon.manual_pending && !mon.window_open))
+            serve_manual_request(now_s);
+        if (now_s >= mon.next_tick_s) {
+            tick(now_s);
+            mon.next_tick_s += interval_s;
+            if (mon.next_tick_s < now_s) mon.next_tick_s = now_s + interval_s; /* we fell behind */
+        }
+    }
+    if (mon.window_open) {
+        struct conan_cpu_window w;
+        conan_cpu_stop(&w);
+        conan_cpu_release();
+        mon.window_open = false;
+    }
+    return NULL;
+}
+
+int conan_monitor_start(const struct conan_config *cfg)
+{
+    if (mon.running) return 0;
+    mon.cfg = *cfg;
+    conan_context_collect(&mon.ctx);
+    conan_rule_reset(&mon.cpu_rule);
+    mon.started_wall_s = wall_seconds();
+    mon.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (mon.wake_fd < 0) {
+        conan_log("cannot create the monitor's eventfd: %s; libconan stays inert", strerror(errno));
+        return -1;
+    }
+    if (!mon.ctx.have_cgroup)
+        conan_log("no cgroup found in /proc/self/cgroup and /proc/self/mountinfo; "
+                  "CPU is measured against the affinity mask and online CPUs");
+
+    pthread_attr_t attr;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_attr_init(&attr);
+    pthread_attr_setsigmask_np(&attr, &all);
+    int err = pthread_create(&mon.thread, &attr, monitor_main, NULL);
+    pthread_attr_destroy(&attr);
+    if (err != 0) {
+        conan_log("cannot create the monitor thread: %s; libconan stays inert", strerror(err));
+        close(mon.wake_fd);
+        mon.wake_fd = -1;
+        return -1;
+    }
+    pthread_setname_np(mon.thread, "conan-monitor");
+    mon.running = true;
+    return 0;
+}
+
+static void wake(void)
+{
+    uint64_t one = 1;
+    ssize_t ignored = write(mon.wake_fd, &one, sizeof one);
+    (void)ignored;
+}
+
+int conan_monitor_request(void)
+{
+    if (!mon.running) return -1;
+    __atomic_store_n(&mon.requested, 1, __ATOMIC_RELEASE);
+    wake();
+    return 0;
+}
+
+void conan_monitor_stop(void)
+{
+    if (!mon.running) return;
+    /* Sampling stops at once; the thread itself gets a bounded time to finish. */
+    __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&mon.stop, 1, __ATOMIC_RELEASE);
+    wake();
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_nsec += STOP_WAIT_MS * 1000000L;
+    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+    deadline.tv_nsec %= 1000000000L;
+    if (pthread_timedjoin_np(mon.thread, NULL, &deadline) == 0) mon.running = false;
+}

@@ -1,0 +1,47 @@
+# lib.sh — shared by the integration tests: a scratch directory, a config
+# writer, running a workload under the shim, and reading dumps with the real
+# reader, `go tool pprof`. Each test is one behaviour; it exits 0 (pass),
+# 1 (fail, with the reason on stderr) or 77 (skip, with the reason printed).
+set -u
+
+: "${LIBCONAN:?LIBCONAN must point at libconan.so}"
+: "${WORKLOADS:?WORKLOADS must point at the built workloads}"
+
+WORK=$(mktemp -d /tmp/conan-it.XXXXXX)
+DUMPS="$WORK/dumps"
+trap 'rm -rf "$WORK"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*"; exit 77; }
+note() { echo "# $*"; }
+
+# write_config FILE JSON — JSON may use @DUMPS@ for the scratch dump dir.
+write_config() { printf '%s\n' "${2//@DUMPS@/$DUMPS}" > "$1"; }
+
+# under_shim CONFIG CMD... — runs CMD with the shim preloaded.
+under_shim() {
+    local config=$1; shift
+    LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$config" "$@"
+}
+
+dumps_of_kind() { ls "$DUMPS" 2>/dev/null | grep -E "\.$1\.[0-9]{8}T[0-9]{6}\.[0-9]+\.pb\.gz$" || true; }
+count_dumps() { dumps_of_kind "$1" | grep -c . || true; }
+
+pprof() { HOME="$WORK" PPROF_TMPDIR="$WORK" go tool pprof "$@" 2>"$WORK/pprof.err"; }
+
+# top_function FILE [SAMPLE_INDEX] — name of the first row of `pprof -top` (by flat).
+top_function() {
+    pprof -top -sample_index="${2:-cpu}" "$1" | awk 'found && NF >= 6 { for (i = 6; i <= NF; i++) printf "%s%s", $i, (i < NF ? " " : "\n"); exit } /flat%/ { found = 1 }'
+}
+
+# json_field LINE KEY — a scalar field of a flat JSON object (string or number).
+json_field() {
+    printf '%s\n' "$1" | sed -n "s/.*\"$2\":\(\"\([^\"]*\)\"\|\([-0-9.e+]*\)\).*/\2\3/p"
+}
+
+wait_for() { # wait_for SECONDS CONDITION... — polls, for setup only, never as an assertion
+    local deadline=$((SECONDS + $1)); shift
+    until "$@"; do [ $SECONDS -ge $deadline ] && return 1; sleep 0.05; done
+}
+
+require_go() { command -v go >/dev/null || skip "go (golang-go) is not installed; scripts/setup.sh installs it"; }

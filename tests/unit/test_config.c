@@ -1,0 +1,190 @@
+/* test_config.c — CONAN_CONFIG: defaults, the issue's full example, and every
+ * class of bad config with the exact "<file>: <json.path>: <what>" message. */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "internal.h"
+
+static int parse(const char *json, struct conan_config *cfg, char *err, size_t errlen)
+{
+    conan_config_defaults(cfg);
+    return conan_config_parse(json, strlen(json), "conf.json", cfg, err, errlen);
+}
+
+static void test_defaults(void)
+{
+    struct conan_config c;
+    conan_config_defaults(&c);
+    CHECK_STR(c.app, "test_config");
+    CHECK_INT(c.mode, CONAN_MODE_ADAPTIVE);
+    CHECK_INT(c.interval_ms, 5000);
+    CHECK_STR(c.dump_dir, "/tmp/conan");
+    CHECK(c.cpu.rule.enable);
+    CHECK_NEAR(c.cpu.rule.min, 10, 0);
+    CHECK_NEAR(c.cpu.rule.diff, 25, 0);
+    CHECK_NEAR(c.cpu.rule.abs, 70, 0);
+    CHECK_INT(c.cpu.rule.window, 10);
+    CHECK_INT(c.cpu.rule.sustain, 1);
+    CHECK_INT(c.cpu.rule.cooldown_s, 60);
+    CHECK_INT(c.cpu.profile_seconds, 5);
+    CHECK_INT(c.cpu.hz, 100);
+    CHECK_NEAR(c.cpu.max, 0, 0);
+    CHECK_INT(c.cpu.timer, CONAN_TIMER_THREAD);
+    CHECK_INT(c.continuous.every_s, 60);
+    CHECK_INT(c.limits.max_dumps_per_hour, 60);
+    CHECK_INT(c.limits.max_dir_mb, 256);
+    CHECK_INT(c.limits.keep, 200);
+}
+
+static void test_full_example(void)
+{
+    const char *json =
+        "{ \"app\": \"checkout\", \"version\": \"1.4.2\", \"tags\": {\"region\": \"eu-1\", \"tier\": \"web\"},\n"
+        "  \"mode\": \"continuous\", \"interval_ms\": 200, \"dump_dir\": \"/var/tmp/c\",\n"
+        "  \"cpu\": { \"enable\": true, \"min\": 12, \"diff\": 30, \"abs\": 75.5, \"window\": 7, \"sustain\": 2,\n"
+        "           \"cooldown_s\": 30, \"profile_seconds\": 3, \"hz\": 250, \"max\": 95, \"timer\": \"process\" },\n"
+        "  \"continuous\": { \"every_s\": 90 },\n"
+        "  \"limits\": { \"max_dumps_per_hour\": 10, \"max_dir_mb\": 64, \"keep\": 20 } }\n";
+    struct conan_config c;
+    char err[512] = "";
+    CHECK_INT(parse(json, &c, err, sizeof err), 0);
+    CHECK_STR(err, "");
+    CHECK_STR(c.app, "checkout");
+    CHECK_STR(c.version, "1.4.2");
+    CHECK_INT(c.ntags, 2);
+    CHECK_STR(c.tag_key[0], "region");
+    CHECK_STR(c.tag_value[0], "eu-1");
+    CHECK_STR(c.tag_value[1], "web");
+    CHECK_INT(c.mode, CONAN_MODE_CONTINUOUS);
+    CHECK_INT(c.interval_ms, 200);
+    CHECK_STR(c.dump_dir, "/var/tmp/c");
+    CHECK_NEAR(c.cpu.rule.min, 12, 0);
+    CHECK_NEAR(c.cpu.rule.diff, 30, 0);
+    CHECK_NEAR(c.cpu.rule.abs, 75.5, 0);
+    CHECK_INT(c.cpu.rule.window, 7);
+    CHECK_INT(c.cpu.rule.sustain, 2);
+    CHECK_INT(c.cpu.rule.cooldown_s, 30);
+    CHECK_INT(c.cpu.profile_seconds, 3);
+    CHECK_INT(c.cpu.hz, 250);
+    CHECK_NEAR(c.cpu.max, 95, 0);
+    CHECK_INT(c.cpu.timer, CONAN_TIMER_PROCESS);
+    CHECK_INT(c.continuous.every_s, 90);
+    CHECK_INT(c.limits.max_dumps_per_hour, 10);
+    CHECK_INT(c.limits.max_dir_mb, 64);
+    CHECK_INT(c.limits.keep, 20);
+    CHECK_STR(c.source, "conf.json");
+}
+
+static void test_empty_object_keeps_defaults(void)
+{
+    struct conan_config c;
+    char err[512];
+    CHECK_INT(parse("{}", &c, err, sizeof err), 0);
+    CHECK_INT(c.cpu.hz, 100);
+    CHECK_INT(parse(" { \"cpu\": {} } \n", &c, err, sizeof err), 0);
+    CHECK_INT(c.cpu.rule.window, 10);
+}
+
+struct bad_case { const char *json, *message; };
+
+static void test_bad_configs(void)
+{
+    static const struct bad_case cases[] = {
+        { "{ \"cpu\": { \"hz\": 100, }", "conf.json: $: malformed JSON at line 1, column 23" },
+        { "{\n\"a\": 1\n\"b\": 2}", "conf.json: $: malformed JSON at line 3, column 1" },
+        { "{} trailing", "conf.json: $: malformed JSON: unexpected text at line 1, column 4" },
+        { "[1, 2]", "conf.json: $: must be a JSON object, got an array" },
+        { "{ \"colour\": 1 }",
+          "conf.json: colour: unknown key (valid here: app, version, tags, mode, interval_ms, dump_dir, cpu, "
+          "continuous, limits)" },
+        { "{ \"cpu\": { \"hertz\": 99 } }",
+          "conf.json: cpu.hertz: unknown key (valid here: enable, min, diff, abs, window, sustain, cooldown_s, "
+          "profile_seconds, hz, max, timer, thread_timer_limit)" },
+        { "{ \"cpu\": { \"hz\": \"100\" } }", "conf.json: cpu.hz: must be a number, got a string" },
+        { "{ \"cpu\": { \"hz\": 1001 } }", "conf.json: cpu.hz: 1001 is out of range [1, 1000]" },
+        { "{ \"cpu\": { \"hz\": 0 } }", "conf.json: cpu.hz: 0 is out of range [1, 1000]" },
+        { "{ \"cpu\": { \"hz\": 99.5 } }", "conf.json: cpu.hz: must be a whole number, got 99.5" },
+        { "{ \"cpu\": { \"max\": -1 } }", "conf.json: cpu.max: -1 is out of range [0, 100]" },
+        { "{ \"cpu\": { \"enable\": 1 } }", "conf.json: cpu.enable: must be true or false, got a number" },
+        { "{ \"cpu\": 5 }", "conf.json: cpu: must be an object, got a number" },
+        { "{ \"mode\": \"sometimes\" }",
+          "conf.json: mode: must be one of adaptive|continuous|off, got \"sometimes\"" },
+        { "{ \"cpu\": { \"timer\": true } }",
+          "conf.json: cpu.timer: must be one of thread|process, got a boolean" },
+        { "{ \"dump_dir\": \"relative/dir\" }",
+          "conf.json: dump_dir: must be an absolute path, got \"relative/dir\"" },
+        { "{ \"app\": \"\" }", "conf.json: app: must not be empty" },
+        { "{ \"app\": null }", "conf.json: app: must be a string, got null" },
+        { "{ \"tags\": [\"a\"] }", "conf.json: tags: must be an object of strings, got an array" },
+        { "{ \"tags\": { \"region\": 3 } }", "conf.json: tags.region: must be a string, got a number" },
+        { "{ \"limits\": { \"keep\": 0 } }", "conf.json: limits.keep: 0 is out of range [1, 100000]" },
+        { "{ \"interval_ms\": 5 }", "conf.json: interval_ms: 5 is out of range [10, 3600000]" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct conan_config c;
+        char err[512] = "";
+        int rc = parse(cases[i].json, &c, err, sizeof err);
+        if (rc != -1 || strcmp(err, cases[i].message) != 0) {
+            fprintf(stderr, "config %s\n  rc %d, message \"%s\"\n  want -1, \"%s\"\n", cases[i].json, rc, err,
+                    cases[i].message);
+            check_failures++;
+        }
+    }
+}
+
+static void test_file_errors(void)
+{
+    struct conan_config c;
+    char err[512] = "";
+    conan_config_defaults(&c);
+    CHECK_INT(conan_config_load("/nonexistent/conan.json", &c, err, sizeof err), -1);
+    CHECK_STR(err, "/nonexistent/conan.json: $: cannot open: No such file or directory");
+    CHECK_INT(conan_config_load("/tmp", &c, err, sizeof err), -1);
+    CHECK_STR(err, "/tmp: $: not a regular file");
+
+    char path[] = "/tmp/conan-config-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    const char *text = "{ \"cpu\": { \"hz\": 50 } }";
+    CHECK_INT(write(fd, text, strlen(text)), (long)strlen(text));
+    close(fd);
+    CHECK_INT(conan_config_load(path, &c, err, sizeof err), 0);
+    CHECK_INT(c.cpu.hz, 50);
+    CHECK_STR(c.source, path);
+    unlink(path);
+}
+
+static void test_reference_lists_every_key(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    conan_config_reference(f);
+    fclose(f);
+    static const char *const keys[] = { "`app`", "`version`", "`tags`", "`mode`", "`interval_ms`", "`dump_dir`",
+                                        "`cpu.enable`", "`cpu.min`", "`cpu.diff`", "`cpu.abs`", "`cpu.window`",
+                                        "`cpu.sustain`", "`cpu.cooldown_s`", "`cpu.profile_seconds`", "`cpu.hz`",
+                                        "`cpu.max`", "`cpu.timer`", "`continuous.every_s`",
+                                        "`limits.max_dumps_per_hour`", "`limits.max_dir_mb`", "`limits.keep`" };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!strstr(text, keys[i])) {
+            fprintf(stderr, "reference lacks %s\n", keys[i]);
+            check_failures++;
+        }
+    CHECK(strstr(text, "| `cpu.hz` | integer | 100 | 1 – 1000 |") != NULL);
+    CHECK(strstr(text, "| `mode` | enum | adaptive | adaptive/continuous/off |") != NULL);
+    free(text);
+}
+
+int main(void)
+{
+    test_defaults();
+    test_full_example();
+    test_empty_object_keeps_defaults();
+    test_bad_configs();
+    test_file_errors();
+    test_reference_lists_every_key();
+    CHECK_DONE();
+}

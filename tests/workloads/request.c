@@ -1,0 +1,31 @@
+/* request.c — links libconan and asks for a profile through include/conan.h,
+ * then burns CPU in a named function while the window runs.
+ * usage: request BURN_MS */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "conan.h"
+
+volatile double sink;
+
+__attribute__((noinline)) void burn_after_request(long ms)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    double x = 1.0001;
+    do {
+        for (int i = 0; i < 20000; i++) x = x * 1.0000001 + 1e-9;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < ms);
+    sink = x;
+}
+
+int main(int argc, char **argv)
+{
+    long ms = argc > 1 ? atol(argv[1]) : 1500;
+    int rc = conan_request_profile();
+    printf("version %s request %d\n", conan_version(), rc);
+    burn_after_request(ms);
+    return rc == 0 ? 0 : 1;
+}
