@@ -35,6 +35,8 @@ void conan_context_comments(struct conan_pprof *p, const struct conan_config *cf
     conan_pprof_comment(p, "executable: %s", ctx->exe);
     if (ctx->exe_build_id[0]) conan_pprof_comment(p, "build id: %s", ctx->exe_build_id);
     if (ctx->have_cgroup) conan_pprof_comment(p, "cgroup: %s", ctx->cgroup.id);
+    /* On hybrid hosts the CPU controller is in v1, elsewhere than the v2 path. */
+    if (ctx->cgroup.cpu_v1_dir[0]) conan_pprof_comment(p, "cgroup cpu controller: %s", ctx->cgroup.cpu_v1_dir);
     if (ctx->cgroup.container_id[0]) conan_pprof_comment(p, "container: %s", ctx->cgroup.container_id);
     conan_pprof_comment(p, "kernel: %s", ctx->kernel);
     conan_pprof_comment(p, "glibc: %s", ctx->glibc);

@@ -58,7 +58,7 @@ static struct {
     pid_t monitor_tid;
     struct armed_thread *thread;
     int nthread, thread_cap;
-    double started_s;
+    double started_s, started_cpu_s;
     size_t ring_bytes;
 } win;
 
@@ -299,6 +299,7 @@ int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
     win.monitor_tid = gettid();
     win.nthread = 0;
     win.started_s = conan_monotonic_seconds();
+    win.started_cpu_s = conan_process_cpu_seconds();
     __atomic_store_n(&conan_cpu_ring.active, 1, __ATOMIC_SEQ_CST);
 
     win.timer = cfg->cpu.timer;
@@ -381,7 +382,7 @@ void conan_cpu_stop(struct conan_cpu_window *out)
     if (!win.open) return;
     struct conan_sample_ring *ring = &conan_cpu_ring;
     __atomic_store_n(&ring->active, 0, __ATOMIC_SEQ_CST);
-    double stopped_s = conan_monotonic_seconds();
+    double stopped_s = conan_monotonic_seconds(), stopped_cpu_s = conan_process_cpu_seconds();
     if (win.timer == CONAN_TIMER_THREAD)
         delete_thread_timers();
     else
@@ -416,6 +417,7 @@ void conan_cpu_stop(struct conan_cpu_window *out)
     out->dropped = __atomic_load_n(&ring->dropped, __ATOMIC_RELAXED) + (n - complete);
     out->started_s = win.started_s;
     out->duration_s = stopped_s - win.started_s;
+    out->cpu_s = stopped_cpu_s - win.started_cpu_s;
     win.open = false;
 }
 

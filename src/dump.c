@@ -24,6 +24,7 @@ static const char *const kinds[] = { "cpu", "heap", "threads", "threadcreate" };
 
 void conan_dump_sanitize(const char *app, char *out, size_t outlen)
 {
+    if (outlen == 0) return;
     size_t n = 0;
     for (const char *p = app; *p && n + 1 < outlen && n < 64; p++) {
         unsigned char c = (unsigned char)*p;
@@ -157,6 +158,7 @@ static cJSON *event_json(const struct conan_config *cfg, const struct conan_even
     cJSON_AddNumberToObject(o, "samples", (double)ev->samples);
     cJSON_AddNumberToObject(o, "dropped", (double)ev->dropped);
     if (ev->duration_s > 0) cJSON_AddNumberToObject(o, "duration_s", ev->duration_s);
+    if (ev->cpu_s > 0) cJSON_AddNumberToObject(o, "cpu_s", ev->cpu_s);
     if (ev->write_ms > 0) cJSON_AddNumberToObject(o, "write_ms", ev->write_ms);
     if (ev->bytes > 0) cJSON_AddNumberToObject(o, "bytes", (double)ev->bytes);
     if (ev->note) cJSON_AddStringToObject(o, "note", ev->note);
@@ -222,14 +224,27 @@ static bool is_our_dump(const char *name)
 
 struct dump_file {
     char name[256];
-    time_t mtime;
+    struct timespec mtime;
+    unsigned long seq;
     off_t size;
 };
 
+/* The <seq> field of one of our names (the digits before ".pb.gz"). */
+static unsigned long seq_of(const char *name)
+{
+    const char *end = name + strlen(name) - 6, *p = end;
+    while (p > name && p[-1] != '.') p--;
+    return strtoul(p, NULL, 10);
+}
+
+/* Oldest first: by mtime, then by sequence number (several dumps can share a
+ * timestamp), then by name. */
 static int older_first(const void *a, const void *b)
 {
     const struct dump_file *x = a, *y = b;
-    if (x->mtime != y->mtime) return x->mtime < y->mtime ? -1 : 1;
+    if (x->mtime.tv_sec != y->mtime.tv_sec) return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+    if (x->mtime.tv_nsec != y->mtime.tv_nsec) return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+    if (x->seq != y->seq) return x->seq < y->seq ? -1 : 1;
     return strcmp(x->name, y->name);
 }
 
@@ -267,13 +282,14 @@ void conan_dump_prune(const struct conan_config *cfg)
             cap = cap2;
         }
         snprintf(files[n].name, sizeof files[n].name, "%s", d->d_name);
-        files[n].mtime = st.st_mtime;
+        files[n].mtime = st.st_mtim;
+        files[n].seq = seq_of(d->d_name);
         files[n].size = st.st_size;
         total += st.st_size;
         n++;
     }
     closedir(dir);
-    qsort(files, n, sizeof *files, older_first);
+    if (n > 1) qsort(files, n, sizeof *files, older_first);
     long long budget = (long long)cfg->limits.max_dir_mb * 1024 * 1024;
     for (size_t i = 0; i < n && (n - i > (size_t)cfg->limits.keep || total > budget); i++) {
         remove_file(cfg, files[i].name);

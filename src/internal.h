@@ -264,6 +264,7 @@ struct conan_event {
     const char *timer;           /* "thread"/"process" for cpu, else NULL */
     long samples, dropped;
     double duration_s;           /* of the sampling window, if any */
+    double cpu_s;                /* process CPU-seconds in that window */
     double write_ms;             /* symbolize + encode + write */
     size_t bytes;                /* size of the file */
     const char *note;            /* e.g. "stopped early: cpu above cpu.max" */
@@ -309,6 +310,7 @@ struct conan_cpu_window {
     const struct conan_cpu_sample *sample; /* valid until conan_cpu_release */
     long nsample;
     double started_s, duration_s;
+    double cpu_s;                /* process CPU time spent during the window */
 };
 
 /* Arms SIGPROF sampling at hz for every thread but the caller. Returns 0, or -1

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #define RESCAN_MS 100          /* new-thread scan and window-end granularity */
+#define LIMITS_REFRESH_S 5.0   /* how often quota, affinity and online CPUs are re-read */
 #define STOP_WAIT_MS 200       /* longest the program's exit waits for us */
 
 static struct {
@@ -49,7 +50,10 @@ static struct {
     struct conan_trigger window_trigger;
     const char *window_note;
 
-    struct { dev_t dev; ino_t ino; struct timespec mtime; bool seen; } shared_trigger;
+    double usable_cpus, limits_read_s;
+    pid_t pid;
+    struct timespec dump_dir_mtime;   /* trigger files are looked for when this changes */
+    struct { dev_t dev; ino_t ino; struct timespec mtime; bool seen, present; } shared_trigger;
 } mon;
 
 static double wall_seconds(void)
@@ -108,7 +112,7 @@ static struct conan_pprof *cpu_profile(const struct conan_cpu_window *w)
     conan_pprof_comment(p, "cpu timer: %s, %d threads armed, %d Hz, %.2f s",
                         w->timer == CONAN_TIMER_THREAD ? "thread" : "process", w->threads_armed,
                         mon.cfg.cpu.hz, w->duration_s);
-    conan_pprof_comment(p, "samples: %ld taken, %ld dropped", w->samples, w->dropped);
+    conan_pprof_comment(p, "samples: %ld taken, %ld dropped, over %.2f CPU-seconds", w->samples, w->dropped, w->cpu_s);
     if (mon.window_note) conan_pprof_comment(p, "note: %s", mon.window_note);
     return p;
 }
@@ -150,6 +154,7 @@ static void close_cpu_window(void)
         .samples = w.samples,
         .dropped = w.dropped,
         .duration_s = w.duration_s,
+        .cpu_s = w.cpu_s,
         .note = mon.window_note,
     };
     write_profile(p, "cpu", &ev, path, sizeof path);
@@ -207,41 +212,54 @@ static void serve_manual_request(double now_s)
     if (budget_allows(now_s, 1)) open_cpu_window(&manual, now_s);
 }
 
+static bool same_time(struct timespec a, struct timespec b)
+{
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
 /* <dump_dir>/conan.trigger.<pid> is ours alone: consume it. <dump_dir>/conan.trigger
  * is for every process sharing the directory, so each process acts once per
  * version of the file, and it is removed once it is old enough that every
- * monitor has ticked since it appeared. */
-static bool trigger_file_present(double now_s)
+ * monitor has ticked since it appeared. Creating either file changes the
+ * directory's mtime, so a tick normally costs one stat of the directory. */
+static bool trigger_file_present(void)
 {
+    struct stat st;
+    if (stat(mon.cfg.dump_dir, &st) != 0) return false;
+    if (same_time(st.st_mtim, mon.dump_dir_mtime) && !mon.shared_trigger.present) return false;
+    mon.dump_dir_mtime = st.st_mtim;
+
     char path[PATH_MAX];
     bool request = false;
-    if (conan_format(path, sizeof path, "%s/conan.trigger.%d", mon.cfg.dump_dir, (int)getpid()) && unlink(path) == 0)
+    if (conan_format(path, sizeof path, "%s/conan.trigger.%d", mon.cfg.dump_dir, (int)mon.pid) && unlink(path) == 0)
         request = true;
 
-    struct stat st;
+    mon.shared_trigger.present = false;
     if (!conan_format(path, sizeof path, "%s/conan.trigger", mon.cfg.dump_dir) || lstat(path, &st) != 0 ||
         !S_ISREG(st.st_mode))
         return request;
+    mon.shared_trigger.present = true;
     double mtime = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9;
     bool same = mon.shared_trigger.seen && mon.shared_trigger.dev == st.st_dev &&
-                mon.shared_trigger.ino == st.st_ino && mon.shared_trigger.mtime.tv_sec == st.st_mtim.tv_sec &&
-                mon.shared_trigger.mtime.tv_nsec == st.st_mtim.tv_nsec;
+                mon.shared_trigger.ino == st.st_ino && same_time(mon.shared_trigger.mtime, st.st_mtim);
     if (!same && mtime >= mon.started_wall_s - 1.0) request = true;
     mon.shared_trigger.dev = st.st_dev;
     mon.shared_trigger.ino = st.st_ino;
     mon.shared_trigger.mtime = st.st_mtim;
     mon.shared_trigger.seen = true;
     double interval_s = mon.cfg.interval_ms / 1000.0;
-    if (wall_seconds() - mtime > 2 * interval_s + 1.0) unlink(path);
-    (void)now_s;
+    if (wall_seconds() - mtime > 2 * interval_s + 1.0 && unlink(path) == 0) mon.shared_trigger.present = false;
     return request;
 }
 
 static void tick(double now_s)
 {
-    const char *source;
-    double usable = conan_usable_cpus(mon.ctx.have_cgroup ? &mon.ctx.cgroup : NULL, &source);
-    double cpu = conan_cpu_meter_percent(&mon.meter, usable);
+    if (now_s - mon.limits_read_s >= LIMITS_REFRESH_S || mon.usable_cpus <= 0) {
+        const char *source;
+        mon.usable_cpus = conan_usable_cpus(mon.ctx.have_cgroup ? &mon.ctx.cgroup : NULL, &source);
+        mon.limits_read_s = now_s;
+    }
+    double cpu = conan_cpu_meter_percent(&mon.meter, mon.usable_cpus);
     bool over_ceiling = mon.cfg.cpu.max > 0 && cpu >= mon.cfg.cpu.max;
 
     if (mon.window_open && over_ceiling) {
@@ -262,7 +280,7 @@ static void tick(double now_s)
         mon.next_continuous_s = now_s + mon.cfg.continuous.every_s;
     }
 
-    if (trigger_file_present(now_s)) serve_manual_request(now_s);
+    if (trigger_file_present()) serve_manual_request(now_s);
 }
 
 /* ---- the thread ---- */
@@ -329,6 +347,7 @@ int conan_monitor_start(const struct conan_config *cfg)
     conan_context_collect(&mon.ctx);
     conan_rule_reset(&mon.cpu_rule);
     mon.started_wall_s = wall_seconds();
+    mon.pid = getpid();
     mon.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (mon.wake_fd < 0) {
         conan_log("cannot create the monitor's eventfd: %s; libconan stays inert", strerror(errno));

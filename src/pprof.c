@@ -197,7 +197,8 @@ static bool sample_equal(const void *ctx, uint32_t position)
 int conan_pprof_add(struct conan_pprof *p, const uintptr_t *pcs, int depth,
                     const int64_t *values, const struct conan_label *labels, int nlabels)
 {
-    if (depth < 0 || nlabels > MAX_LABELS) return -1;
+    if (depth < 0 || nlabels < 0 || nlabels > MAX_LABELS || (depth > 0 && !pcs) || !values || (nlabels > 0 && !labels))
+        return -1;
     struct raw_sample s;
     memset(&s, 0, sizeof s);
     s.pcs = (uintptr_t *)pcs;

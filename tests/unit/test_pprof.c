@@ -435,6 +435,51 @@ static void test_empty_profile(struct conan_symbols *syms)
     perftools__profiles__profile__free_unpacked(prof, NULL);
 }
 
+/* An address of the executable's text that no symbol covers (PLT and the
+ * like), or 0 if there is none. */
+static uintptr_t unnamed_exe_address(struct conan_symbols *syms)
+{
+    long i = conan_symbols_find_mapping(syms, leaf_pc);
+    const struct conan_mapping *m = i >= 0 ? conan_symbols_mapping(syms, (size_t)i) : NULL;
+    for (uintptr_t pc = m ? m->start : 0; m && pc < m->limit; pc++) {
+        const char *name, *system_name;
+        if (!conan_symbols_lookup(syms, pc, &name, &system_name)) return pc;
+    }
+    return 0;
+}
+
+/* One unnamed location in a mapping withdraws its has_functions, so that pprof
+ * symbolizes the rest from the binary; the location keeps its mapping. */
+static void test_unnamed_location_clears_has_functions(struct conan_symbols *syms)
+{
+    uintptr_t unnamed = unnamed_exe_address(syms);
+    if (!unnamed) {
+        fprintf(stderr, "test_pprof: every byte of the executable's text is named, "
+                        "has_functions withdrawal not checked\n");
+        return;
+    }
+    struct conan_pprof *p = new_cpu_profile();
+    CHECK(p != NULL);
+    if (!p) return;
+    const uintptr_t stack[] = { unnamed, leaf_pc };  /* the named one last */
+    const int64_t values[] = { 1, PERIOD_NS };
+    CHECK_INT(conan_pprof_add(p, stack, 2, values, NULL, 0), 0);
+    Profile *prof = round_trip(p, syms);
+    conan_pprof_free(p);
+    if (!prof) return;
+    const Location *named = location_at(prof, leaf_pc), *bare = location_at(prof, unnamed);
+    CHECK(named != NULL && bare != NULL);
+    if (named && bare) {
+        CHECK_INT(named->n_line, 1);
+        CHECK_INT(bare->n_line, 0);
+        CHECK(bare->mapping_id != 0 && bare->mapping_id == named->mapping_id);
+        const Mapping *m = find_mapping(prof, named->mapping_id);
+        CHECK(m != NULL);
+        if (m) CHECK(!m->has_functions);
+    }
+    perftools__profiles__profile__free_unpacked(prof, NULL);
+}
+
 static void test_type_count_limits(void)
 {
     const struct conan_value_type five[] = {
@@ -501,6 +546,7 @@ int main(void)
     test_full_profile(syms);
     test_encode_without_symbols();
     test_empty_profile(syms);
+    test_unnamed_location_clears_has_functions(syms);
     test_type_count_limits();
     test_add_rejects_bad_arguments();
     conan_symbols_close(syms);

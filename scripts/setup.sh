@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# setup.sh — installs every Debian package libconan needs to build, test and run
+# its demo. Idempotent: installs only what is missing. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+    build-essential g++ pkg-config meson ninja-build   # toolchain and build
+    libunwind-dev zlib1g-dev libcjson-dev                # engine dependencies
+    libprotobuf-c-dev protobuf-c-compiler                # profile.proto encoding
+    golang-go                                            # `go tool pprof`, the reader tests use
+    binutils                                             # what pprof symbolizes with
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

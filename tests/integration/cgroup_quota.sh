@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Inside a real cgroup CPU quota of half a CPU, one busy thread is ~100% of what
+# the process may use (not ~50% of two CPUs): the abs rule at 80% trips only if
+# CPU is measured against the quota. Needs root and a writable cgroup v1 cpu
+# controller or a cgroup v2 tree with the cpu controller.
+. "$(dirname "$0")/lib.sh"
+require_go
+[ "$(id -u)" -eq 0 ] || skip "needs root to create a cgroup"
+online=$(getconf _NPROCESSORS_ONLN)
+[ "$online" -ge 2 ] || skip "needs at least 2 CPUs for a half-CPU quota to differ from the machine"
+
+cg=""
+if [ -w /sys/fs/cgroup/cpu ] && [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+    cg=/sys/fs/cgroup/cpu/conan-test-$$
+    mkdir "$cg" || skip "cannot create $cg"
+    echo 100000 > "$cg/cpu.cfs_period_us"; echo 50000 > "$cg/cpu.cfs_quota_us"
+elif grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+    cg=/sys/fs/cgroup/conan-test-$$
+    mkdir "$cg" || skip "cannot create $cg"
+    echo "+cpu" > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+    echo "50000 100000" > "$cg/cpu.max" || { rmdir "$cg"; skip "cannot set cpu.max"; }
+else
+    skip "no writable cgroup cpu controller (v1 cpu or v2 with cpu) on this machine"
+fi
+trap 'rmdir "$cg" 2>/dev/null; rm -rf "$WORK"' EXIT
+
+write_config "$WORK/c.json" '{ "interval_ms": 200, "dump_dir": "@DUMPS@",
+  "cpu": { "min": 10, "abs": 80, "window": 0, "cooldown_s": 600, "profile_seconds": 1 } }'
+sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
+    env LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/c.json" "$WORKLOADS/spike" 300 3000 1 0 >/dev/null \
+    || fail "workload failed"
+
+[ "$(count_dumps cpu)" -eq 1 ] || { cat "$DUMPS/events.jsonl" >&2 2>/dev/null; fail "abs rule did not trip against the quota"; }
+line=$(head -1 "$DUMPS/events.jsonl")
+value=$(json_field "$line" value)
+note "cpu% against the quota: $value (cgroup $cg)"
+awk -v v="$value" 'BEGIN { exit !(v >= 80 && v <= 100) }' || fail "value $value is not near 100% of the quota"
+pprof -comments "$DUMPS/$(dumps_of_kind cpu)" | grep -Eq "^cgroup.*: .*/conan-test-$$\$" || fail "cgroup not in the comments"
+exit 0

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# On demand: <dump_dir>/conan.trigger.<pid> and <dump_dir>/conan.trigger make the
+# next tick take a profile and are removed; a request is honoured during a
+# rule's cooldown; a program linked with libconan asks through conan.h.
+. "$(dirname "$0")/lib.sh"
+require_go
+mkdir -p "$DUMPS"
+
+# 1. Per-process trigger file; the rule cannot trip (abs 1000, no spike test).
+write_config "$WORK/quiet.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
+  "cpu": { "abs": 1000, "window": 0, "profile_seconds": 1 } }'
+env LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/quiet.json" "$WORKLOADS/spike" 0 3000 1 0 >/dev/null &
+pid=$!
+sleep 0.5   # setup: let the shim start before the request
+touch "$DUMPS/conan.trigger.$pid"
+wait $pid || fail "workload failed"
+[ ! -e "$DUMPS/conan.trigger.$pid" ] || fail "conan.trigger.$pid was not removed"
+[ "$(count_dumps cpu)" -eq 1 ] || fail "per-pid trigger: want 1 dump, got $(count_dumps cpu)"
+grep -q '"reason":"manual"' "$DUMPS/events.jsonl" || fail "per-pid trigger: no manual event"
+[ "$(top_function "$DUMPS/$(dumps_of_kind cpu)")" = burn_cpu_in_spike ] || fail "per-pid trigger: wrong top function"
+
+# 2. Shared trigger file, honoured while the rule is cooling down: the abs rule
+# trips at once (cooldown 600 s), then the request brings a second profile.
+rm -rf "$DUMPS"; mkdir -p "$DUMPS"
+write_config "$WORK/hot.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
+  "cpu": { "abs": 20, "window": 0, "cooldown_s": 600, "profile_seconds": 1 } }'
+env LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/hot.json" "$WORKLOADS/spike" 0 4500 1 0 >/dev/null &
+pid=$!
+wait_for 10 test -s "$DUMPS/events.jsonl" || fail "the abs rule did not trip"
+touch "$DUMPS/conan.trigger"
+wait $pid || fail "workload failed"
+[ "$(count_dumps cpu)" -eq 2 ] || { cat "$DUMPS/events.jsonl" >&2; fail "want abs + manual dumps, got $(count_dumps cpu)"; }
+sed -n 1p "$DUMPS/events.jsonl" | grep -q '"reason":"abs"' || fail "first event is not the abs trip"
+sed -n 2p "$DUMPS/events.jsonl" | grep -q '"reason":"manual"' || fail "second event is not the manual request"
+[ ! -e "$DUMPS/conan.trigger" ] || fail "conan.trigger was not removed"
+
+# 3. The API: a program linked with libconan (no LD_PRELOAD) requests a profile.
+rm -rf "$DUMPS"; mkdir -p "$DUMPS"
+out=$(CONAN_CONFIG="$WORK/quiet.json" "$WORKLOADS/request" 1500) || fail "request workload failed: $out"
+[ "$out" = "version 0.1.0 request 0" ] || fail "unexpected output: $out"
+[ "$(count_dumps cpu)" -eq 1 ] || fail "API request: want 1 dump, got $(count_dumps cpu)"
+top=$(top_function "$DUMPS/$(dumps_of_kind cpu)")
+[ "$top" = burn_after_request ] || fail "API request: top function is '$top'"
+exit 0
