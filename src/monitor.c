@@ -180,15 +180,18 @@ static bool budget_allows(double now_s, int n)
     return false;
 }
 
-/* Opens a CPU window for trigger t. Returns true if sampling started. */
-static bool open_cpu_window(const struct conan_trigger *t, double now_s)
+/* Opens a CPU window for trigger t. A failed attempt (dump_dir unusable, SIGPROF
+ * taken by the program) is logged once per attempt and still counts as the
+ * trigger having been handled: the rule's cooldown starts, so a persistent
+ * problem costs one line per cooldown, not one per tick. */
+static void open_cpu_window(const struct conan_trigger *t, double now_s)
 {
     char why[256];
-    if (conan_dump_dir_ready(&mon.cfg) != 0) return false;
+    if (conan_dump_dir_ready(&mon.cfg) != 0) return;
     if (conan_cpu_start(&mon.cfg, why, sizeof why) != 0) {
         struct conan_event ev = { .kind = "cpu", .trigger = t, .file = "", .error = why };
         conan_dump_event(&mon.cfg, &ev);
-        return false;
+        return;
     }
     clock_gettime(CLOCK_REALTIME, &mon.window_wall_start);
     mon.window_open = true;
@@ -196,7 +199,6 @@ static bool open_cpu_window(const struct conan_trigger *t, double now_s)
     mon.window_trigger = *t;
     mon.window_note = NULL;
     conan_budget_spend(&mon.budget, mon.cfg.limits.max_dumps_per_hour, now_s, 1);
-    return true;
 }
 
 /* Profiles of every enabled kind, for an on-demand request. */
@@ -271,7 +273,8 @@ static void tick(double now_s)
     if (v.reason != CONAN_REASON_NONE && !mon.window_open && !over_ceiling && budget_allows(now_s, 1)) {
         struct conan_trigger t = { .metric = "cpu", .reason = v.reason, .value = cpu, .mean = v.mean,
                                    .rule = &mon.cfg.cpu.rule };
-        if (open_cpu_window(&t, now_s)) conan_rule_commit(&mon.cpu_rule, now_s);
+        open_cpu_window(&t, now_s);
+        conan_rule_commit(&mon.cpu_rule, now_s);
     }
 
     if (mon.cfg.mode == CONAN_MODE_CONTINUOUS && now_s >= mon.next_continuous_s && !mon.window_open) {
@@ -340,9 +343,22 @@ static void *monitor_main(void *arg)
     return NULL;
 }
 
+/* The child of a fork has no monitor thread: it must not wait for one at exit,
+ * nor wake the parent's through the shared eventfd, nor keep sampling into the
+ * parent's buffer copy. It stays inert. */
+static void child_after_fork(void)
+{
+    __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);
+    if (mon.wake_fd >= 0) close(mon.wake_fd);
+    mon.wake_fd = -1;
+    mon.running = false;
+}
+
 int conan_monitor_start(const struct conan_config *cfg)
 {
+    static int atfork_registered;
     if (mon.running) return 0;
+    if (!atfork_registered++) pthread_atfork(NULL, NULL, child_after_fork);
     mon.cfg = *cfg;
     conan_context_collect(&mon.ctx);
     conan_rule_reset(&mon.cpu_rule);

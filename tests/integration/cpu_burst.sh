@@ -7,7 +7,8 @@ require_go
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
   "cpu": { "min": 10, "diff": 25, "abs": 95, "window": 5, "cooldown_s": 4, "profile_seconds": 1 } }'
 
-out=$(under_shim "$WORK/c.json" "$WORKLOADS/spike" 1200 2500 2 4000) || fail "workload exited $?"
+out=$(under_shim "$WORK/c.json" "$WORKLOADS/spike" 1200 2500 2 4000 2>"$WORK/err") || fail "workload exited $?"
+[ "$(cat "$WORK/err")" = "spike: bye (SIGPROF default)" ] || fail "stderr: $(cat "$WORK/err") (SIGPROF must be given back)"
 [ "$out" = $'burst 1 done\nburst 2 done' ] || fail "stdout changed: $out"
 
 n=$(count_dumps cpu)

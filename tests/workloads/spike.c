@@ -2,6 +2,7 @@
  * usage: spike CALM_MS BURST_MS BURSTS GAP_MS [EXIT_CODE]
  * Prints one line per burst on stdout and a goodbye on stderr, so tests can
  * compare output with and without the shim. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -46,6 +47,10 @@ int main(int argc, char **argv)
         fflush(stdout);
         if (b + 1 < bursts) sleep_ms(gap);
     }
-    fprintf(stderr, "spike: bye\n");
+    /* Whatever a profiler did meanwhile, SIGPROF must be back to the default. */
+    struct sigaction sa;
+    sigaction(SIGPROF, NULL, &sa);
+    int sigprof_default = !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_DFL;
+    fprintf(stderr, "spike: bye (SIGPROF %s)\n", sigprof_default ? "default" : "changed");
     return code;
 }

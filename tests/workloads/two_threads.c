@@ -1,10 +1,13 @@
-/* two_threads.c — two threads burning equal CPU for SECONDS, in two named
- * functions, so tests can check how samples split between threads.
- * usage: two_threads SECONDS */
+/* two_threads.c — two threads burning CPU for SECONDS of their own CPU time,
+ * in two named functions, so tests can check how samples split between
+ * threads. The right thread can start DELAY seconds after the left one, for a
+ * thread born during a profiling window, or CPU rising mid-window.
+ * usage: two_threads SECONDS [DELAY] */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 static double seconds;
 volatile double sink[2];
@@ -30,9 +33,11 @@ __attribute__((noinline)) static void *burn_right(void *arg) { (void)arg; burn(1
 int main(int argc, char **argv)
 {
     seconds = argc > 1 ? atof(argv[1]) : 3;
+    double delay = argc > 2 ? atof(argv[2]) : 0;
     pthread_t a, b;
     pthread_create(&a, NULL, burn_left, NULL);
     pthread_setname_np(a, "burner-left");
+    if (delay > 0) usleep((useconds_t)(delay * 1e6));
     pthread_create(&b, NULL, burn_right, NULL);
     pthread_setname_np(b, "burner-right");
     pthread_join(a, NULL);
