@@ -343,9 +343,9 @@ static void *monitor_main(void *arg)
     return NULL;
 }
 
-/* The child of a fork has no monitor thread: it must not wait for one at exit,
- * nor wake the parent's through the shared eventfd, nor keep sampling into the
- * parent's buffer copy. It stays inert. */
+/* The child of a fork has no monitor thread: it must not wake the parent's
+ * through the eventfd they now share, nor keep sampling into its copy of the
+ * buffer, nor try to join a thread it does not have. It stays inert. */
 static void child_after_fork(void)
 {
     __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Forked children that exit() are not delayed by the shim (the child has no
-# monitor thread and must not wait for one), and exit with their own status.
+# Forked children run their exit() path (our destructor included) promptly and
+# exit with their own status under the shim. A regression guard for the
+# child-side teardown; it does not by itself prove the atfork handler (glibc
+# already marks the parent's other threads finished in the child).
 . "$(dirname "$0")/lib.sh"
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@" }'
 base=$("$WORKLOADS/fork_children" 20) || fail "fork_children failed: $base"
