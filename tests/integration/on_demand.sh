@@ -41,4 +41,10 @@ out=$(CONAN_CONFIG="$WORK/quiet.json" "$WORKLOADS/request" 1500) || fail "reques
 [ "$(count_dumps cpu)" -eq 1 ] || fail "API request: want 1 dump, got $(count_dumps cpu)"
 top=$(top_function "$DUMPS/$(dumps_of_kind cpu)")
 [ "$top" = burn_after_request ] || fail "API request: top function is '$top'"
+
+# 4. A forked child has no monitor: its request is refused, and nothing is taken.
+rm -rf "$DUMPS"; mkdir -p "$DUMPS"
+out=$(CONAN_CONFIG="$WORK/quiet.json" "$WORKLOADS/request" 500 fork) || fail "fork request failed: $out"
+[ "$out" = "child request -1" ] || fail "a forked child's request was accepted: $out"
+[ "$(count_dumps cpu)" -eq 0 ] || fail "a profile was taken after the child's request"
 exit 0
