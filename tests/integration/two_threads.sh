@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 require_go
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
-  "cpu": { "abs": 60, "window": 0, "cooldown_s": 600, "profile_seconds": 2, "hz": 100 } }'
+  "cpu": { "abs": 30, "window": 0, "cooldown_s": 600, "profile_seconds": 2, "hz": 100 } }'
 
 under_shim "$WORK/c.json" "$WORKLOADS/two_threads" 3.5 >/dev/null || fail "workload failed"
 [ "$(count_dumps cpu)" -eq 1 ] || fail "want 1 cpu dump, got $(count_dumps cpu)"
