@@ -10,20 +10,14 @@
 #include <unistd.h>
 #include <time.h>
 
+#include "burn.h"
 #include "conan.h"
 
 volatile double sink;
 
 __attribute__((noinline)) void burn_after_request(long ms)
 {
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    double x = 1.0001;
-    do {
-        for (int i = 0; i < 20000; i++) x = x * 1.0000001 + 1e-9;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-    } while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < ms);
-    sink = x;
+    sink = burn_wall_ms(ms);
 }
 
 int main(int argc, char **argv)

@@ -8,6 +8,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "burn.h"
+
 static volatile sig_atomic_t ticks;
 volatile double sink;
 
@@ -21,14 +23,7 @@ int main(int argc, char **argv)
     sigaction(SIGPROF, &sa, NULL);
     struct itimerval it = { { 0, 10000 }, { 0, 10000 } };
     setitimer(ITIMER_PROF, &it, NULL);
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    double x = 1.0001;
-    do {
-        for (int i = 0; i < 20000; i++) x = x * 1.0000001 + 1e-9;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-    } while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < ms);
-    sink = x;
+    sink = burn_wall_ms(ms);
     struct sigaction current;
     sigaction(SIGPROF, NULL, &current);
     /* 100 Hz of CPU for ms milliseconds: expect about ms/10 ticks. */
