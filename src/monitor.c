@@ -334,11 +334,12 @@ static void *monitor_main(void *arg)
             if (mon.next_tick_s < now_s) mon.next_tick_s = now_s + interval_s; /* we fell behind */
         }
     }
+    /* The program is exiting mid-window: keep what was sampled. The exit path
+     * waits at most STOP_WAIT_MS for this; a write cut short by the process
+     * ending leaves only a hidden temporary file, which pruning removes. */
     if (mon.window_open) {
-        struct conan_cpu_window w;
-        conan_cpu_stop(&w);
-        conan_cpu_release();
-        mon.window_open = false;
+        mon.window_note = "stopped early: the program exited";
+        close_cpu_window();
     }
     return NULL;
 }
@@ -409,7 +410,8 @@ int conan_monitor_request(void)
 void conan_monitor_stop(void)
 {
     if (!mon.running) return;
-    /* Sampling stops at once; the thread itself gets a bounded time to finish. */
+    /* Sampling stops at once; the thread gets a bounded time to write what an
+     * open window already holds. */
     __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&mon.stop, 1, __ATOMIC_RELEASE);
     wake();

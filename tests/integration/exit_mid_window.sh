@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# A program that exits while a CPU window is open still leaves its profile (the
+# samples so far, noted as such), its exit is delayed by at most the shim's
+# 200-ms bound, and no temporary file is left behind.
+. "$(dirname "$0")/lib.sh"
+require_go
+write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
+  "cpu": { "abs": 20, "window": 0, "profile_seconds": 10 } }'
+start=$(date +%s%N)
+under_shim "$WORK/c.json" "$WORKLOADS/spike" 0 1500 1 0 7 >/dev/null 2>&1
+rc=$?
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ $rc -eq 7 ] || fail "exit status $rc, want 7"
+[ "$(count_dumps cpu)" -eq 1 ] || fail "want the partial profile, got $(count_dumps cpu) dumps"
+line=$(head -1 "$DUMPS/events.jsonl")
+printf '%s' "$line" | grep -q '"note":"stopped early: the program exited"' || fail "no exit note: $line"
+samples=$(json_field "$line" samples)
+note "exit after ${elapsed_ms} ms for a 1.5-s burst; partial profile with $samples samples"
+[ "$samples" -ge 100 ] || fail "only $samples samples in ~1.4 s at 100 Hz"
+[ "$(top_function "$DUMPS/$(dumps_of_kind cpu)")" = burn_cpu_in_spike ] || fail "wrong top function"
+[ -z "$(ls -A "$DUMPS" | grep '\.tmp$')" ] || fail "a temporary file was left"
+[ "$elapsed_ms" -lt 1900 ] || fail "exit took ${elapsed_ms} ms for a 1.5-s program"
+exit 0
