@@ -4,6 +4,7 @@
  * stderr: the program runs exactly as it would without us. */
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <sys/time.h>
 
 #include "internal.h"
@@ -27,9 +28,12 @@ static void disarm_inherited_prof_timer(void)
 __attribute__((constructor)) static void conan_preload_start(void)
 {
     char err[1024];
+    /* setuid/setgid programs: the environment is the caller's, not the
+     * program's; a config from it must not make a privileged process write. */
+    if (getauxval(AT_SECURE)) return;
     disarm_inherited_prof_timer();
     conan_config_defaults(&config);
-    const char *path = getenv("CONAN_CONFIG");
+    const char *path = secure_getenv("CONAN_CONFIG");
     if (path && path[0] && conan_config_load(path, &config, err, sizeof err) != 0) {
         conan_log("%s (libconan stays inert)", err);
         return;

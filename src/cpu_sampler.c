@@ -7,7 +7,10 @@
  * reports overruns instead of silently losing ticks. One process-wide
  * setitimer(ITIMER_PROF) is the fallback (config cpu.timer = "process", too many
  * threads, or per-thread timers refused by the kernel): cheaper to arm, but the
- * kernel picks which thread gets each signal and coalesces pending ones.
+ * kernel picks which thread gets each signal and coalesces pending ones. That
+ * process timer is a POSIX timer on the process CPU clock, which execve deletes
+ * and which leaves the program's own ITIMER_PROF alone; setitimer(ITIMER_PROF)
+ * is the last resort where even that is refused.
  *
  * SIGPROF is the program's if it already has a handler or an ITIMER_PROF; then
  * we log once and do not take it. After a window, timers are deleted, pending
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,11 +57,14 @@ static struct {
     bool handler_installed;
     struct sigaction previous;
     enum conan_cpu_timer timer;
+    bool process_posix;             /* process mode: POSIX timer (else setitimer) */
+    timer_t process_timer;
     struct itimerval previous_itimer;
     long hz;
     pid_t monitor_tid;
     struct armed_thread *thread;
     int nthread, thread_cap;
+    int timer_cap;                  /* most thread timers this window may hold */
     double started_s, started_cpu_s;
     size_t ring_bytes;
 } win;
@@ -191,13 +198,38 @@ static int for_each_task(void (*fn)(pid_t tid, void *arg), void *arg)
 
 struct arm_pass {
     int armed;
+    int skipped_blocked;
     int first_error;    /* errno of the first refusal */
 };
+
+/* A thread that blocks SIGPROF would keep our signal pending forever (and one
+ * that waits for signals with sigwait would receive it): it is not armed. */
+static bool thread_blocks_sigprof(pid_t tid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+    FILE *f = fopen(path, "re");
+    if (!f) return true; /* gone already */
+    bool blocked = false;
+    unsigned long long mask;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "SigBlk: %llx", &mask) == 1) {
+            blocked = (mask >> (SIGPROF - 1)) & 1;
+            break;
+        }
+    fclose(f);
+    return blocked;
+}
 
 static void arm_new_thread(pid_t tid, void *arg)
 {
     struct arm_pass *pass = arg;
     if (tid == win.monitor_tid || thread_known(tid)) return;
+    if (win.nthread >= win.timer_cap) return;     /* queued-signal budget spent */
+    if (thread_blocks_sigprof(tid)) {
+        pass->skipped_blocked++;
+        return;
+    }
     struct armed_thread *t = add_thread(tid);
     if (!t) return;
     int err = arm_thread_timer(t);
@@ -217,10 +249,39 @@ static void delete_thread_timers(void)
 
 static int start_process_timer(void)
 {
-    struct timeval tv = { 0, 1000000 / win.hz };
-    if (tv.tv_usec == 0) tv.tv_usec = 1;
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_SIGNAL;
+    sev.sigev_signo = SIGPROF;
+    struct itimerspec spec = { .it_interval = period_of(win.hz), .it_value = period_of(win.hz) };
+    if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &sev, &win.process_timer) == 0) {
+        if (timer_settime(win.process_timer, 0, &spec, NULL) == 0) {
+            win.process_posix = true;
+            return 0;
+        }
+        timer_delete(win.process_timer);
+    }
+    win.process_posix = false;
+    long usec = 1000000L / win.hz;
+    struct timeval tv = { usec / 1000000L, usec % 1000000L };
+    if (usec == 0) tv.tv_usec = 1;
     struct itimerval it = { tv, tv };
     return setitimer(ITIMER_PROF, &it, &win.previous_itimer);
+}
+
+static void stop_process_timer(void)
+{
+    if (win.process_posix) {
+        timer_delete(win.process_timer);
+        win.process_posix = false;
+        return;
+    }
+    /* Give ITIMER_PROF back only if it is still ours: the program may have
+     * armed its own meanwhile. */
+    struct itimerval now;
+    if (getitimer(ITIMER_PROF, &now) == 0 && now.it_interval.tv_sec == 0 &&
+        now.it_interval.tv_usec == (1000000L / win.hz ? 1000000L / win.hz : 1))
+        setitimer(ITIMER_PROF, &win.previous_itimer, NULL);
 }
 
 static int start_thread_timers(const struct conan_config *cfg, char *why, size_t why_len)
@@ -231,7 +292,16 @@ static int start_thread_timers(const struct conan_config *cfg, char *why, size_t
         snprintf(why, why_len, "cannot list /proc/self/task");
         return -1;
     }
-    struct arm_pass pass = { 0, 0 };
+    /* Each POSIX timer holds a queued-signal slot charged to the user's
+     * RLIMIT_SIGPENDING, which the program may need for its own signals:
+     * use at most a quarter of it. */
+    struct rlimit pending;
+    win.timer_cap = cfg->cpu.thread_timer_limit;
+    if (getrlimit(RLIMIT_SIGPENDING, &pending) == 0 && pending.rlim_cur != RLIM_INFINITY &&
+        (rlim_t)win.timer_cap > pending.rlim_cur / 4)
+        win.timer_cap = (int)(pending.rlim_cur / 4);
+    if (tasks > win.timer_cap) return -1;
+    struct arm_pass pass = { 0, 0, 0 };
     for_each_task(arm_new_thread, &pass);
     if (pass.first_error) {
         snprintf(why, why_len, "per-thread CPU timers refused: %s", strerror(pass.first_error));
@@ -259,6 +329,8 @@ static int allocate_ring(const struct conan_config *cfg)
     win.ring_bytes = bytes;
     return 0;
 }
+
+static void disarm_and_drain(void);
 
 int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
 {
@@ -311,8 +383,8 @@ int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
         }
     }
     if (win.timer == CONAN_TIMER_PROCESS && start_process_timer() != 0) {
-        snprintf(why, why_len, "setitimer(ITIMER_PROF): %s", strerror(errno));
-        __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);
+        snprintf(why, why_len, "no CPU timer available: %s", strerror(errno));
+        disarm_and_drain();
         conan_cpu_release();
         return -1;
     }
@@ -328,7 +400,7 @@ bool conan_cpu_active(void)
 void conan_cpu_rescan_threads(void)
 {
     if (!win.open || win.timer != CONAN_TIMER_THREAD) return;
-    struct arm_pass pass = { 0, 0 };
+    struct arm_pass pass = { 0, 0, 0 };
     for_each_task(arm_new_thread, &pass);
 }
 
@@ -375,21 +447,17 @@ static void restore_disposition(void)
     win.handler_installed = false;
 }
 
-void conan_cpu_stop(struct conan_cpu_window *out)
+/* Ends sampling: stops the timers, lets queued signals arrive (they find
+ * active == 0 and return) before the previous disposition comes back — a stray
+ * SIGPROF meeting SIG_DFL would terminate the program — and waits until no
+ * handler is running. After it, nothing touches the ring. */
+static void disarm_and_drain(void)
 {
-    memset(out, 0, sizeof *out);
-    if (!win.open) return;
-    struct conan_sample_ring *ring = &conan_cpu_ring;
-    __atomic_store_n(&ring->active, 0, __ATOMIC_SEQ_CST);
-    double stopped_s = conan_monotonic_seconds(), stopped_cpu_s = conan_process_cpu_seconds();
+    __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);
     if (win.timer == CONAN_TIMER_THREAD)
         delete_thread_timers();
     else
-        setitimer(ITIMER_PROF, &win.previous_itimer, NULL);
-
-    /* Let queued signals arrive (they find active == 0 and return) before the
-     * previous disposition comes back: a stray SIGPROF meeting SIG_DFL would
-     * terminate the program. */
+        stop_process_timer();
     bool pending = true;
     for (int waited = 0; waited < DRAIN_WAIT_MS && (pending = sigprof_pending()); waited += 5) sleep_ms(5);
     if (!pending)
@@ -397,7 +465,16 @@ void conan_cpu_stop(struct conan_cpu_window *out)
     else
         conan_log_once(&kept_handler_once, "a thread still has SIGPROF pending (signals blocked?); "
                                            "keeping libconan's no-op SIGPROF handler installed");
-    while (__atomic_load_n(&ring->inflight, __ATOMIC_SEQ_CST) != 0) sleep_ms(1);
+    while (__atomic_load_n(&conan_cpu_ring.inflight, __ATOMIC_SEQ_CST) != 0) sleep_ms(1);
+}
+
+void conan_cpu_stop(struct conan_cpu_window *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!win.open) return;
+    struct conan_sample_ring *ring = &conan_cpu_ring;
+    double stopped_s = conan_monotonic_seconds(), stopped_cpu_s = conan_process_cpu_seconds();
+    disarm_and_drain();
 
     long claimed = __atomic_load_n(&ring->claimed, __ATOMIC_ACQUIRE);
     long n = claimed < ring->capacity ? claimed : ring->capacity;

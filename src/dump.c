@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -71,6 +72,25 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
+/* Moves temp to final without replacing anything there: a directory shared by
+ * several containers can hold another process's dump of the same name (same
+ * app, pid and second). Returns 0, -1 with errno, or EEXIST as -2. */
+static int publish(const char *temp, const char *final)
+{
+    if (renameat2(AT_FDCWD, temp, AT_FDCWD, final, RENAME_NOREPLACE) == 0) return 0;
+    if (errno == EEXIST) return -2;
+    if (errno != EINVAL && errno != ENOSYS) return -1;
+    /* Filesystems without RENAME_NOREPLACE: link() refuses to replace too. */
+    if (link(temp, final) == 0) {
+        unlink(temp);
+        return 0;
+    }
+    if (errno == EEXIST) return -2;
+    return rename(temp, final);
+}
+
+#define NAME_ATTEMPTS 16
+
 int conan_dump_write(const struct conan_config *cfg, const char *kind, const void *data,
                      size_t len, char *path_out, size_t path_len)
 {
@@ -102,9 +122,17 @@ int conan_dump_write(const struct conan_config *cfg, const char *kind, const voi
         rc = -1;
         err = errno;
     }
-    if (rc == 0 && rename(temp, final) != 0) {
-        rc = -1;
-        err = errno;
+    for (int attempt = 1; rc == 0; attempt++) {
+        int published = publish(temp, final);
+        if (published == 0) break;
+        if (published == -1 || attempt == NAME_ATTEMPTS) {
+            rc = -1;
+            err = published == -1 ? errno : EEXIST;
+            break;
+        }
+        /* Taken by another process: the next sequence number. */
+        snprintf(name, sizeof name, "%s.%d.%s.%s.%u.pb.gz", app, (int)getpid(), kind, stamp, ++seq);
+        conan_format(final, sizeof final, "%s/%s", cfg->dump_dir, name);
     }
     if (rc != 0) {
         unlink(temp);
@@ -174,10 +202,17 @@ void conan_dump_event(const struct conan_config *cfg, const struct conan_event *
     if (!text) return;
     char path[PATH_MAX];
     int fd = -1;
+    /* O_NONBLOCK: a FIFO planted under that name must not block the monitor. */
     if (conan_format(path, sizeof path, "%s/events.jsonl", cfg->dump_dir))
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        errno = EINVAL;
+    }
     if (fd < 0) {
-        conan_log("%s: cannot append event: %s", path, strerror(errno));
+        conan_log("%s: cannot append event: %s", path, errno == EINVAL ? "not a regular file" : strerror(errno));
         free(text);
         return;
     }

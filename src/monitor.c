@@ -9,17 +9,18 @@
  * line, and prunes the directory — all here, never in signal context.
  *
  * The thread is named conan-monitor and runs with every signal blocked, so the
- * program's signals are never delivered to it. It sleeps in poll() on an eventfd
- * that conan_monitor_request and conan_monitor_stop write to. */
+ * program's signals are never delivered to it. It sleeps on a futex word that
+ * conan_monitor_request and conan_monitor_stop set: no file descriptor, so a
+ * program that closes descriptors it did not open cannot disturb it. */
 #include "internal.h"
 
 #include <errno.h>
-#include <poll.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,7 +34,7 @@ static struct {
     struct conan_context ctx;
     pthread_t thread;
     bool running;
-    int wake_fd;
+    uint32_t wake_word;        /* atomic: 1 = wake up */
     int stop;                  /* atomic */
     int requested;             /* atomic: on-demand requests not yet served */
     bool manual_pending;       /* a request waits for the open window to close */
@@ -288,16 +289,19 @@ static void tick(double now_s)
 
 /* ---- the thread ---- */
 
+static long futex(uint32_t *word, int op, uint32_t value, const struct timespec *timeout)
+{
+    return syscall(SYS_futex, word, op, value, timeout, NULL, 0);
+}
+
 static void wait_until(double deadline_s)
 {
+    if (__atomic_exchange_n(&mon.wake_word, 0, __ATOMIC_ACQ_REL)) return;
     double left = deadline_s - conan_monotonic_seconds();
-    int timeout_ms = left <= 0 ? 0 : (int)(left * 1000.0 + 0.999);
-    struct pollfd pfd = { .fd = mon.wake_fd, .events = POLLIN };
-    if (poll(&pfd, 1, timeout_ms) > 0) {
-        uint64_t count;
-        ssize_t ignored = read(mon.wake_fd, &count, sizeof count);
-        (void)ignored;
-    }
+    if (left <= 0) return;
+    struct timespec timeout = { (time_t)left, (long)((left - (double)(time_t)left) * 1e9) };
+    futex(&mon.wake_word, FUTEX_WAIT_PRIVATE, 0, &timeout); /* returns at once if the word is set */
+    __atomic_store_n(&mon.wake_word, 0, __ATOMIC_RELEASE);
 }
 
 static void *monitor_main(void *arg)
@@ -344,14 +348,12 @@ static void *monitor_main(void *arg)
     return NULL;
 }
 
-/* The child of a fork has no monitor thread: it must not wake the parent's
- * through the eventfd they now share, nor keep sampling into its copy of the
- * buffer, nor try to join a thread it does not have. It stays inert. */
+/* The child of a fork has no monitor thread: it must not accept requests no
+ * one will serve, nor keep sampling into its copy of the buffer, nor try to
+ * join a thread it does not have. It stays inert. */
 static void child_after_fork(void)
 {
     __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);
-    if (mon.wake_fd >= 0) close(mon.wake_fd);
-    mon.wake_fd = -1;
     mon.running = false;
 }
 
@@ -365,11 +367,6 @@ int conan_monitor_start(const struct conan_config *cfg)
     conan_rule_reset(&mon.cpu_rule);
     mon.started_wall_s = wall_seconds();
     mon.pid = getpid();
-    mon.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (mon.wake_fd < 0) {
-        conan_log("cannot create the monitor's eventfd: %s; libconan stays inert", strerror(errno));
-        return -1;
-    }
     if (!mon.ctx.have_cgroup)
         conan_log("no cgroup found in /proc/self/cgroup and /proc/self/mountinfo; "
                   "CPU is measured against the affinity mask and online CPUs");
@@ -383,8 +380,6 @@ int conan_monitor_start(const struct conan_config *cfg)
     pthread_attr_destroy(&attr);
     if (err != 0) {
         conan_log("cannot create the monitor thread: %s; libconan stays inert", strerror(err));
-        close(mon.wake_fd);
-        mon.wake_fd = -1;
         return -1;
     }
     pthread_setname_np(mon.thread, "conan-monitor");
@@ -392,11 +387,11 @@ int conan_monitor_start(const struct conan_config *cfg)
     return 0;
 }
 
+/* Async-signal-safe: one atomic store and one futex syscall. */
 static void wake(void)
 {
-    uint64_t one = 1;
-    ssize_t ignored = write(mon.wake_fd, &one, sizeof one);
-    (void)ignored;
+    __atomic_store_n(&mon.wake_word, 1, __ATOMIC_RELEASE);
+    futex(&mon.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
 int conan_monitor_request(void)
