@@ -181,6 +181,70 @@ static void test_write_file(void)
     CHECK(stat(path2, &st) == 0 && st.st_size == 0);
 }
 
+/* Another process (another container, same pid and app) may already have a
+ * dump of the name we would use: it is never replaced. The next names this
+ * process would pick are planted, for this second and the next, with a marker. */
+static void test_write_never_replaces(void)
+{
+    struct conan_config cfg;
+    config_in(&cfg, "collide");
+    char path[PATH_BUF], planted[PATH_BUF], name[256];
+    CHECK_INT(conan_dump_write(&cfg, "cpu", "first", 5, path, sizeof path), 0);
+    long seq = check_dump_name(cfg.dump_dir, path);
+    time_t now = time(NULL);
+    int nplanted = 0;
+    for (time_t t = now; t <= now + 1; t++) {
+        char stamp[32];
+        struct tm utc;
+        gmtime_r(&t, &utc);
+        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &utc);
+        for (long next = seq + 1; next <= seq + 3; next++) {
+            snprintf(name, sizeof name, "%s.%d.cpu.%s.%ld.pb.gz", SAFE_APP, (int)getpid(), stamp, next);
+            path_in(planted, sizeof planted, cfg.dump_dir, name);
+            CHECK(write_file(planted, "planted", 7));
+            nplanted++;
+        }
+    }
+    CHECK_INT(conan_dump_write(&cfg, "cpu", "second", 6, path, sizeof path), 0);
+    CHECK(check_dump_name(cfg.dump_dir, path) > seq + 3);
+    size_t len = 0;
+    char *got = read_file(path, &len);
+    CHECK(got && len == 6 && memcmp(got, "second", 6) == 0);
+    free(got);
+    /* Every planted file still holds its own bytes. */
+    CHECK_INT(count_entries(cfg.dump_dir, "", ""), 2 + nplanted);
+    DIR *dir = opendir(cfg.dump_dir);
+    struct dirent *d;
+    int intact = 0;
+    while (dir && (d = readdir(dir))) {
+        if (d->d_name[0] == '.') continue;
+        path_in(planted, sizeof planted, cfg.dump_dir, d->d_name);
+        got = read_file(planted, &len);
+        if (got && len == 7 && memcmp(got, "planted", 7) == 0) intact++;
+        free(got);
+    }
+    if (dir) closedir(dir);
+    CHECK_INT(intact, nplanted);
+    CHECK_INT(count_entries(cfg.dump_dir, "", ".tmp"), 0);
+}
+
+/* A FIFO planted as events.jsonl must not block the monitor (this test would
+ * hang until meson's timeout), and the event is refused. */
+static void test_event_log_fifo(void)
+{
+    struct conan_config cfg;
+    config_in(&cfg, "fifo");
+    CHECK_INT(mkdir(cfg.dump_dir, 0700), 0);
+    char path[PATH_BUF];
+    path_in(path, sizeof path, cfg.dump_dir, "events.jsonl");
+    CHECK_INT(mkfifo(path, 0600), 0);
+    struct conan_trigger t = { .metric = "cpu", .reason = CONAN_REASON_ABS, .value = 80 };
+    struct conan_event ev = { .kind = "cpu", .trigger = &t, .file = "" };
+    conan_dump_event(&cfg, &ev);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && S_ISFIFO(st.st_mode));
+}
+
 static void test_missing_dir_is_created(void)
 {
     struct conan_config cfg;
@@ -542,6 +606,8 @@ int main(void)
     CHECK(mkdtemp(base) != NULL);
 
     test_write_file();
+    test_write_never_replaces();
+    test_event_log_fifo();
     test_missing_dir_is_created();
     test_dir_is_a_file();
     test_dir_unwritable();
