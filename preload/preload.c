@@ -1,15 +1,46 @@
-/* preload.c — what runs when libconan.so is preloaded: the constructor reads
- * CONAN_CONFIG and starts the monitor thread; the destructor stops it. No policy
- * lives here. A config we cannot use leaves the shim inert, with one line on
- * stderr: the program runs exactly as it would without us. */
+/* preload.c — what runs when libconan.so is preloaded: the interposed
+ * sigaction and signal (the program's SIGPROF calls are virtualized while a
+ * window holds SIGPROF, see src/sigprof.c), and the constructor, which reads
+ * CONAN_CONFIG and starts the monitor thread, and the destructor, which stops
+ * it. No policy lives here. A config we cannot use leaves the shim inert, with
+ * one line on stderr: the program runs exactly as it would without us. */
+#include <dlfcn.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/auxv.h>
 #include <sys/time.h>
 
 #include "internal.h"
 
+#define CONAN_INTERPOSED __attribute__((visibility("default")))
+
 static struct conan_config config; /* static: too large for a constructor's stack */
+
+CONAN_INTERPOSED int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    return conan_sigaction(sig, act, old);
+}
+
+/* glibc's signal() has BSD semantics (SA_RESTART, the signal blocked in its
+ * handler); only SIGPROF is handled here, everything else goes to the C library
+ * so that siginterrupt() keeps its effect. */
+CONAN_INTERPOSED sighandler_t signal(int sig, sighandler_t handler)
+{
+    static sighandler_t (*real_signal)(int, sighandler_t);
+    if (sig != SIGPROF) {
+        if (!real_signal) real_signal = (sighandler_t(*)(int, sighandler_t))dlsym(RTLD_NEXT, "signal");
+        return real_signal ? real_signal(sig, handler) : SIG_ERR;
+    }
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, sig);
+    sa.sa_flags = SA_RESTART;
+    if (conan_sigaction(sig, &sa, &old) != 0) return SIG_ERR;
+    return old.sa_handler;
+}
 
 /* ITIMER_PROF survives execve. If a parent exec'd us during a process-timer
  * window, the timer is still armed while SIGPROF is back at SIG_DFL, and its
@@ -30,6 +61,7 @@ __attribute__((constructor)) static void conan_preload_start(void)
     char err[1024];
     /* setuid/setgid programs: the environment is the caller's, not the
      * program's; a config from it must not make a privileged process write. */
+    conan_sigprof_init();
     if (getauxval(AT_SECURE)) return;
     disarm_inherited_prof_timer();
     conan_config_defaults(&config);

@@ -54,8 +54,6 @@ struct armed_thread {
 
 static struct {
     bool open;
-    bool handler_installed;
-    struct sigaction previous;
     enum conan_cpu_timer timer;
     bool process_posix;             /* process mode: POSIX timer (else setitimer) */
     timer_t process_timer;
@@ -96,18 +94,9 @@ const char *conan_cpu_thread_name(pid_t tid)
     return "";
 }
 
-static bool handler_is_ours(const struct sigaction *sa)
-{
-    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == conan_cpu_on_sigprof;
-}
-
 static bool program_owns_sigprof(void)
 {
-    struct sigaction current;
-    if (sigaction(SIGPROF, NULL, &current) != 0) return true;
-    if (handler_is_ours(&current)) return false;
-    if (current.sa_flags & SA_SIGINFO) return true;
-    if (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN) return true;
+    if (conan_sigprof_program_has_handler()) return true;
     struct itimerval it;
     return getitimer(ITIMER_PROF, &it) == 0 && (it.it_value.tv_sec || it.it_value.tv_usec);
 }
@@ -168,6 +157,7 @@ static int arm_thread_timer(struct armed_thread *t)
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = SIGPROF;
+    sev.sigev_value.sival_ptr = CONAN_TIMER_COOKIE;
     sev.sigev_notify_thread_id = t->tid;
     if (timer_create(thread_cpu_clock(t->tid), &sev, &t->timer) != 0) return errno;
     struct itimerspec spec = { .it_interval = period_of(win.hz), .it_value = period_of(win.hz) };
@@ -253,6 +243,7 @@ static int start_process_timer(void)
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_SIGNAL;
     sev.sigev_signo = SIGPROF;
+    sev.sigev_value.sival_ptr = CONAN_TIMER_COOKIE;
     struct itimerspec spec = { .it_interval = period_of(win.hz), .it_value = period_of(win.hz) };
     if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &sev, &win.process_timer) == 0) {
         if (timer_settime(win.process_timer, 0, &spec, NULL) == 0) {
@@ -266,11 +257,13 @@ static int start_process_timer(void)
     struct timeval tv = { usec / 1000000L, usec % 1000000L };
     if (usec == 0) tv.tv_usec = 1;
     struct itimerval it = { tv, tv };
+    __atomic_store_n(&conan_cpu_kernel_timer, 1, __ATOMIC_RELAXED);
     return setitimer(ITIMER_PROF, &it, &win.previous_itimer);
 }
 
 static void stop_process_timer(void)
 {
+    __atomic_store_n(&conan_cpu_kernel_timer, 0, __ATOMIC_RELAXED);
     if (win.process_posix) {
         timer_delete(win.process_timer);
         win.process_posix = false;
@@ -352,18 +345,10 @@ int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
     }
     find_loader_text(&conan_cpu_ring.loader_start, &conan_cpu_ring.loader_end);
 
-    if (!win.handler_installed) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_sigaction = conan_cpu_on_sigprof;
-        sa.sa_flags = SA_SIGINFO | SA_RESTART;
-        sigemptyset(&sa.sa_mask);
-        if (sigaction(SIGPROF, &sa, &win.previous) != 0) {
-            snprintf(why, why_len, "sigaction(SIGPROF): %s", strerror(errno));
-            conan_cpu_release();
-            return -1;
-        }
-        win.handler_installed = true;
+    if (conan_sigprof_take() != 0) {
+        snprintf(why, why_len, "sigaction(SIGPROF): %s", strerror(errno));
+        conan_cpu_release();
+        return -1;
     }
 
     win.hz = cfg->cpu.hz;
@@ -438,15 +423,6 @@ static void sleep_ms(long ms)
     }
 }
 
-static void restore_disposition(void)
-{
-    struct sigaction current;
-    if (sigaction(SIGPROF, NULL, &current) != 0) return;
-    /* If the program installed its own handler meanwhile, it is theirs now. */
-    if (handler_is_ours(&current)) sigaction(SIGPROF, &win.previous, NULL);
-    win.handler_installed = false;
-}
-
 /* Ends sampling: stops the timers, lets queued signals arrive (they find
  * active == 0 and return) before the previous disposition comes back — a stray
  * SIGPROF meeting SIG_DFL would terminate the program — and waits until no
@@ -461,7 +437,7 @@ static void disarm_and_drain(void)
     bool pending = true;
     for (int waited = 0; waited < DRAIN_WAIT_MS && (pending = sigprof_pending()); waited += 5) sleep_ms(5);
     if (!pending)
-        restore_disposition();
+        conan_sigprof_give_back();
     else
         conan_log_once(&kept_handler_once, "a thread still has SIGPROF pending (signals blocked?); "
                                            "keeping libconan's no-op SIGPROF handler installed");

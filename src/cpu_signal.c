@@ -15,6 +15,13 @@
 #include <unistd.h>
 
 struct conan_sample_ring conan_cpu_ring;
+int conan_cpu_kernel_timer;
+
+static bool from_our_timer(const siginfo_t *info)
+{
+    if (info->si_code == SI_TIMER) return info->si_value.sival_ptr == CONAN_TIMER_COOKIE;
+    return info->si_code == SI_KERNEL && __atomic_load_n(&conan_cpu_kernel_timer, __ATOMIC_RELAXED);
+}
 
 static uintptr_t interrupted_pc(const ucontext_t *uc)
 {
@@ -62,8 +69,12 @@ static void take_sample(const siginfo_t *info, void *ucontext)
 
 void conan_cpu_on_sigprof(int sig, siginfo_t *info, void *ucontext)
 {
-    (void)sig;
     int saved_errno = errno;
+    if (!from_our_timer(info)) {
+        conan_sigprof_forward(sig, info, ucontext); /* the program's own SIGPROF */
+        errno = saved_errno;
+        return;
+    }
     /* inflight is raised before active is read, and the monitor clears active
      * before it waits for inflight to reach zero: both sequentially consistent,
      * so no handler can touch the buffer after the monitor has seen zero. */

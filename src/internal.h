@@ -302,6 +302,27 @@ struct conan_sample_ring {
 };
 extern struct conan_sample_ring conan_cpu_ring;
 void conan_cpu_on_sigprof(int sig, siginfo_t *info, void *ucontext);
+/* si_value of our timers' signals, telling them from anyone else's SIGPROF. */
+#define CONAN_TIMER_COOKIE ((void *)&conan_cpu_ring)
+/* Set while the last resort, setitimer, runs: its signals carry no cookie. */
+extern int conan_cpu_kernel_timer;
+
+/* ------------------------------------------------------------- sigprof.c */
+
+struct conan_sigprof_view {
+    struct sigaction slot[2];    /* the program's disposition; slot[current] is live */
+    int current;                 /* atomic */
+    int installed;               /* atomic: 1 while our handler is the real one */
+};
+extern struct conan_sigprof_view conan_sigprof_view;
+
+void conan_sigprof_init(void);
+/* sigaction as the program sees it (virtual for SIGPROF while ours is installed). */
+int conan_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+bool conan_sigprof_program_has_handler(void);
+int conan_sigprof_take(void);
+void conan_sigprof_give_back(void);
+void conan_sigprof_forward(int sig, siginfo_t *info, void *ucontext);
 
 struct conan_cpu_window {
     enum conan_cpu_timer timer;  /* which timer actually ran */

@@ -1,0 +1,142 @@
+/* sigprof.c — who owns SIGPROF: taking it for a window, giving it back, and the
+ * program's view of it meanwhile.
+ *
+ * While libconan's handler is installed, the program's sigaction/signal calls
+ * for SIGPROF (interposed in preload/) are virtualized: the program reads and
+ * sets the disposition it would have without us, and that is what is installed
+ * for real when the window ends. So a program that resets every signal to
+ * SIG_DFL mid-window is not killed by our next tick, and one that installs its
+ * own SIGPROF handler mid-window gets it: the handler forwards every SIGPROF
+ * that does not carry our timers' cookie to the program's handler.
+ *
+ * The view is two slots and an index, so the handler reads a whole action
+ * without a lock; writers (program threads, the monitor) serialize on a
+ * spinlock taken with all signals blocked, so a handler on the same thread can
+ * never spin on it. */
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+struct conan_sigprof_view conan_sigprof_view;
+
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+static int view_lock;
+
+void conan_sigprof_init(void)
+{
+    if (!real_sigaction) real_sigaction = dlsym(RTLD_NEXT, "sigaction");
+}
+
+/* The C library's sigaction, whatever the program interposes. */
+static int libc_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    conan_sigprof_init();
+    if (!real_sigaction) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return real_sigaction(sig, act, old);
+}
+
+static void lock_view(sigset_t *saved)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, saved);
+    while (__atomic_exchange_n(&view_lock, 1, __ATOMIC_ACQUIRE)) {
+    }
+}
+
+static void unlock_view(const sigset_t *saved)
+{
+    __atomic_store_n(&view_lock, 0, __ATOMIC_RELEASE);
+    pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+int conan_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (sig != SIGPROF) return libc_sigaction(sig, act, old);
+    sigset_t saved;
+    lock_view(&saved);
+    int rc = 0;
+    struct conan_sigprof_view *v = &conan_sigprof_view;
+    if (!__atomic_load_n(&v->installed, __ATOMIC_ACQUIRE)) {
+        rc = libc_sigaction(sig, act, old);
+    } else {
+        int current = __atomic_load_n(&v->current, __ATOMIC_ACQUIRE);
+        if (old) *old = v->slot[current];
+        if (act) {
+            v->slot[1 - current] = *act;
+            __atomic_store_n(&v->current, 1 - current, __ATOMIC_RELEASE);
+        }
+    }
+    unlock_view(&saved);
+    return rc;
+}
+
+static bool is_ours(const struct sigaction *sa)
+{
+    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == conan_cpu_on_sigprof;
+}
+
+bool conan_sigprof_program_has_handler(void)
+{
+    struct sigaction current;
+    if (conan_sigaction(SIGPROF, NULL, &current) != 0) return true;
+    if (is_ours(&current)) return false;
+    if (current.sa_flags & SA_SIGINFO) return true;
+    return current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN;
+}
+
+int conan_sigprof_take(void)
+{
+    sigset_t saved;
+    lock_view(&saved);
+    struct conan_sigprof_view *v = &conan_sigprof_view;
+    int rc = 0;
+    if (!__atomic_load_n(&v->installed, __ATOMIC_ACQUIRE)) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = conan_cpu_on_sigprof;
+        sa.sa_flags = SA_SIGINFO | SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        rc = libc_sigaction(SIGPROF, &sa, &v->slot[0]);
+        if (rc == 0) {
+            __atomic_store_n(&v->current, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&v->installed, 1, __ATOMIC_RELEASE);
+        }
+    }
+    unlock_view(&saved);
+    return rc;
+}
+
+void conan_sigprof_give_back(void)
+{
+    sigset_t saved;
+    lock_view(&saved);
+    struct conan_sigprof_view *v = &conan_sigprof_view;
+    struct sigaction current;
+    if (__atomic_load_n(&v->installed, __ATOMIC_ACQUIRE) && libc_sigaction(SIGPROF, NULL, &current) == 0) {
+        /* Reached around us (a raw rt_sigaction): theirs now, leave it. */
+        if (is_ours(&current)) libc_sigaction(SIGPROF, &v->slot[__atomic_load_n(&v->current, __ATOMIC_ACQUIRE)], NULL);
+        __atomic_store_n(&v->installed, 0, __ATOMIC_RELEASE);
+    }
+    unlock_view(&saved);
+}
+
+/* Signal context: the program's SIGPROF while ours is installed. SIG_DFL would
+ * terminate the process; a SIGPROF sent by someone else during a window is
+ * swallowed instead (documented). */
+void conan_sigprof_forward(int sig, siginfo_t *info, void *ucontext)
+{
+    struct conan_sigprof_view *v = &conan_sigprof_view;
+    const struct sigaction *a = &v->slot[__atomic_load_n(&v->current, __ATOMIC_ACQUIRE)];
+    if (a->sa_flags & SA_SIGINFO) {
+        if (a->sa_sigaction && !is_ours(a)) a->sa_sigaction(sig, info, ucontext);
+    } else if (a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN) {
+        a->sa_handler(sig);
+    }
+}
