@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -192,11 +193,27 @@ struct arm_pass {
     int first_error;    /* errno of the first refusal */
 };
 
-/* A thread that blocks SIGPROF would keep our signal pending forever (and one
- * that waits for signals with sigwait would receive it): it is not armed. */
+/* Is the thread inside sigwait/sigtimedwait? The kernel unblocks the waited
+ * signals for the length of the call, so its mask then looks open. */
+static bool thread_in_sigwait(pid_t tid)
+{
+    char path[64], text[32];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return false;
+    text[n] = '\0';
+    return atol(text) == SYS_rt_sigtimedwait;
+}
+
+/* A thread that blocks SIGPROF would keep our signal pending forever, and one
+ * waiting for signals with sigwait would take it: neither is armed. */
 static bool thread_blocks_sigprof(pid_t tid)
 {
     char path[64], line[256];
+    if (thread_in_sigwait(tid)) return true;
     snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
     FILE *f = fopen(path, "re");
     if (!f) return true; /* gone already */
@@ -227,6 +244,11 @@ static void arm_new_thread(pid_t tid, void *arg)
         pass->armed++;
     else if (!pass->first_error && err != EINVAL) /* EINVAL: the thread just ended */
         pass->first_error = err;
+}
+
+static void count_unblocked(pid_t tid, void *arg)
+{
+    if (tid != win.monitor_tid && !thread_blocks_sigprof(tid)) (*(int *)arg)++;
 }
 
 static void delete_thread_timers(void)
@@ -357,6 +379,17 @@ int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
     win.started_s = conan_monotonic_seconds();
     win.started_cpu_s = conan_process_cpu_seconds();
     __atomic_store_n(&conan_cpu_ring.active, 1, __ATOMIC_SEQ_CST);
+
+    /* With SIGPROF blocked everywhere our signal could only stay pending, or be
+     * taken by a sigwait loop of the program's: no window. */
+    int unblocked = 0;
+    for_each_task(count_unblocked, &unblocked);
+    if (unblocked == 0) {
+        snprintf(why, why_len, "every thread blocks SIGPROF");
+        conan_sigprof_give_back();
+        conan_cpu_release();
+        return -1;
+    }
 
     win.timer = cfg->cpu.timer;
     if (win.timer == CONAN_TIMER_THREAD) {

@@ -38,18 +38,32 @@ void conan_dump_sanitize(const char *app, char *out, size_t outlen)
     out[n] = '\0';
 }
 
+/* A directory someone else controls (a /tmp/conan planted by another user, a
+ * symlink to elsewhere) could have our files swapped, read or deleted, or
+ * triggers planted: refused. Root's directories are trusted. */
+static const char *untrusted_dir(const struct stat *st)
+{
+    if (S_ISLNK(st->st_mode)) return "is a symbolic link";
+    if (!S_ISDIR(st->st_mode)) return "is not a directory";
+    if (st->st_uid != geteuid() && st->st_uid != 0) return "is owned by another user";
+    if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(st->st_mode & S_ISVTX))
+        return "is writable by others without the sticky bit";
+    return NULL;
+}
+
 int conan_dump_dir_ready(const struct conan_config *cfg)
 {
     struct stat st;
-    if (stat(cfg->dump_dir, &st) != 0) {
+    if (lstat(cfg->dump_dir, &st) != 0) {
         if (errno != ENOENT || mkdir(cfg->dump_dir, 0700) != 0) {
             conan_log("%s: cannot create dump directory: %s", cfg->dump_dir, strerror(errno));
             return -1;
         }
         return 0;
     }
-    if (!S_ISDIR(st.st_mode)) {
-        conan_log("%s: dump_dir is not a directory", cfg->dump_dir);
+    const char *why = untrusted_dir(&st);
+    if (why) {
+        conan_log("%s: dump_dir %s; refusing to write there", cfg->dump_dir, why);
         return -1;
     }
     if (access(cfg->dump_dir, W_OK | X_OK) != 0) {

@@ -282,6 +282,40 @@ static void test_dir_is_a_file(void)
     free(got);
 }
 
+/* Directories someone else could control are refused: a symlink (even to a
+ * good directory), group/world-writable without the sticky bit, owned by another
+ * user (checked when running as root, by handing one to nobody). A sticky
+ * world-writable directory of our own is fine. */
+static void test_untrusted_dirs(void)
+{
+    struct conan_config cfg, target;
+    char path[PATH_BUF];
+    config_in(&target, "link_target");
+    CHECK_INT(mkdir(target.dump_dir, 0700), 0);
+    config_in(&cfg, "link");
+    CHECK_INT(symlink(target.dump_dir, cfg.dump_dir), 0);
+    CHECK_INT(conan_dump_write(&cfg, "cpu", "x", 1, path, sizeof path), -1);
+    CHECK_INT(count_entries(target.dump_dir, "", ""), 0);
+
+    config_in(&cfg, "open_to_all");
+    CHECK_INT(mkdir(cfg.dump_dir, 0700), 0);
+    CHECK_INT(chmod(cfg.dump_dir, 0777), 0);
+    CHECK_INT(conan_dump_dir_ready(&cfg), -1);
+    CHECK_INT(chmod(cfg.dump_dir, 0770), 0);
+    CHECK_INT(conan_dump_dir_ready(&cfg), -1);
+    CHECK_INT(chmod(cfg.dump_dir, 01777), 0);
+    CHECK_INT(conan_dump_dir_ready(&cfg), 0);
+
+    if (geteuid() == 0) {
+        config_in(&cfg, "nobodys");
+        CHECK_INT(mkdir(cfg.dump_dir, 0700), 0);
+        CHECK_INT(chown(cfg.dump_dir, 65534, 65534), 0);
+        CHECK_INT(conan_dump_dir_ready(&cfg), -1);
+    } else {
+        printf("note: not root, the other-owner case is not checked\n");
+    }
+}
+
 /* A directory that cannot be created (under a regular file, which fails even
  * for root) and, for other users, one without write permission. */
 static void test_dir_unwritable(void)
@@ -610,6 +644,7 @@ int main(void)
     test_event_log_fifo();
     test_missing_dir_is_created();
     test_dir_is_a_file();
+    test_untrusted_dirs();
     test_dir_unwritable();
     test_events();
     test_prune_keeps_newest();
