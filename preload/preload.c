@@ -1,15 +1,20 @@
 /* preload.c — what runs when libconan.so is preloaded: the interposed
  * sigaction and signal (the program's SIGPROF calls are virtualized while a
- * window holds SIGPROF, see src/sigprof.c), and the constructor, which reads
+ * window holds SIGPROF, see src/sigprof.c), unshare and setns (the monitor
+ * steps aside for the calls that need a single-threaded caller), and the
+ * constructor, which reads
  * CONAN_CONFIG and starts the monitor thread, and the destructor, which stops
  * it. No policy lives here. A config we cannot use leaves the shim inert, with
  * one line on stderr: the program runs exactly as it would without us. */
 #include <dlfcn.h>
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -54,6 +59,60 @@ static void disarm_inherited_prof_timer(void)
     if (sigaction(SIGPROF, NULL, &sa) != 0 || (sa.sa_flags & SA_SIGINFO) || sa.sa_handler != SIG_DFL) return;
     struct itimerval off = { { 0, 0 }, { 0, 0 } };
     setitimer(ITIMER_PROF, &off, NULL);
+}
+
+/* The kernel refuses these to a multi-threaded caller: the monitor steps
+ * aside for the call (the program's own threads are its business). A short
+ * retry covers the moment between our thread's join and the kernel's last
+ * bookkeeping of it. */
+static int call_single_threaded(int (*call)(int, int), int a, int b)
+{
+    bool paused = conan_monitor_pause();
+    int rc = call(a, b);
+    for (int retry = 0; paused && rc != 0 && errno == EINVAL && retry < 20; retry++) {
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+        rc = call(a, b);
+    }
+    int saved = errno;
+    if (paused) conan_monitor_resume();
+    errno = saved;
+    return rc;
+}
+
+static int real_unshare(int flags, int unused)
+{
+    static int (*next)(int);
+    (void)unused;
+    if (!next) next = (int (*)(int))dlsym(RTLD_NEXT, "unshare");
+    if (!next) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return next(flags);
+}
+
+static int real_setns(int fd, int nstype)
+{
+    static int (*next)(int, int);
+    if (!next) next = (int (*)(int, int))dlsym(RTLD_NEXT, "setns");
+    if (!next) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return next(fd, nstype);
+}
+
+CONAN_INTERPOSED int unshare(int flags)
+{
+    if (!(flags & (CLONE_NEWUSER | CLONE_VM | CLONE_SIGHAND | CLONE_THREAD))) return real_unshare(flags, 0);
+    return call_single_threaded(real_unshare, flags, 0);
+}
+
+CONAN_INTERPOSED int setns(int fd, int nstype)
+{
+    if (nstype != 0 && nstype != CLONE_NEWUSER && nstype != CLONE_NEWNS) return real_setns(fd, nstype);
+    return call_single_threaded(real_setns, fd, nstype);
 }
 
 __attribute__((constructor)) static void conan_preload_start(void)

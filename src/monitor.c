@@ -28,6 +28,7 @@
 #define RESCAN_MS 100          /* new-thread scan and window-end granularity */
 #define LIMITS_REFRESH_S 5.0   /* how often quota, affinity and online CPUs are re-read */
 #define STOP_WAIT_MS 200       /* longest the program's exit waits for us */
+#define PAUSE_WAIT_MS 1000     /* longest an unshare/setns waits for us */
 
 static struct {
     struct conan_config cfg;
@@ -36,6 +37,7 @@ static struct {
     bool running;
     uint32_t wake_word;        /* atomic: 1 = wake up */
     int stop;                  /* atomic */
+    const char *stop_note;     /* why a window open at stop ended early */
     int requested;             /* atomic: on-demand requests not yet served */
     bool manual_pending;       /* a request waits for the open window to close */
 
@@ -342,7 +344,7 @@ static void *monitor_main(void *arg)
      * waits at most STOP_WAIT_MS for this; a write cut short by the process
      * ending leaves only a hidden temporary file, which pruning removes. */
     if (mon.window_open) {
-        mon.window_note = "stopped early: the program exited";
+        mon.window_note = mon.stop_note;
         close_cpu_window();
     }
     return NULL;
@@ -362,7 +364,7 @@ int conan_monitor_start(const struct conan_config *cfg)
     static int atfork_registered;
     if (mon.running) return 0;
     if (!atfork_registered++) pthread_atfork(NULL, NULL, child_after_fork);
-    mon.cfg = *cfg;
+    if (cfg != &mon.cfg) mon.cfg = *cfg;
     conan_context_collect(&mon.ctx);
     conan_rule_reset(&mon.cpu_rule);
     mon.started_wall_s = wall_seconds();
@@ -402,9 +404,32 @@ int conan_monitor_request(void)
     return 0;
 }
 
+static void stop_monitor(const char *why, int wait_ms);
+
 void conan_monitor_stop(void)
 {
+    stop_monitor("stopped early: the program exited", STOP_WAIT_MS);
+}
+
+/* Some calls refuse a multi-threaded caller (unshare(CLONE_NEWUSER), setns into
+ * a user or mount namespace): the monitor steps aside for them and comes back. */
+bool conan_monitor_pause(void)
+{
+    if (!mon.running) return false;
+    stop_monitor("stopped early: the program entered a new namespace", PAUSE_WAIT_MS);
+    return !mon.running;
+}
+
+void conan_monitor_resume(void)
+{
+    __atomic_store_n(&mon.stop, 0, __ATOMIC_RELEASE);
+    conan_monitor_start(&mon.cfg);
+}
+
+static void stop_monitor(const char *why, int wait_ms)
+{
     if (!mon.running) return;
+    mon.stop_note = why;
     /* Sampling stops at once; the thread gets a bounded time to write what an
      * open window already holds. */
     __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);
@@ -412,7 +437,7 @@ void conan_monitor_stop(void)
     wake();
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_nsec += STOP_WAIT_MS * 1000000L;
+    deadline.tv_nsec += wait_ms * 1000000L;
     deadline.tv_sec += deadline.tv_nsec / 1000000000L;
     deadline.tv_nsec %= 1000000000L;
     if (pthread_timedjoin_np(mon.thread, NULL, &deadline) == 0) mon.running = false;
