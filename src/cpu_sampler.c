@@ -45,6 +45,7 @@ static clockid_t thread_cpu_clock(pid_t tid)
 
 #define RING_CAPACITY_MAX 32768L        /* ~17 MiB of address space, touched only as used */
 #define DRAIN_WAIT_MS 200               /* how long stop waits for queued SIGPROFs */
+#define INFLIGHT_WAIT_MS 1000           /* how long it waits for running handlers */
 
 struct armed_thread {
     pid_t tid;
@@ -66,9 +67,10 @@ static struct {
     int timer_cap;                  /* most thread timers this window may hold */
     double started_s, started_cpu_s;
     size_t ring_bytes;
+    bool ring_leaked;                /* a handler never finished: never unmap */
 } win;
 
-static int owned_once, kept_handler_once, fallback_once;
+static int owned_once, kept_handler_once, fallback_once, stuck_handler_once;
 
 static void read_comm(pid_t tid, char *out, size_t len)
 {
@@ -417,7 +419,9 @@ bool conan_cpu_active(void)
 
 void conan_cpu_rescan_threads(void)
 {
-    if (!win.open || win.timer != CONAN_TIMER_THREAD) return;
+    if (!win.open) return;
+    conan_unwind_refresh_tables(); /* libraries loaded during the window */
+    if (win.timer != CONAN_TIMER_THREAD) return;
     struct arm_pass pass = { 0, 0, 0 };
     for_each_task(arm_new_thread, &pass);
 }
@@ -474,7 +478,16 @@ static void disarm_and_drain(void)
     else
         conan_log_once(&kept_handler_once, "a thread still has SIGPROF pending (signals blocked?); "
                                            "keeping libconan's no-op SIGPROF handler installed");
-    while (__atomic_load_n(&conan_cpu_ring.inflight, __ATOMIC_SEQ_CST) != 0) sleep_ms(1);
+    /* A handler still running after this long is stuck somewhere we cannot
+     * help; its buffer is then leaked rather than unmapped under it. */
+    for (int waited = 0; __atomic_load_n(&conan_cpu_ring.inflight, __ATOMIC_SEQ_CST) != 0; waited++) {
+        if (waited == INFLIGHT_WAIT_MS) {
+            conan_log_once(&stuck_handler_once, "a SIGPROF handler did not finish; its sample buffer is left mapped");
+            win.ring_leaked = true;
+            return;
+        }
+        sleep_ms(1);
+    }
 }
 
 void conan_cpu_stop(struct conan_cpu_window *out)
@@ -509,7 +522,11 @@ void conan_cpu_stop(struct conan_cpu_window *out)
 void conan_cpu_release(void)
 {
     struct conan_sample_ring *ring = &conan_cpu_ring;
-    if (ring->slot) munmap(ring->slot, win.ring_bytes);
+    if (!win.ring_leaked) {
+        conan_unwind_release_retired();
+        if (ring->slot) munmap(ring->slot, win.ring_bytes);
+    }
+    win.ring_leaked = false;
     ring->slot = NULL;
     ring->capacity = 0;
     free(win.thread);

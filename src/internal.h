@@ -173,6 +173,11 @@ double conan_cpu_percent(double cpu_s, double wall_s, double usable_cpus);
 /* Call once from a normal thread before any signal-context unwinding, so that
  * libunwind's lazy initialisation never happens inside a signal handler. */
 void conan_unwind_prepare(void);
+/* Monitor thread: (re)builds the snapshot of loaded objects' unwind tables if
+ * objects were loaded or unloaded since the last one. */
+void conan_unwind_refresh_tables(void);
+/* After a window has drained: frees snapshots no walk can still be reading. */
+void conan_unwind_release_retired(void);
 /* Async-signal-safe: unwinds from a signal's ucontext into pcs (leaf first: the
  * interrupted PC exactly, callers as return address − 1). Returns depth. */
 int conan_unwind_signal(void *ucontext, uintptr_t *pcs, int max);

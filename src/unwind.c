@@ -1,22 +1,33 @@
 /* unwind.c — stack walking with libunwind, from a signal context.
  *
  * conan_unwind_signal runs inside the SIGPROF handler, so it must be
- * async-signal-safe and must not touch anything of the program's. libunwind's
- * ready-made local unwinder does not meet the second rule: to validate memory
- * it writes through a pipe it keeps in two global descriptors, and on EBADF it
- * closes and reopens them — after a program has closed descriptors it did not
- * open (closefrom, as daemons do) those numbers are the program's own files.
+ * async-signal-safe, must take no lock another thread of the program may hold,
+ * and must not touch anything of the program's. libunwind's ready-made local
+ * unwinder breaks the last two rules:
+ * - to find unwind tables it calls dl_iterate_phdr, which takes the C
+ *   library's loader lock: a thread interrupted while holding it (dlopen, a C++
+ *   throw, backtrace()) would deadlock on itself;
+ * - to validate memory it writes through a pipe it keeps in two global
+ *   descriptors and closes and reopens them on EBADF: after a program closes
+ *   descriptors it did not open (closefrom) those numbers are its own files.
  *
- * So we give libunwind an address space of our own. Unwind tables are found by
- * libunwind's local find_proc_info (dl_iterate_phdr over loaded objects), but
- * registers come from the signal's ucontext and every memory read goes through
- * read_word: the first read in a page is done by process_vm_readv on our own
- * pid, which fails with EFAULT on unmapped or PROT_NONE pages instead of
- * faulting, and pages that passed are then read directly for the rest of the
- * walk. Where process_vm_readv is refused (a seccomp filter), mincore checks
- * that the page is mapped. No descriptor, no allocation, no lock of ours. */
+ * So we give libunwind an address space of our own:
+ * - find_proc_info searches a snapshot of every loaded object's executable range
+ *   and .eh_frame_hdr search table, built on the monitor thread (where taking
+ *   the loader lock is fine) at the start of a window and whenever the loader's
+ *   add/remove counters move, published by one pointer store;
+ * - registers come from the signal's ucontext;
+ * - every memory read goes through read_word: the first read in a page is done
+ *   with process_vm_readv on our own pid, which fails with EFAULT on unmapped or
+ *   PROT_NONE pages instead of faulting, and pages that passed are then read
+ *   directly for the rest of the walk. Where that system call is not known to
+ *   be allowed (a seccomp filter is active), we do not walk at all: the sample
+ *   keeps its leaf PC only.
+ * No descriptor, no allocation, no lock the program can hold. */
 #include <libunwind.h>
-#include <sys/mman.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <ucontext.h>
@@ -34,8 +45,160 @@ struct walk {
 
 static unw_addr_space_t address_space;
 static pid_t own_pid;
-static bool use_vm_readv;
 static uintptr_t page_mask;
+
+/* Exported by libunwind for its own remote back-ends, not in its public header. */
+extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip, unw_dyn_info_t *di,
+                                              unw_proc_info_t *pi, int need_unwind_info, void *arg);
+
+/* ---- the unwind-table snapshot (built on the monitor thread) ---- */
+
+struct unwind_table {
+    uintptr_t start, end;        /* executable range of one PT_LOAD */
+    unw_dyn_info_t di;           /* its object's .eh_frame_hdr search table */
+};
+
+struct table_snapshot {
+    unsigned long long adds, subs;   /* dl_iterate_phdr's counters when built */
+    struct table_snapshot *retired;  /* older snapshots, freed when no walk runs */
+    int n;
+    struct unwind_table table[];
+};
+
+static struct table_snapshot *tables;   /* read by handlers with one atomic load */
+
+/* Reads a DWARF pointer encoding used by .eh_frame_hdr's header fields; only
+ * the encodings linkers emit there are accepted. */
+static bool read_encoded(const unsigned char **p, unsigned char encoding, uintptr_t *out)
+{
+    const unsigned char *at = *p;
+    int64_t value;
+    switch (encoding & 0x0f) {
+    case 0x03: { uint32_t v; memcpy(&v, at, 4); value = v; *p += 4; break; }    /* udata4 */
+    case 0x0b: { int32_t v; memcpy(&v, at, 4); value = v; *p += 4; break; }     /* sdata4 */
+    case 0x00:
+    case 0x04:
+    case 0x0c: { int64_t v; memcpy(&v, at, 8); value = v; *p += 8; break; }     /* absptr, udata8, sdata8 */
+    default: return false;
+    }
+    switch (encoding & 0x70) {
+    case 0x00: *out = (uintptr_t)value; return true;                              /* absolute */
+    case 0x10: *out = (uintptr_t)at + (uintptr_t)value; return true;              /* pc-relative */
+    default: return false;
+    }
+}
+
+struct snapshot_build {
+    struct table_snapshot *snap;
+    int cap;
+    unsigned long long adds, subs;
+};
+
+static int add_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct snapshot_build *b = arg;
+    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+        b->adds = info->dlpi_adds;
+        b->subs = info->dlpi_subs;
+    }
+    const unsigned char *hdr = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
+            hdr = (const unsigned char *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    /* version 1, and a table of (sdata4 initial location, sdata4 FDE) pairs
+     * relative to the header (DW_EH_PE_datarel | DW_EH_PE_sdata4). */
+    if (!hdr || hdr[0] != 1 || hdr[3] != 0x3b) return 0;
+    const unsigned char *p = hdr + 4;
+    uintptr_t eh_frame, fde_count;
+    if (!read_encoded(&p, hdr[1], &eh_frame) || !read_encoded(&p, hdr[2], &fde_count) || fde_count == 0) return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+        if (b->snap->n == b->cap) return 1; /* full: stop; the rest is unwalkable */
+        struct unwind_table *t = &b->snap->table[b->snap->n++];
+        memset(t, 0, sizeof *t);
+        t->start = info->dlpi_addr + ph->p_vaddr;
+        t->end = t->start + ph->p_memsz;
+        t->di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+        t->di.start_ip = t->start;
+        t->di.end_ip = t->end;
+        t->di.u.rti.segbase = (unw_word_t)hdr;
+        t->di.u.rti.table_data = (unw_word_t)p;
+        t->di.u.rti.table_len = fde_count * 8 / sizeof(unw_word_t);
+    }
+    return 0;
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const struct unwind_table *x = a, *y = b;
+    return (x->start > y->start) - (x->start < y->start);
+}
+
+static int read_counters(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    unsigned long long *counters = arg;
+    if (size < offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) return 1;
+    counters[0] = info->dlpi_adds;
+    counters[1] = info->dlpi_subs;
+    return 1;
+}
+
+#define TABLES_MAX 4096
+
+void conan_unwind_refresh_tables(void)
+{
+    struct table_snapshot *old = __atomic_load_n(&tables, __ATOMIC_ACQUIRE);
+    unsigned long long counters[2] = { 0, 0 };
+    dl_iterate_phdr(read_counters, counters);
+    if (old && old->adds == counters[0] && old->subs == counters[1]) return;
+
+    struct snapshot_build b = { .cap = TABLES_MAX };
+    b.snap = calloc(1, sizeof *b.snap + TABLES_MAX * sizeof(struct unwind_table));
+    if (!b.snap) return;
+    dl_iterate_phdr(add_object, &b);
+    qsort(b.snap->table, (size_t)b.snap->n, sizeof *b.snap->table, by_start);
+    b.snap->adds = b.adds;
+    b.snap->subs = b.subs;
+    b.snap->retired = old;       /* a walk may still be reading it */
+    __atomic_store_n(&tables, b.snap, __ATOMIC_RELEASE);
+}
+
+void conan_unwind_release_retired(void)
+{
+    struct table_snapshot *current = __atomic_load_n(&tables, __ATOMIC_ACQUIRE);
+    if (!current) return;
+    struct table_snapshot *old = current->retired;
+    current->retired = NULL;
+    while (old) {
+        struct table_snapshot *next = old->retired;
+        free(old);
+        old = next;
+    }
+}
+
+/* Signal context: binary search of the snapshot, then libunwind's table search
+ * reading through our access_mem. Objects loaded after the snapshot are
+ * unknown until the next refresh (the walk stops there). */
+static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi, int need_unwind_info, void *arg)
+{
+    const struct table_snapshot *snap = __atomic_load_n(&tables, __ATOMIC_ACQUIRE);
+    if (!snap) return -UNW_ENOINFO;
+    int lo = 0, hi = snap->n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        const struct unwind_table *t = &snap->table[mid];
+        if (ip < t->start) {
+            hi = mid - 1;
+        } else if (ip >= t->end) {
+            lo = mid + 1;
+        } else {
+            unw_dyn_info_t di = t->di;
+            return UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, arg);
+        }
+    }
+    return -UNW_ENOINFO;
+}
 
 static bool page_known(const struct walk *w, uintptr_t page)
 {
@@ -59,14 +222,8 @@ static int read_word(struct walk *w, uintptr_t addr, unw_word_t *val)
         *val = *(const unw_word_t *)addr;
         return 0;
     }
-    if (use_vm_readv) {
-        struct iovec local = { val, sizeof *val }, remote = { (void *)addr, sizeof *val };
-        if (syscall(SYS_process_vm_readv, own_pid, &local, 1, &remote, 1, 0) != (long)sizeof *val) return -1;
-    } else {
-        unsigned char vec[2];
-        if (mincore((void *)first, last - first + 1, vec) != 0) return -1;
-        *val = *(const unw_word_t *)addr;
-    }
+    struct iovec local = { val, sizeof *val }, remote = { (void *)addr, sizeof *val };
+    if (syscall(SYS_process_vm_readv, own_pid, &local, 1, &remote, 1, 0) != (long)sizeof *val) return -1;
     page_remember(w, first);
     if (last != first) page_remember(w, last);
     return 0;
@@ -137,18 +294,40 @@ static int get_proc_name(unw_addr_space_t as, unw_word_t ip, char *buf, size_t l
     return -UNW_ENOINFO;
 }
 
+/* No seccomp filter: process_vm_readv on ourselves cannot be fatal. Under a
+ * filter it might be (SECCOMP_RET_KILL), so we do not even probe it. */
+static bool no_seccomp_filter(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f) return false;
+    char line[256];
+    int mode = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Seccomp: %d", &mode) == 1) break;
+    fclose(f);
+    return mode == 0;
+}
+
 void conan_unwind_prepare(void)
 {
-    static int prepared;
+    static int prepared, warned;
+    conan_unwind_refresh_tables();
     if (__atomic_exchange_n(&prepared, 1, __ATOMIC_ACQ_REL)) return;
     own_pid = getpid();
     page_mask = ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
+    if (!no_seccomp_filter()) {
+        conan_log_once(&warned, "a seccomp filter is active: CPU samples keep their leaf function only");
+        return;
+    }
     unw_word_t probe = 0, target = 42;
     struct iovec local = { &probe, sizeof probe }, remote = { &target, sizeof target };
-    use_vm_readv = syscall(SYS_process_vm_readv, own_pid, &local, 1, &remote, 1, 0) == (long)sizeof probe &&
-                   probe == 42;
+    if (syscall(SYS_process_vm_readv, own_pid, &local, 1, &remote, 1, 0) != (long)sizeof probe || probe != 42) {
+        conan_log_once(&warned, "process_vm_readv is refused: CPU samples keep their leaf function only");
+        return;
+    }
 
     unw_accessors_t acc = *unw_get_accessors(unw_local_addr_space);
+    acc.find_proc_info = find_proc_info;
     acc.access_mem = access_mem;
     acc.access_reg = access_reg;
     acc.access_fpreg = access_fpreg;
