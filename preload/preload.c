@@ -6,7 +6,11 @@
  * CONAN_CONFIG and starts the monitor thread, and the destructor, which stops
  * it. No policy lives here. A config we cannot use leaves the shim inert, with
  * one line on stderr: the program runs exactly as it would without us. */
+#include <dirent.h>
 #include <dlfcn.h>
+#include <linux/nsfs.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -62,20 +66,57 @@ static void disarm_inherited_prof_timer(void)
 }
 
 /* The kernel refuses these to a multi-threaded caller: the monitor steps
- * aside for the call (the program's own threads are its business). A short
- * retry covers the moment between our thread's join and the kernel's last
- * bookkeeping of it. */
+ * aside for the call. Concurrent callers share one pause (the first stops the
+ * monitor, the last restarts it). If the program has threads of its own the
+ * call fails anyway, so the monitor stays. A short retry covers the moment
+ * between our thread's join and the kernel's last bookkeeping of it. */
+static pthread_mutex_t pause_lock = PTHREAD_MUTEX_INITIALIZER;
+static int pausers;
+static bool paused_by_us;
+
+static int threads_in_process(void)
+{
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir) return -1;
+    int n = 0;
+    struct dirent *d;
+    while ((d = readdir(dir)))
+        if (d->d_name[0] != '.') n++;
+    closedir(dir);
+    return n;
+}
+
+static bool pause_begin(void)
+{
+    pthread_mutex_lock(&pause_lock);
+    bool joined = pausers > 0;
+    if (!joined && threads_in_process() == 2) paused_by_us = conan_monitor_pause(); /* us + the monitor */
+    if (joined || paused_by_us) pausers++;
+    pthread_mutex_unlock(&pause_lock);
+    return joined || paused_by_us;
+}
+
+static void pause_end(void)
+{
+    pthread_mutex_lock(&pause_lock);
+    if (--pausers == 0 && paused_by_us) {
+        paused_by_us = false;
+        conan_monitor_resume();
+    }
+    pthread_mutex_unlock(&pause_lock);
+}
+
 static int call_single_threaded(int (*call)(int, int), int a, int b)
 {
-    bool paused = conan_monitor_pause();
+    bool paused = pause_begin();
     int rc = call(a, b);
-    for (int retry = 0; paused && rc != 0 && errno == EINVAL && retry < 20; retry++) {
+    for (int retry = 0; paused && rc != 0 && (errno == EINVAL || errno == EUSERS) && retry < 20; retry++) {
         struct timespec ms = { 0, 1000000 };
         nanosleep(&ms, NULL);
         rc = call(a, b);
     }
     int saved = errno;
-    if (paused) conan_monitor_resume();
+    if (paused) pause_end();
     errno = saved;
     return rc;
 }
@@ -109,9 +150,17 @@ CONAN_INTERPOSED int unshare(int flags)
     return call_single_threaded(real_unshare, flags, 0);
 }
 
+/* Namespaces a multi-threaded process may not enter. */
+#define SINGLE_THREADED_NS (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWTIME)
+
 CONAN_INTERPOSED int setns(int fd, int nstype)
 {
-    if (nstype != 0 && nstype != CLONE_NEWUSER && nstype != CLONE_NEWNS) return real_setns(fd, nstype);
+    int type = nstype;
+    if (type == 0) {
+        type = ioctl(fd, NS_GET_NSTYPE); /* a namespace fd says what it is */
+        if (type < 0) type = SINGLE_THREADED_NS; /* a pidfd, or unknown: assume the worst */
+    }
+    if (!(type & SINGLE_THREADED_NS)) return real_setns(fd, nstype);
     return call_single_threaded(real_setns, fd, nstype);
 }
 

@@ -315,8 +315,8 @@ extern int conan_cpu_kernel_timer;
 /* ------------------------------------------------------------- sigprof.c */
 
 struct conan_sigprof_view {
-    struct sigaction slot[2];    /* the program's disposition; slot[current] is live */
-    int current;                 /* atomic */
+    struct sigaction action;     /* the program's disposition while ours is installed */
+    unsigned seq;                /* atomic: odd while action is being written */
     int installed;               /* atomic: 1 while our handler is the real one */
 };
 extern struct conan_sigprof_view conan_sigprof_view;

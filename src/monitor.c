@@ -369,8 +369,9 @@ int conan_monitor_start(const struct conan_config *cfg)
     conan_rule_reset(&mon.cpu_rule);
     mon.started_wall_s = wall_seconds();
     mon.pid = getpid();
+    static int no_cgroup_once;
     if (!mon.ctx.have_cgroup)
-        conan_log("no cgroup found in /proc/self/cgroup and /proc/self/mountinfo; "
+        conan_log_once(&no_cgroup_once, "no cgroup found in /proc/self/cgroup and /proc/self/mountinfo; "
                   "CPU is measured against the affinity mask and online CPUs");
 
     pthread_attr_t attr;

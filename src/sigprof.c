@@ -9,15 +9,17 @@
  * own SIGPROF handler mid-window gets it: the handler forwards every SIGPROF
  * that does not carry our timers' cookie to the program's handler.
  *
- * The view is two slots and an index, so the handler reads a whole action
- * without a lock; writers (program threads, the monitor) serialize on a
- * spinlock taken with all signals blocked, so a handler on the same thread can
- * never spin on it. */
+ * The program's action is published with a sequence counter (a seqlock), so
+ * the handler copies a whole, consistent action without a lock; writers
+ * (program threads, the monitor) serialize on a spinlock taken with all
+ * signals blocked, so a handler on the same thread can never spin on it. A
+ * forked child gets the lock released and the program's disposition made real. */
 #include "internal.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 struct conan_sigprof_view conan_sigprof_view;
@@ -25,9 +27,47 @@ struct conan_sigprof_view conan_sigprof_view;
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static int view_lock;
 
+static int libc_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+static void publish(const struct sigaction *act)
+{
+    struct conan_sigprof_view *v = &conan_sigprof_view;
+    __atomic_fetch_add(&v->seq, 1, __ATOMIC_ACQ_REL);   /* odd: being written */
+    atomic_thread_fence(memory_order_release);
+    v->action = *act;
+    __atomic_fetch_add(&v->seq, 1, __ATOMIC_RELEASE);   /* even: stable */
+}
+
+/* Signal context: a consistent copy of the program's action, or false. */
+static bool read_action(struct sigaction *out)
+{
+    const struct conan_sigprof_view *v = &conan_sigprof_view;
+    for (int attempt = 0; attempt < 16; attempt++) {
+        unsigned before = __atomic_load_n(&v->seq, __ATOMIC_ACQUIRE);
+        if (before & 1) continue;
+        *out = v->action;
+        atomic_thread_fence(memory_order_acquire);
+        if (__atomic_load_n(&v->seq, __ATOMIC_RELAXED) == before) return true;
+    }
+    return false;
+}
+
+static void child_after_fork(void)
+{
+    struct conan_sigprof_view *v = &conan_sigprof_view;
+    __atomic_store_n(&view_lock, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&conan_cpu_kernel_timer, 0, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&v->installed, __ATOMIC_ACQUIRE)) {
+        libc_sigaction(SIGPROF, &v->action, NULL);
+        __atomic_store_n(&v->installed, 0, __ATOMIC_RELEASE);
+    }
+}
+
 void conan_sigprof_init(void)
 {
+    static int registered;
     if (!real_sigaction) real_sigaction = dlsym(RTLD_NEXT, "sigaction");
+    if (!__atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL)) pthread_atfork(NULL, NULL, child_after_fork);
 }
 
 /* The C library's sigaction, whatever the program interposes. */
@@ -66,12 +106,8 @@ int conan_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
     if (!__atomic_load_n(&v->installed, __ATOMIC_ACQUIRE)) {
         rc = libc_sigaction(sig, act, old);
     } else {
-        int current = __atomic_load_n(&v->current, __ATOMIC_ACQUIRE);
-        if (old) *old = v->slot[current];
-        if (act) {
-            v->slot[1 - current] = *act;
-            __atomic_store_n(&v->current, 1 - current, __ATOMIC_RELEASE);
-        }
+        if (old) *old = v->action;
+        if (act) publish(act);
     }
     unlock_view(&saved);
     return rc;
@@ -103,9 +139,10 @@ int conan_sigprof_take(void)
         sa.sa_sigaction = conan_cpu_on_sigprof;
         sa.sa_flags = SA_SIGINFO | SA_RESTART;
         sigemptyset(&sa.sa_mask);
-        rc = libc_sigaction(SIGPROF, &sa, &v->slot[0]);
+        struct sigaction previous;
+        rc = libc_sigaction(SIGPROF, &sa, &previous);
         if (rc == 0) {
-            __atomic_store_n(&v->current, 0, __ATOMIC_RELEASE);
+            publish(&previous);
             __atomic_store_n(&v->installed, 1, __ATOMIC_RELEASE);
         }
     }
@@ -121,7 +158,7 @@ void conan_sigprof_give_back(void)
     struct sigaction current;
     if (__atomic_load_n(&v->installed, __ATOMIC_ACQUIRE) && libc_sigaction(SIGPROF, NULL, &current) == 0) {
         /* Reached around us (a raw rt_sigaction): theirs now, leave it. */
-        if (is_ours(&current)) libc_sigaction(SIGPROF, &v->slot[__atomic_load_n(&v->current, __ATOMIC_ACQUIRE)], NULL);
+        if (is_ours(&current)) libc_sigaction(SIGPROF, &v->action, NULL);
         __atomic_store_n(&v->installed, 0, __ATOMIC_RELEASE);
     }
     unlock_view(&saved);
@@ -132,11 +169,11 @@ void conan_sigprof_give_back(void)
  * swallowed instead (documented). */
 void conan_sigprof_forward(int sig, siginfo_t *info, void *ucontext)
 {
-    struct conan_sigprof_view *v = &conan_sigprof_view;
-    const struct sigaction *a = &v->slot[__atomic_load_n(&v->current, __ATOMIC_ACQUIRE)];
-    if (a->sa_flags & SA_SIGINFO) {
-        if (a->sa_sigaction && !is_ours(a)) a->sa_sigaction(sig, info, ucontext);
-    } else if (a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN) {
-        a->sa_handler(sig);
+    struct sigaction a;
+    if (!read_action(&a)) return;
+    if (a.sa_flags & SA_SIGINFO) {
+        if (a.sa_sigaction && !is_ours(&a)) a.sa_sigaction(sig, info, ucontext);
+    } else if (a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN) {
+        a.sa_handler(sig);
     }
 }
