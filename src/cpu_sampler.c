@@ -412,11 +412,6 @@ int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
     return 0;
 }
 
-bool conan_cpu_active(void)
-{
-    return win.open;
-}
-
 void conan_cpu_rescan_threads(void)
 {
     if (!win.open) return;
@@ -513,7 +508,8 @@ void conan_cpu_stop(struct conan_cpu_window *out)
     out->nsample = n;
     out->samples = weighted;
     out->dropped = __atomic_load_n(&ring->dropped, __ATOMIC_RELAXED) + (n - complete);
-    out->started_s = win.started_s;
+    out->dropped_full = __atomic_load_n(&ring->dropped_full, __ATOMIC_RELAXED);
+    out->dropped_loader = __atomic_load_n(&ring->dropped_loader, __ATOMIC_RELAXED);
     out->duration_s = stopped_s - win.started_s;
     out->cpu_s = stopped_cpu_s - win.started_cpu_s;
     win.open = false;

@@ -335,14 +335,14 @@ struct conan_cpu_window {
     long samples, dropped;
     const struct conan_cpu_sample *sample; /* valid until conan_cpu_release */
     long nsample;
-    double started_s, duration_s;
+    long dropped_full, dropped_loader; /* of dropped: buffer full / in the loader */
+    double duration_s;
     double cpu_s;                /* process CPU time spent during the window */
 };
 
 /* Arms SIGPROF sampling at hz for every thread but the caller. Returns 0, or -1
  * with why filled (program owns SIGPROF, timers unavailable, ...). */
 int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len);
-bool conan_cpu_active(void);
 /* During a window: arm timers for threads born since the start. */
 void conan_cpu_rescan_threads(void);
 /* Disarms, lets pending signals drain, restores SIGPROF, and hands back samples. */

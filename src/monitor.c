@@ -115,7 +115,8 @@ static struct conan_pprof *cpu_profile(const struct conan_cpu_window *w)
     conan_pprof_comment(p, "cpu timer: %s, %d threads armed, %d Hz, %.2f s",
                         w->timer == CONAN_TIMER_THREAD ? "thread" : "process", w->threads_armed,
                         mon.cfg.cpu.hz, w->duration_s);
-    conan_pprof_comment(p, "samples: %ld taken, %ld dropped, over %.2f CPU-seconds", w->samples, w->dropped, w->cpu_s);
+    conan_pprof_comment(p, "samples: %ld taken, %ld dropped (%ld buffer full, %ld in the dynamic loader), over %.2f CPU-seconds",
+                        w->samples, w->dropped, w->dropped_full, w->dropped_loader, w->cpu_s);
     if (mon.window_note) conan_pprof_comment(p, "note: %s", mon.window_note);
     return p;
 }
