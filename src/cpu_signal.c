@@ -6,8 +6,11 @@
  * errno saved and restored; writes only to a slot it claimed with one atomic
  * add in a buffer the monitor thread preallocated. What it cannot take safely it
  * drops and counts: a full buffer, or a thread interrupted inside the dynamic
- * loader (libunwind would re-enter the loader's lists while they change). All
- * aggregation, symbolization and encoding happen later on the monitor thread. */
+ * loader (objects may be appearing or vanishing under the unwind-table
+ * snapshot; the walk itself never takes the loader's lock, see unwind.c).
+ * SIGPROFs that do not carry our timers' cookie are the program's and go to
+ * its handler (sigprof.c). All aggregation, symbolization and encoding happen
+ * later on the monitor thread. */
 #include "internal.h"
 
 #include <errno.h>
