@@ -68,7 +68,7 @@ static const struct config_key keys[] = {
     NUM("cpu.max", cpu.max, 0, 0, 100,
         "ceiling (%): no CPU profile starts at or above it, a running one stops; 0 = none"),
     ENUM("cpu.timer", cpu.timer, CONAN_TIMER_THREAD, "thread|process",
-         "thread: a CPU-time timer per thread; process: one setitimer(ITIMER_PROF)"),
+         "thread: a CPU-time timer per thread; process: one process-wide CPU-time timer"),
     INT("cpu.thread_timer_limit", cpu.thread_timer_limit, 1000, 1, 100000,
         "above this many threads the process timer is used instead"),
     SECTION("continuous", "continuous mode"),
