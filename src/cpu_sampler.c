@@ -19,7 +19,6 @@
  * now a no-op, stays so that the stray signal cannot kill the process. */
 #include "internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -72,26 +71,10 @@ static struct {
 
 static int owned_once, kept_handler_once, fallback_once, stuck_handler_once;
 
-static void read_comm(pid_t tid, char *out, size_t len)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
-    out[0] = '\0';
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    ssize_t n = read(fd, out, len - 1);
-    close(fd);
-    if (n <= 0) return;
-    out[n] = '\0';
-    char *nl = strchr(out, '\n');
-    if (nl) *nl = '\0';
-}
-
 const char *conan_cpu_thread_name(pid_t tid)
 {
     static char name[16];
-    read_comm(tid, name, sizeof name);
-    if (name[0]) return name;
+    if (conan_task_file(tid, "comm", name, sizeof name) && name[0]) return name;
     for (int i = 0; i < win.nthread; i++)
         if (win.thread[i].tid == tid) return win.thread[i].name;
     return "";
@@ -143,7 +126,7 @@ static struct armed_thread *add_thread(pid_t tid)
     struct armed_thread *t = &win.thread[win.nthread++];
     memset(t, 0, sizeof *t);
     t->tid = tid;
-    read_comm(tid, t->name, sizeof t->name);
+    conan_task_file(tid, "comm", t->name, sizeof t->name);
     return t;
 }
 
@@ -173,22 +156,6 @@ static int arm_thread_timer(struct armed_thread *t)
     return 0;
 }
 
-/* Calls fn for each thread id of the process; returns how many there were. */
-static int for_each_task(void (*fn)(pid_t tid, void *arg), void *arg)
-{
-    DIR *dir = opendir("/proc/self/task");
-    if (!dir) return -1;
-    int count = 0;
-    struct dirent *d;
-    while ((d = readdir(dir))) {
-        if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
-        count++;
-        if (fn) fn((pid_t)atoi(d->d_name), arg);
-    }
-    closedir(dir);
-    return count;
-}
-
 struct arm_pass {
     int armed;
     int skipped_blocked;
@@ -199,35 +166,20 @@ struct arm_pass {
  * signals for the length of the call, so its mask then looks open. */
 static bool thread_in_sigwait(pid_t tid)
 {
-    char path[64], text[32];
-    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0) return false;
-    text[n] = '\0';
-    return atol(text) == SYS_rt_sigtimedwait;
+    char text[32];
+    return conan_task_file(tid, "syscall", text, sizeof text) && atol(text) == SYS_rt_sigtimedwait;
 }
+
+static const unsigned long long SIGPROF_BIT = 1ULL << (SIGPROF - 1);
 
 /* A thread that blocks SIGPROF would keep our signal pending forever, and one
  * waiting for signals with sigwait would take it: neither is armed. */
 static bool thread_blocks_sigprof(pid_t tid)
 {
-    char path[64], line[256];
+    unsigned long long blocked;
     if (thread_in_sigwait(tid)) return true;
-    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
-    FILE *f = fopen(path, "re");
-    if (!f) return true; /* gone already */
-    bool blocked = false;
-    unsigned long long mask;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "SigBlk: %llx", &mask) == 1) {
-            blocked = (mask >> (SIGPROF - 1)) & 1;
-            break;
-        }
-    fclose(f);
-    return blocked;
+    if (!conan_task_status(tid, "SigBlk", 16, &blocked)) return true; /* gone already */
+    return blocked & SIGPROF_BIT;
 }
 
 static void arm_new_thread(pid_t tid, void *arg)
@@ -303,7 +255,7 @@ static void stop_process_timer(void)
 
 static int start_thread_timers(const struct conan_config *cfg, char *why, size_t why_len)
 {
-    int tasks = for_each_task(NULL, NULL);
+    int tasks = conan_for_each_task(NULL, NULL);
     if (tasks > cfg->cpu.thread_timer_limit) return -1; /* by configuration: not worth a log line */
     if (tasks < 0) {
         snprintf(why, why_len, "cannot list /proc/self/task");
@@ -319,7 +271,7 @@ static int start_thread_timers(const struct conan_config *cfg, char *why, size_t
         win.timer_cap = (int)(pending.rlim_cur / 4);
     if (tasks > win.timer_cap) return -1;
     struct arm_pass pass = { 0, 0, 0 };
-    for_each_task(arm_new_thread, &pass);
+    conan_for_each_task(arm_new_thread, &pass);
     if (pass.first_error) {
         snprintf(why, why_len, "per-thread CPU timers refused: %s", strerror(pass.first_error));
         delete_thread_timers();
@@ -385,7 +337,7 @@ int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
     /* With SIGPROF blocked everywhere our signal could only stay pending, or be
      * taken by a sigwait loop of the program's: no window. */
     int unblocked = 0;
-    for_each_task(count_unblocked, &unblocked);
+    conan_for_each_task(count_unblocked, &unblocked);
     if (unblocked == 0) {
         snprintf(why, why_len, "every thread blocks SIGPROF");
         conan_sigprof_give_back();
@@ -418,33 +370,21 @@ void conan_cpu_rescan_threads(void)
     conan_unwind_refresh_tables(); /* libraries loaded during the window */
     if (win.timer != CONAN_TIMER_THREAD) return;
     struct arm_pass pass = { 0, 0, 0 };
-    for_each_task(arm_new_thread, &pass);
+    conan_for_each_task(arm_new_thread, &pass);
+}
+
+static void note_pending(pid_t tid, void *arg)
+{
+    unsigned long long pending;
+    if (conan_task_status(tid, "SigPnd", 16, &pending) && (pending & SIGPROF_BIT)) *(bool *)arg = true;
 }
 
 /* True if SIGPROF is queued for the process or any of its threads. */
 static bool sigprof_pending(void)
 {
-    const unsigned long long bit = 1ULL << (SIGPROF - 1);
-    char path[64], line[256];
-    DIR *dir = opendir("/proc/self/task");
-    if (!dir) return false;
-    bool pending = false;
-    struct dirent *d;
-    while (!pending && (d = readdir(dir))) {
-        if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
-        FILE *f = conan_format(path, sizeof path, "/proc/self/task/%s/status", d->d_name) ? fopen(path, "re") : NULL;
-        if (!f) continue;
-        while (fgets(line, sizeof line, f)) {
-            unsigned long long mask;
-            if ((sscanf(line, "SigPnd: %llx", &mask) == 1 || sscanf(line, "ShdPnd: %llx", &mask) == 1) &&
-                (mask & bit)) {
-                pending = true;
-                break;
-            }
-        }
-        fclose(f);
-    }
-    closedir(dir);
+    unsigned long long shared;
+    bool pending = conan_task_status(0, "ShdPnd", 16, &shared) && (shared & SIGPROF_BIT);
+    if (!pending) conan_for_each_task(note_pending, &pending);
     return pending;
 }
 

@@ -166,6 +166,16 @@ struct conan_cpu_meter {
 double conan_cpu_meter_percent(struct conan_cpu_meter *m, double usable_cpus);
 double conan_cpu_percent(double cpu_s, double wall_s, double usable_cpus);
 
+/* ------------------------------------------------------------- procfs.c */
+
+/* Calls fn (may be NULL) for each thread of the process; returns how many
+ * there were, or -1 if /proc/self/task cannot be read. */
+int conan_for_each_task(void (*fn)(pid_t tid, void *arg), void *arg);
+/* First line of /proc/self/task/<tid>/<file> (tid 0: /proc/self/<file>). */
+bool conan_task_file(pid_t tid, const char *file, char *out, size_t len);
+/* The value of "<field>:" in that status file, parsed in base (16 for masks). */
+bool conan_task_status(pid_t tid, const char *field, int base, unsigned long long *value);
+
 /* ------------------------------------------------------------- unwind.c */
 
 #define CONAN_MAX_FRAMES 64

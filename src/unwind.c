@@ -298,14 +298,8 @@ static int get_proc_name(unw_addr_space_t as, unw_word_t ip, char *buf, size_t l
  * filter it might be (SECCOMP_RET_KILL), so we do not even probe it. */
 static bool no_seccomp_filter(void)
 {
-    FILE *f = fopen("/proc/self/status", "re");
-    if (!f) return false;
-    char line[256];
-    int mode = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "Seccomp: %d", &mode) == 1) break;
-    fclose(f);
-    return mode == 0;
+    unsigned long long mode;
+    return conan_task_status(0, "Seccomp", 10, &mode) && mode == 0;
 }
 
 void conan_unwind_prepare(void)

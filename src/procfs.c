@@ -1,0 +1,67 @@
+/* procfs.c — the few reads of /proc the engine makes about its own process:
+ * the list of its threads, a thread's one-line files (comm, syscall), and a
+ * field of a status file. Monitor-thread code: stdio and allocation are fine. */
+#include "internal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int conan_for_each_task(void (*fn)(pid_t tid, void *arg), void *arg)
+{
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir) return -1;
+    int count = 0;
+    struct dirent *d;
+    while ((d = readdir(dir))) {
+        if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+        count++;
+        if (fn) fn((pid_t)atoi(d->d_name), arg);
+    }
+    closedir(dir);
+    return count;
+}
+
+/* /proc/self/status for tid 0, else /proc/self/task/<tid>/<file>. */
+static void task_path(pid_t tid, const char *file, char *out, size_t len)
+{
+    if (tid == 0)
+        snprintf(out, len, "/proc/self/%s", file);
+    else
+        snprintf(out, len, "/proc/self/task/%d/%s", (int)tid, file);
+}
+
+bool conan_task_file(pid_t tid, const char *file, char *out, size_t len)
+{
+    char path[64];
+    task_path(tid, file, path, sizeof path);
+    out[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t n = read(fd, out, len - 1);
+    close(fd);
+    if (n <= 0) return false;
+    out[n] = '\0';
+    char *nl = strchr(out, '\n');
+    if (nl) *nl = '\0';
+    return true;
+}
+
+bool conan_task_status(pid_t tid, const char *field, int base, unsigned long long *value)
+{
+    char path[64], line[256];
+    task_path(tid, "status", path, sizeof path);
+    FILE *f = fopen(path, "re");
+    if (!f) return false;
+    size_t flen = strlen(field);
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
+            *value = strtoull(line + flen + 1, NULL, base);
+            found = true;
+        }
+    fclose(f);
+    return found;
+}
