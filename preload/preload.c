@@ -1,15 +1,13 @@
 /* preload.c — what runs when libconan.so is preloaded: the interposed
  * sigaction and signal (the program's SIGPROF calls are virtualized while a
- * window holds SIGPROF, see src/sigprof.c), unshare and setns (the monitor
- * steps aside for the calls that need a single-threaded caller), and the
+ * window holds SIGPROF, see src/sigprof.c), unshare and setns (the calls that
+ * need a single-threaded caller go through conan_monitor_call_alone), and the
  * constructor, which reads
  * CONAN_CONFIG and starts the monitor thread, and the destructor, which stops
  * it. No policy lives here. A config we cannot use leaves the shim inert, with
  * one line on stderr: the program runs exactly as it would without us. */
-#include <dirent.h>
 #include <dlfcn.h>
 #include <linux/nsfs.h>
-#include <pthread.h>
 #include <sys/ioctl.h>
 #include <errno.h>
 #include <sched.h>
@@ -18,13 +16,18 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/time.h>
-#include <time.h>
 
 #include "internal.h"
 
 #define CONAN_INTERPOSED __attribute__((visibility("default")))
 
 static struct conan_config config; /* static: too large for a constructor's stack */
+
+/* The next definition of an interposed function (the C library's), or NULL. */
+static void *next_symbol(const char *name)
+{
+    return dlsym(RTLD_NEXT, name);
+}
 
 CONAN_INTERPOSED int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
@@ -38,7 +41,7 @@ CONAN_INTERPOSED sighandler_t signal(int sig, sighandler_t handler)
 {
     static sighandler_t (*real_signal)(int, sighandler_t);
     if (sig != SIGPROF) {
-        if (!real_signal) real_signal = (sighandler_t(*)(int, sighandler_t))dlsym(RTLD_NEXT, "signal");
+        if (!real_signal) real_signal = (sighandler_t(*)(int, sighandler_t))next_symbol("signal");
         return real_signal ? real_signal(sig, handler) : SIG_ERR;
     }
     struct sigaction sa, old;
@@ -65,67 +68,11 @@ static void disarm_inherited_prof_timer(void)
     setitimer(ITIMER_PROF, &off, NULL);
 }
 
-/* The kernel refuses these to a multi-threaded caller: the monitor steps
- * aside for the call. Concurrent callers share one pause (the first stops the
- * monitor, the last restarts it). If the program has threads of its own the
- * call fails anyway, so the monitor stays. A short retry covers the moment
- * between our thread's join and the kernel's last bookkeeping of it. */
-static pthread_mutex_t pause_lock = PTHREAD_MUTEX_INITIALIZER;
-static int pausers;
-static bool paused_by_us;
-
-static int threads_in_process(void)
-{
-    DIR *dir = opendir("/proc/self/task");
-    if (!dir) return -1;
-    int n = 0;
-    struct dirent *d;
-    while ((d = readdir(dir)))
-        if (d->d_name[0] != '.') n++;
-    closedir(dir);
-    return n;
-}
-
-static bool pause_begin(void)
-{
-    pthread_mutex_lock(&pause_lock);
-    bool joined = pausers > 0;
-    if (!joined && threads_in_process() == 2) paused_by_us = conan_monitor_pause(); /* us + the monitor */
-    if (joined || paused_by_us) pausers++;
-    pthread_mutex_unlock(&pause_lock);
-    return joined || paused_by_us;
-}
-
-static void pause_end(void)
-{
-    pthread_mutex_lock(&pause_lock);
-    if (--pausers == 0 && paused_by_us) {
-        paused_by_us = false;
-        conan_monitor_resume();
-    }
-    pthread_mutex_unlock(&pause_lock);
-}
-
-static int call_single_threaded(int (*call)(int, int), int a, int b)
-{
-    bool paused = pause_begin();
-    int rc = call(a, b);
-    for (int retry = 0; paused && rc != 0 && (errno == EINVAL || errno == EUSERS) && retry < 20; retry++) {
-        struct timespec ms = { 0, 1000000 };
-        nanosleep(&ms, NULL);
-        rc = call(a, b);
-    }
-    int saved = errno;
-    if (paused) pause_end();
-    errno = saved;
-    return rc;
-}
-
 static int real_unshare(int flags, int unused)
 {
     static int (*next)(int);
     (void)unused;
-    if (!next) next = (int (*)(int))dlsym(RTLD_NEXT, "unshare");
+    if (!next) next = (int (*)(int))next_symbol("unshare");
     if (!next) {
         errno = ENOSYS;
         return -1;
@@ -136,7 +83,7 @@ static int real_unshare(int flags, int unused)
 static int real_setns(int fd, int nstype)
 {
     static int (*next)(int, int);
-    if (!next) next = (int (*)(int, int))dlsym(RTLD_NEXT, "setns");
+    if (!next) next = (int (*)(int, int))next_symbol("setns");
     if (!next) {
         errno = ENOSYS;
         return -1;
@@ -147,7 +94,7 @@ static int real_setns(int fd, int nstype)
 CONAN_INTERPOSED int unshare(int flags)
 {
     if (!(flags & (CLONE_NEWUSER | CLONE_VM | CLONE_SIGHAND | CLONE_THREAD))) return real_unshare(flags, 0);
-    return call_single_threaded(real_unshare, flags, 0);
+    return conan_monitor_call_alone(real_unshare, flags, 0);
 }
 
 /* Namespaces a multi-threaded process may not enter. */
@@ -161,7 +108,7 @@ CONAN_INTERPOSED int setns(int fd, int nstype)
         if (type < 0) type = SINGLE_THREADED_NS; /* a pidfd, or unknown: assume the worst */
     }
     if (!(type & SINGLE_THREADED_NS)) return real_setns(fd, nstype);
-    return call_single_threaded(real_setns, fd, nstype);
+    return conan_monitor_call_alone(real_setns, fd, nstype);
 }
 
 __attribute__((constructor)) static void conan_preload_start(void)

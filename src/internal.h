@@ -367,9 +367,8 @@ int conan_monitor_start(const struct conan_config *cfg);
 void conan_monitor_stop(void);
 /* Asks for an on-demand profile at the next tick. Async-signal-safe. */
 int conan_monitor_request(void);
-/* Stops and joins the monitor (ending an open window) so the process is
- * single-threaded again; true if it was running and is now stopped. */
-bool conan_monitor_pause(void);
-void conan_monitor_resume(void);
+/* Makes call(a, b), which the kernel refuses to a multi-threaded caller, with
+ * the monitor stopped (an open window ends early) and restarted after. */
+int conan_monitor_call_alone(int (*call)(int, int), int a, int b);
 
 #endif

@@ -413,19 +413,53 @@ void conan_monitor_stop(void)
     stop_monitor("stopped early: the program exited", STOP_WAIT_MS);
 }
 
-/* Some calls refuse a multi-threaded caller (unshare(CLONE_NEWUSER), setns into
- * a user or mount namespace): the monitor steps aside for them and comes back. */
-bool conan_monitor_pause(void)
+/* Some calls refuse a multi-threaded caller (unshare(CLONE_NEWUSER), setns
+ * into a user, mount or time namespace): the monitor steps aside for them.
+ * Concurrent callers share one pause (the first stops the monitor, the last
+ * restarts it). If the program has threads of its own the call fails anyway,
+ * so the monitor stays. A short retry covers the moment between our thread's
+ * join and the kernel's last bookkeeping of it. */
+static pthread_mutex_t pause_lock = PTHREAD_MUTEX_INITIALIZER;
+static int pausers;
+static bool paused_by_us;
+
+static bool pause_begin(void)
 {
-    if (!mon.running) return false;
-    stop_monitor("stopped early: the program entered a new namespace", PAUSE_WAIT_MS);
-    return !mon.running;
+    pthread_mutex_lock(&pause_lock);
+    bool joined = pausers > 0;
+    if (!joined && mon.running && conan_for_each_task(NULL, NULL) == 2) { /* the caller + the monitor */
+        stop_monitor("stopped early: the program entered a new namespace", PAUSE_WAIT_MS);
+        paused_by_us = !mon.running;
+    }
+    if (joined || paused_by_us) pausers++;
+    pthread_mutex_unlock(&pause_lock);
+    return joined || paused_by_us;
 }
 
-void conan_monitor_resume(void)
+static void pause_end(void)
 {
-    __atomic_store_n(&mon.stop, 0, __ATOMIC_RELEASE);
-    conan_monitor_start(&mon.cfg);
+    pthread_mutex_lock(&pause_lock);
+    if (--pausers == 0 && paused_by_us) {
+        paused_by_us = false;
+        __atomic_store_n(&mon.stop, 0, __ATOMIC_RELEASE);
+        conan_monitor_start(&mon.cfg);
+    }
+    pthread_mutex_unlock(&pause_lock);
+}
+
+int conan_monitor_call_alone(int (*call)(int, int), int a, int b)
+{
+    bool paused = pause_begin();
+    int rc = call(a, b);
+    for (int retry = 0; paused && rc != 0 && (errno == EINVAL || errno == EUSERS) && retry < 20; retry++) {
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+        rc = call(a, b);
+    }
+    int saved = errno;
+    if (paused) pause_end();
+    errno = saved;
+    return rc;
 }
 
 static void stop_monitor(const char *why, int wait_ms)
