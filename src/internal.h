@@ -324,13 +324,6 @@ extern int conan_cpu_kernel_timer;
 
 /* ------------------------------------------------------------- sigprof.c */
 
-struct conan_sigprof_view {
-    struct sigaction action;     /* the program's disposition while ours is installed */
-    unsigned seq;                /* atomic: odd while action is being written */
-    int installed;               /* atomic: 1 while our handler is the real one */
-};
-extern struct conan_sigprof_view conan_sigprof_view;
-
 void conan_sigprof_init(void);
 /* sigaction as the program sees it (virtual for SIGPROF while ours is installed). */
 int conan_sigaction(int sig, const struct sigaction *act, struct sigaction *old);

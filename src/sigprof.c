@@ -22,7 +22,12 @@
 #include <stdatomic.h>
 #include <string.h>
 
-struct conan_sigprof_view conan_sigprof_view;
+/* The program's view of SIGPROF while our handler is installed. */
+static struct conan_sigprof_view {
+    struct sigaction action;     /* the program's disposition while ours is installed */
+    unsigned seq;                /* atomic: odd while action is being written */
+    int installed;               /* atomic: 1 while our handler is the real one */
+} conan_sigprof_view;
 
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static int view_lock;
