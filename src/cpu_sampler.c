@@ -59,6 +59,7 @@ static struct {
     bool process_posix;             /* process mode: POSIX timer (else setitimer) */
     timer_t process_timer;
     struct itimerval previous_itimer;
+    long itimer_usec;               /* the setitimer period we armed, to recognise it */
     long hz;
     pid_t monitor_tid;
     struct armed_thread *thread;
@@ -230,8 +231,9 @@ static int start_process_timer(void)
     }
     win.process_posix = false;
     long usec = 1000000L / win.hz;
+    if (usec == 0) usec = 1;
+    win.itimer_usec = usec;
     struct timeval tv = { usec / 1000000L, usec % 1000000L };
-    if (usec == 0) tv.tv_usec = 1;
     struct itimerval it = { tv, tv };
     __atomic_store_n(&conan_cpu_kernel_timer, 1, __ATOMIC_RELAXED);
     return setitimer(ITIMER_PROF, &it, &win.previous_itimer);
@@ -248,8 +250,8 @@ static void stop_process_timer(void)
     /* Give ITIMER_PROF back only if it is still ours: the program may have
      * armed its own meanwhile. */
     struct itimerval now;
-    if (getitimer(ITIMER_PROF, &now) == 0 && now.it_interval.tv_sec == 0 &&
-        now.it_interval.tv_usec == (1000000L / win.hz ? 1000000L / win.hz : 1))
+    if (getitimer(ITIMER_PROF, &now) == 0 &&
+        now.it_interval.tv_sec * 1000000L + now.it_interval.tv_usec == win.itimer_usec)
         setitimer(ITIMER_PROF, &win.previous_itimer, NULL);
 }
 
