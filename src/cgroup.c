@@ -469,3 +469,28 @@ double conan_cgroup_cpu_quota(const struct conan_cgroup *cg)
     if (v2 > 0 && v1 > 0) return v2 < v1 ? v2 : v1;
     return v2 > 0 ? v2 : v1;
 }
+
+/* ------------------------------------------------------------ memory limit */
+
+/* Limits this large mean "none" (v1 writes 2^63 rounded down to a page). */
+#define NO_MEMORY_LIMIT (1LL << 60)
+
+static double bytes_limit_in(const char *dir, const char *file)
+{
+    char text[64];
+    long long bytes;
+    if (!read_small_file(dir, file, text, sizeof text)) return 0;
+    if (!parse_long(text, &bytes, NULL) || bytes <= 0 || bytes >= NO_MEMORY_LIMIT) return 0; /* "max" too */
+    return (double)bytes;
+}
+
+static double v2_memory_in(const char *dir) { return bytes_limit_in(dir, "memory.max"); }
+static double v1_memory_in(const char *dir) { return bytes_limit_in(dir, "memory.limit_in_bytes"); }
+
+double conan_cgroup_memory_limit(const struct conan_cgroup *cg)
+{
+    double v2 = smallest_limit_up_to_mount(cg->v2_dir, cg->v2_mount, v2_memory_in);
+    double v1 = smallest_limit_up_to_mount(cg->mem_v1_dir, cg->mem_v1_mount, v1_memory_in);
+    if (v2 > 0 && v1 > 0) return v2 < v1 ? v2 : v1;
+    return v2 > 0 ? v2 : v1;
+}

@@ -46,7 +46,8 @@ struct config_key {
     BOOL(sec ".enable", r.enable, 1, "evaluate this rule"),                                     \
     NUM(sec ".min", r.min, d_min, 0, hi, "never trip below this value (" unit ")"),             \
     NUM(sec ".diff", r.diff, d_diff, 0, 100000, "spike: percent above the mean of the window"), \
-    NUM(sec ".abs", r.abs, d_abs, 0, hi, "trip at or above this value (" unit "), no warm-up"), \
+    NUM(sec ".abs", r.abs, d_abs, 0, hi,                                                       \
+        "trip at or above this value (" unit "), no warm-up; 0 = no absolute threshold"),       \
     INT(sec ".window", r.window, 10, 0, CONAN_WINDOW_MAX,                                       \
         "previous ticks averaged for the spike test; 0 turns the spike test off"),              \
     INT(sec ".sustain", r.sustain, 1, 1, 1000, "consecutive ticks the condition must hold"),    \
@@ -71,6 +72,14 @@ static const struct config_key keys[] = {
          "thread: a CPU-time timer per thread; process: one process-wide CPU-time timer"),
     INT("cpu.thread_timer_limit", cpu.thread_timer_limit, 1000, 1, 100000,
         "above this many threads the process timer is used instead"),
+    SECTION("memory", "memory rule: resident memory against what the process may use"),
+    RULE_KEYS("memory", memory.rule, 10, 25, 80, 100, "% of the smallest of cgroup limit and RAM"),
+    SECTION("heap", "heap sampling and the heap rule"),
+    RULE_KEYS("heap", heap.rule, 64, 50, 0, 1048576, "MiB in use on the heap"),
+    INT("heap.sample_bytes", heap.sample_bytes, 524288, 0, 1 << 30,
+        "mean bytes allocated between sampled allocations (Poisson); 0 turns heap sampling off"),
+    INT("heap.followup_s", heap.followup_s, 0, 0, 86400,
+        "after a memory or heap trip, a second heap profile this many seconds later; 0 = none"),
     SECTION("continuous", "continuous mode"),
     INT("continuous.every_s", continuous.every_s, 60, 1, 86400, "seconds between continuous profiles"),
     SECTION("limits", "what the shim may spend"),

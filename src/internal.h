@@ -63,6 +63,14 @@ struct conan_config {
         enum conan_cpu_timer timer;
         int thread_timer_limit;       /* above this many threads, use the process timer */
     } cpu;
+    struct {
+        struct conan_rule_config rule; /* RSS as a percent of the memory the process may use */
+    } memory;
+    struct {
+        struct conan_rule_config rule; /* bytes in use on the heap, in MiB */
+        int sample_bytes;             /* mean bytes between sampled allocations; 0 = no sampling */
+        int followup_s;               /* a second heap profile this long after a trip; 0 = none */
+    } heap;
     struct { int every_s; } continuous;
     struct { int max_dumps_per_hour; int max_dir_mb; int keep; } limits;
 };
@@ -147,6 +155,9 @@ int conan_cgroup_resolve(const char *root, struct conan_cgroup *out);
  * mount point, v2 cpu.max and v1 cfs_quota_us/cfs_period_us both considered.
  * Returns 0 when no quota applies or nothing could be read. */
 double conan_cgroup_cpu_quota(const struct conan_cgroup *cg);
+/* Bytes of memory the cgroups allow (v2 memory.max, v1 memory.limit_in_bytes),
+ * the smallest along the path up to the mount point; 0 when none applies. */
+double conan_cgroup_memory_limit(const struct conan_cgroup *cg);
 
 /* ------------------------------------------------------------ metrics.c */
 
@@ -164,6 +175,12 @@ struct conan_cpu_meter {
 /* Process CPU over the time since the previous call, as a percent (0–100) of
  * usable_cpus. The first call primes the meter and returns 0. */
 double conan_cpu_meter_percent(struct conan_cpu_meter *m, double usable_cpus);
+
+/* Resident set size of the process, bytes (0 if unreadable). */
+double conan_rss_bytes(void);
+/* Memory the process may really use: the smaller of the cgroup limit and RAM.
+ * *source names which one won ("cgroup", "ram"). */
+double conan_memory_limit_bytes(const struct conan_cgroup *cg, const char **source);
 double conan_cpu_percent(double cpu_s, double wall_s, double usable_cpus);
 
 /* ------------------------------------------------------------- procfs.c */
@@ -353,6 +370,86 @@ void conan_cpu_stop(struct conan_cpu_window *out);
 void conan_cpu_release(void);
 /* Thread name from /proc/self/task/<tid>/comm, or the one seen when armed. */
 const char *conan_cpu_thread_name(pid_t tid);
+
+/* --------------------------------------------------------------- heap.c */
+
+/* Heap sampling. The malloc wrappers (preload/malloc.c) run the two inline
+ * tests below on every call; everything else here is the slow path, reached
+ * about once per heap.sample_bytes allocated, or by a free of a pointer that
+ * may have been sampled. */
+
+struct conan_heap_thread {
+    int64_t bytes_left;          /* allocation bytes until the next sample; < 0: slow path */
+    uint64_t rng;                /* xorshift state for the exponential intervals */
+    bool started;                /* rng seeded and a first interval drawn */
+    bool busy;                   /* inside the slow path: nested allocations are not sampled */
+    bool exempt;                 /* a libconan thread: never sampled */
+};
+extern __thread struct conan_heap_thread conan_heap_tls __attribute__((tls_model("initial-exec")));
+
+/* One counter per hash slot of sampled addresses: a free whose slot is zero
+ * was certainly not sampled. Read with a plain load; changed under the table
+ * lock only, which is on the slow path. */
+#define CONAN_HEAP_HINT_BITS 17
+extern uint32_t conan_heap_hint[1u << CONAN_HEAP_HINT_BITS];
+
+static inline size_t conan_heap_hint_slot(const void *p)
+{
+    return (size_t)((((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - CONAN_HEAP_HINT_BITS));
+}
+
+/* Hot path, every allocation: counts size down; true when this allocation must
+ * go to conan_heap_sample. No lock, no shared write, no call. */
+static inline bool conan_heap_countdown(size_t size)
+{
+    return __builtin_expect((conan_heap_tls.bytes_left -= (int64_t)size) < 0, 0);
+}
+
+/* Hot path, every free: false means p was certainly not sampled. */
+static inline bool conan_heap_maybe_sampled(const void *p)
+{
+    return __builtin_expect(__atomic_load_n(&conan_heap_hint[conan_heap_hint_slot(p)], __ATOMIC_RELAXED) != 0, 0);
+}
+
+/* Slow path of an allocation whose countdown ran out: draws the next interval
+ * and, if sampling is on, records p's stack and size. p may be NULL (failed). */
+void conan_heap_sample(void *p, size_t size);
+/* A sampled block being freed or reallocated: what forgetting it removed. */
+struct conan_heap_taken { void *bucket; size_t size; };
+/* Slow path of a free: stops tracking p if it was sampled (taken may be NULL).
+ * Keeps errno. Must run before the block goes back to the allocator. */
+void conan_heap_forget(void *p, struct conan_heap_taken *taken);
+/* A realloc failed: p is still live, so track it again as it was. */
+void conan_heap_restore(void *p, const struct conan_heap_taken *taken);
+/* Makes frees of p take the slow path forever (bootstrap blocks). */
+void conan_heap_pin(const void *p);
+
+/* The allocator behind us, as preload/malloc.c found it. */
+struct conan_allocator {
+    const char *name;            /* "glibc", "jemalloc", or the object's file name */
+    int (*mallctl)(const char *, void *, size_t *, void *, size_t); /* jemalloc's, or NULL */
+};
+extern struct conan_allocator conan_allocator;
+
+/* Monitor thread: starts sampling every heap.sample_bytes (0: off), marks the
+ * calling thread exempt. conan_heap_stop turns sampling off (tracked blocks
+ * stay tracked, so their frees stay correct). */
+void conan_heap_start(const struct conan_config *cfg);
+void conan_heap_stop(void);
+bool conan_heap_sampling(void);
+/* Bytes in use on the heap, from the allocator's own statistics when it has
+ * them (*source "mallinfo2", "jemalloc"), else the sampled estimate ("sampled"). */
+double conan_heap_in_use_bytes(const char **source);
+
+struct conan_heap_stats {
+    long live;                   /* sampled blocks not yet freed */
+    long stacks;                 /* distinct allocation stacks */
+    long sampled, freed;         /* since start */
+    long dropped;                /* samples not recorded (table memory exhausted) */
+};
+/* The heap profile: alloc_objects, alloc_space, inuse_objects, inuse_space,
+ * unbiased for sampling; NULL on allocation failure. */
+struct conan_pprof *conan_heap_profile(struct conan_heap_stats *stats);
 
 /* ------------------------------------------------------------ monitor.c */
 

@@ -1,10 +1,13 @@
 /* metrics.c — the numbers the rules watch. CPU is the whole process's CPU time
  * over a tick, as a percent of the CPUs it may really use: the smallest of the
- * cgroup quota (cgroup.c), the affinity mask and the online CPUs. Everything here
- * is a clock read or a small syscall, so a monitor tick stays far below 100 µs. */
+ * cgroup quota (cgroup.c), the affinity mask and the online CPUs. Memory is the
+ * resident set against the smaller of the cgroup memory limit and RAM (the heap
+ * figure is heap.c's, from the allocator). Everything here is a clock read, a
+ * small syscall or one small /proc read, so a monitor tick stays far below 100 µs. */
 #include "internal.h"
 
 #include <sched.h>
+#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,4 +71,24 @@ double conan_cpu_meter_percent(struct conan_cpu_meter *m, double usable_cpus)
     m->last_wall_s = wall;
     m->primed = true;
     return percent;
+}
+
+double conan_rss_bytes(void)
+{
+    char line[128];
+    unsigned long long size, resident;
+    if (!conan_task_file(0, "statm", line, sizeof line) || sscanf(line, "%llu %llu", &size, &resident) != 2) return 0;
+    return (double)resident * (double)sysconf(_SC_PAGESIZE);
+}
+
+double conan_memory_limit_bytes(const struct conan_cgroup *cg, const char **source)
+{
+    double ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    double limit = cg ? conan_cgroup_memory_limit(cg) : 0;
+    if (limit > 0 && (ram <= 0 || limit < ram)) {
+        if (source) *source = "cgroup";
+        return limit;
+    }
+    if (source) *source = "ram";
+    return ram;
 }

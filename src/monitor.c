@@ -1,8 +1,8 @@
 /* monitor.c — the monitor thread: the engine's clock and its only decision maker.
  *
  * Every interval_ms it reads the metrics, feeds the rules, and when one trips
- * (or the continuous timer fires, or a profile is requested on demand) it opens
- * a profiling window, subject to the rule's cooldown, the hourly dump budget and
+ * (or the continuous timer fires, or a profile is requested on demand) it writes
+ * a heap profile at once (memory and heap rules) or opens a CPU profiling window, subject to the rule's cooldown, the hourly dump budget and
  * the CPU ceiling. While a CPU window is open it also wakes every RESCAN_MS to
  * arm timers for new threads and to close the window on time. Closing a window
  * aggregates the samples, symbolizes, encodes, writes the file and the event
@@ -42,7 +42,7 @@ static struct {
     bool manual_pending;       /* a request waits for the open window to close */
 
     struct conan_cpu_meter meter;
-    struct conan_rule_state cpu_rule;
+    struct conan_rule_state cpu_rule, memory_rule, heap_rule;
     struct conan_budget budget;
     bool budget_skip_logged;
     double next_tick_s, next_continuous_s, started_wall_s;
@@ -53,7 +53,11 @@ static struct {
     struct conan_trigger window_trigger;
     const char *window_note;
 
-    double usable_cpus, limits_read_s;
+    double followup_s;         /* when the follow-up heap profile is due; 0 = none */
+    struct conan_trigger followup_trigger;
+
+    double usable_cpus, memory_limit, limits_read_s;
+    const char *memory_limit_source;
     pid_t pid;
     struct timespec dump_dir_mtime;   /* trigger files are looked for when this changes */
     struct { dev_t dev; ino_t ino; struct timespec mtime; bool seen, present; } shared_trigger;
@@ -168,6 +172,46 @@ static void close_cpu_window(void)
     conan_dump_prune(&mon.cfg);
 }
 
+/* ---- heap profiles: written at once, no window ---- */
+
+#define MIB (1024.0 * 1024.0)
+
+static void write_heap_profile(const struct conan_trigger *t, const char *note, double now_s)
+{
+    struct conan_event ev = { .kind = "heap", .trigger = t, .file = "", .note = note };
+    if (!conan_heap_sampling()) {
+        ev.error = "heap sampling is off (heap.sample_bytes is 0)";
+        conan_dump_event(&mon.cfg, &ev);
+        return;
+    }
+    if (conan_dump_dir_ready(&mon.cfg) != 0) return;
+    struct conan_heap_stats st = { 0 };
+    struct conan_pprof *p = conan_heap_profile(&st);
+    if (p) {
+        struct timespec wall;
+        clock_gettime(CLOCK_REALTIME, &wall);
+        conan_pprof_set_time(p, (int64_t)wall.tv_sec * 1000000000LL + wall.tv_nsec, 0);
+        conan_context_comments(p, &mon.cfg, &mon.ctx, t);
+        const char *source;
+        double in_use = conan_heap_in_use_bytes(&source);
+        conan_pprof_comment(p, "heap sampling: one sample per %d bytes on average; %ld sampled blocks live in %ld stacks; "
+                            "%ld sampled, %ld freed since start, %ld not recorded",
+                            mon.cfg.heap.sample_bytes, st.live, st.stacks, st.sampled, st.freed, st.dropped);
+        conan_pprof_comment(p, "heap in use: %.1f MiB (%s, allocator %s); resident: %.1f MiB of %.1f MiB (%s)",
+                            in_use / MIB, source, conan_allocator.name, conan_rss_bytes() / MIB,
+                            mon.memory_limit / MIB, mon.memory_limit_source ? mon.memory_limit_source : "?");
+        if (note) conan_pprof_comment(p, "note: %s", note);
+    }
+    ev.samples = st.live;
+    ev.dropped = st.dropped;
+    char path[PATH_MAX] = "";
+    write_profile(p, "heap", &ev, path, sizeof path);
+    conan_pprof_free(p);
+    conan_budget_spend(&mon.budget, mon.cfg.limits.max_dumps_per_hour, now_s, 1);
+    conan_dump_event(&mon.cfg, &ev);
+    conan_dump_prune(&mon.cfg);
+}
+
 /* ---- opening windows ---- */
 
 static bool budget_allows(double now_s, int n)
@@ -208,14 +252,39 @@ static void open_cpu_window(const struct conan_trigger *t, double now_s)
 /* Profiles of every enabled kind, for an on-demand request. */
 static void serve_manual_request(double now_s)
 {
-    if (!mon.cfg.cpu.rule.enable) return;
     static const struct conan_trigger manual = { .metric = "", .reason = CONAN_REASON_MANUAL };
     if (mon.window_open) {
         mon.manual_pending = true; /* served when the open window closes */
         return;
     }
     mon.manual_pending = false;
-    if (budget_allows(now_s, 1)) open_cpu_window(&manual, now_s);
+    if (conan_heap_sampling() && budget_allows(now_s, 1)) write_heap_profile(&manual, NULL, now_s);
+    if (mon.cfg.cpu.rule.enable && budget_allows(now_s, 1)) open_cpu_window(&manual, now_s);
+}
+
+/* The memory and heap rules: either one writes a heap profile. */
+static void memory_rules(double now_s)
+{
+    const char *source;
+    double rss_percent = mon.memory_limit > 0 ? conan_rss_bytes() / mon.memory_limit * 100.0 : 0;
+    double heap_mib = conan_heap_in_use_bytes(&source) / MIB;
+    struct conan_verdict mv = conan_rule_observe(&mon.cfg.memory.rule, &mon.memory_rule, rss_percent, now_s);
+    struct conan_verdict hv = conan_rule_observe(&mon.cfg.heap.rule, &mon.heap_rule, heap_mib, now_s);
+    if ((mv.reason == CONAN_REASON_NONE && hv.reason == CONAN_REASON_NONE) || !budget_allows(now_s, 1)) return;
+    struct conan_trigger t;
+    if (mv.reason != CONAN_REASON_NONE)
+        t = (struct conan_trigger){ .metric = "memory", .reason = mv.reason, .value = rss_percent, .mean = mv.mean,
+                                    .rule = &mon.cfg.memory.rule };
+    else
+        t = (struct conan_trigger){ .metric = "heap", .reason = hv.reason, .value = heap_mib, .mean = hv.mean,
+                                    .rule = &mon.cfg.heap.rule };
+    write_heap_profile(&t, NULL, now_s);
+    if (mv.reason != CONAN_REASON_NONE) conan_rule_commit(&mon.memory_rule, now_s);
+    if (hv.reason != CONAN_REASON_NONE) conan_rule_commit(&mon.heap_rule, now_s);
+    if (mon.cfg.heap.followup_s > 0 && conan_heap_sampling()) {
+        mon.followup_s = now_s + mon.cfg.heap.followup_s;
+        mon.followup_trigger = t;
+    }
 }
 
 static bool same_time(struct timespec a, struct timespec b)
@@ -263,6 +332,8 @@ static void tick(double now_s)
     if (now_s - mon.limits_read_s >= LIMITS_REFRESH_S || mon.usable_cpus <= 0) {
         const char *source;
         mon.usable_cpus = conan_usable_cpus(mon.ctx.have_cgroup ? &mon.ctx.cgroup : NULL, &source);
+        mon.memory_limit = conan_memory_limit_bytes(mon.ctx.have_cgroup ? &mon.ctx.cgroup : NULL,
+                                                    &mon.memory_limit_source);
         mon.limits_read_s = now_s;
     }
     double cpu = conan_cpu_meter_percent(&mon.meter, mon.usable_cpus);
@@ -281,8 +352,16 @@ static void tick(double now_s)
         conan_rule_commit(&mon.cpu_rule, now_s);
     }
 
+    memory_rules(now_s);
+    /* Objects loaded since the last tick become unwindable for heap samples. */
+    if (conan_heap_sampling()) {
+        conan_unwind_refresh_tables();
+        conan_unwind_release_retired();
+    }
+
     if (mon.cfg.mode == CONAN_MODE_CONTINUOUS && now_s >= mon.next_continuous_s && !mon.window_open) {
         static const struct conan_trigger continuous = { .metric = "", .reason = CONAN_REASON_CONTINUOUS };
+        if (conan_heap_sampling() && budget_allows(now_s, 1)) write_heap_profile(&continuous, NULL, now_s);
         if (!over_ceiling && budget_allows(now_s, 1)) open_cpu_window(&continuous, now_s);
         mon.next_continuous_s = now_s + mon.cfg.continuous.every_s;
     }
@@ -311,6 +390,7 @@ static void *monitor_main(void *arg)
 {
     (void)arg;
     double interval_s = mon.cfg.interval_ms / 1000.0;
+    conan_heap_start(&mon.cfg); /* this thread's own allocations are never sampled */
     double now_s = conan_monotonic_seconds();
     conan_cpu_meter_percent(&mon.meter, 1); /* prime */
     mon.next_tick_s = now_s + interval_s;
@@ -323,6 +403,7 @@ static void *monitor_main(void *arg)
             if (rescan < deadline) deadline = rescan;
             if (mon.window_end_s < deadline) deadline = mon.window_end_s;
         }
+        if (mon.followup_s > 0 && mon.followup_s < deadline) deadline = mon.followup_s;
         wait_until(deadline);
         if (__atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE)) break;
         now_s = conan_monotonic_seconds();
@@ -335,6 +416,11 @@ static void *monitor_main(void *arg)
         }
         if (__atomic_exchange_n(&mon.requested, 0, __ATOMIC_ACQ_REL) || (mon.manual_pending && !mon.window_open))
             serve_manual_request(now_s);
+        if (mon.followup_s > 0 && now_s >= mon.followup_s) {
+            mon.followup_s = 0;
+            if (budget_allows(now_s, 1))
+                write_heap_profile(&mon.followup_trigger, "follow-up: heap.followup_s after the trip", now_s);
+        }
         if (now_s >= mon.next_tick_s) {
             tick(now_s);
             mon.next_tick_s += interval_s;
@@ -357,6 +443,7 @@ static void *monitor_main(void *arg)
 static void child_after_fork(void)
 {
     __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);
+    conan_heap_stop();
     mon.running = false;
 }
 
@@ -368,6 +455,8 @@ int conan_monitor_start(const struct conan_config *cfg)
     if (cfg != &mon.cfg) mon.cfg = *cfg;
     conan_context_collect(&mon.ctx);
     conan_rule_reset(&mon.cpu_rule);
+    conan_rule_reset(&mon.memory_rule);
+    conan_rule_reset(&mon.heap_rule);
     mon.started_wall_s = wall_seconds();
     mon.pid = getpid();
     static int no_cgroup_once;
@@ -469,6 +558,7 @@ static void stop_monitor(const char *why, int wait_ms)
     /* Sampling stops at once; the thread gets a bounded time to write what an
      * open window already holds. */
     __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);
+    conan_heap_stop();
     __atomic_store_n(&mon.stop, 1, __ATOMIC_RELEASE);
     wake();
     struct timespec deadline;

@@ -1,9 +1,9 @@
 /* rules.c — the trip decision every metric shares, and the hourly dump budget.
  *
  * Pure code: no clock, no I/O, no globals; the caller passes the value and the
- * time. A rule trips when value >= min and either value >= abs (no warm-up) or the
- * window of the previous `window` values is full and value >= mean * (1 + diff/100),
- * for `sustain` consecutive ticks, and the rule is not cooling down. Observing and
+ * time. A rule trips when value >= min and either value >= abs (no warm-up; abs 0
+ * means no absolute threshold) or the window of the previous `window` values is
+ * full and value >= mean * (1 + diff/100), for `sustain` consecutive ticks, and the rule is not cooling down. Observing and
  * committing are separate so that a trip the monitor cannot act on (budget spent,
  * CPU above the ceiling, a window already running) does not start a cooldown. */
 #include "internal.h"
@@ -67,7 +67,7 @@ struct conan_verdict conan_rule_observe(const struct conan_rule_config *cfg,
 
     enum conan_reason reason = CONAN_REASON_NONE;
     if (value >= cfg->min) {
-        if (value >= cfg->abs)
+        if (cfg->abs > 0 && value >= cfg->abs)
             reason = CONAN_REASON_ABS;
         else if (v.window_full && value >= v.mean * (1.0 + cfg->diff / 100.0))
             reason = CONAN_REASON_SPIKE;

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -66,6 +67,7 @@ struct table_snapshot {
 };
 
 static struct table_snapshot *tables;   /* read by handlers with one atomic load */
+static long walkers;                    /* atomic: walks running now (signal handlers, heap samples) */
 
 /* Reads a DWARF pointer encoding used by .eh_frame_hdr's header fields; only
  * the encodings linkers emit there are accepted. */
@@ -168,8 +170,19 @@ void conan_unwind_release_retired(void)
 {
     struct table_snapshot *current = __atomic_load_n(&tables, __ATOMIC_ACQUIRE);
     if (!current) return;
-    struct table_snapshot *old = current->retired;
-    current->retired = NULL;
+    struct table_snapshot *old = __atomic_exchange_n(&current->retired, NULL, __ATOMIC_SEQ_CST);
+    if (!old) return;
+    /* A walk that started before the exchange may still read an old snapshot;
+     * one that starts after it sees only the current one. Walks are short
+     * (tens of µs); if they keep overlapping, try again next time. */
+    for (int i = 0; __atomic_load_n(&walkers, __ATOMIC_SEQ_CST) != 0; i++) {
+        if (i == 100) {
+            __atomic_store_n(&current->retired, old, __ATOMIC_RELEASE);
+            return;
+        }
+        struct timespec pause = { 0, 100000 };
+        nanosleep(&pause, NULL);
+    }
     while (old) {
         struct table_snapshot *next = old->retired;
         free(old);
@@ -353,10 +366,14 @@ int conan_unwind_signal(void *ucontext, uintptr_t *pcs, int max)
 {
     unw_addr_space_t as = __atomic_load_n(&address_space, __ATOMIC_ACQUIRE);
     if (!as) return 0;
+    __atomic_fetch_add(&walkers, 1, __ATOMIC_SEQ_CST);
     struct walk w = { .uc = ucontext };
     unw_cursor_t cursor;
-    if (unw_init_remote(&cursor, as, &w) != 0) return 0;
     int depth = 0;
+    if (unw_init_remote(&cursor, as, &w) != 0) {
+        __atomic_fetch_sub(&walkers, 1, __ATOMIC_SEQ_CST);
+        return 0;
+    }
     bool exact = true;
     while (depth < max) {
         unw_word_t ip;
@@ -365,5 +382,6 @@ int conan_unwind_signal(void *ucontext, uintptr_t *pcs, int max)
         exact = unw_is_signal_frame(&cursor) > 0;
         if (unw_step(&cursor) <= 0) break;
     }
+    __atomic_fetch_sub(&walkers, 1, __ATOMIC_SEQ_CST);
     return depth;
 }

@@ -1,11 +1,12 @@
-/* test_cgroup.c — cgroup resolution and CPU quota, against fixture trees and the
- * real system. Usage: test_cgroup <fixtures dir> (tests/fixtures/cgroup).
+/* test_cgroup.c — cgroup resolution, CPU quota and memory limit, against
+ * fixture trees and the real system. Usage: test_cgroup <fixtures dir> (tests/fixtures/cgroup).
  *
  * Why fixtures: the development host only has a v1 "cpu" controller (and an
  * empty v2 "unified" mount), so cgroup v2 limits, co-mounted cpu,cpuacct,
  * namespaced and container layouts cannot exist here for real. Each fixture
  * directory is a root prefix holding proc/self/cgroup, proc/self/mountinfo and
- * the sys/fs/cgroup files the quota reader opens. Trees for garbage input are
+ * the sys/fs/cgroup files the quota and memory readers open (v1 memory limits
+ * are tested for real, as root, by integration/memory_rule). Trees for garbage input are
  * written at run time into a temporary directory instead. */
 #include "internal.h"
 #include "check.h"
@@ -62,6 +63,8 @@ static void test_v2_nested(void)
     CHECK_STR(cg.id, "/app.slice/web.service");
     CHECK_STR(cg.container_id, "");
     CHECK_NEAR(conan_cgroup_cpu_quota(&cg), 0.5, 1e-9);
+    /* memory.max: "max" on the service, 512 MiB on its parent */
+    CHECK_NEAR(conan_cgroup_memory_limit(&cg), 536870912.0, 0);
 }
 
 /* (b) v2: the parent is tighter than the child, so the walk must reach it. */
@@ -74,6 +77,8 @@ static void test_v2_parent_tighter(void)
     CHECK_STR(cg.id, "/system.slice/docker-" DOCKER_ID ".scope");
     CHECK_STR(cg.container_id, DOCKER_ID);
     CHECK_NEAR(conan_cgroup_cpu_quota(&cg), 0.25, 1e-9);
+    /* memory.max: 1 GiB on the container, a looser 2 GiB above it */
+    CHECK_NEAR(conan_cgroup_memory_limit(&cg), 1073741824.0, 0);
 }
 
 /* (c) v2 without any limit. */
@@ -84,6 +89,7 @@ static void test_v2_no_limit(void)
     CHECK_INT(resolve_fixture("c_v2_no_limit", &cg, root), 0);
     CHECK_STR(cg.v2_dir, under(root, "/sys/fs/cgroup/user.slice/session-1.scope"));
     CHECK_NEAR(conan_cgroup_cpu_quota(&cg), 0, 0);
+    CHECK_NEAR(conan_cgroup_memory_limit(&cg), 0, 0);
 }
 
 /* (d) v1 with cpu,cpuacct co-mounted, docker's cgroupfs layout. The container

@@ -72,6 +72,8 @@ static void test_rule_table(void)
     cases[n++] = (struct rule_case){ "zero mean: any value >= min is a spike", with(2, 1, 0, 10, 25, 90),
         { { 0, 1, NONE, 1 }, { 0, 2, NONE, 1 }, { 9, 3, NONE, 1 }, { 0, 4, NONE, 1 }, { 0, 5, NONE, 1 },
           { 10, 6, SPIKE, 1 } }, 6 };
+    cases[n++] = (struct rule_case){ "abs 0 turns the absolute test off", with(0, 1, 0, 0, 25, 0),
+        { { 0, 1, NONE, 1 }, { 1e9, 2, NONE, 1 } }, 2 };
     cases[n++] = (struct rule_case){ "window 0 turns the spike test off", with(0, 1, 0, 10, 25, 90),
         { { 1, 1, NONE, 1 }, { 1, 2, NONE, 1 }, { 80, 3, NONE, 1 }, { 90, 4, ABS, 1 } }, 4 };
     cases[n++] = (struct rule_case){ "sustain 3: trips on the third consecutive tick", with(3, 3, 0, 10, 25, 70),

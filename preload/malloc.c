@@ -1,0 +1,382 @@
+/* malloc.c — the interposed malloc family: malloc, free, calloc, realloc,
+ * reallocarray, posix_memalign, aligned_alloc, memalign, valloc, pvalloc and
+ * malloc_usable_size. Each forwards to the next allocator in the chain (the C
+ * library's, or jemalloc preloaded after us) found with dlsym(RTLD_NEXT), so
+ * alignment, zeroing, errors and realloc semantics are exactly that
+ * allocator's. C++ new and delete reach us through libstdc++.
+ *
+ * Hot path (every call of the program's): one thread-local countdown on
+ * allocation and one load of a hint counter on free (src/internal.h). No lock,
+ * no atomic read-modify-write, no syscall; the forwarding is a tail call. Only
+ * the allocation that exhausts the countdown, or a free whose hint is set,
+ * goes to the slow path in src/heap.c.
+ *
+ * Bootstrap: the first call resolves the next allocator. dlsym may itself
+ * allocate; those allocations come from a small static arena whose blocks are
+ * never given back (their frees are recognised and ignored). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define CONAN_INTERPOSED __attribute__((visibility("default")))
+
+/* ---- bootstrap arena ---- */
+
+#define ARENA_BYTES (64 * 1024)
+static alignas(64) char arena[ARENA_BYTES];
+static size_t arena_used; /* atomic */
+
+static bool in_arena(const void *p)
+{
+    return (const char *)p >= arena && (const char *)p < arena + ARENA_BYTES;
+}
+
+/* Each block is preceded by its size; the arena is zero and never reused, so
+ * calloc needs nothing more. */
+static void *arena_alloc(size_t size, size_t align)
+{
+    if (align < 16) align = 16;
+    if (size > ARENA_BYTES || align > 4096) return NULL;
+    size_t need = size + align + 16;
+    size_t start = __atomic_fetch_add(&arena_used, need, __ATOMIC_RELAXED);
+    if (start + need > ARENA_BYTES) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    uintptr_t base = (uintptr_t)arena + start + 16;
+    uintptr_t p = (base + align - 1) & ~(uintptr_t)(align - 1);
+    memcpy((void *)(p - sizeof size), &size, sizeof size);
+    conan_heap_pin((void *)p); /* its free must come to us, not the allocator */
+    return (void *)p;
+}
+
+static size_t arena_size(const void *p)
+{
+    size_t size;
+    memcpy(&size, (const char *)p - sizeof size, sizeof size);
+    return size;
+}
+
+/* ---- the next allocator ---- */
+
+struct allocator {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void *(*reallocarray)(void *, size_t, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    size_t (*malloc_usable_size)(void *);
+};
+
+static void *boot_malloc(size_t);
+static void boot_free(void *);
+static void *boot_calloc(size_t, size_t);
+static void *boot_realloc(void *, size_t);
+static void *boot_reallocarray(void *, size_t, size_t);
+static int boot_posix_memalign(void **, size_t, size_t);
+static void *boot_aligned_alloc(size_t, size_t);
+static void *boot_memalign(size_t, size_t);
+static void *boot_valloc(size_t);
+static void *boot_pvalloc(size_t);
+static size_t boot_malloc_usable_size(void *);
+
+/* Until resolved, every entry points at a boot_ function that resolves first:
+ * the hot path never tests whether resolution has happened. */
+static struct allocator next = {
+    boot_malloc, boot_free, boot_calloc, boot_realloc, boot_reallocarray, boot_posix_memalign,
+    boot_aligned_alloc, boot_memalign, boot_valloc, boot_pvalloc, boot_malloc_usable_size,
+};
+
+/* Emulations for functions the next allocator does not define (jemalloc has
+ * no pvalloc or reallocarray): the C library's would allocate from another
+ * heap than the one free() returns blocks to. */
+static void *emulated_reallocarray(void *p, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return next.realloc(p, total);
+}
+
+static void *emulated_memalign(size_t align, size_t size)
+{
+    void *p = NULL;
+    int rc = next.posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size);
+    if (rc) errno = rc;
+    return rc ? NULL : p;
+}
+
+static void *emulated_aligned_alloc(size_t align, size_t size) { return next.memalign(align, size); }
+static void *emulated_valloc(size_t size) { return next.memalign((size_t)getpagesize(), size); }
+
+static void *emulated_pvalloc(size_t size)
+{
+    size_t page = (size_t)getpagesize(), rounded = size ? (size + page - 1) & ~(page - 1) : page;
+    if (rounded < size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return next.memalign(page, rounded);
+}
+
+/* glibc's own entry points: the fallback if dlsym cannot answer at all. */
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+
+static const void *object_of(const void *fn)
+{
+    Dl_info info;
+    return fn && dladdr(fn, &info) ? info.dli_fbase : NULL;
+}
+
+/* The next definition of name if it lives in the allocator's object. */
+static void *from_allocator(const char *name, const void *allocator_object)
+{
+    void *fn = dlsym(RTLD_NEXT, name);
+    return fn && object_of(fn) == allocator_object ? fn : NULL;
+}
+
+#define PICK(field, name, fallback)                                                   \
+    do {                                                                               \
+        void *fn = from_allocator(name, object);                                       \
+        found.field = fn ? (__typeof__(found.field))fn : (fallback);                   \
+    } while (0)
+
+static void resolve_all(void)
+{
+    struct allocator found;
+    void *m = dlsym(RTLD_NEXT, "malloc");
+    const void *object = object_of(m);
+    found.malloc = m ? (void *(*)(size_t))m : __libc_malloc;
+    PICK(free, "free", __libc_free);
+    PICK(calloc, "calloc", __libc_calloc);
+    PICK(realloc, "realloc", __libc_realloc);
+    PICK(posix_memalign, "posix_memalign", NULL);
+    PICK(memalign, "memalign", m ? emulated_memalign : __libc_memalign);
+    PICK(reallocarray, "reallocarray", emulated_reallocarray);
+    PICK(aligned_alloc, "aligned_alloc", emulated_aligned_alloc);
+    PICK(valloc, "valloc", emulated_valloc);
+    PICK(pvalloc, "pvalloc", emulated_pvalloc);
+    PICK(malloc_usable_size, "malloc_usable_size", NULL);
+
+    Dl_info info;
+    int (*mallctl)(const char *, void *, size_t *, void *, size_t) =
+        (int (*)(const char *, void *, size_t *, void *, size_t))from_allocator("mallctl", object);
+    if (mallctl)
+        conan_allocator.name = "jemalloc";
+    else if (object && object == object_of((void *)__libc_malloc))
+        conan_allocator.name = "glibc";
+    else if (m && dladdr(m, &info) && info.dli_fname)
+        conan_allocator.name = info.dli_fname;
+    conan_allocator.mallctl = mallctl;
+
+    /* Publish the ones every other entry relies on last. */
+    __atomic_store_n(&next.posix_memalign, found.posix_memalign, __ATOMIC_RELEASE);
+    __atomic_store_n(&next.memalign, found.memalign, __ATOMIC_RELEASE);
+    __atomic_store_n(&next.realloc, found.realloc, __ATOMIC_RELEASE);
+    __atomic_store_n(&next.reallocarray, found.reallocarray, __ATOMIC_RELEASE);
+    __atomic_store_n(&next.aligned_alloc, found.aligned_alloc, __ATOMIC_RELEASE);
+    __atomic_store_n(&next.valloc, found.valloc, __ATOMIC_RELEASE);
+    __atomic_store_n(&next.pvalloc, found.pvalloc, __ATOMIC_RELEASE);
+    __atomic_store_n(&next.malloc_usable_size, found.malloc_usable_size, __ATOMIC_RELEASE);
+    __atomic_store_n(&next.calloc, found.calloc, __ATOMIC_RELEASE);
+    __atomic_store_n(&next.free, found.free, __ATOMIC_RELEASE);
+    __atomic_store_n(&next.malloc, found.malloc, __ATOMIC_RELEASE);
+}
+
+enum { UNRESOLVED, RESOLVING, RESOLVED };
+static int resolve_state; /* atomic */
+static __thread bool resolving __attribute__((tls_model("initial-exec")));
+
+/* True when next is usable; false for the resolving thread's own nested
+ * calls, which the arena serves. */
+static bool resolved(void)
+{
+    int state = __atomic_load_n(&resolve_state, __ATOMIC_ACQUIRE);
+    if (state == RESOLVED) return true;
+    if (resolving) return false;
+    state = UNRESOLVED;
+    if (__atomic_compare_exchange_n(&resolve_state, &state, RESOLVING, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        resolving = true;
+        resolve_all();
+        resolving = false;
+        __atomic_store_n(&resolve_state, RESOLVED, __ATOMIC_RELEASE);
+        return true;
+    }
+    while (__atomic_load_n(&resolve_state, __ATOMIC_ACQUIRE) != RESOLVED) sched_yield();
+    return true;
+}
+
+static void *boot_malloc(size_t size) { return resolved() ? next.malloc(size) : arena_alloc(size, 16); }
+static void boot_free(void *p) { if (resolved() && !in_arena(p)) next.free(p); }
+
+static void *boot_calloc(size_t n, size_t size)
+{
+    size_t total;
+    if (resolved()) return next.calloc(n, size);
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return arena_alloc(total, 16);
+}
+
+static void *boot_realloc(void *p, size_t size)
+{
+    if (resolved()) return next.realloc(p, size);
+    void *q = arena_alloc(size, 16);
+    if (q && p) memcpy(q, p, arena_size(p) < size ? arena_size(p) : size);
+    return q;
+}
+
+static void *boot_reallocarray(void *p, size_t n, size_t size)
+{
+    return resolved() ? next.reallocarray(p, n, size) : emulated_reallocarray(p, n, size);
+}
+
+static int boot_posix_memalign(void **out, size_t align, size_t size)
+{
+    if (resolved()) return next.posix_memalign ? next.posix_memalign(out, align, size) : ENOMEM;
+    *out = arena_alloc(size, align);
+    return *out ? 0 : ENOMEM;
+}
+
+static void *boot_aligned_alloc(size_t align, size_t size)
+{
+    return resolved() ? next.aligned_alloc(align, size) : arena_alloc(size, align);
+}
+
+static void *boot_memalign(size_t align, size_t size)
+{
+    return resolved() ? next.memalign(align, size) : arena_alloc(size, align);
+}
+
+static void *boot_valloc(size_t size)
+{
+    return resolved() ? next.valloc(size) : arena_alloc(size, (size_t)getpagesize());
+}
+
+static void *boot_pvalloc(size_t size)
+{
+    return resolved() ? next.pvalloc(size) : arena_alloc(size, (size_t)getpagesize());
+}
+
+static size_t boot_malloc_usable_size(void *p)
+{
+    return resolved() && next.malloc_usable_size ? next.malloc_usable_size(p) : 0;
+}
+
+/* ---- the interposed entry points: hot paths ---- */
+
+/* The allocation of size bytes that call made: counted down, and sampled when
+ * the countdown runs out. The common case is the tail call. */
+#define ALLOCATE(size, call)                                       \
+    do {                                                           \
+        if (__builtin_expect(!conan_heap_countdown(size), 1)) return call; \
+        void *allocated_ = call;                                   \
+        conan_heap_sample(allocated_, size);                       \
+        return allocated_;                                         \
+    } while (0)
+
+CONAN_INTERPOSED void *malloc(size_t size)
+{
+    ALLOCATE(size, next.malloc(size));
+}
+
+CONAN_INTERPOSED void free(void *p)
+{
+    if (__builtin_expect(conan_heap_maybe_sampled(p), 0)) {
+        if (in_arena(p)) return;
+        conan_heap_forget(p, NULL); /* before the allocator can hand p out again */
+    }
+    next.free(p);
+}
+
+CONAN_INTERPOSED void *calloc(size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) return next.calloc(n, size); /* its ENOMEM */
+    ALLOCATE(total, next.calloc(n, size));
+}
+
+/* realloc is a free of the old block and an allocation of the new size. If it
+ * fails the old block is still live and tracked again. */
+static void *reallocate(void *p, size_t size, void *(*call)(void *, size_t, size_t), size_t n, size_t elem)
+{
+    struct conan_heap_taken taken = { 0 };
+    if (p && conan_heap_maybe_sampled(p)) {
+        if (in_arena(p)) {
+            void *q = malloc(size);
+            if (q) memcpy(q, p, arena_size(p) < size ? arena_size(p) : size);
+            return q;
+        }
+        conan_heap_forget(p, &taken);
+    }
+    void *q = call ? call(p, n, elem) : next.realloc(p, size);
+    if (!q) {
+        if (size) conan_heap_restore(p, &taken);
+        return NULL;
+    }
+    if (conan_heap_countdown(size)) conan_heap_sample(q, size);
+    return q;
+}
+
+CONAN_INTERPOSED void *realloc(void *p, size_t size)
+{
+    return reallocate(p, size, NULL, 0, 0);
+}
+
+CONAN_INTERPOSED void *reallocarray(void *p, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) return next.reallocarray(p, n, size); /* its ENOMEM */
+    return reallocate(p, total, next.reallocarray, n, size);
+}
+
+CONAN_INTERPOSED int posix_memalign(void **out, size_t align, size_t size)
+{
+    int rc = next.posix_memalign(out, align, size);
+    if (rc == 0 && conan_heap_countdown(size)) conan_heap_sample(*out, size);
+    return rc;
+}
+
+CONAN_INTERPOSED void *aligned_alloc(size_t align, size_t size)
+{
+    ALLOCATE(size, next.aligned_alloc(align, size));
+}
+
+CONAN_INTERPOSED void *memalign(size_t align, size_t size)
+{
+    ALLOCATE(size, next.memalign(align, size));
+}
+
+CONAN_INTERPOSED void *valloc(size_t size)
+{
+    ALLOCATE(size, next.valloc(size));
+}
+
+CONAN_INTERPOSED void *pvalloc(size_t size)
+{
+    ALLOCATE(size, next.pvalloc(size));
+}
+
+CONAN_INTERPOSED size_t malloc_usable_size(void *p)
+{
+    if (p && in_arena(p)) return arena_size(p);
+    return next.malloc_usable_size(p);
+}

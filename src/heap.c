@@ -1,0 +1,447 @@
+/* heap.c — heap sampling: which allocations are sampled, the table of sampled
+ * blocks still live, the per-stack totals, and the heap profile built from them.
+ *
+ * Sampling is Poisson over bytes, as in tcmalloc, jemalloc and Go: every byte
+ * allocated is a sampling point with probability 1/sample_bytes, so each thread
+ * counts down an exponentially distributed number of bytes (conan_heap_countdown,
+ * inline in the malloc wrappers) and the allocation that crosses zero is
+ * sampled. An allocation of s bytes is therefore sampled with probability
+ * p = 1 - e^(-s/rate); each sample stands for 1/p allocations and s/p bytes.
+ * The correction is applied per sample, so a stack whose sizes vary is still
+ * unbiased (for equal sizes it is the usual per-stack scale 1/(1-e^(-avg/rate))).
+ *
+ * Slow-path constraints: it runs inside the program's malloc, possibly with the
+ * dynamic loader's lock held, and must never call malloc: records and stacks
+ * come from pools we mmap, the stack walk is unwind.c's (no loader lock), and
+ * the one lock here is never held across anything that could block on the
+ * program. Frees find sampled blocks through conan_heap_hint (one load when the
+ * block was not sampled). Nothing is ever unmapped, so a free that arrives
+ * after our destructor still finds a consistent table. */
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <malloc.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+__thread struct conan_heap_thread conan_heap_tls __attribute__((tls_model("initial-exec")));
+uint32_t conan_heap_hint[1u << CONAN_HEAP_HINT_BITS];
+struct conan_allocator conan_allocator = { .name = "unknown" };
+
+/* While sampling is off, threads still look at the switch once per this many
+ * bytes, so turning it on reaches every thread quickly. */
+#define RECHECK_BYTES (1 << 20)
+#define EXEMPT_BYTES (INT64_MAX / 2)
+
+#define LIVE_BITS 14             /* hash heads of live sampled blocks */
+#define STACK_BITS 12            /* hash heads of distinct stacks */
+#define STACKS_MAX 65536         /* distinct stacks kept; further new stacks are dropped */
+#define POOL_CHUNK (1 << 20)     /* records and stacks come from chunks this big */
+#define POOL_MAX (256L << 20)    /* and never more than this in all */
+
+struct stack_bucket {
+    struct stack_bucket *next;   /* in its hash chain */
+    struct stack_bucket *older;  /* the list of all buckets, newest first; immutable */
+    uint64_t hash;
+    double alloc_count, alloc_bytes, inuse_count, inuse_bytes;
+    int depth;
+    uintptr_t pcs[];             /* leaf first; immutable once published */
+};
+
+struct live_block {
+    uintptr_t addr;
+    size_t size;
+    struct stack_bucket *bucket;
+    struct live_block *next;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    int sample_bytes;            /* atomic: 0 = off */
+    uintptr_t own_start, own_end; /* our text: frames skipped at the top of a stack */
+    struct live_block *live[1u << LIVE_BITS];
+    struct live_block *free_blocks;
+    struct stack_bucket *stacks[1u << STACK_BITS];
+    struct stack_bucket *newest; /* head of the all-buckets list */
+    char *pool, *pool_end;
+    long pool_total;
+    struct conan_heap_stats stats;
+} heap = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* ---- intervals ---- */
+
+static uint64_t next_random(struct conan_heap_thread *t)
+{
+    uint64_t x = t->rng; /* xorshift64* */
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    t->rng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* Exponentially distributed with the given mean, at least 1. */
+static int64_t draw_interval(struct conan_heap_thread *t, int mean)
+{
+    double u = (double)((next_random(t) >> 11) + 1) / 9007199254740993.0; /* (0, 1] */
+    double v = -log(u) * mean;
+    if (v < 1) v = 1;
+    if (v > 1e15) v = 1e15;
+    return (int64_t)v;
+}
+
+static void seed(struct conan_heap_thread *t)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)t ^
+                 ((uint64_t)gettid() << 17);
+    t->rng = s ? s : 0x9E3779B97F4A7C15ull;
+    next_random(t);
+}
+
+/* ---- the pool ---- */
+
+/* Table lock held. Memory for records and stacks; NULL when the pool is spent. */
+static void *pool_take(size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (heap.pool_end - heap.pool < (ptrdiff_t)size) {
+        if (heap.pool_total + POOL_CHUNK > POOL_MAX) return NULL;
+        void *chunk = mmap(NULL, POOL_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (chunk == MAP_FAILED) return NULL;
+        heap.pool_total += POOL_CHUNK;
+        heap.pool = chunk;
+        heap.pool_end = heap.pool + POOL_CHUNK;
+    }
+    void *p = heap.pool;
+    heap.pool += size;
+    return p;
+}
+
+/* ---- the tables (lock held) ---- */
+
+static size_t live_slot(uintptr_t addr)
+{
+    return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - LIVE_BITS));
+}
+
+static uint64_t stack_hash(const uintptr_t *pcs, int depth)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < depth; i++) h = (h ^ pcs[i]) * 1099511628211ull;
+    return h;
+}
+
+static struct stack_bucket *find_or_add_stack(const uintptr_t *pcs, int depth)
+{
+    uint64_t h = stack_hash(pcs, depth);
+    struct stack_bucket **head = &heap.stacks[h >> (64 - STACK_BITS)];
+    for (struct stack_bucket *b = *head; b; b = b->next)
+        if (b->hash == h && b->depth == depth && memcmp(b->pcs, pcs, (size_t)depth * sizeof *pcs) == 0) return b;
+    if (heap.stats.stacks >= STACKS_MAX) return NULL;
+    struct stack_bucket *b = pool_take(sizeof *b + (size_t)depth * sizeof *pcs);
+    if (!b) return NULL;
+    memset(b, 0, sizeof *b);
+    b->hash = h;
+    b->depth = depth;
+    memcpy(b->pcs, pcs, (size_t)depth * sizeof *pcs);
+    b->next = *head;
+    *head = b;
+    b->older = heap.newest;
+    heap.newest = b;
+    heap.stats.stacks++;
+    return b;
+}
+
+/* How many allocations and bytes one sample of size bytes stands for. */
+static double sample_weight(size_t size, int rate)
+{
+    double s = size ? (double)size : 1.0;
+    return 1.0 / -expm1(-s / rate);
+}
+
+static void count_inuse(struct stack_bucket *b, size_t size, double sign)
+{
+    double w = sample_weight(size, __atomic_load_n(&heap.sample_bytes, __ATOMIC_RELAXED) ?: 1);
+    b->inuse_count += sign * w;
+    b->inuse_bytes += sign * w * (double)size;
+    if (b->inuse_count < 0.5) b->inuse_count = b->inuse_bytes = 0; /* rounding, after the last free */
+}
+
+static struct live_block *unlink_live(uintptr_t addr)
+{
+    for (struct live_block **at = &heap.live[live_slot(addr)]; *at; at = &(*at)->next) {
+        struct live_block *blk = *at;
+        if (blk->addr != addr) continue;
+        *at = blk->next;
+        heap.stats.live--;
+        __atomic_fetch_sub(&conan_heap_hint[conan_heap_hint_slot((void *)addr)], 1, __ATOMIC_RELAXED);
+        return blk;
+    }
+    return NULL;
+}
+
+static void link_live(uintptr_t addr, size_t size, struct stack_bucket *b)
+{
+    struct live_block *blk = heap.free_blocks;
+    if (blk)
+        heap.free_blocks = blk->next;
+    else
+        blk = pool_take(sizeof *blk);
+    if (!blk) {
+        heap.stats.dropped++;
+        return;
+    }
+    blk->addr = addr;
+    blk->size = size;
+    blk->bucket = b;
+    size_t slot = live_slot(addr);
+    blk->next = heap.live[slot];
+    heap.live[slot] = blk;
+    heap.stats.live++;
+    __atomic_fetch_add(&conan_heap_hint[conan_heap_hint_slot((void *)addr)], 1, __ATOMIC_RELAXED);
+    count_inuse(b, size, +1);
+}
+
+static void release_live(struct live_block *blk)
+{
+    count_inuse(blk->bucket, blk->size, -1);
+    blk->next = heap.free_blocks;
+    heap.free_blocks = blk;
+}
+
+/* ---- the slow paths ---- */
+
+/* The allocation's stack, leaf first, without our own frames on top. */
+static int allocation_stack(uintptr_t *pcs, int max)
+{
+    ucontext_t uc;
+    if (getcontext(&uc) != 0) return 0;
+    uintptr_t raw[CONAN_MAX_FRAMES];
+    int depth = conan_unwind_signal(&uc, raw, CONAN_MAX_FRAMES);
+    int skip = 0;
+    while (skip < depth && raw[skip] >= heap.own_start && raw[skip] < heap.own_end) skip++;
+    if (skip == depth) skip = 0; /* all ours: a test linking the engine directly */
+    int n = 0;
+    for (int i = skip; i < depth && n < max; i++) pcs[n++] = raw[i];
+    return n;
+}
+
+static void record(void *p, size_t size, int rate)
+{
+    uintptr_t pcs[CONAN_MAX_FRAMES];
+    int depth = allocation_stack(pcs, CONAN_MAX_FRAMES);
+    double w = sample_weight(size, rate);
+    pthread_mutex_lock(&heap.lock);
+    heap.stats.sampled++;
+    struct stack_bucket *b = find_or_add_stack(pcs, depth);
+    if (!b) {
+        heap.stats.dropped++;
+    } else {
+        b->alloc_count += w;
+        b->alloc_bytes += w * (double)size;
+        /* An address we still track was freed behind our back (e.g. by an
+         * allocator's own operator delete): the new block replaces it. */
+        struct live_block *stale = unlink_live((uintptr_t)p);
+        if (stale) release_live(stale);
+        link_live((uintptr_t)p, size, b);
+    }
+    pthread_mutex_unlock(&heap.lock);
+}
+
+void conan_heap_sample(void *p, size_t size)
+{
+    struct conan_heap_thread *t = &conan_heap_tls;
+    if (t->exempt) {
+        t->bytes_left = EXEMPT_BYTES;
+        return;
+    }
+    int rate = __atomic_load_n(&heap.sample_bytes, __ATOMIC_RELAXED);
+    if (rate <= 0) {
+        t->started = false;
+        t->bytes_left = RECHECK_BYTES;
+        return;
+    }
+    if (t->busy) return; /* our own allocation: the next one of the program's is sampled */
+    if (!t->started) {
+        /* The first interval of this thread (or since sampling was turned on). */
+        seed(t);
+        t->started = true;
+        t->bytes_left += draw_interval(t, rate);
+        if (t->bytes_left >= 0) return;
+    }
+    t->bytes_left = draw_interval(t, rate);
+    if (!p) return;
+    int saved_errno = errno;
+    t->busy = true;
+    record(p, size, rate);
+    t->busy = false;
+    errno = saved_errno;
+}
+
+void conan_heap_forget(void *p, struct conan_heap_taken *taken)
+{
+    if (taken) taken->bucket = NULL;
+    if (!p) return;
+    int saved_errno = errno;
+    pthread_mutex_lock(&heap.lock);
+    struct live_block *blk = unlink_live((uintptr_t)p);
+    if (blk) {
+        heap.stats.freed++;
+        if (taken) {
+            taken->bucket = blk->bucket;
+            taken->size = blk->size;
+        }
+        release_live(blk);
+    }
+    pthread_mutex_unlock(&heap.lock);
+    errno = saved_errno;
+}
+
+void conan_heap_restore(void *p, const struct conan_heap_taken *taken)
+{
+    if (!p || !taken || !taken->bucket) return;
+    int saved_errno = errno;
+    pthread_mutex_lock(&heap.lock);
+    heap.stats.freed--;
+    link_live((uintptr_t)p, taken->size, taken->bucket);
+    pthread_mutex_unlock(&heap.lock);
+    errno = saved_errno;
+}
+
+void conan_heap_pin(const void *p)
+{
+    __atomic_fetch_add(&conan_heap_hint[conan_heap_hint_slot(p)], 1, __ATOMIC_RELAXED);
+}
+
+/* ---- switching on and off (monitor thread) ---- */
+
+static int find_own_text(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uintptr_t here = (uintptr_t)arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
+        if (here >= start && here < end) {
+            heap.own_start = start;
+            heap.own_end = end;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A fork while another thread holds the table lock must not leave the child
+ * with a lock no thread will release. */
+static void lock_for_fork(void) { pthread_mutex_lock(&heap.lock); }
+static void unlock_after_fork(void) { pthread_mutex_unlock(&heap.lock); }
+static void reset_after_fork(void) { pthread_mutex_init(&heap.lock, NULL); }
+
+void conan_heap_start(const struct conan_config *cfg)
+{
+    static int atfork_registered;
+    conan_heap_tls.exempt = true;
+    conan_heap_tls.bytes_left = EXEMPT_BYTES;
+    if (cfg->heap.sample_bytes <= 0) return;
+    if (!atfork_registered++) pthread_atfork(lock_for_fork, unlock_after_fork, reset_after_fork);
+    conan_unwind_prepare();
+    if (!heap.own_end) dl_iterate_phdr(find_own_text, (void *)(uintptr_t)conan_heap_sample);
+    __atomic_store_n(&heap.sample_bytes, cfg->heap.sample_bytes, __ATOMIC_RELEASE);
+}
+
+void conan_heap_stop(void)
+{
+    __atomic_store_n(&heap.sample_bytes, 0, __ATOMIC_RELEASE);
+}
+
+bool conan_heap_sampling(void)
+{
+    return __atomic_load_n(&heap.sample_bytes, __ATOMIC_RELAXED) > 0;
+}
+
+/* ---- reading it (monitor thread) ---- */
+
+static double sampled_in_use(void)
+{
+    double bytes = 0;
+    pthread_mutex_lock(&heap.lock);
+    for (struct stack_bucket *b = heap.newest; b; b = b->older) bytes += b->inuse_bytes;
+    pthread_mutex_unlock(&heap.lock);
+    return bytes;
+}
+
+double conan_heap_in_use_bytes(const char **source)
+{
+    if (conan_allocator.mallctl) {
+        uint64_t epoch = 1;
+        size_t len = sizeof epoch, allocated = 0;
+        conan_allocator.mallctl("epoch", &epoch, &len, &epoch, len); /* refresh the statistics */
+        len = sizeof allocated;
+        if (conan_allocator.mallctl("stats.allocated", &allocated, &len, NULL, 0) == 0) {
+            *source = "jemalloc";
+            return (double)allocated;
+        }
+    }
+    if (strcmp(conan_allocator.name, "glibc") == 0) {
+        struct mallinfo2 mi = mallinfo2();
+        *source = "mallinfo2";
+        return (double)mi.uordblks + (double)mi.hblkhd;
+    }
+    *source = "sampled";
+    return sampled_in_use();
+}
+
+struct bucket_copy {
+    const struct stack_bucket *bucket; /* its pcs are immutable: read after unlock */
+    double alloc_count, alloc_bytes, inuse_count, inuse_bytes;
+};
+
+struct conan_pprof *conan_heap_profile(struct conan_heap_stats *stats)
+{
+    static const struct conan_value_type types[] = {
+        { "alloc_objects", "count" }, { "alloc_space", "bytes" },
+        { "inuse_objects", "count" }, { "inuse_space", "bytes" },
+    };
+    int rate = __atomic_load_n(&heap.sample_bytes, __ATOMIC_RELAXED);
+    struct conan_pprof *p = conan_pprof_new(types, 4, (struct conan_value_type){ "space", "bytes" }, rate);
+    if (!p) return NULL;
+    conan_pprof_set_default_type(p, 3);
+
+    /* Count under the lock, allocate outside it, copy under it: the list only
+     * grows at its head, so the first n from the head seen are stable. */
+    pthread_mutex_lock(&heap.lock);
+    const struct stack_bucket *head = heap.newest;
+    long n = heap.stats.stacks;
+    pthread_mutex_unlock(&heap.lock);
+    struct bucket_copy *copy = n ? malloc((size_t)n * sizeof *copy) : NULL;
+    if (n && !copy) {
+        conan_pprof_free(p);
+        return NULL;
+    }
+    long got = 0;
+    pthread_mutex_lock(&heap.lock);
+    for (const struct stack_bucket *b = head; b && got < n; b = b->older, got++)
+        copy[got] = (struct bucket_copy){ b, b->alloc_count, b->alloc_bytes, b->inuse_count, b->inuse_bytes };
+    *stats = heap.stats;
+    pthread_mutex_unlock(&heap.lock);
+
+    for (long i = 0; i < got; i++) {
+        const struct bucket_copy *c = &copy[i];
+        int64_t values[4] = { llround(c->alloc_count), llround(c->alloc_bytes), llround(c->inuse_count),
+                              llround(c->inuse_bytes) };
+        if (!values[0] && !values[2]) continue;
+        conan_pprof_add(p, c->bucket->pcs, c->bucket->depth, values, NULL, 0);
+    }
+    free(copy);
+    return p;
+}
