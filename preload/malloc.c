@@ -69,7 +69,6 @@ struct allocator {
     void (*free)(void *);
     void *(*calloc)(size_t, size_t);
     void *(*realloc)(void *, size_t);
-    void *(*reallocarray)(void *, size_t, size_t);
     int (*posix_memalign)(void **, size_t, size_t);
     void *(*aligned_alloc)(size_t, size_t);
     void *(*memalign)(size_t, size_t);
@@ -82,7 +81,6 @@ static void *boot_malloc(size_t);
 static void boot_free(void *);
 static void *boot_calloc(size_t, size_t);
 static void *boot_realloc(void *, size_t);
-static void *boot_reallocarray(void *, size_t, size_t);
 static int boot_posix_memalign(void **, size_t, size_t);
 static void *boot_aligned_alloc(size_t, size_t);
 static void *boot_memalign(size_t, size_t);
@@ -93,23 +91,15 @@ static size_t boot_malloc_usable_size(void *);
 /* Until resolved, every entry points at a boot_ function that resolves first:
  * the hot path never tests whether resolution has happened. */
 static struct allocator next = {
-    boot_malloc, boot_free, boot_calloc, boot_realloc, boot_reallocarray, boot_posix_memalign,
+    boot_malloc, boot_free, boot_calloc, boot_realloc, boot_posix_memalign,
     boot_aligned_alloc, boot_memalign, boot_valloc, boot_pvalloc, boot_malloc_usable_size,
 };
 
 /* Emulations for functions the next allocator does not define (jemalloc has
- * no pvalloc or reallocarray): the C library's would allocate from another
- * heap than the one free() returns blocks to. */
-static void *emulated_reallocarray(void *p, size_t n, size_t size)
-{
-    size_t total;
-    if (__builtin_mul_overflow(n, size, &total)) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    return next.realloc(p, total);
-}
-
+ * no pvalloc): the C library's would allocate from another heap than the one
+ * free() returns blocks to. reallocarray is always ours (overflow check, then
+ * realloc, as glibc defines it): glibc's calls realloc through the PLT, which
+ * would count the block twice. */
 static void *emulated_memalign(size_t align, size_t size)
 {
     void *p = NULL;
@@ -168,7 +158,6 @@ static void resolve_all(void)
     PICK(realloc, "realloc", __libc_realloc);
     PICK(posix_memalign, "posix_memalign", NULL);
     PICK(memalign, "memalign", m ? emulated_memalign : __libc_memalign);
-    PICK(reallocarray, "reallocarray", emulated_reallocarray);
     PICK(aligned_alloc, "aligned_alloc", emulated_aligned_alloc);
     PICK(valloc, "valloc", emulated_valloc);
     PICK(pvalloc, "pvalloc", emulated_pvalloc);
@@ -189,7 +178,6 @@ static void resolve_all(void)
     __atomic_store_n(&next.posix_memalign, found.posix_memalign, __ATOMIC_RELEASE);
     __atomic_store_n(&next.memalign, found.memalign, __ATOMIC_RELEASE);
     __atomic_store_n(&next.realloc, found.realloc, __ATOMIC_RELEASE);
-    __atomic_store_n(&next.reallocarray, found.reallocarray, __ATOMIC_RELEASE);
     __atomic_store_n(&next.aligned_alloc, found.aligned_alloc, __ATOMIC_RELEASE);
     __atomic_store_n(&next.valloc, found.valloc, __ATOMIC_RELEASE);
     __atomic_store_n(&next.pvalloc, found.pvalloc, __ATOMIC_RELEASE);
@@ -242,11 +230,6 @@ static void *boot_realloc(void *p, size_t size)
     void *q = arena_alloc(size, 16);
     if (q && p) memcpy(q, p, arena_size(p) < size ? arena_size(p) : size);
     return q;
-}
-
-static void *boot_reallocarray(void *p, size_t n, size_t size)
-{
-    return resolved() ? next.reallocarray(p, n, size) : emulated_reallocarray(p, n, size);
 }
 
 static int boot_posix_memalign(void **out, size_t align, size_t size)
@@ -316,7 +299,7 @@ CONAN_INTERPOSED void *calloc(size_t n, size_t size)
 
 /* realloc is a free of the old block and an allocation of the new size. If it
  * fails the old block is still live and tracked again. */
-static void *reallocate(void *p, size_t size, void *(*call)(void *, size_t, size_t), size_t n, size_t elem)
+static void *reallocate(void *p, size_t size)
 {
     struct conan_heap_taken taken = { 0 };
     if (p && conan_heap_maybe_sampled(p)) {
@@ -327,7 +310,7 @@ static void *reallocate(void *p, size_t size, void *(*call)(void *, size_t, size
         }
         conan_heap_forget(p, &taken);
     }
-    void *q = call ? call(p, n, elem) : next.realloc(p, size);
+    void *q = next.realloc(p, size);
     if (!q) {
         if (size) conan_heap_restore(p, &taken);
         return NULL;
@@ -338,14 +321,17 @@ static void *reallocate(void *p, size_t size, void *(*call)(void *, size_t, size
 
 CONAN_INTERPOSED void *realloc(void *p, size_t size)
 {
-    return reallocate(p, size, NULL, 0, 0);
+    return reallocate(p, size);
 }
 
 CONAN_INTERPOSED void *reallocarray(void *p, size_t n, size_t size)
 {
     size_t total;
-    if (__builtin_mul_overflow(n, size, &total)) return next.reallocarray(p, n, size); /* its ENOMEM */
-    return reallocate(p, total, next.reallocarray, n, size);
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return reallocate(p, total);
 }
 
 CONAN_INTERPOSED int posix_memalign(void **out, size_t align, size_t size)

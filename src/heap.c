@@ -251,7 +251,10 @@ static void record(void *p, size_t size, int rate)
         /* An address we still track was freed behind our back (e.g. by an
          * allocator's own operator delete): the new block replaces it. */
         struct live_block *stale = unlink_live((uintptr_t)p);
-        if (stale) release_live(stale);
+        if (stale) {
+            heap.stats.replaced++;
+            release_live(stale);
+        }
         link_live((uintptr_t)p, size, b);
     }
     pthread_mutex_unlock(&heap.lock);
@@ -322,7 +325,7 @@ void conan_heap_pin(const void *p)
     __atomic_fetch_add(&conan_heap_hint[conan_heap_hint_slot(p)], 1, __ATOMIC_RELAXED);
 }
 
-/* ---- switching on and off (monitor thread) ---- */
+/* ---- switching on and off ---- */
 
 static int find_own_text(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -347,11 +350,15 @@ static void lock_for_fork(void) { pthread_mutex_lock(&heap.lock); }
 static void unlock_after_fork(void) { pthread_mutex_unlock(&heap.lock); }
 static void reset_after_fork(void) { pthread_mutex_init(&heap.lock, NULL); }
 
+void conan_heap_exempt_this_thread(void)
+{
+    conan_heap_tls.exempt = true;
+    conan_heap_tls.bytes_left = EXEMPT_BYTES;
+}
+
 void conan_heap_start(const struct conan_config *cfg)
 {
     static int atfork_registered;
-    conan_heap_tls.exempt = true;
-    conan_heap_tls.bytes_left = EXEMPT_BYTES;
     if (cfg->heap.sample_bytes <= 0) return;
     if (!atfork_registered++) pthread_atfork(lock_for_fork, unlock_after_fork, reset_after_fork);
     conan_unwind_prepare();

@@ -431,10 +431,12 @@ struct conan_allocator {
 };
 extern struct conan_allocator conan_allocator;
 
-/* Monitor thread: starts sampling every heap.sample_bytes (0: off), marks the
- * calling thread exempt. conan_heap_stop turns sampling off (tracked blocks
- * stay tracked, so their frees stay correct). */
+/* Starts sampling every heap.sample_bytes (0: off); from a normal thread
+ * (the constructor's), not a signal handler. conan_heap_stop turns sampling
+ * off (tracked blocks stay tracked, so their frees stay correct). */
 void conan_heap_start(const struct conan_config *cfg);
+/* The calling thread (libconan's own) is never sampled. */
+void conan_heap_exempt_this_thread(void);
 void conan_heap_stop(void);
 bool conan_heap_sampling(void);
 /* Bytes in use on the heap, from the allocator's own statistics when it has
@@ -446,6 +448,7 @@ struct conan_heap_stats {
     long stacks;                 /* distinct allocation stacks */
     long sampled, freed;         /* since start */
     long dropped;                /* samples not recorded (table memory exhausted) */
+    long replaced;               /* tracked blocks whose free we never saw */
 };
 /* The heap profile: alloc_objects, alloc_space, inuse_objects, inuse_space,
  * unbiased for sampling; NULL on allocation failure. */

@@ -195,8 +195,9 @@ static void write_heap_profile(const struct conan_trigger *t, const char *note, 
         const char *source;
         double in_use = conan_heap_in_use_bytes(&source);
         conan_pprof_comment(p, "heap sampling: one sample per %d bytes on average; %ld sampled blocks live in %ld stacks; "
-                            "%ld sampled, %ld freed since start, %ld not recorded",
-                            mon.cfg.heap.sample_bytes, st.live, st.stacks, st.sampled, st.freed, st.dropped);
+                            "%ld sampled, %ld freed since start, %ld not recorded, %ld freed unseen",
+                            mon.cfg.heap.sample_bytes, st.live, st.stacks, st.sampled, st.freed, st.dropped,
+                            st.replaced);
         conan_pprof_comment(p, "heap in use: %.1f MiB (%s, allocator %s); resident: %.1f MiB of %.1f MiB (%s)",
                             in_use / MIB, source, conan_allocator.name, conan_rss_bytes() / MIB,
                             mon.memory_limit / MIB, mon.memory_limit_source ? mon.memory_limit_source : "?");
@@ -390,7 +391,7 @@ static void *monitor_main(void *arg)
 {
     (void)arg;
     double interval_s = mon.cfg.interval_ms / 1000.0;
-    conan_heap_start(&mon.cfg); /* this thread's own allocations are never sampled */
+    conan_heap_exempt_this_thread(); /* the profiles' own allocations are never sampled */
     double now_s = conan_monotonic_seconds();
     conan_cpu_meter_percent(&mon.meter, 1); /* prime */
     mon.next_tick_s = now_s + interval_s;
@@ -477,6 +478,7 @@ int conan_monitor_start(const struct conan_config *cfg)
     }
     pthread_setname_np(mon.thread, "conan-monitor");
     mon.running = true;
+    conan_heap_start(&mon.cfg); /* here, before main, so its first allocations are sampled */
     return 0;
 }
 

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The heap rule finds a leak: a workload keeps 64 MiB in blocks of 1–64 KiB
+# from leak_into_cache while another thread churns short-lived blocks. The
+# heap rule (abs 48 MiB, read from the allocator) trips and writes a heap
+# profile in which leak_into_cache tops `go tool pprof -top
+# -sample_index=inuse_space` with an estimate within ±15% of the true leak.
+# Argument "jemalloc": the same with jemalloc preloaded behind libconan, whose
+# stats.allocated then feeds the rule.
+. "$(dirname "$0")/lib.sh"
+require_go
+allocator=${1:-glibc}
+preload="$LIBCONAN"
+if [ "$allocator" = jemalloc ]; then
+    jemalloc=$(ls /usr/lib/*/libjemalloc.so.2 2>/dev/null | head -1)
+    [ -n "$jemalloc" ] || fail "libjemalloc.so.2 is not installed (scripts/setup.sh installs libjemalloc2)"
+    preload="$LIBCONAN $jemalloc"
+fi
+# sample_bytes 64 KiB: the estimate's standard error on 64 MiB is ~3%, so ±15%
+# is a 5-sigma bound (at the 512 KiB default it is ~9%, see docs).
+write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
+  "cpu": { "enable": false }, "memory": { "enable": false },
+  "heap": { "min": 0, "abs": 48, "window": 0, "sample_bytes": 65536 } }'
+out=$(LD_PRELOAD="$preload" CONAN_CONFIG="$WORK/c.json" "$WORKLOADS/heap_leak" 64 "$DUMPS" 20) || fail "workload failed"
+leaked=$(printf '%s\n' "$out" | awk '/^leaked/ { print $2 }')
+[ "$(count_dumps heap)" -ge 1 ] || { cat "$DUMPS/events.jsonl" >&2; fail "no heap profile was written"; }
+event=$(grep '"kind":"heap"' "$DUMPS/events.jsonl" | head -1)
+[ "$(json_field "$event" metric)" = heap ] && [ "$(json_field "$event" reason)" = abs ] \
+    || fail "the heap profile was not written by the heap rule: $event"
+file="$DUMPS/$(dumps_of_kind heap | head -1)"
+want_source=mallinfo2; [ "$allocator" = jemalloc ] && want_source=jemalloc
+pprof -raw "$file" | grep -q "heap in use: .*($want_source, allocator $allocator)" \
+    || fail "heap in use not read from $allocator ($want_source): $(pprof -raw "$file" | grep 'heap in use')"
+top=$(top_function "$file" inuse_space)
+[ "$top" = leak_into_cache ] || { pprof -top -sample_index=inuse_space "$file" >&2; fail "top of inuse_space is '$top', want leak_into_cache"; }
+estimate=$(pprof -top -sample_index=inuse_space -unit=B "$file" | awk '$NF == "leak_into_cache" { sub(/B$/, "", $1); print $1 }')
+note "leaked $leaked bytes, inuse_space estimate $estimate ($allocator)"
+awk -v e="$estimate" -v t="$leaked" 'BEGIN { r = e / t; printf "# ratio %.3f\n", r; exit !(r >= 0.85 && r <= 1.15) }' \
+    || fail "estimate $estimate is not within 15% of $leaked"
+# The four sample types, in pprof's names, with inuse_space the default.
+types=$(pprof -raw "$file" | sed -n 's/^PeriodType: //p; /^Samples:/{n;p}')
+printf '%s\n' "$types" | grep -q "space bytes" || fail "period type is not space/bytes: $types"
+printf '%s\n' "$types" | grep -q "alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes\[dflt\]" \
+    || fail "sample types are not alloc_objects alloc_space inuse_objects inuse_space[dflt]: $types"
+exit 0

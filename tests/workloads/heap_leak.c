@@ -1,0 +1,91 @@
+/* heap_leak.c — a heap that creeps up, from one distinctly named function.
+ * leak_into_cache keeps LEAK_MIB MiB in blocks of 1–64 KiB (touched, so they
+ * are resident too); churn_short_lived, on another thread, allocates and frees
+ * all the while. Then the program waits until a heap profile appears in
+ * DUMP_DIR (the rule under test writes it) or WAIT_S seconds pass, and prints
+ * the exact bytes it leaked.
+ * usage: heap_leak LEAK_MIB DUMP_DIR [WAIT_S] */
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile int stop;
+static void **cache;
+static size_t cached;
+
+static unsigned next_random(unsigned *state)
+{
+    *state = *state * 1103515245u + 12345u;
+    return *state >> 8;
+}
+
+__attribute__((noinline)) size_t leak_into_cache(size_t total)
+{
+    unsigned seed = 42;
+    size_t leaked = 0;
+    cache = calloc(total / 1024 + 1, sizeof *cache);
+    while (leaked < total) {
+        size_t n = 1024 + next_random(&seed) % (63 * 1024 + 1);
+        if (n > total - leaked) n = total - leaked;
+        char *p = malloc(n);
+        if (!p) break;
+        memset(p, (int)cached, n);
+        cache[cached++] = p;
+        leaked += n;
+    }
+    return leaked;
+}
+
+__attribute__((noinline)) static void *churn_short_lived(void *arg)
+{
+    (void)arg;
+    unsigned seed = 7;
+    while (!stop) {
+        void *held[64];
+        for (int i = 0; i < 64; i++) {
+            held[i] = malloc(16 + next_random(&seed) % 4096);
+            memset(held[i], 1, 16);
+        }
+        for (int i = 0; i < 64; i++) free(held[i]);
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    return NULL;
+}
+
+static int heap_dumps_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".heap.") && strstr(e->d_name, ".pb.gz") && e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: heap_leak LEAK_MIB DUMP_DIR [WAIT_S]\n");
+        return 2;
+    }
+    size_t total = (size_t)atol(argv[1]) << 20;
+    int wait_s = argc > 3 ? atoi(argv[3]) : 20;
+    pthread_t churn;
+    pthread_create(&churn, NULL, churn_short_lived, NULL);
+    size_t leaked = leak_into_cache(total);
+    for (int i = 0; i < wait_s * 20 && heap_dumps_in(argv[2]) == 0; i++) {
+        struct timespec tick = { 0, 50000000 };
+        nanosleep(&tick, NULL);
+    }
+    stop = 1;
+    pthread_join(churn, NULL);
+    printf("leaked %zu\n", leaked);
+    return 0;
+}
