@@ -37,7 +37,7 @@ struct conan_allocator conan_allocator = { .name = "unknown" };
 
 /* While sampling is off, threads still look at the switch once per this many
  * bytes, so turning it on reaches every thread quickly. */
-#define RECHECK_BYTES (1 << 20)
+#define RECHECK_BYTES (64 << 10)
 #define EXEMPT_BYTES (INT64_MAX / 2)
 
 #define LIVE_BITS 14             /* hash heads of live sampled blocks */
