@@ -413,7 +413,19 @@ struct bucket_copy {
     double alloc_count, alloc_bytes, inuse_count, inuse_bytes;
 };
 
-struct conan_pprof *conan_heap_profile(struct conan_heap_stats *stats)
+/* Leading frames in operator new / new[] (every variant: _Znwm, _Znam,
+ * nothrow, aligned) are the allocator's plumbing, not the allocating code. */
+static int allocator_frames(struct conan_symbols *syms, const uintptr_t *pcs, int depth)
+{
+    int skip = 0;
+    const char *mangled;
+    while (syms && skip < depth - 1 && conan_symbols_lookup(syms, pcs[skip], NULL, &mangled) && mangled &&
+           (strncmp(mangled, "_Znw", 4) == 0 || strncmp(mangled, "_Zna", 4) == 0))
+        skip++;
+    return skip;
+}
+
+struct conan_pprof *conan_heap_profile(struct conan_heap_stats *stats, struct conan_symbols *syms)
 {
     static const struct conan_value_type types[] = {
         { "alloc_objects", "count" }, { "alloc_space", "bytes" },
@@ -447,7 +459,8 @@ struct conan_pprof *conan_heap_profile(struct conan_heap_stats *stats)
         int64_t values[4] = { llround(c->alloc_count), llround(c->alloc_bytes), llround(c->inuse_count),
                               llround(c->inuse_bytes) };
         if (!values[0] && !values[2]) continue;
-        conan_pprof_add(p, c->bucket->pcs, c->bucket->depth, values, NULL, 0);
+        int skip = allocator_frames(syms, c->bucket->pcs, c->bucket->depth);
+        conan_pprof_add(p, c->bucket->pcs + skip, c->bucket->depth - skip, values, NULL, 0);
     }
     free(copy);
     return p;

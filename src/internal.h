@@ -451,8 +451,9 @@ struct conan_heap_stats {
     long replaced;               /* tracked blocks whose free we never saw */
 };
 /* The heap profile: alloc_objects, alloc_space, inuse_objects, inuse_space,
- * unbiased for sampling; NULL on allocation failure. */
-struct conan_pprof *conan_heap_profile(struct conan_heap_stats *stats);
+ * unbiased for sampling; NULL on allocation failure. With syms, C++ operator
+ * new frames on top of a stack are dropped, so the allocating code is the leaf. */
+struct conan_pprof *conan_heap_profile(struct conan_heap_stats *stats, struct conan_symbols *syms);
 
 /* ------------------------------------------------------------ monitor.c */
 

@@ -125,13 +125,14 @@ static struct conan_pprof *cpu_profile(const struct conan_cpu_window *w)
     return p;
 }
 
-/* Encodes p and writes it as a <kind> dump; fills the event's file and figures. */
-static void write_profile(struct conan_pprof *p, const char *kind, struct conan_event *ev, char *path, size_t path_len)
+/* Encodes p and writes it as a <kind> dump; fills the event's file and figures.
+ * Takes syms (symbols opened when the profile was built), or opens its own. */
+static void write_profile(struct conan_pprof *p, struct conan_symbols *syms, const char *kind,
+                          struct conan_event *ev, char *path, size_t path_len, double t0)
 {
-    double t0 = conan_monotonic_seconds();
     void *gz = NULL;
     size_t gz_len = 0;
-    struct conan_symbols *syms = conan_symbols_open();
+    if (!syms) syms = conan_symbols_open();
     int rc = p ? conan_pprof_encode(p, syms, &gz, &gz_len) : -1;
     if (syms) conan_symbols_close(syms);
     if (rc != 0) {
@@ -165,7 +166,7 @@ static void close_cpu_window(void)
         .cpu_s = w.cpu_s,
         .note = mon.window_note,
     };
-    write_profile(p, "cpu", &ev, path, sizeof path);
+    write_profile(p, NULL, "cpu", &ev, path, sizeof path, conan_monotonic_seconds());
     conan_pprof_free(p);
     conan_cpu_release();
     conan_dump_event(&mon.cfg, &ev);
@@ -185,8 +186,10 @@ static void write_heap_profile(const struct conan_trigger *t, const char *note, 
         return;
     }
     if (conan_dump_dir_ready(&mon.cfg) != 0) return;
+    double t0 = conan_monotonic_seconds();
     struct conan_heap_stats st = { 0 };
-    struct conan_pprof *p = conan_heap_profile(&st);
+    struct conan_symbols *syms = conan_symbols_open();
+    struct conan_pprof *p = conan_heap_profile(&st, syms);
     if (p) {
         struct timespec wall;
         clock_gettime(CLOCK_REALTIME, &wall);
@@ -206,7 +209,7 @@ static void write_heap_profile(const struct conan_trigger *t, const char *note, 
     ev.samples = st.live;
     ev.dropped = st.dropped;
     char path[PATH_MAX] = "";
-    write_profile(p, "heap", &ev, path, sizeof path);
+    write_profile(p, syms, "heap", &ev, path, sizeof path, t0);
     conan_pprof_free(p);
     conan_budget_spend(&mon.budget, mon.cfg.limits.max_dumps_per_hour, now_s, 1);
     conan_dump_event(&mon.cfg, &ev);

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# C++ under the shim: new/delete (through libstdc++), std::string, containers
+# and exceptions on four threads. The program's output is unchanged, and the
+# heap profile names the allocating C++ code (demangled, with operator new
+# trimmed off the top): SessionCache::remember holds the in-use memory
+# (32 MiB, estimate within 15%), parse_requests is among the allocation sites.
+. "$(dirname "$0")/lib.sh"
+require_go
+write_config "$WORK/c.json" '{ "dump_dir": "@DUMPS@", "cpu": { "enable": false }, "heap": { "sample_bytes": 65536 } }'
+plain=$("$WORKLOADS/heap_cpp" 32) || fail "workload failed without the shim"
+shimmed=$(under_shim "$WORK/c.json" "$WORKLOADS/heap_cpp" 32 "$DUMPS") || fail "workload failed under the shim"
+[ "$plain" = "$shimmed" ] || fail "output differs under the shim: '$plain' vs '$shimmed'"
+file="$DUMPS/$(dumps_of_kind heap | head -1)"
+[ -f "$file" ] || fail "no heap profile"
+top=$(top_function "$file" inuse_space)
+[ "$top" = "SessionCache::remember(unsigned long)" ] || { pprof -top -sample_index=inuse_space "$file" >&2; fail "top of inuse_space is '$top'"; }
+estimate=$(pprof -top -sample_index=inuse_space -unit=B "$file" | awk '/SessionCache::remember/ { sub(/B$/, "", $1); print $1; exit }')
+note "SessionCache::remember in use: $estimate bytes of $((32 << 20))"
+awk -v e="$estimate" -v t=$((32 << 20)) 'BEGIN { r = e / t; exit !(r >= 0.85 && r <= 1.15) }' || fail "estimate $estimate not within 15% of 32 MiB"
+pprof -top -sample_index=alloc_objects "$file" | grep -q 'parse_requests(int)' || fail "parse_requests is not among the allocation sites"
+if pprof -top -sample_index=alloc_objects "$file" | grep -q 'operator new'; then fail "operator new frames were not trimmed"; fi
+exit 0
