@@ -28,7 +28,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 __thread struct conan_heap_thread conan_heap_tls __attribute__((tls_model("initial-exec")));
@@ -223,10 +222,8 @@ static void release_live(struct live_block *blk)
 /* The allocation's stack, leaf first, without our own frames on top. */
 static int allocation_stack(uintptr_t *pcs, int max)
 {
-    ucontext_t uc;
-    if (getcontext(&uc) != 0) return 0;
     uintptr_t raw[CONAN_MAX_FRAMES];
-    int depth = conan_unwind_signal(&uc, raw, CONAN_MAX_FRAMES);
+    int depth = conan_unwind_here(raw, CONAN_MAX_FRAMES);
     int skip = 0;
     while (skip < depth && raw[skip] >= heap.own_start && raw[skip] < heap.own_end) skip++;
     if (skip == depth) skip = 0; /* all ours: a test linking the engine directly */

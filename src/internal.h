@@ -208,6 +208,10 @@ void conan_unwind_release_retired(void);
 /* Async-signal-safe: unwinds from a signal's ucontext into pcs (leaf first: the
  * interrupted PC exactly, callers as return address − 1). Returns depth. */
 int conan_unwind_signal(void *ucontext, uintptr_t *pcs, int max);
+/* Not in signal context: unwinds the calling thread from here (this function's
+ * caller first, every frame as return address − 1). No lock, no allocation
+ * once conan_unwind_prepare has run. Returns depth. */
+int conan_unwind_here(uintptr_t *pcs, int max);
 
 /* ------------------------------------------------------------ symbols.c */
 

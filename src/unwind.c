@@ -24,8 +24,10 @@
  *   be allowed (a seccomp filter is active), we do not walk at all: the sample
  *   keeps its leaf PC only.
  * No descriptor, no allocation, no lock the program can hold. */
+#include <dlfcn.h>
 #include <libunwind.h>
 #include <link.h>
+#include <unwind.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -315,11 +317,14 @@ static bool no_seccomp_filter(void)
     return conan_task_status(0, "Seccomp", 10, &mode) && mode == 0;
 }
 
+static void find_gcc_unwinder(void);
+
 void conan_unwind_prepare(void)
 {
     static int prepared, warned;
     conan_unwind_refresh_tables();
     if (__atomic_exchange_n(&prepared, 1, __ATOMIC_ACQ_REL)) return;
+    find_gcc_unwinder();
     own_pid = getpid();
     page_mask = ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
     if (!no_seccomp_filter()) {
@@ -384,4 +389,63 @@ int conan_unwind_signal(void *ucontext, uintptr_t *pcs, int max)
     }
     __atomic_fetch_sub(&walkers, 1, __ATOMIC_SEQ_CST);
     return depth;
+}
+
+/* ---- unwinding the calling thread (heap samples) ----
+ *
+ * Not signal context: the stack is the program's own at a call to malloc, so
+ * it is consistent and can be read directly. libgcc_s's unwinder finds each
+ * object with _dl_find_object, which takes no lock and does not allocate, and
+ * keeps no cache to lock: a few hundred ns for a short stack, where libunwind's
+ * cache locking costs two sigprocmask calls per frame. It is taken from
+ * libgcc_s.so.1 by handle: libunwind.so.8 exports an _Unwind_Backtrace of its
+ * own, built on its local unwinder (which takes the loader lock). Without
+ * libgcc_s, heap samples use our signal-context walk from a getcontext. */
+
+typedef _Unwind_Reason_Code (*backtrace_fn)(_Unwind_Trace_Fn, void *);
+typedef _Unwind_Ptr (*get_ip_info_fn)(struct _Unwind_Context *, int *);
+static backtrace_fn gcc_backtrace;      /* set once by conan_unwind_prepare */
+static get_ip_info_fn gcc_get_ip_info;
+
+struct here_walk {
+    uintptr_t *pcs;
+    int max, depth;
+};
+
+static _Unwind_Reason_Code collect_frame(struct _Unwind_Context *ctx, void *arg)
+{
+    struct here_walk *w = arg;
+    int exact = 0;
+    uintptr_t ip = (uintptr_t)gcc_get_ip_info(ctx, &exact);
+    if (ip == 0) return _URC_END_OF_STACK;
+    /* a return address, unless the frame was interrupted (a signal frame) */
+    w->pcs[w->depth++] = exact ? ip : ip - 1;
+    return w->depth < w->max ? _URC_NO_REASON : _URC_END_OF_STACK;
+}
+
+int conan_unwind_here(uintptr_t *pcs, int max)
+{
+    backtrace_fn backtrace = __atomic_load_n(&gcc_backtrace, __ATOMIC_ACQUIRE);
+    if (backtrace) {
+        struct here_walk w = { pcs, max, 0 };
+        backtrace(collect_frame, &w);
+        return w.depth;
+    }
+    ucontext_t uc;
+    if (getcontext(&uc) != 0) return 0;
+    return conan_unwind_signal(&uc, pcs, max);
+}
+
+static void find_gcc_unwinder(void)
+{
+    void *gcc_s = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!gcc_s) return;
+    get_ip_info_fn get_ip_info = (get_ip_info_fn)dlsym(gcc_s, "_Unwind_GetIPInfo");
+    backtrace_fn backtrace = (backtrace_fn)dlsym(gcc_s, "_Unwind_Backtrace");
+    if (!get_ip_info || !backtrace) return;
+    gcc_get_ip_info = get_ip_info;
+    uintptr_t warm[4];
+    struct here_walk w = { warm, 4, 0 };
+    backtrace(collect_frame, &w); /* its one-time set-up happens here */
+    __atomic_store_n(&gcc_backtrace, backtrace, __ATOMIC_RELEASE);
 }
