@@ -32,6 +32,15 @@ static void test_defaults(void)
     CHECK_INT(c.cpu.hz, 100);
     CHECK_NEAR(c.cpu.max, 0, 0);
     CHECK_INT(c.cpu.timer, CONAN_TIMER_THREAD);
+    CHECK(c.memory.rule.enable);
+    CHECK_NEAR(c.memory.rule.min, 10, 0);
+    CHECK_NEAR(c.memory.rule.abs, 80, 0);
+    CHECK(c.heap.rule.enable);
+    CHECK_NEAR(c.heap.rule.min, 64, 0);
+    CHECK_NEAR(c.heap.rule.diff, 50, 0);
+    CHECK_NEAR(c.heap.rule.abs, 0, 0);
+    CHECK_INT(c.heap.sample_bytes, 524288);
+    CHECK_INT(c.heap.followup_s, 0);
     CHECK_INT(c.continuous.every_s, 60);
     CHECK_INT(c.limits.max_dumps_per_hour, 60);
     CHECK_INT(c.limits.max_dir_mb, 256);
@@ -45,6 +54,8 @@ static void test_full_example(void)
         "  \"mode\": \"continuous\", \"interval_ms\": 200, \"dump_dir\": \"/var/tmp/c\",\n"
         "  \"cpu\": { \"enable\": true, \"min\": 12, \"diff\": 30, \"abs\": 75.5, \"window\": 7, \"sustain\": 2,\n"
         "           \"cooldown_s\": 30, \"profile_seconds\": 3, \"hz\": 250, \"max\": 95, \"timer\": \"process\" },\n"
+        "  \"memory\": { \"abs\": 90, \"window\": 0 },\n"
+        "  \"heap\": { \"min\": 128, \"abs\": 2048, \"sample_bytes\": 65536, \"followup_s\": 30 },\n"
         "  \"continuous\": { \"every_s\": 90 },\n"
         "  \"limits\": { \"max_dumps_per_hour\": 10, \"max_dir_mb\": 64, \"keep\": 20 } }\n";
     struct conan_config c;
@@ -70,6 +81,12 @@ static void test_full_example(void)
     CHECK_INT(c.cpu.hz, 250);
     CHECK_NEAR(c.cpu.max, 95, 0);
     CHECK_INT(c.cpu.timer, CONAN_TIMER_PROCESS);
+    CHECK_NEAR(c.memory.rule.abs, 90, 0);
+    CHECK_INT(c.memory.rule.window, 0);
+    CHECK_NEAR(c.heap.rule.min, 128, 0);
+    CHECK_NEAR(c.heap.rule.abs, 2048, 0);
+    CHECK_INT(c.heap.sample_bytes, 65536);
+    CHECK_INT(c.heap.followup_s, 30);
     CHECK_INT(c.continuous.every_s, 90);
     CHECK_INT(c.limits.max_dumps_per_hour, 10);
     CHECK_INT(c.limits.max_dir_mb, 64);
@@ -121,6 +138,9 @@ static void test_bad_configs(void)
         { "{ \"tags\": { \"region\": 3 } }", "conf.json: tags.region: must be a string, got a number" },
         { "{ \"limits\": { \"keep\": 0 } }", "conf.json: limits.keep: 0 is out of range [1, 100000]" },
         { "{ \"interval_ms\": 5 }", "conf.json: interval_ms: 5 is out of range [10, 3600000]" },
+        { "{ \"heap\": { \"sample_bytes\": -1 } }", "conf.json: heap.sample_bytes: -1 is out of range [0, 1073741824]" },
+        { "{ \"heap\": { \"followup_s\": 1.5 } }", "conf.json: heap.followup_s: must be a whole number, got 1.5" },
+        { "{ \"memory\": { \"abs\": 101 } }", "conf.json: memory.abs: 101 is out of range [0, 100]" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct conan_config c;
