@@ -1,12 +1,14 @@
 /* heap_leak.c — a heap that creeps up, from one distinctly named function.
  * leak_into_cache keeps LEAK_MIB MiB in blocks of 1–64 KiB (touched, so they
  * are resident too); churn_short_lived, on another thread, allocates and frees
- * all the while. Then the program waits until a heap profile appears in
- * DUMP_DIR (the rule under test writes it) or WAIT_S seconds pass, and prints
- * the exact bytes it leaked.
- * usage: heap_leak LEAK_MIB DUMP_DIR [WAIT_S] */
+ * all the while. Then the program waits until PROFILES heap profiles (default
+ * 1) appear in DUMP_DIR (the rule under test writes them) or WAIT_S seconds
+ * pass, leaking LEAK_MIB more after the first one, and prints the exact bytes
+ * it leaked.
+ * usage: heap_leak LEAK_MIB DUMP_DIR [WAIT_S [PROFILES]] */
 #include <dirent.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,20 @@ __attribute__((noinline)) size_t leak_into_cache(size_t total)
         leaked += n;
     }
     return leaked;
+}
+
+/* What the follow-up profile sees on top of the first one. */
+__attribute__((noinline)) static size_t grow_after_first_profile(size_t total)
+{
+    size_t grown = 0;
+    static void *more[1024];
+    for (int i = 0; i < 1024 && grown < total; i++) {
+        size_t n = total / 1024;
+        more[i] = malloc(n);
+        memset(more[i], 3, n);
+        grown += n;
+    }
+    return grown;
 }
 
 __attribute__((noinline)) static void *churn_short_lived(void *arg)
@@ -77,10 +93,16 @@ int main(int argc, char **argv)
     }
     size_t total = (size_t)atol(argv[1]) << 20;
     int wait_s = argc > 3 ? atoi(argv[3]) : 20;
+    int profiles = argc > 4 ? atoi(argv[4]) : 1;
     pthread_t churn;
     pthread_create(&churn, NULL, churn_short_lived, NULL);
     size_t leaked = leak_into_cache(total);
-    for (int i = 0; i < wait_s * 20 && heap_dumps_in(argv[2]) == 0; i++) {
+    bool grew = false;
+    for (int i = 0; i < wait_s * 20 && heap_dumps_in(argv[2]) < profiles; i++) {
+        if (!grew && profiles > 1 && heap_dumps_in(argv[2]) > 0) {
+            leaked += grow_after_first_profile(total);
+            grew = true;
+        }
         struct timespec tick = { 0, 50000000 };
         nanosleep(&tick, NULL);
     }
