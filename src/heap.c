@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 __thread struct conan_heap_thread conan_heap_tls __attribute__((tls_model("initial-exec")));
-uint32_t conan_heap_hint[1u << CONAN_HEAP_HINT_BITS];
+uint16_t conan_heap_hint[1u << CONAN_HEAP_HINT_BITS];
 struct conan_allocator conan_allocator = { .name = "unknown" };
 
 /* While sampling is off, threads still look at the switch once per this many
@@ -39,7 +39,7 @@ struct conan_allocator conan_allocator = { .name = "unknown" };
 #define RECHECK_BYTES (64 << 10)
 #define EXEMPT_BYTES (INT64_MAX / 2)
 
-#define LIVE_BITS 14             /* hash heads of live sampled blocks */
+#define LIVE_BITS 16             /* hash heads of live sampled blocks */
 #define STACK_BITS 12            /* hash heads of distinct stacks */
 #define STACKS_MAX 65536         /* distinct stacks kept; further new stacks are dropped */
 #define POOL_CHUNK (1 << 20)     /* records and stacks come from chunks this big */
@@ -57,6 +57,7 @@ struct stack_bucket {
 struct live_block {
     uintptr_t addr;
     size_t size;
+    double weight;               /* blocks it stands for, at the rate it was sampled at */
     struct stack_bucket *bucket;
     struct live_block *next;
 };
@@ -72,6 +73,7 @@ static struct {
     char *pool, *pool_end;
     long pool_total;
     struct conan_heap_stats stats;
+    double inuse_bytes;          /* sum of every bucket's inuse_bytes */
 } heap = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* ---- intervals ---- */
@@ -167,12 +169,13 @@ static double sample_weight(size_t size, int rate)
     return 1.0 / -expm1(-s / rate);
 }
 
-static void count_inuse(struct stack_bucket *b, size_t size, double sign)
+static void count_inuse(struct stack_bucket *b, size_t size, double weight, double sign)
 {
-    double w = sample_weight(size, __atomic_load_n(&heap.sample_bytes, __ATOMIC_RELAXED) ?: 1);
-    b->inuse_count += sign * w;
-    b->inuse_bytes += sign * w * (double)size;
+    double before = b->inuse_bytes;
+    b->inuse_count += sign * weight;
+    b->inuse_bytes += sign * weight * (double)size;
     if (b->inuse_count < 0.5) b->inuse_count = b->inuse_bytes = 0; /* rounding, after the last free */
+    heap.inuse_bytes += b->inuse_bytes - before;
 }
 
 static struct live_block *unlink_live(uintptr_t addr)
@@ -188,7 +191,7 @@ static struct live_block *unlink_live(uintptr_t addr)
     return NULL;
 }
 
-static void link_live(uintptr_t addr, size_t size, struct stack_bucket *b)
+static void link_live(uintptr_t addr, size_t size, double weight, struct stack_bucket *b)
 {
     struct live_block *blk = heap.free_blocks;
     if (blk)
@@ -201,18 +204,19 @@ static void link_live(uintptr_t addr, size_t size, struct stack_bucket *b)
     }
     blk->addr = addr;
     blk->size = size;
+    blk->weight = weight;
     blk->bucket = b;
     size_t slot = live_slot(addr);
     blk->next = heap.live[slot];
     heap.live[slot] = blk;
     heap.stats.live++;
     __atomic_fetch_add(&conan_heap_hint[conan_heap_hint_slot((void *)addr)], 1, __ATOMIC_RELAXED);
-    count_inuse(b, size, +1);
+    count_inuse(b, size, weight, +1);
 }
 
 static void release_live(struct live_block *blk)
 {
-    count_inuse(blk->bucket, blk->size, -1);
+    count_inuse(blk->bucket, blk->size, blk->weight, -1);
     blk->next = heap.free_blocks;
     heap.free_blocks = blk;
 }
@@ -252,7 +256,7 @@ static void record(void *p, size_t size, int rate)
             heap.stats.replaced++;
             release_live(stale);
         }
-        link_live((uintptr_t)p, size, b);
+        link_live((uintptr_t)p, size, w, b);
     }
     pthread_mutex_unlock(&heap.lock);
 }
@@ -287,11 +291,20 @@ void conan_heap_sample(void *p, size_t size)
     errno = saved_errno;
 }
 
+/* A free from a signal handler that interrupted this thread inside the slow
+ * path (the lock may be ours): leave the block; its address is reported as
+ * "freed unseen" if it is reused. */
+static bool interrupted_slow_path(void)
+{
+    return conan_heap_tls.busy;
+}
+
 void conan_heap_forget(void *p, struct conan_heap_taken *taken)
 {
     if (taken) taken->bucket = NULL;
-    if (!p) return;
+    if (!p || interrupted_slow_path()) return;
     int saved_errno = errno;
+    conan_heap_tls.busy = true;
     pthread_mutex_lock(&heap.lock);
     struct live_block *blk = unlink_live((uintptr_t)p);
     if (blk) {
@@ -299,21 +312,25 @@ void conan_heap_forget(void *p, struct conan_heap_taken *taken)
         if (taken) {
             taken->bucket = blk->bucket;
             taken->size = blk->size;
+            taken->weight = blk->weight;
         }
         release_live(blk);
     }
     pthread_mutex_unlock(&heap.lock);
+    conan_heap_tls.busy = false;
     errno = saved_errno;
 }
 
 void conan_heap_restore(void *p, const struct conan_heap_taken *taken)
 {
-    if (!p || !taken || !taken->bucket) return;
+    if (!p || !taken || !taken->bucket || interrupted_slow_path()) return;
     int saved_errno = errno;
+    conan_heap_tls.busy = true;
     pthread_mutex_lock(&heap.lock);
     heap.stats.freed--;
-    link_live((uintptr_t)p, taken->size, taken->bucket);
+    link_live((uintptr_t)p, taken->size, taken->weight, taken->bucket);
     pthread_mutex_unlock(&heap.lock);
+    conan_heap_tls.busy = false;
     errno = saved_errno;
 }
 
@@ -377,15 +394,21 @@ bool conan_heap_sampling(void)
 
 static double sampled_in_use(void)
 {
-    double bytes = 0;
     pthread_mutex_lock(&heap.lock);
-    for (struct stack_bucket *b = heap.newest; b; b = b->older) bytes += b->inuse_bytes;
+    double bytes = heap.inuse_bytes;
     pthread_mutex_unlock(&heap.lock);
     return bytes;
 }
 
+/* mallinfo2 walks every free chunk of every arena, each arena under its lock:
+ * on a heavily fragmented heap that stalls the program's malloc for a long
+ * time. If one call takes longer than this, we stop asking. */
+#define MALLINFO_MAX_MS 5.0
+
 double conan_heap_in_use_bytes(const char **source)
 {
+    static bool mallinfo_too_slow;
+    static int slow_once;
     if (conan_allocator.mallctl) {
         uint64_t epoch = 1;
         size_t len = sizeof epoch, allocated = 0;
@@ -396,8 +419,15 @@ double conan_heap_in_use_bytes(const char **source)
             return (double)allocated;
         }
     }
-    if (strcmp(conan_allocator.name, "glibc") == 0) {
+    if (strcmp(conan_allocator.name, "glibc") == 0 && !mallinfo_too_slow) {
+        double t0 = conan_monotonic_seconds();
         struct mallinfo2 mi = mallinfo2();
+        double ms = (conan_monotonic_seconds() - t0) * 1000.0;
+        if (ms > MALLINFO_MAX_MS) {
+            mallinfo_too_slow = true;
+            conan_log_once(&slow_once, "mallinfo2() took %.0f ms (a fragmented heap); the heap rule uses "
+                                       "libconan's sampled estimate from now on", ms);
+        }
         *source = "mallinfo2";
         return (double)mi.uordblks + (double)mi.hblkhd;
     }

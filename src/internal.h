@@ -394,12 +394,17 @@ extern __thread struct conan_heap_thread conan_heap_tls __attribute__((tls_model
 /* One counter per hash slot of sampled addresses: a free whose slot is zero
  * was certainly not sampled. Read with a plain load; changed under the table
  * lock only, which is on the slow path. */
-#define CONAN_HEAP_HINT_BITS 17
-extern uint32_t conan_heap_hint[1u << CONAN_HEAP_HINT_BITS];
+#define CONAN_HEAP_HINT_BITS 19
+extern uint16_t conan_heap_hint[1u << CONAN_HEAP_HINT_BITS];
 
+/* Neighbouring blocks get neighbouring slots (frees of recent allocations
+ * touch few cache lines); higher address bits are folded in so that blocks at
+ * the same offset of different 8-MiB regions (glibc's per-thread heaps) do
+ * not all collide. */
 static inline size_t conan_heap_hint_slot(const void *p)
 {
-    return (size_t)((((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - CONAN_HEAP_HINT_BITS));
+    uintptr_t a = (uintptr_t)p >> 4;
+    return (size_t)((a ^ (a >> CONAN_HEAP_HINT_BITS)) & ((1u << CONAN_HEAP_HINT_BITS) - 1));
 }
 
 /* Hot path, every allocation: counts size down; true when this allocation must
@@ -419,7 +424,7 @@ static inline bool conan_heap_maybe_sampled(const void *p)
  * and, if sampling is on, records p's stack and size. p may be NULL (failed). */
 void conan_heap_sample(void *p, size_t size);
 /* A sampled block being freed or reallocated: what forgetting it removed. */
-struct conan_heap_taken { void *bucket; size_t size; };
+struct conan_heap_taken { void *bucket; size_t size; double weight; };
 /* Slow path of a free: stops tracking p if it was sampled (taken may be NULL).
  * Keeps errno. Must run before the block goes back to the allocator. */
 void conan_heap_forget(void *p, struct conan_heap_taken *taken);

@@ -270,8 +270,10 @@ static void serve_manual_request(double now_s)
 static void memory_rules(double now_s)
 {
     const char *source;
-    double rss_percent = mon.memory_limit > 0 ? conan_rss_bytes() / mon.memory_limit * 100.0 : 0;
-    double heap_mib = conan_heap_in_use_bytes(&source) / MIB;
+    double rss_percent = 0, heap_mib = 0; /* read only for a rule that is on */
+    if (mon.cfg.memory.rule.enable && mon.memory_limit > 0)
+        rss_percent = conan_rss_bytes() / mon.memory_limit * 100.0;
+    if (mon.cfg.heap.rule.enable) heap_mib = conan_heap_in_use_bytes(&source) / MIB;
     struct conan_verdict mv = conan_rule_observe(&mon.cfg.memory.rule, &mon.memory_rule, rss_percent, now_s);
     struct conan_verdict hv = conan_rule_observe(&mon.cfg.heap.rule, &mon.heap_rule, heap_mib, now_s);
     if ((mv.reason == CONAN_REASON_NONE && hv.reason == CONAN_REASON_NONE) || !budget_allows(now_s, 1)) return;

@@ -116,9 +116,30 @@ static void test_poisson_rate(void)
     CHECK_INT(after.sampled, before.sampled);
 }
 
+/* Blocks sampled while on and freed after sampling was turned off (a pause,
+ * the destructor) come off the books with the weight they were sampled with. */
+static void test_free_after_stop(void)
+{
+    struct conan_config cfg;
+    conan_config_defaults(&cfg);
+    cfg.heap.sample_bytes = 65536;
+    conan_heap_start(&cfg);
+    const char *source;
+    double before = conan_heap_in_use_bytes(&source);
+    CHECK_STR(source, "sampled"); /* no allocator found: this test links no wrappers */
+    void *block[200];
+    for (int i = 0; i < 200; i++) block[i] = sampled_malloc(16384);
+    double during = conan_heap_in_use_bytes(&source) - before;
+    CHECK_NEAR(during, 200 * 16384.0, 0.5 * 200 * 16384.0); /* ~44 samples: 3.5 sigma */
+    conan_heap_stop();
+    for (int i = 0; i < 200; i++) sampled_free(block[i]);
+    CHECK_NEAR(conan_heap_in_use_bytes(&source), before, 1.0);
+}
+
 int main(void)
 {
     test_threads_free_each_other();
     test_poisson_rate();
+    test_free_after_stop();
     CHECK_DONE();
 }
