@@ -9,6 +9,8 @@ packages=(
     libprotobuf-c-dev protobuf-c-compiler                # profile.proto encoding
     golang-go                                            # `go tool pprof`, the reader tests use
     binutils                                             # what pprof symbolizes with
+    libjemalloc2                                         # tests: jemalloc behind the shim
+    libasan8 libubsan1 libtsan2                          # tests: the heap engine under sanitizers
 )
 
 missing=()
