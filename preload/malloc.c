@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdalign.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -366,3 +367,94 @@ CONAN_INTERPOSED size_t malloc_usable_size(void *p)
     if (p && in_arena(p)) return arena_size(p);
     return next.malloc_usable_size(p);
 }
+
+/* ---- C++ operator new and delete ----
+ *
+ * libstdc++'s operator new is malloc plus a new_handler loop and bad_alloc.
+ * jemalloc exports operators of its own, which would send C++ allocations
+ * straight to it, past us. So every operator new allocates through the same
+ * path as malloc (from the next allocator, counted down and sampled), and only
+ * when that fails does it call the next operator new by name (libstdc++'s or
+ * the allocator's), which runs the program's new_handler and throws bad_alloc
+ * or returns NULL exactly as it would have. Every operator delete is free(). */
+
+static void *cxx_allocate(size_t size)
+{
+    if (size == 0) size = 1; /* new of 0 bytes returns a unique pointer */
+    void *p = next.malloc(size);
+    if (conan_heap_countdown(size)) conan_heap_sample(p, size);
+    return p;
+}
+
+static void *cxx_allocate_aligned(size_t size, size_t align)
+{
+    void *p = NULL;
+    if (size == 0) size = 1;
+    if (next.posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) != 0) return NULL;
+    if (conan_heap_countdown(size)) conan_heap_sample(p, size);
+    return p;
+}
+
+/* The next definition of an operator, looked up when first needed: libstdc++
+ * may be loaded long after us, by dlopen. Without one, a throwing new has
+ * nobody to throw for it: abort, as an uncaught bad_alloc would. */
+static void *next_operator(const char *name)
+{
+    void *fn = dlsym(RTLD_NEXT, name);
+    if (!fn) abort();
+    return fn;
+}
+
+#define NEW_OPERATOR(symbol)                                                         \
+    CONAN_INTERPOSED void *symbol(size_t size)                                       \
+    {                                                                                \
+        void *p = cxx_allocate(size);                                                \
+        return p ? p : ((void *(*)(size_t))next_operator(#symbol))(size);            \
+    }
+#define NEW_OPERATOR_NOTHROW(symbol)                                                 \
+    CONAN_INTERPOSED void *symbol(size_t size, const void *nothrow)                  \
+    {                                                                                \
+        void *p = cxx_allocate(size);                                                \
+        return p ? p : ((void *(*)(size_t, const void *))next_operator(#symbol))(size, nothrow); \
+    }
+#define NEW_OPERATOR_ALIGNED(symbol)                                                 \
+    CONAN_INTERPOSED void *symbol(size_t size, size_t align)                         \
+    {                                                                                \
+        void *p = cxx_allocate_aligned(size, align);                                 \
+        return p ? p : ((void *(*)(size_t, size_t))next_operator(#symbol))(size, align); \
+    }
+#define NEW_OPERATOR_ALIGNED_NOTHROW(symbol)                                         \
+    CONAN_INTERPOSED void *symbol(size_t size, size_t align, const void *nothrow)    \
+    {                                                                                \
+        void *p = cxx_allocate_aligned(size, align);                                 \
+        return p ? p : ((void *(*)(size_t, size_t, const void *))next_operator(#symbol))(size, align, nothrow); \
+    }
+
+NEW_OPERATOR(_Znwm)                                   /* operator new(size_t) */
+NEW_OPERATOR(_Znam)                                   /* operator new[](size_t) */
+NEW_OPERATOR_NOTHROW(_ZnwmRKSt9nothrow_t)             /* operator new(size_t, nothrow_t const&) */
+NEW_OPERATOR_NOTHROW(_ZnamRKSt9nothrow_t)
+NEW_OPERATOR_ALIGNED(_ZnwmSt11align_val_t)            /* operator new(size_t, align_val_t) */
+NEW_OPERATOR_ALIGNED(_ZnamSt11align_val_t)
+NEW_OPERATOR_ALIGNED_NOTHROW(_ZnwmSt11align_val_tRKSt9nothrow_t)
+NEW_OPERATOR_ALIGNED_NOTHROW(_ZnamSt11align_val_tRKSt9nothrow_t)
+
+#define DELETE_OPERATOR(symbol, ...)                                                 \
+    CONAN_INTERPOSED void symbol(void *p, ##__VA_ARGS__) { free(p); }
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter" /* size and alignment: free() needs neither */
+
+DELETE_OPERATOR(_ZdlPv)                               /* operator delete(void*) */
+DELETE_OPERATOR(_ZdaPv)                               /* operator delete[](void*) */
+DELETE_OPERATOR(_ZdlPvm, size_t size)                 /* sized */
+DELETE_OPERATOR(_ZdaPvm, size_t size)
+DELETE_OPERATOR(_ZdlPvRKSt9nothrow_t, const void *nothrow)
+DELETE_OPERATOR(_ZdaPvRKSt9nothrow_t, const void *nothrow)
+DELETE_OPERATOR(_ZdlPvSt11align_val_t, size_t align)  /* aligned */
+DELETE_OPERATOR(_ZdaPvSt11align_val_t, size_t align)
+DELETE_OPERATOR(_ZdlPvmSt11align_val_t, size_t size, size_t align)
+DELETE_OPERATOR(_ZdaPvmSt11align_val_t, size_t size, size_t align)
+DELETE_OPERATOR(_ZdlPvSt11align_val_tRKSt9nothrow_t, size_t align, const void *nothrow)
+DELETE_OPERATOR(_ZdaPvSt11align_val_tRKSt9nothrow_t, size_t align, const void *nothrow)
+#pragma GCC diagnostic pop

@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# C++ under the shim: new/delete (through libstdc++), std::string, containers
-# and exceptions on four threads. The program's output is unchanged, and the
-# heap profile names the allocating C++ code (demangled, with operator new
-# trimmed off the top): SessionCache::remember holds the in-use memory
-# (32 MiB, estimate within 15%), parse_requests is among the allocation sites.
+# C++ under the shim: new/delete, std::string, containers and exceptions on
+# four threads, and operator new's contract (bad_alloc, nothrow, new_handler,
+# over-aligned types). The program's output is the same as without the shim,
+# and the heap profile names the allocating C++ code (demangled, no operator
+# new on top): SessionCache::remember holds the in-use memory (32 MiB, estimate
+# within 15%), parse_requests is among the allocation sites.
+# Argument "jemalloc": the same with jemalloc (which has operators new and
+# delete of its own) preloaded behind libconan.
 . "$(dirname "$0")/lib.sh"
 require_go
+behind=""
+if [ "${1:-glibc}" = jemalloc ]; then
+    behind=$(ls /usr/lib/*/libjemalloc.so.2 2>/dev/null | head -1)
+    [ -n "$behind" ] || fail "libjemalloc.so.2 is not installed (scripts/setup.sh installs libjemalloc2)"
+fi
 write_config "$WORK/c.json" '{ "dump_dir": "@DUMPS@", "cpu": { "enable": false }, "heap": { "sample_bytes": 65536 } }'
-plain=$("$WORKLOADS/heap_cpp" 32) || fail "workload failed without the shim"
-shimmed=$(under_shim "$WORK/c.json" "$WORKLOADS/heap_cpp" 32 "$DUMPS") || fail "workload failed under the shim"
+plain=$(LD_PRELOAD="$behind" "$WORKLOADS/heap_cpp" 32) || fail "workload failed without the shim"
+shimmed=$(LD_PRELOAD="$LIBCONAN $behind" CONAN_CONFIG="$WORK/c.json" "$WORKLOADS/heap_cpp" 32 "$DUMPS") \
+    || fail "workload failed under the shim"
 [ "$plain" = "$shimmed" ] || fail "output differs under the shim: '$plain' vs '$shimmed'"
+note "$shimmed"
 file="$DUMPS/$(dumps_of_kind heap | head -1)"
 [ -f "$file" ] || fail "no heap profile"
 top=$(top_function "$file" inuse_space)

@@ -1,12 +1,16 @@
-// heap_cpp.cpp — C++ allocation under the shim: new/delete through libstdc++,
-// std::string, std::vector, std::map, exceptions thrown and caught, on four
-// threads. SessionCache::remember keeps LEAK_MIB MiB alive with new[]; the
-// rest is churn that is all freed. Then, with DUMP_DIR and the shim present,
-// a heap profile is requested on demand and awaited (10 s at most).
+// heap_cpp.cpp — C++ allocation under the shim: new/delete, std::string,
+// std::vector, std::map, exceptions thrown and caught, on four threads.
+// SessionCache::remember keeps LEAK_MIB MiB alive with new[]; the rest is
+// churn that is all freed. operator new's contract is checked too: bad_alloc
+// thrown, nothrow's nullptr, the new_handler called, over-aligned types. Then,
+// with DUMP_DIR and the shim present, a heap profile is requested on demand
+// and awaited (10 s at most).
 // usage: heap_cpp LEAK_MIB [DUMP_DIR]
 #include <dirent.h>
 #include <dlfcn.h>
+#include <cstdint>
 #include <cstdio>
+#include <new>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -46,6 +50,52 @@ __attribute__((noinline)) static void parse_requests(int seed)
     }
 }
 
+struct alignas(256) Aligned {
+    char bytes[300];
+};
+
+static int handler_calls;
+static void count_and_give_up()
+{
+    handler_calls++;
+    std::set_new_handler(nullptr); // the next failure throws
+}
+
+// The operator new contract, which the shim must keep. Prints one line.
+__attribute__((noinline)) static void check_operator_new()
+{
+    volatile std::size_t huge = std::size_t(1) << 62;
+    bool threw = false;
+    try {
+        char *p = new char[huge];
+        p[0] = 1;
+    } catch (const std::bad_alloc &) {
+        threw = true;
+    }
+    char *none = new (std::nothrow) char[huge];
+    std::set_new_handler(count_and_give_up);
+    bool threw_after_handler = false;
+    try {
+        char *p = new char[huge];
+        p[0] = 1;
+    } catch (const std::bad_alloc &) {
+        threw_after_handler = true;
+    }
+    bool aligned = true;
+    std::vector<std::unique_ptr<Aligned>> objects;
+    for (int i = 0; i < 100; i++) {
+        objects.emplace_back(new Aligned());
+        aligned = aligned && reinterpret_cast<std::uintptr_t>(objects.back().get()) % 256 == 0;
+    }
+    Aligned *array = new Aligned[3];
+    aligned = aligned && reinterpret_cast<std::uintptr_t>(array) % 256 == 0;
+    delete[] array;
+    char *zero = new char[0];
+    delete[] zero;
+    std::printf("bad_alloc %d, nothrow null %d, new_handler calls %d then bad_alloc %d, aligned %d, new[0] %d\n",
+                threw, none == nullptr, handler_calls, threw_after_handler, aligned, zero != nullptr);
+}
+
 static bool heap_profile_in(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -64,6 +114,7 @@ int main(int argc, char **argv)
     SessionCache cache;
     for (std::size_t kept = 0; kept < leak; kept += 16384) cache.remember(16384);
     for (auto &w : workers) w.join();
+    check_operator_new();
     std::printf("kept %zu blocks\n", cache.size());
     std::fflush(stdout);
     auto request = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "conan_request_profile"));
