@@ -1,9 +1,9 @@
 /* malloc.c — the interposed malloc family: malloc, free, calloc, realloc,
- * reallocarray, posix_memalign, aligned_alloc, memalign, valloc, pvalloc and
- * malloc_usable_size. Each forwards to the next allocator in the chain (the C
- * library's, or jemalloc preloaded after us) found with dlsym(RTLD_NEXT), so
- * alignment, zeroing, errors and realloc semantics are exactly that
- * allocator's. C++ new and delete reach us through libstdc++.
+ * reallocarray, posix_memalign, aligned_alloc, memalign, valloc, pvalloc,
+ * malloc_usable_size, and C++ operator new and delete. Each forwards to the
+ * next allocator in the chain (the C library's, or jemalloc preloaded after us)
+ * found with dlsym(RTLD_NEXT), so alignment, zeroing, errors and realloc
+ * semantics are exactly that allocator's.
  *
  * Hot path (every call of the program's): one thread-local countdown on
  * allocation and one load of a hint counter on free (src/internal.h). No lock,
