@@ -3,6 +3,9 @@
 # followup_s later (note "follow-up"), with the same trigger. The program grows
 # by another 32 MiB in grow_after_first_profile in between, and
 # `go tool pprof -diff_base FIRST SECOND` shows exactly that growth on top.
+# The shim's own allocations while building the first profile (symbol tables,
+# protobuf-c, zlib, cJSON) must not appear in the second: they are never
+# sampled.
 . "$(dirname "$0")/lib.sh"
 require_go
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
@@ -18,4 +21,6 @@ first="$DUMPS/$(dumps_of_kind heap | sed -n 1p)"
 second="$DUMPS/$(dumps_of_kind heap | sed -n 2p)"
 top=$(pprof -top -sample_index=inuse_space -diff_base "$first" "$second" | awk 'found && NF >= 6 { print $NF; exit } /flat%/ { found = 1 }')
 [ "$top" = grow_after_first_profile ] || { pprof -top -sample_index=inuse_space -diff_base "$first" "$second" >&2; fail "top of the diff is '$top', want grow_after_first_profile"; }
+own=$(pprof -traces "$second" | grep -E 'conan_|protobuf_c|deflate|cJSON|symbols_open' | sort -u | head -5)
+[ -z "$own" ] || fail "the shim's own allocations were sampled: $own"
 exit 0
