@@ -109,6 +109,21 @@ static void *emulated_memalign(size_t align, size_t size)
     return rc ? NULL : p;
 }
 
+static int posix_memalign_from_memalign(void **out, size_t align, size_t size)
+{
+    if (align < sizeof(void *) || (align & (align - 1))) return EINVAL;
+    void *p = next.memalign(align, size);
+    if (!p) return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+static int no_posix_memalign(void **out, size_t align, size_t size)
+{
+    (void)out, (void)align, (void)size;
+    return ENOMEM;
+}
+
 static void *emulated_aligned_alloc(size_t align, size_t size) { return next.memalign(align, size); }
 static void *emulated_valloc(size_t size) { return next.memalign((size_t)getpagesize(), size); }
 
@@ -148,6 +163,8 @@ static void *from_allocator(const char *name, const void *allocator_object)
         found.field = fn ? (__typeof__(found.field))fn : (fallback);                   \
     } while (0)
 
+static void decide_cxx_mode(const void *allocator_object);
+
 static void resolve_all(void)
 {
     struct allocator found;
@@ -158,7 +175,16 @@ static void resolve_all(void)
     PICK(calloc, "calloc", __libc_calloc);
     PICK(realloc, "realloc", __libc_realloc);
     PICK(posix_memalign, "posix_memalign", NULL);
-    PICK(memalign, "memalign", m ? emulated_memalign : __libc_memalign);
+    PICK(memalign, "memalign", NULL);
+    /* An allocator with only one of the two gets the other built from it.
+     * With neither, aligned requests go where they would without us: to the
+     * next definitions, whoever has them (the C library). */
+    if (!found.posix_memalign && !found.memalign) {
+        found.posix_memalign = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
+        found.memalign = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "memalign");
+    }
+    if (!found.posix_memalign) found.posix_memalign = found.memalign ? posix_memalign_from_memalign : no_posix_memalign;
+    if (!found.memalign) found.memalign = emulated_memalign;
     PICK(aligned_alloc, "aligned_alloc", emulated_aligned_alloc);
     PICK(valloc, "valloc", emulated_valloc);
     PICK(pvalloc, "pvalloc", emulated_pvalloc);
@@ -174,6 +200,7 @@ static void resolve_all(void)
     else if (m && dladdr(m, &info) && info.dli_fname)
         conan_allocator.name = info.dli_fname;
     conan_allocator.mallctl = mallctl;
+    decide_cxx_mode(object);
 
     /* Publish the ones every other entry relies on last. */
     __atomic_store_n(&next.posix_memalign, found.posix_memalign, __ATOMIC_RELEASE);
@@ -235,7 +262,7 @@ static void *boot_realloc(void *p, size_t size)
 
 static int boot_posix_memalign(void **out, size_t align, size_t size)
 {
-    if (resolved()) return next.posix_memalign ? next.posix_memalign(out, align, size) : ENOMEM;
+    if (resolved()) return next.posix_memalign(out, align, size);
     *out = arena_alloc(size, align);
     return *out ? 0 : ENOMEM;
 }
@@ -372,11 +399,70 @@ CONAN_INTERPOSED size_t malloc_usable_size(void *p)
  *
  * libstdc++'s operator new is malloc plus a new_handler loop and bad_alloc.
  * jemalloc exports operators of its own, which would send C++ allocations
- * straight to it, past us. So every operator new allocates through the same
- * path as malloc (from the next allocator, counted down and sampled), and only
- * when that fails does it call the next operator new by name (libstdc++'s or
- * the allocator's), which runs the program's new_handler and throws bad_alloc
- * or returns NULL exactly as it would have. Every operator delete is free(). */
+ * straight to it, past us. So operator new allocates through the same path as
+ * malloc (from the next allocator, counted down and sampled), and only when
+ * that fails does it call the operator that would have served the call without
+ * us, which runs the program's new_handler and throws bad_alloc or returns
+ * NULL exactly as before. Every operator delete is free().
+ *
+ * C++ lets a program (or a library bound to itself) replace operator new and
+ * delete; the other forms then reach the replacement through libstdc++. When
+ * that is so — the definition the program sees is not ours, or the next one is
+ * neither the C++ runtime's nor the allocator's — we serve nothing ourselves:
+ * every operator forwards to the definition behind us, as if we were absent. */
+
+static bool cxx_forward; /* set by resolve_all: a replacement exists */
+
+static bool is_cxx_runtime(const void *fn, const void *allocator_object)
+{
+    Dl_info info;
+    if (!fn || !dladdr(fn, &info)) return false;
+    if (info.dli_fbase == allocator_object) return true;
+    const char *base = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
+    base = base ? base + 1 : info.dli_fname;
+    return base && (strncmp(base, "libstdc++.", 10) == 0 || strncmp(base, "libc++.", 7) == 0);
+}
+
+static void decide_cxx_mode(const void *allocator_object)
+{
+    const void *ours = object_of((void *)decide_cxx_mode);
+    static const char *const basic[] = { "_Znwm", "_ZdlPv", "_ZnwmSt11align_val_t", "_ZdlPvSt11align_val_t" };
+    for (size_t i = 0; i < sizeof basic / sizeof basic[0]; i++) {
+        void *seen = dlsym(RTLD_DEFAULT, basic[i]), *behind = dlsym(RTLD_NEXT, basic[i]);
+        if ((seen && object_of(seen) != ours) || (behind && !is_cxx_runtime(behind, allocator_object)))
+            cxx_forward = true;
+    }
+}
+
+/* The definition that would serve an operator call without us: the next one
+ * in the global scope, or — for a library dlopen'ed RTLD_LOCAL with its own
+ * C++ runtime, which the global scope does not see — the one the caller's own
+ * dependencies provide. NULL if there is none. */
+static void *operator_behind(const char *name, const void *caller)
+{
+    void *fn = dlsym(RTLD_NEXT, name);
+    if (fn) return fn;
+    Dl_info info;
+    if (!caller || !dladdr(caller, &info) || !info.dli_fname || !info.dli_fname[0]) return NULL;
+    void *object = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+    if (!object) return NULL;
+    fn = dlsym(object, name);
+    dlclose(object);
+    return fn && object_of(fn) != object_of((void *)operator_behind) ? fn : NULL;
+}
+
+/* Forwarding targets, found on first use and kept (objects in the global
+ * scope stay loaded while we are). */
+#define BEHIND(symbol, type)                                                                 \
+    static type behind_##symbol(const void *caller)                                          \
+    {                                                                                        \
+        static type cached;                                                                  \
+        type fn = __atomic_load_n(&cached, __ATOMIC_ACQUIRE);                                \
+        if (fn) return fn;                                                                   \
+        fn = (type)operator_behind(#symbol, caller);                                         \
+        if (fn && dlsym(RTLD_NEXT, #symbol)) __atomic_store_n(&cached, fn, __ATOMIC_RELEASE); \
+        return fn;                                                                           \
+    }
 
 static void *cxx_allocate(size_t size)
 {
@@ -395,39 +481,57 @@ static void *cxx_allocate_aligned(size_t size, size_t align)
     return p;
 }
 
-/* The next definition of an operator, looked up when first needed: libstdc++
- * may be loaded long after us, by dlopen. Without one, a throwing new has
- * nobody to throw for it: abort, as an uncaught bad_alloc would. */
-static void *next_operator(const char *name)
+/* A throwing new with nobody behind it to throw bad_alloc (C cannot): abort,
+ * as the uncaught exception would. */
+static void *no_operator(void)
 {
-    void *fn = dlsym(RTLD_NEXT, name);
-    if (!fn) abort();
-    return fn;
+    abort();
 }
 
+typedef void *(*new_fn)(size_t);
+typedef void *(*new_nothrow_fn)(size_t, const void *);
+typedef void *(*new_aligned_fn)(size_t, size_t);
+typedef void *(*new_aligned_nothrow_fn)(size_t, size_t, const void *);
+
 #define NEW_OPERATOR(symbol)                                                         \
+    BEHIND(symbol, new_fn)                                                           \
     CONAN_INTERPOSED void *symbol(size_t size)                                       \
     {                                                                                \
-        void *p = cxx_allocate(size);                                                \
-        return p ? p : ((void *(*)(size_t))next_operator(#symbol))(size);            \
+        const void *caller = __builtin_return_address(0);                            \
+        void *p = cxx_forward ? NULL : cxx_allocate(size);                           \
+        if (p) return p;                                                             \
+        new_fn fn = behind_##symbol(caller);                                         \
+        return fn ? fn(size) : no_operator();                                        \
     }
 #define NEW_OPERATOR_NOTHROW(symbol)                                                 \
+    BEHIND(symbol, new_nothrow_fn)                                                   \
     CONAN_INTERPOSED void *symbol(size_t size, const void *nothrow)                  \
     {                                                                                \
-        void *p = cxx_allocate(size);                                                \
-        return p ? p : ((void *(*)(size_t, const void *))next_operator(#symbol))(size, nothrow); \
+        const void *caller = __builtin_return_address(0);                            \
+        void *p = cxx_forward ? NULL : cxx_allocate(size);                           \
+        if (p) return p;                                                             \
+        new_nothrow_fn fn = behind_##symbol(caller);                                 \
+        return fn ? fn(size, nothrow) : NULL;                                        \
     }
 #define NEW_OPERATOR_ALIGNED(symbol)                                                 \
+    BEHIND(symbol, new_aligned_fn)                                                   \
     CONAN_INTERPOSED void *symbol(size_t size, size_t align)                         \
     {                                                                                \
-        void *p = cxx_allocate_aligned(size, align);                                 \
-        return p ? p : ((void *(*)(size_t, size_t))next_operator(#symbol))(size, align); \
+        const void *caller = __builtin_return_address(0);                            \
+        void *p = cxx_forward ? NULL : cxx_allocate_aligned(size, align);            \
+        if (p) return p;                                                             \
+        new_aligned_fn fn = behind_##symbol(caller);                                 \
+        return fn ? fn(size, align) : no_operator();                                 \
     }
 #define NEW_OPERATOR_ALIGNED_NOTHROW(symbol)                                         \
+    BEHIND(symbol, new_aligned_nothrow_fn)                                           \
     CONAN_INTERPOSED void *symbol(size_t size, size_t align, const void *nothrow)    \
     {                                                                                \
-        void *p = cxx_allocate_aligned(size, align);                                 \
-        return p ? p : ((void *(*)(size_t, size_t, const void *))next_operator(#symbol))(size, align, nothrow); \
+        const void *caller = __builtin_return_address(0);                            \
+        void *p = cxx_forward ? NULL : cxx_allocate_aligned(size, align);            \
+        if (p) return p;                                                             \
+        new_aligned_nothrow_fn fn = behind_##symbol(caller);                         \
+        return fn ? fn(size, align, nothrow) : NULL;                                 \
     }
 
 NEW_OPERATOR(_Znwm)                                   /* operator new(size_t) */
@@ -439,22 +543,35 @@ NEW_OPERATOR_ALIGNED(_ZnamSt11align_val_t)
 NEW_OPERATOR_ALIGNED_NOTHROW(_ZnwmSt11align_val_tRKSt9nothrow_t)
 NEW_OPERATOR_ALIGNED_NOTHROW(_ZnamSt11align_val_tRKSt9nothrow_t)
 
-#define DELETE_OPERATOR(symbol, ...)                                                 \
-    CONAN_INTERPOSED void symbol(void *p, ##__VA_ARGS__) { free(p); }
+/* Deletes: free(), or, when forwarding, the definition behind us (none: the
+ * block cannot be ours, so leaking it is the only safe thing). */
+#define DELETE_OPERATOR(symbol, params, args)                                        \
+    typedef void (*symbol##_fn) params;                                              \
+    BEHIND(symbol, symbol##_fn)                                                      \
+    CONAN_INTERPOSED void symbol params                                              \
+    {                                                                                \
+        if (!cxx_forward) {                                                          \
+            free(p);                                                                 \
+            return;                                                                  \
+        }                                                                            \
+        symbol##_fn fn = behind_##symbol(__builtin_return_address(0));               \
+        if (fn) fn args;                                                             \
+    }
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter" /* size and alignment: free() needs neither */
-
-DELETE_OPERATOR(_ZdlPv)                               /* operator delete(void*) */
-DELETE_OPERATOR(_ZdaPv)                               /* operator delete[](void*) */
-DELETE_OPERATOR(_ZdlPvm, size_t size)                 /* sized */
-DELETE_OPERATOR(_ZdaPvm, size_t size)
-DELETE_OPERATOR(_ZdlPvRKSt9nothrow_t, const void *nothrow)
-DELETE_OPERATOR(_ZdaPvRKSt9nothrow_t, const void *nothrow)
-DELETE_OPERATOR(_ZdlPvSt11align_val_t, size_t align)  /* aligned */
-DELETE_OPERATOR(_ZdaPvSt11align_val_t, size_t align)
-DELETE_OPERATOR(_ZdlPvmSt11align_val_t, size_t size, size_t align)
-DELETE_OPERATOR(_ZdaPvmSt11align_val_t, size_t size, size_t align)
-DELETE_OPERATOR(_ZdlPvSt11align_val_tRKSt9nothrow_t, size_t align, const void *nothrow)
-DELETE_OPERATOR(_ZdaPvSt11align_val_tRKSt9nothrow_t, size_t align, const void *nothrow)
+DELETE_OPERATOR(_ZdlPv, (void *p), (p))               /* operator delete(void*) */
+DELETE_OPERATOR(_ZdaPv, (void *p), (p))               /* operator delete[](void*) */
+DELETE_OPERATOR(_ZdlPvm, (void *p, size_t size), (p, size))   /* sized */
+DELETE_OPERATOR(_ZdaPvm, (void *p, size_t size), (p, size))
+DELETE_OPERATOR(_ZdlPvRKSt9nothrow_t, (void *p, const void *nothrow), (p, nothrow))
+DELETE_OPERATOR(_ZdaPvRKSt9nothrow_t, (void *p, const void *nothrow), (p, nothrow))
+DELETE_OPERATOR(_ZdlPvSt11align_val_t, (void *p, size_t align), (p, align))   /* aligned */
+DELETE_OPERATOR(_ZdaPvSt11align_val_t, (void *p, size_t align), (p, align))
+DELETE_OPERATOR(_ZdlPvmSt11align_val_t, (void *p, size_t size, size_t align), (p, size, align))
+DELETE_OPERATOR(_ZdaPvmSt11align_val_t, (void *p, size_t size, size_t align), (p, size, align))
+DELETE_OPERATOR(_ZdlPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t align, const void *nothrow),
+                (p, align, nothrow))
+DELETE_OPERATOR(_ZdaPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t align, const void *nothrow),
+                (p, align, nothrow))
 #pragma GCC diagnostic pop
