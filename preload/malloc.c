@@ -124,6 +124,14 @@ static int no_posix_memalign(void **out, size_t align, size_t size)
     return ENOMEM;
 }
 
+/* An allocator that cannot say: no usable bytes beyond what was asked is the
+ * only safe answer, and 0 is what callers must treat as unknown. */
+static size_t usable_size_unknown(void *p)
+{
+    (void)p;
+    return 0;
+}
+
 static void *emulated_aligned_alloc(size_t align, size_t size) { return next.memalign(align, size); }
 static void *emulated_valloc(size_t size) { return next.memalign((size_t)getpagesize(), size); }
 
@@ -142,7 +150,6 @@ extern void *__libc_malloc(size_t);
 extern void __libc_free(void *);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
 
 static const void *object_of(const void *fn)
 {
@@ -188,7 +195,7 @@ static void resolve_all(void)
     PICK(aligned_alloc, "aligned_alloc", emulated_aligned_alloc);
     PICK(valloc, "valloc", emulated_valloc);
     PICK(pvalloc, "pvalloc", emulated_pvalloc);
-    PICK(malloc_usable_size, "malloc_usable_size", NULL);
+    PICK(malloc_usable_size, "malloc_usable_size", usable_size_unknown);
 
     Dl_info info;
     int (*mallctl)(const char *, void *, size_t *, void *, size_t) =
@@ -289,7 +296,7 @@ static void *boot_pvalloc(size_t size)
 
 static size_t boot_malloc_usable_size(void *p)
 {
-    return resolved() && next.malloc_usable_size ? next.malloc_usable_size(p) : 0;
+    return resolved() ? next.malloc_usable_size(p) : 0;
 }
 
 /* ---- the interposed entry points: hot paths ---- */
