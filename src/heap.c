@@ -19,7 +19,6 @@
  * after our destructor still finds a consistent table. */
 #include "internal.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
 #include <malloc.h>
