@@ -64,7 +64,6 @@ struct live_block {
 static struct {
     pthread_mutex_t lock;
     int sample_bytes;            /* atomic: 0 = off */
-    uintptr_t own_start, own_end; /* our text: frames skipped at the top of a stack */
     struct live_block *live[1u << LIVE_BITS];
     struct live_block *free_blocks;
     struct stack_bucket *stacks[1u << STACK_BITS];
@@ -222,23 +221,10 @@ static void release_live(struct live_block *blk)
 
 /* ---- the slow paths ---- */
 
-/* The allocation's stack, leaf first, without our own frames on top. */
-static int allocation_stack(uintptr_t *pcs, int max)
-{
-    uintptr_t raw[CONAN_MAX_FRAMES];
-    int depth = conan_unwind_here(raw, CONAN_MAX_FRAMES);
-    int skip = 0;
-    while (skip < depth && raw[skip] >= heap.own_start && raw[skip] < heap.own_end) skip++;
-    if (skip == depth) skip = 0; /* all ours: a test linking the engine directly */
-    int n = 0;
-    for (int i = skip; i < depth && n < max; i++) pcs[n++] = raw[i];
-    return n;
-}
-
 static void record(void *p, size_t size, int rate)
 {
     uintptr_t pcs[CONAN_MAX_FRAMES];
-    int depth = allocation_stack(pcs, CONAN_MAX_FRAMES);
+    int depth = conan_unwind_caller(pcs, CONAN_MAX_FRAMES);
     double w = sample_weight(size, rate);
     pthread_mutex_lock(&heap.lock);
     heap.stats.sampled++;
@@ -340,23 +326,6 @@ void conan_heap_pin(const void *p)
 
 /* ---- switching on and off ---- */
 
-static int find_own_text(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    uintptr_t here = (uintptr_t)arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
-        if (here >= start && here < end) {
-            heap.own_start = start;
-            heap.own_end = end;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* A fork while another thread holds the table lock must not leave the child
  * with a lock no thread will release. */
 static void lock_for_fork(void) { pthread_mutex_lock(&heap.lock); }
@@ -375,7 +344,6 @@ void conan_heap_start(const struct conan_config *cfg)
     if (cfg->heap.sample_bytes <= 0) return;
     if (!atfork_registered++) pthread_atfork(lock_for_fork, unlock_after_fork, reset_after_fork);
     conan_unwind_prepare();
-    if (!heap.own_end) dl_iterate_phdr(find_own_text, (void *)(uintptr_t)conan_heap_sample);
     __atomic_store_n(&heap.sample_bytes, cfg->heap.sample_bytes, __ATOMIC_RELEASE);
 }
 

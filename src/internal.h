@@ -212,6 +212,9 @@ int conan_unwind_signal(void *ucontext, uintptr_t *pcs, int max);
  * caller first, every frame as return address − 1). No lock, no allocation
  * once conan_unwind_prepare has run. Returns depth. */
 int conan_unwind_here(uintptr_t *pcs, int max);
+/* The same without libconan's own frames on top: the stack of the program's
+ * code that called into us (malloc, pthread_create). */
+int conan_unwind_caller(uintptr_t *pcs, int max);
 
 /* ------------------------------------------------------------ symbols.c */
 
@@ -252,6 +255,10 @@ int conan_pprof_add(struct conan_pprof *p, const uintptr_t *pcs, int depth,
                     const int64_t *values, const struct conan_label *labels, int nlabels);
 void conan_pprof_comment(struct conan_pprof *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* A frame that is not code (e.g. "unavailable"): an address to put in a
+ * stack, which encodes as a location with that function name and no mapping.
+ * 0 if too many names are in use. */
+uintptr_t conan_pprof_pseudo_frame(struct conan_pprof *p, const char *name);
 void conan_pprof_set_time(struct conan_pprof *p, int64_t time_nanos, int64_t duration_nanos);
 void conan_pprof_set_default_type(struct conan_pprof *p, int index);
 /* Symbolizes against syms, encodes profile.proto and gzips it into a malloc'd

@@ -17,6 +17,7 @@
 
 #define MAX_VALUES 4
 #define MAX_LABELS 4
+#define PSEUDO_MAX 16     /* named frames that are not code ("unavailable"...) */
 
 /* ---- a small open-addressing index: hash → position in a caller's array ---- */
 
@@ -117,6 +118,8 @@ struct conan_pprof {
     struct index_table sample_index;
     int64_t *comment;
     size_t ncomment, comment_cap;
+    int64_t pseudo[PSEUDO_MAX];  /* names of pseudo frames, by address - 1 */
+    int npseudo;
     bool failed;        /* an allocation failed while adding: encode refuses */
 };
 
@@ -254,6 +257,16 @@ void conan_pprof_comment(struct conan_pprof *p, const char *fmt, ...)
     p->comment[p->ncomment++] = intern(p, text);
 }
 
+uintptr_t conan_pprof_pseudo_frame(struct conan_pprof *p, const char *name)
+{
+    int64_t id = intern(p, name);
+    for (int i = 0; i < p->npseudo; i++)
+        if (p->pseudo[i] == id) return (uintptr_t)i + 1;
+    if (p->npseudo == PSEUDO_MAX) return 0;
+    p->pseudo[p->npseudo++] = id;
+    return (uintptr_t)p->npseudo;
+}
+
 void conan_pprof_set_time(struct conan_pprof *p, int64_t time_nanos, int64_t duration_nanos)
 {
     p->time_nanos = time_nanos;
@@ -354,6 +367,12 @@ static uint64_t location_id(struct conan_pprof *p, struct encoding *e, struct co
     loc->address = address;
     info->address = address;
     info->function_id = 0;
+    if (address >= 1 && address <= (uintptr_t)p->npseudo) { /* a pseudo frame: a name, no mapping */
+        const char *name = p->string[p->pseudo[address - 1]];
+        if ((info->function_id = function_id(p, e, name, name)) == 0) return 0;
+        index_insert(&e->location_index, at, h, (uint32_t)e->nlocation++);
+        return loc->id;
+    }
     long m = syms ? conan_symbols_find_mapping(syms, address) : -1;
     const char *name = NULL, *system_name = NULL;
     bool named = syms && conan_symbols_lookup(syms, address, &name, &system_name);

@@ -318,6 +318,7 @@ static bool no_seccomp_filter(void)
 }
 
 static void find_gcc_unwinder(void);
+static int find_own_text(struct dl_phdr_info *info, size_t size, void *arg);
 
 void conan_unwind_prepare(void)
 {
@@ -325,6 +326,7 @@ void conan_unwind_prepare(void)
     conan_unwind_refresh_tables();
     if (__atomic_exchange_n(&prepared, 1, __ATOMIC_ACQ_REL)) return;
     find_gcc_unwinder();
+    dl_iterate_phdr(find_own_text, (void *)(uintptr_t)conan_unwind_caller);
     own_pid = getpid();
     page_mask = ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
     if (!no_seccomp_filter()) {
@@ -421,6 +423,37 @@ static _Unwind_Reason_Code collect_frame(struct _Unwind_Context *ctx, void *arg)
     /* a return address, unless the frame was interrupted (a signal frame) */
     w->pcs[w->depth++] = exact ? ip : ip - 1;
     return w->depth < w->max ? _URC_NO_REASON : _URC_END_OF_STACK;
+}
+
+static uintptr_t own_start, own_end; /* libconan's text, set by conan_unwind_prepare */
+
+static int find_own_text(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uintptr_t here = (uintptr_t)arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
+        if (here >= start && here < end) {
+            own_start = start;
+            own_end = end;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int conan_unwind_caller(uintptr_t *pcs, int max)
+{
+    uintptr_t raw[CONAN_MAX_FRAMES];
+    int depth = conan_unwind_here(raw, CONAN_MAX_FRAMES);
+    int skip = 0;
+    while (skip < depth && raw[skip] >= own_start && raw[skip] < own_end) skip++;
+    if (skip == depth) skip = 0; /* all ours: a test linking the engine directly */
+    int n = 0;
+    for (int i = skip; i < depth && n < max; i++) pcs[n++] = raw[i];
+    return n;
 }
 
 int conan_unwind_here(uintptr_t *pcs, int max)
