@@ -126,6 +126,7 @@ __attribute__((constructor)) static void conan_preload_start(void)
         return;
     }
     if (config.mode == CONAN_MODE_OFF) return;
+    conan_threads_init(); /* before the monitor: its own thread is not registered */
     conan_monitor_start(&config);
 }
 

@@ -49,6 +49,7 @@ static clockid_t thread_cpu_clock(pid_t tid)
 struct armed_thread {
     pid_t tid;
     bool has_timer;
+    bool ended;                 /* gone: its timer released, its name kept for samples */
     timer_t timer;
     char name[16];
 };
@@ -65,6 +66,7 @@ static struct {
     struct armed_thread *thread;
     int nthread, thread_cap;
     int timer_cap;                  /* most thread timers this window may hold */
+    int timers;                     /* thread timers held now */
     double started_s, started_cpu_s;
     size_t ring_bytes;
     bool ring_leaked;                /* a handler never finished: never unmap */
@@ -111,7 +113,7 @@ static void find_loader_text(uintptr_t *start, uintptr_t *end)
 static bool thread_known(pid_t tid)
 {
     for (int i = 0; i < win.nthread; i++)
-        if (win.thread[i].tid == tid) return true;
+        if (win.thread[i].tid == tid && !win.thread[i].ended) return true;
     return false;
 }
 
@@ -154,6 +156,7 @@ static int arm_thread_timer(struct armed_thread *t)
         return err;
     }
     t->has_timer = true;
+    win.timers++;
     return 0;
 }
 
@@ -187,7 +190,7 @@ static void arm_new_thread(pid_t tid, void *arg)
 {
     struct arm_pass *pass = arg;
     if (tid == win.monitor_tid || thread_known(tid)) return;
-    if (win.nthread >= win.timer_cap) return;     /* queued-signal budget spent */
+    if (win.timers >= win.timer_cap) return;      /* queued-signal budget spent */
     if (thread_blocks_sigprof(tid)) {
         pass->skipped_blocked++;
         return;
@@ -212,6 +215,7 @@ static void delete_thread_timers(void)
         if (win.thread[i].has_timer) timer_delete(win.thread[i].timer);
         win.thread[i].has_timer = false;
     }
+    win.timers = 0;
 }
 
 static int start_process_timer(void)
@@ -332,6 +336,7 @@ int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
     win.hz = cfg->cpu.hz;
     win.monitor_tid = gettid();
     win.nthread = 0;
+    win.timers = 0;
     win.started_s = conan_monotonic_seconds();
     win.started_cpu_s = conan_process_cpu_seconds();
     __atomic_store_n(&conan_cpu_ring.active, 1, __ATOMIC_SEQ_CST);
@@ -366,28 +371,30 @@ int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
     return 0;
 }
 
+/* Threads that ended give their timer (and its queued-signal slot) back. */
+static void release_ended_threads(void)
+{
+    for (int i = 0; i < win.nthread; i++) {
+        struct armed_thread *t = &win.thread[i];
+        char state[8];
+        if (t->ended || conan_task_file(t->tid, "stat", state, sizeof state)) continue;
+        if (t->has_timer) {
+            timer_delete(t->timer);
+            win.timers--;
+        }
+        t->has_timer = false;
+        t->ended = true;
+    }
+}
+
 void conan_cpu_rescan_threads(void)
 {
     if (!win.open) return;
     conan_unwind_refresh_tables(); /* libraries loaded during the window */
     if (win.timer != CONAN_TIMER_THREAD) return;
+    release_ended_threads();
     struct arm_pass pass = { 0, 0, 0 };
     conan_for_each_task(arm_new_thread, &pass);
-}
-
-static void note_pending(pid_t tid, void *arg)
-{
-    unsigned long long pending;
-    if (conan_task_status(tid, "SigPnd", 16, &pending) && (pending & SIGPROF_BIT)) *(bool *)arg = true;
-}
-
-/* True if SIGPROF is queued for the process or any of its threads. */
-static bool sigprof_pending(void)
-{
-    unsigned long long shared;
-    bool pending = conan_task_status(0, "ShdPnd", 16, &shared) && (shared & SIGPROF_BIT);
-    if (!pending) conan_for_each_task(note_pending, &pending);
-    return pending;
 }
 
 static void sleep_ms(long ms)
@@ -409,7 +416,7 @@ static void disarm_and_drain(void)
     else
         stop_process_timer();
     bool pending = true;
-    for (int waited = 0; waited < DRAIN_WAIT_MS && (pending = sigprof_pending()); waited += 5) sleep_ms(5);
+    for (int waited = 0; waited < DRAIN_WAIT_MS && (pending = conan_sigprof_pending()); waited += 5) sleep_ms(5);
     if (!pending)
         conan_sigprof_give_back();
     else

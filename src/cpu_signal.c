@@ -73,6 +73,10 @@ static void take_sample(const siginfo_t *info, void *ucontext)
 void conan_cpu_on_sigprof(int sig, siginfo_t *info, void *ucontext)
 {
     int saved_errno = errno;
+    if (conan_threads_on_signal(info, ucontext)) { /* a thread-snapshot request */
+        errno = saved_errno;
+        return;
+    }
     if (!from_our_timer(info)) {
         conan_sigprof_forward(sig, info, ucontext); /* the program's own SIGPROF */
         errno = saved_errno;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/types.h>
 
@@ -71,6 +72,11 @@ struct conan_config {
         int sample_bytes;             /* mean bytes between sampled allocations; 0 = no sampling */
         int followup_s;               /* a second heap profile this long after a trip; 0 = none */
     } heap;
+    struct {
+        struct conan_rule_config rule; /* live threads */
+        int max;                      /* above this many, no stack snapshot */
+        int wait_ms;                  /* longest the snapshot waits for threads to answer */
+    } threads;
     struct { int every_s; } continuous;
     struct { int max_dumps_per_hour; int max_dir_mb; int keep; } limits;
 };
@@ -358,6 +364,8 @@ int conan_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 bool conan_sigprof_program_has_handler(void);
 int conan_sigprof_take(void);
 void conan_sigprof_give_back(void);
+/* True if SIGPROF is queued for the process or any of its threads. */
+bool conan_sigprof_pending(void);
 void conan_sigprof_forward(int sig, siginfo_t *info, void *ucontext);
 
 struct conan_cpu_window {
@@ -471,12 +479,45 @@ struct conan_heap_stats {
  * new frames on top of a stack are dropped, so the allocating code is the leaf. */
 struct conan_pprof *conan_heap_profile(struct conan_heap_stats *stats, struct conan_symbols *syms);
 
+/* ------------------------------------------------------------ threads.c */
+
+typedef int (*conan_pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+/* Before the first conan_threads_create: the key that sees threads end. */
+void conan_threads_init(void);
+/* pthread_create through create, with the new thread registered (tid, the
+ * creator's stack) for as long as it lives. Falls back to a plain create. */
+int conan_threads_create(conan_pthread_create_fn create, pthread_t *thread, const pthread_attr_t *attr,
+                         void *(*start)(void *), void *arg);
+long conan_threads_registered(void);   /* live threads made by pthread_create (the monitor too) */
+long conan_threads_live(void);         /* all threads of the process (/proc) */
+/* Where the live threads were created; *threads gets how many. */
+struct conan_pprof *conan_threads_create_profile(long *threads);
+
+struct conan_threads_snapshot {
+    long threads;                /* listed (the monitor excluded) */
+    long stacks;                 /* with a stack */
+    long blocked;                /* not asked: SIGPROF blocked or in sigwait */
+    long timed_out;              /* asked, no answer within threads.wait_ms */
+    double duration_s;
+    const char *why_no_stacks;   /* set when no thread could be asked */
+};
+/* Monitor thread: every thread's stack now, grouped by stack, name and state. */
+struct conan_pprof *conan_threads_profile(const struct conan_config *cfg, bool cpu_window_open,
+                                          struct conan_threads_snapshot *out);
+/* Signal context: a snapshot request (ours) is handled and true returned. */
+bool conan_threads_on_signal(const siginfo_t *info, void *ucontext);
+/* Each tick: gives SIGPROF back once late snapshot requests have arrived. */
+void conan_threads_settle(bool cpu_window_open);
+
 /* ------------------------------------------------------------ monitor.c */
 
 int conan_monitor_start(const struct conan_config *cfg);
 void conan_monitor_stop(void);
 /* Asks for an on-demand profile at the next tick. Async-signal-safe. */
 int conan_monitor_request(void);
+/* A thread started or ended: during a CPU window the monitor arms or releases
+ * its timer at once. Cheap when no window is open. */
+void conan_monitor_thread_event(void);
 /* Makes call(a, b), which the kernel refuses to a multi-threaded caller, with
  * the monitor stopped (an open window ends early) and restarted after. */
 int conan_monitor_call_alone(int (*call)(int, int), int a, int b);

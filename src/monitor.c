@@ -42,7 +42,8 @@ static struct {
     bool manual_pending;       /* a request waits for the open window to close */
 
     struct conan_cpu_meter meter;
-    struct conan_rule_state cpu_rule, memory_rule, heap_rule;
+    struct conan_rule_state cpu_rule, memory_rule, heap_rule, threads_rule;
+    int thread_event;          /* atomic: a thread started or ended during a window */
     struct conan_budget budget;
     bool budget_skip_logged;
     double next_tick_s, next_continuous_s, started_wall_s;
@@ -177,7 +178,7 @@ static void close_cpu_window(void)
 
 #define MIB (1024.0 * 1024.0)
 
-static void write_heap_profile(const struct conan_trigger *t, const char *note, double now_s)
+static void write_heap_profile(const struct conan_trigger *t, const char *note)
 {
     struct conan_event ev = { .kind = "heap", .trigger = t, .file = "", .note = note };
     if (!conan_heap_sampling()) {
@@ -211,8 +212,62 @@ static void write_heap_profile(const struct conan_trigger *t, const char *note, 
     char path[PATH_MAX] = "";
     write_profile(p, syms, "heap", &ev, path, sizeof path, t0);
     conan_pprof_free(p);
-    conan_budget_spend(&mon.budget, mon.cfg.limits.max_dumps_per_hour, now_s, 1);
     conan_dump_event(&mon.cfg, &ev);
+    conan_dump_prune(&mon.cfg);
+}
+
+/* ---- thread profiles: threadcreate, and the stack snapshot ---- */
+
+static void write_thread_profiles(const struct conan_trigger *t)
+{
+    if (conan_dump_dir_ready(&mon.cfg) != 0) return;
+    char path[PATH_MAX] = "";
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    int64_t now_ns = (int64_t)wall.tv_sec * 1000000000LL + wall.tv_nsec;
+
+    double t0 = conan_monotonic_seconds();
+    long threads = 0;
+    struct conan_pprof *p = conan_threads_create_profile(&threads);
+    struct conan_event ev = { .kind = "threadcreate", .trigger = t, .file = "", .samples = threads };
+    if (p) {
+        conan_pprof_set_time(p, now_ns, 0);
+        conan_context_comments(p, &mon.cfg, &mon.ctx, t);
+        conan_pprof_comment(p, "threads: %ld live (libconan's monitor excluded), %ld made by pthread_create since "
+                            "libconan was loaded", threads, conan_threads_registered());
+    }
+    write_profile(p, NULL, "threadcreate", &ev, path, sizeof path, t0);
+    conan_pprof_free(p);
+    conan_dump_event(&mon.cfg, &ev);
+
+    struct conan_event snap_ev = { .kind = "threads", .trigger = t, .file = "" };
+    if (threads > mon.cfg.threads.max) {
+        char note[128];
+        snprintf(note, sizeof note, "no stack snapshot: %ld threads, above threads.max (%d)", threads,
+                 mon.cfg.threads.max);
+        snap_ev.note = note;
+        snap_ev.samples = threads;
+        conan_dump_event(&mon.cfg, &snap_ev);
+        conan_dump_prune(&mon.cfg);
+        return;
+    }
+    struct conan_threads_snapshot snap;
+    p = conan_threads_profile(&mon.cfg, mon.window_open, &snap);
+    if (p) {
+        conan_pprof_set_time(p, now_ns, (int64_t)(snap.duration_s * 1e9));
+        conan_context_comments(p, &mon.cfg, &mon.ctx, t);
+        conan_pprof_comment(p, "threads: %ld (libconan's monitor excluded), %ld stacks, %ld blocking SIGPROF, "
+                            "%ld no answer within %d ms; snapshot took %.1f ms", snap.threads, snap.stacks,
+                            snap.blocked, snap.timed_out, mon.cfg.threads.wait_ms, snap.duration_s * 1000.0);
+        if (snap.why_no_stacks) conan_pprof_comment(p, "note: no stacks: %s", snap.why_no_stacks);
+    }
+    snap_ev.samples = snap.threads;
+    snap_ev.dropped = snap.blocked + snap.timed_out;
+    snap_ev.duration_s = snap.duration_s;
+    snap_ev.note = snap.why_no_stacks;
+    write_profile(p, NULL, "threads", &snap_ev, path, sizeof path, conan_monotonic_seconds());
+    conan_pprof_free(p);
+    conan_dump_event(&mon.cfg, &snap_ev);
     conan_dump_prune(&mon.cfg);
 }
 
@@ -250,7 +305,28 @@ static void open_cpu_window(const struct conan_trigger *t, double now_s)
     mon.window_end_s = now_s + mon.cfg.cpu.profile_seconds;
     mon.window_trigger = *t;
     mon.window_note = NULL;
+}
+
+/* What a trigger asks for. */
+enum { KIND_CPU = 1, KIND_HEAP = 2, KIND_THREADS = 4 };
+
+/* Acts on one trigger: every profile it asks for, for one unit of the hourly
+ * budget. Returns false if the budget was spent. */
+static bool act_on(const struct conan_trigger *t, unsigned kinds, double now_s)
+{
+    if (!budget_allows(now_s, 1)) return false;
     conan_budget_spend(&mon.budget, mon.cfg.limits.max_dumps_per_hour, now_s, 1);
+    if (kinds & KIND_HEAP) write_heap_profile(t, NULL);
+    if (kinds & KIND_THREADS) write_thread_profiles(t);
+    if ((kinds & KIND_CPU) && !mon.window_open) open_cpu_window(t, now_s);
+    return true;
+}
+
+/* Every kind that is on, for on-demand and continuous profiles. */
+static unsigned enabled_kinds(bool cpu_allowed)
+{
+    return (mon.cfg.cpu.rule.enable && cpu_allowed ? KIND_CPU : 0) | (conan_heap_sampling() ? KIND_HEAP : 0) |
+           (mon.cfg.threads.rule.enable ? KIND_THREADS : 0);
 }
 
 /* Profiles of every enabled kind, for an on-demand request. */
@@ -262,8 +338,7 @@ static void serve_manual_request(double now_s)
         return;
     }
     mon.manual_pending = false;
-    if (conan_heap_sampling() && budget_allows(now_s, 1)) write_heap_profile(&manual, NULL, now_s);
-    if (mon.cfg.cpu.rule.enable && budget_allows(now_s, 1)) open_cpu_window(&manual, now_s);
+    act_on(&manual, enabled_kinds(true), now_s);
 }
 
 /* The memory and heap rules: either one writes a heap profile. */
@@ -276,7 +351,7 @@ static void memory_rules(double now_s)
     if (mon.cfg.heap.rule.enable) heap_mib = conan_heap_in_use_bytes(&source) / MIB;
     struct conan_verdict mv = conan_rule_observe(&mon.cfg.memory.rule, &mon.memory_rule, rss_percent, now_s);
     struct conan_verdict hv = conan_rule_observe(&mon.cfg.heap.rule, &mon.heap_rule, heap_mib, now_s);
-    if ((mv.reason == CONAN_REASON_NONE && hv.reason == CONAN_REASON_NONE) || !budget_allows(now_s, 1)) return;
+    if (mv.reason == CONAN_REASON_NONE && hv.reason == CONAN_REASON_NONE) return;
     struct conan_trigger t;
     if (mv.reason != CONAN_REASON_NONE)
         t = (struct conan_trigger){ .metric = "memory", .reason = mv.reason, .value = rss_percent, .mean = mv.mean,
@@ -284,13 +359,25 @@ static void memory_rules(double now_s)
     else
         t = (struct conan_trigger){ .metric = "heap", .reason = hv.reason, .value = heap_mib, .mean = hv.mean,
                                     .rule = &mon.cfg.heap.rule };
-    write_heap_profile(&t, NULL, now_s);
+    if (!act_on(&t, KIND_HEAP, now_s)) return;
     if (mv.reason != CONAN_REASON_NONE) conan_rule_commit(&mon.memory_rule, now_s);
     if (hv.reason != CONAN_REASON_NONE) conan_rule_commit(&mon.heap_rule, now_s);
     if (mon.cfg.heap.followup_s > 0 && conan_heap_sampling()) {
         mon.followup_s = now_s + mon.cfg.heap.followup_s;
         mon.followup_trigger = t;
     }
+}
+
+/* The thread rule: live threads, our monitor excluded. */
+static void thread_rule(double now_s)
+{
+    if (!mon.cfg.threads.rule.enable) return;
+    double threads = (double)conan_threads_live() - 1;
+    struct conan_verdict v = conan_rule_observe(&mon.cfg.threads.rule, &mon.threads_rule, threads, now_s);
+    if (v.reason == CONAN_REASON_NONE) return;
+    struct conan_trigger t = { .metric = "threads", .reason = v.reason, .value = threads, .mean = v.mean,
+                               .rule = &mon.cfg.threads.rule };
+    if (act_on(&t, KIND_THREADS, now_s)) conan_rule_commit(&mon.threads_rule, now_s);
 }
 
 static bool same_time(struct timespec a, struct timespec b)
@@ -351,14 +438,15 @@ static void tick(double now_s)
     }
 
     struct conan_verdict v = conan_rule_observe(&mon.cfg.cpu.rule, &mon.cpu_rule, cpu, now_s);
-    if (v.reason != CONAN_REASON_NONE && !mon.window_open && !over_ceiling && budget_allows(now_s, 1)) {
+    if (v.reason != CONAN_REASON_NONE && !mon.window_open && !over_ceiling) {
         struct conan_trigger t = { .metric = "cpu", .reason = v.reason, .value = cpu, .mean = v.mean,
                                    .rule = &mon.cfg.cpu.rule };
-        open_cpu_window(&t, now_s);
-        conan_rule_commit(&mon.cpu_rule, now_s);
+        if (act_on(&t, KIND_CPU, now_s)) conan_rule_commit(&mon.cpu_rule, now_s);
     }
 
     memory_rules(now_s);
+    thread_rule(now_s);
+    conan_threads_settle(mon.window_open);
     /* Objects loaded since the last tick become unwindable for heap samples. */
     if (conan_heap_sampling()) {
         conan_unwind_refresh_tables();
@@ -367,8 +455,7 @@ static void tick(double now_s)
 
     if (mon.cfg.mode == CONAN_MODE_CONTINUOUS && now_s >= mon.next_continuous_s && !mon.window_open) {
         static const struct conan_trigger continuous = { .metric = "", .reason = CONAN_REASON_CONTINUOUS };
-        if (conan_heap_sampling() && budget_allows(now_s, 1)) write_heap_profile(&continuous, NULL, now_s);
-        if (!over_ceiling && budget_allows(now_s, 1)) open_cpu_window(&continuous, now_s);
+        act_on(&continuous, enabled_kinds(!over_ceiling), now_s);
         mon.next_continuous_s = now_s + mon.cfg.continuous.every_s;
     }
 
@@ -415,6 +502,7 @@ static void *monitor_main(void *arg)
         now_s = conan_monotonic_seconds();
 
         if (mon.window_open) {
+            __atomic_store_n(&mon.thread_event, 0, __ATOMIC_RELAXED);
             if (now_s >= mon.window_end_s)
                 close_cpu_window();
             else
@@ -424,8 +512,10 @@ static void *monitor_main(void *arg)
             serve_manual_request(now_s);
         if (mon.followup_s > 0 && now_s >= mon.followup_s) {
             mon.followup_s = 0;
-            if (budget_allows(now_s, 1))
-                write_heap_profile(&mon.followup_trigger, "follow-up: heap.followup_s after the trip", now_s);
+            if (budget_allows(now_s, 1)) {
+                conan_budget_spend(&mon.budget, mon.cfg.limits.max_dumps_per_hour, now_s, 1);
+                write_heap_profile(&mon.followup_trigger, "follow-up: heap.followup_s after the trip");
+            }
         }
         if (now_s >= mon.next_tick_s) {
             tick(now_s);
@@ -463,6 +553,7 @@ int conan_monitor_start(const struct conan_config *cfg)
     conan_rule_reset(&mon.cpu_rule);
     conan_rule_reset(&mon.memory_rule);
     conan_rule_reset(&mon.heap_rule);
+    conan_rule_reset(&mon.threads_rule);
     mon.started_wall_s = wall_seconds();
     mon.pid = getpid();
     static int no_cgroup_once;
@@ -492,6 +583,12 @@ static void wake(void)
 {
     __atomic_store_n(&mon.wake_word, 1, __ATOMIC_RELEASE);
     futex(&mon.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+void conan_monitor_thread_event(void)
+{
+    if (!mon.running || !__atomic_load_n(&conan_cpu_ring.active, __ATOMIC_RELAXED)) return;
+    if (!__atomic_exchange_n(&mon.thread_event, 1, __ATOMIC_ACQ_REL)) wake();
 }
 
 int conan_monitor_request(void)

@@ -182,3 +182,19 @@ void conan_sigprof_forward(int sig, siginfo_t *info, void *ucontext)
         a.sa_handler(sig);
     }
 }
+
+static const unsigned long long SIGPROF_BIT = 1ULL << (SIGPROF - 1);
+
+static void note_pending(pid_t tid, void *arg)
+{
+    unsigned long long pending;
+    if (conan_task_status(tid, "SigPnd", 16, &pending) && (pending & SIGPROF_BIT)) *(bool *)arg = true;
+}
+
+bool conan_sigprof_pending(void)
+{
+    unsigned long long shared;
+    bool pending = conan_task_status(0, "ShdPnd", 16, &shared) && (shared & SIGPROF_BIT);
+    if (!pending) conan_for_each_task(note_pending, &pending);
+    return pending;
+}

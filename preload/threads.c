@@ -1,0 +1,23 @@
+/* threads.c — the interposed pthread_create: every thread the program makes
+ * goes through the registry in src/threads.c (its creator's stack, its start
+ * and end), then to the C library's pthread_create. No policy here. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+
+#include "internal.h"
+
+#define CONAN_INTERPOSED __attribute__((visibility("default")))
+
+CONAN_INTERPOSED int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *),
+                                    void *arg)
+{
+    static conan_pthread_create_fn next;
+    conan_pthread_create_fn create = __atomic_load_n(&next, __ATOMIC_ACQUIRE);
+    if (!create) {
+        create = (conan_pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
+        if (!create) return EAGAIN;
+        __atomic_store_n(&next, create, __ATOMIC_RELEASE);
+    }
+    return conan_threads_create(create, thread, attr, start, arg);
+}

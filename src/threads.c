@@ -1,0 +1,424 @@
+/* threads.c — threads: the registry behind the pthread_create wrapper, the
+ * live thread count, and the two thread profiles.
+ *
+ * Registry: every thread made through pthread_create starts in our trampoline,
+ * which records its tid against the creator's stack and start routine (taken
+ * in the creating thread, before the thread exists). A thread-specific key's
+ * destructor takes it out again however the thread ends — return,
+ * pthread_exit or cancellation. Threads made otherwise (raw clone, or before
+ * libconan was loaded) are still counted and listed, from /proc/self/task.
+ *
+ * threadcreate profile: where the live threads were created, like Go's.
+ * threads profile: every thread's stack at one moment. The monitor sends each
+ * thread a SIGPROF carrying a pointer to its slot (rt_tgsigqueueinfo) and
+ * waits, at most threads.wait_ms, for the handlers to fill them; a thread that
+ * blocks SIGPROF or does not answer in time is still counted, with its state
+ * and an "unavailable" frame. The slots are never unmapped, so a signal that
+ * arrives late (a thread in uninterruptible sleep) is recognised as ours and
+ * dropped; until it has arrived, our SIGPROF handler stays installed, because
+ * SIG_DFL would terminate the process. */
+#include "internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- the registry ---- */
+
+struct thread_record {
+    struct thread_record *prev, *next;
+    pid_t tid;                   /* 0 until the thread runs */
+    void *(*start)(void *);
+    void *arg;
+    int depth;
+    uintptr_t pcs[CONAN_MAX_FRAMES]; /* the creator's stack, leaf first */
+};
+
+static struct {
+    pthread_mutex_t lock;
+    struct thread_record *live;
+    long count;
+    pthread_key_t key;
+    bool key_ok;
+} reg = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void link_record(struct thread_record *r)
+{
+    pthread_mutex_lock(&reg.lock);
+    r->prev = NULL;
+    r->next = reg.live;
+    if (reg.live) reg.live->prev = r;
+    reg.live = r;
+    reg.count++;
+    pthread_mutex_unlock(&reg.lock);
+}
+
+static void unlink_record(struct thread_record *r)
+{
+    pthread_mutex_lock(&reg.lock);
+    if (r->prev) r->prev->next = r->next;
+    else reg.live = r->next;
+    if (r->next) r->next->prev = r->prev;
+    reg.count--;
+    pthread_mutex_unlock(&reg.lock);
+}
+
+/* The key's destructor: the thread is ending, however it ends. */
+static void thread_ended(void *value)
+{
+    struct thread_record *r = value;
+    unlink_record(r);
+    free(r);
+    conan_monitor_thread_event();
+}
+
+static void *trampoline(void *arg)
+{
+    struct thread_record *r = arg;
+    __atomic_store_n(&r->tid, gettid(), __ATOMIC_RELEASE);
+    pthread_setspecific(reg.key, r);
+    conan_monitor_thread_event();
+    return r->start(r->arg);
+}
+
+/* A fork's child has only the forking thread: every other record is gone. */
+static void child_after_fork(void)
+{
+    pthread_mutex_init(&reg.lock, NULL);
+    struct thread_record *self = reg.key_ok ? pthread_getspecific(reg.key) : NULL;
+    for (struct thread_record *r = reg.live, *next; r; r = next) {
+        next = r->next;
+        if (r != self) free(r);
+    }
+    reg.live = NULL;
+    reg.count = 0;
+    if (self) {
+        self->tid = gettid();
+        link_record(self);
+    }
+}
+
+void conan_threads_init(void)
+{
+    static int done;
+    if (done++) return;
+    conan_unwind_prepare(); /* creation stacks are walked from the first pthread_create on */
+    reg.key_ok = pthread_key_create(&reg.key, thread_ended) == 0;
+    pthread_atfork(NULL, NULL, child_after_fork);
+}
+
+int conan_threads_create(conan_pthread_create_fn create, pthread_t *thread, const pthread_attr_t *attr,
+                         void *(*start)(void *), void *arg)
+{
+    struct thread_record *r = reg.key_ok ? calloc(1, sizeof *r) : NULL;
+    if (!r) return create(thread, attr, start, arg);
+    r->start = start;
+    r->arg = arg;
+    r->depth = conan_unwind_caller(r->pcs, CONAN_MAX_FRAMES);
+    link_record(r);
+    int rc = create(thread, attr, trampoline, r);
+    if (rc != 0) {
+        unlink_record(r);
+        free(r);
+    }
+    return rc;
+}
+
+long conan_threads_registered(void)
+{
+    pthread_mutex_lock(&reg.lock);
+    long n = reg.count;
+    pthread_mutex_unlock(&reg.lock);
+    return n;
+}
+
+long conan_threads_live(void)
+{
+    unsigned long long n;
+    return conan_task_status(0, "Threads", 10, &n) ? (long)n : conan_for_each_task(NULL, NULL);
+}
+
+/* ---- the tasks of the process, as /proc shows them ---- */
+
+struct task_list {
+    pid_t *tid;
+    int n, cap;
+    pid_t skip;                  /* the monitor: ours, not the program's */
+};
+
+static void collect_task(pid_t tid, void *arg)
+{
+    struct task_list *l = arg;
+    if (tid == l->skip) return;
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 256;
+        pid_t *grown = realloc(l->tid, (size_t)cap * sizeof *grown);
+        if (!grown) return;
+        l->tid = grown;
+        l->cap = cap;
+    }
+    l->tid[l->n++] = tid;
+}
+
+/* Kernel state letter (R, S, D, T, Z...) from /proc/self/task/<tid>/stat. */
+static char task_state(pid_t tid)
+{
+    char stat[512];
+    if (!conan_task_file(tid, "stat", stat, sizeof stat)) return '?';
+    const char *paren = strrchr(stat, ')'); /* comm may contain spaces and parentheses */
+    return paren && paren[1] == ' ' && paren[2] ? paren[2] : '?';
+}
+
+/* ---- threadcreate ---- */
+
+struct conan_pprof *conan_threads_create_profile(long *threads)
+{
+    static const struct conan_value_type type = { "threadcreate", "count" };
+    struct conan_pprof *p = conan_pprof_new(&type, 1, type, 1);
+    if (!p) return NULL;
+    struct task_list tasks = { .skip = gettid() };
+    conan_for_each_task(collect_task, &tasks);
+    const int64_t one = 1;
+    *threads = 0;
+
+    /* Records are copied under the lock (a thread may end meanwhile). */
+    pthread_mutex_lock(&reg.lock);
+    long n = reg.count;
+    struct thread_record *copy = n ? malloc((size_t)n * sizeof *copy) : NULL;
+    long got = 0;
+    for (struct thread_record *r = reg.live; r && copy && got < n; r = r->next) copy[got++] = *r;
+    pthread_mutex_unlock(&reg.lock);
+
+    uintptr_t unknown_frame = conan_pprof_pseudo_frame(p, "creator's stack unavailable");
+    uintptr_t main_frame = conan_pprof_pseudo_frame(p, "main thread");
+    uintptr_t other_frame = conan_pprof_pseudo_frame(p, "created before libconan or without pthread_create");
+    for (long i = 0; i < got; i++) {
+        if (copy[i].tid == tasks.skip) continue; /* the monitor itself */
+        if (copy[i].depth > 0)
+            conan_pprof_add(p, copy[i].pcs, copy[i].depth, &one, NULL, 0);
+        else
+            conan_pprof_add(p, &unknown_frame, 1, &one, NULL, 0);
+        (*threads)++;
+        for (int t = 0; t < tasks.n; t++)
+            if (tasks.tid[t] == copy[i].tid) tasks.tid[t] = 0; /* accounted for */
+    }
+    /* The rest were not made by pthread_create after we were loaded. */
+    pid_t pid = getpid();
+    for (int t = 0; t < tasks.n; t++) {
+        if (!tasks.tid[t]) continue;
+        conan_pprof_add(p, tasks.tid[t] == pid ? &main_frame : &other_frame, 1, &one, NULL, 0);
+        (*threads)++;
+    }
+    free(copy);
+    free(tasks.tid);
+    return p;
+}
+
+/* ---- the stack snapshot ---- */
+
+struct snapshot_slot {
+    pid_t tid;
+    unsigned generation;         /* the snapshot this slot was handed out for */
+    int depth;                   /* written last: > 0 once the stack is in */
+    uintptr_t pcs[CONAN_MAX_FRAMES];
+};
+
+#define REGIONS_MAX 24           /* slot arrays, each twice the last; never unmapped */
+
+static struct {
+    struct { struct snapshot_slot *slot; long capacity; } region[REGIONS_MAX];
+    int nregion;
+    struct snapshot_slot *slot;  /* the current (largest) array */
+    long capacity;
+    unsigned generation;         /* atomic: the snapshot running now, 0 = none */
+    long inflight;               /* atomic: handlers inside a slot */
+    pid_t pid;
+    bool holding_sigprof;        /* taken for a snapshot, not yet given back */
+} snap;
+
+/* Signal context (the SIGPROF handler, before anything else): is this our
+ * snapshot request? If so, fill the slot it points at and return true. A
+ * request that arrives after its snapshot ended is ours too, and dropped. */
+bool conan_threads_on_signal(const siginfo_t *info, void *ucontext)
+{
+    if (info->si_code != SI_QUEUE || info->si_pid != snap.pid || !snap.pid) return false;
+    struct snapshot_slot *s = info->si_value.sival_ptr;
+    bool ours = false;
+    int nregion = __atomic_load_n(&snap.nregion, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < nregion && !ours; i++)
+        ours = s >= snap.region[i].slot && s < snap.region[i].slot + snap.region[i].capacity;
+    if (!ours) return false;
+    __atomic_fetch_add(&snap.inflight, 1, __ATOMIC_SEQ_CST);
+    unsigned generation = __atomic_load_n(&snap.generation, __ATOMIC_SEQ_CST);
+    if (generation && s->generation == generation && s->tid == gettid()) {
+        int depth = conan_unwind_signal(ucontext, s->pcs, CONAN_MAX_FRAMES);
+        __atomic_store_n(&s->depth, depth > 0 ? depth : -1, __ATOMIC_RELEASE);
+    }
+    __atomic_fetch_sub(&snap.inflight, 1, __ATOMIC_SEQ_CST);
+    return true;
+}
+
+static int ensure_slots(long n)
+{
+    if (n <= snap.capacity) return 0;
+    if (snap.nregion == REGIONS_MAX) return -1;
+    long capacity = snap.capacity ? snap.capacity : 64;
+    while (capacity < n) capacity *= 2;
+    void *mem = mmap(NULL, (size_t)capacity * sizeof(struct snapshot_slot), PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return -1;
+    snap.region[snap.nregion].slot = mem;
+    snap.region[snap.nregion].capacity = capacity;
+    __atomic_store_n(&snap.nregion, snap.nregion + 1, __ATOMIC_RELEASE);
+    snap.slot = mem;
+    snap.capacity = capacity;
+    return 0;
+}
+
+static const unsigned long long SIGPROF_BIT = 1ULL << (SIGPROF - 1);
+
+static bool task_blocks_sigprof(pid_t tid)
+{
+    unsigned long long blocked;
+    char text[32];
+    if (conan_task_file(tid, "syscall", text, sizeof text) && atol(text) == SYS_rt_sigtimedwait) return true;
+    return !conan_task_status(tid, "SigBlk", 16, &blocked) || (blocked & SIGPROF_BIT);
+}
+
+static int send_request(pid_t tid, struct snapshot_slot *s)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    info.si_signo = SIGPROF;
+    info.si_code = SI_QUEUE;
+    info.si_pid = snap.pid;
+    info.si_uid = getuid();
+    info.si_value.sival_ptr = s;
+    return (int)syscall(SYS_rt_tgsigqueueinfo, snap.pid, tid, SIGPROF, &info);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Gives SIGPROF back once no request of ours is still queued. */
+void conan_threads_settle(bool cpu_window_open)
+{
+    if (!snap.holding_sigprof || cpu_window_open) return;
+    if (conan_sigprof_pending()) return; /* a thread has not taken it yet: SIG_DFL would kill */
+    conan_sigprof_give_back();
+    snap.holding_sigprof = false;
+}
+
+struct conan_pprof *conan_threads_profile(const struct conan_config *cfg, bool cpu_window_open,
+                                          struct conan_threads_snapshot *out)
+{
+    static const struct conan_value_type type = { "threads", "count" };
+    static int owned_once, pending_once;
+    memset(out, 0, sizeof *out);
+    double t0 = conan_monotonic_seconds();
+    struct conan_pprof *p = conan_pprof_new(&type, 1, type, 1);
+    if (!p) return NULL;
+    struct task_list tasks = { .skip = gettid() };
+    conan_for_each_task(collect_task, &tasks);
+    out->threads = tasks.n;
+
+    snap.pid = getpid();
+    bool signals = ensure_slots(tasks.n) == 0;
+    if (signals && conan_sigprof_program_has_handler()) {
+        conan_log_once(&owned_once, "the program uses SIGPROF itself; thread profiles carry no stacks");
+        out->why_no_stacks = "the program uses SIGPROF";
+        signals = false;
+    }
+    if (signals) {
+        conan_unwind_prepare();
+        if (conan_sigprof_take() == 0) {
+            snap.holding_sigprof = true;
+        } else {
+            signals = false;
+            out->why_no_stacks = "SIGPROF could not be taken";
+        }
+    }
+
+    static unsigned last_generation;
+    unsigned generation = ++last_generation;
+    if (generation == 0) generation = ++last_generation; /* 0 means "none running" */
+    long sent = 0;
+    for (int i = 0; signals && i < tasks.n; i++) {
+        struct snapshot_slot *s = &snap.slot[i];
+        s->tid = tasks.tid[i];
+        s->generation = generation;
+        __atomic_store_n(&s->depth, 0, __ATOMIC_RELEASE);
+    }
+    if (signals) __atomic_store_n(&snap.generation, generation, __ATOMIC_SEQ_CST);
+    for (int i = 0; signals && i < tasks.n; i++) {
+        if (task_blocks_sigprof(tasks.tid[i])) {
+            snap.slot[i].depth = -2; /* not asked: it would never answer */
+            out->blocked++;
+            continue;
+        }
+        if (send_request(tasks.tid[i], &snap.slot[i]) == 0) sent++;
+        else snap.slot[i].depth = -3; /* gone meanwhile */
+    }
+
+    /* Wait for the answers, never longer than threads.wait_ms. */
+    double deadline = t0 + cfg->threads.wait_ms / 1000.0;
+    for (;;) {
+        long answered = 0;
+        for (int i = 0; signals && i < tasks.n; i++)
+            if (__atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE) != 0) answered++;
+        if (!signals || answered == tasks.n || conan_monotonic_seconds() >= deadline) break;
+        sleep_ms(1);
+    }
+    __atomic_store_n(&snap.generation, 0, __ATOMIC_SEQ_CST);
+    for (int waited = 0; __atomic_load_n(&snap.inflight, __ATOMIC_SEQ_CST) != 0 && waited < 1000; waited++)
+        sleep_ms(1);
+
+    /* The profile: identical stacks with the same name and state are one sample. */
+    const int64_t one = 1;
+    uintptr_t blocked_frame = conan_pprof_pseudo_frame(p, "unavailable");
+    for (int i = 0; i < tasks.n; i++) {
+        pid_t tid = tasks.tid[i];
+        char name[32] = "";
+        conan_task_file(tid, "comm", name, sizeof name);
+        char state[2] = { task_state(tid), 0 };
+        if (state[0] == '?') continue; /* ended meanwhile */
+        int depth = signals ? __atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE) : 0;
+        const char *why = depth > 0 ? NULL
+                          : !signals ? "no stacks"
+                          : depth == -2 ? "blocks SIGPROF"
+                          : "no answer in time";
+        struct conan_label labels[3] = {
+            { .key = "thread", .str = name },
+            { .key = "state", .str = state },
+            { .key = "unavailable", .str = why },
+        };
+        if (depth > 0) {
+            conan_pprof_add(p, snap.slot[i].pcs, depth, &one, labels, 2);
+            out->stacks++;
+        } else {
+            conan_pprof_add(p, &blocked_frame, 1, &one, labels, 3);
+            if (signals && depth == 0) out->timed_out++;
+        }
+    }
+    free(tasks.tid);
+
+    /* Requests still queued (a thread in uninterruptible sleep) will arrive
+     * later: our handler stays to drop them, and a later tick gives SIGPROF
+     * back (conan_threads_settle). */
+    conan_threads_settle(cpu_window_open);
+    if (snap.holding_sigprof && !cpu_window_open)
+        conan_log_once(&pending_once, "a thread has not yet taken the snapshot's SIGPROF (uninterruptible "
+                                      "sleep?); libconan's SIGPROF handler stays until it has");
+    out->duration_s = conan_monotonic_seconds() - t0;
+    return p;
+}

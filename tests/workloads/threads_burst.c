@@ -1,0 +1,142 @@
+/* threads_burst.c — a burst of N threads from spawn_workers, all named
+ * "worker" and waiting in wait_for_work; optionally a thread that blocks every
+ * signal ("blocked") and one stuck in an uninterruptible wait ("dstate": it
+ * vforks a child that sleeps SECONDS before exiting, which keeps the parent
+ * thread in D state). With DUMP_DIR it then asks for profiles on demand,
+ * waits for the threads profile, and lets everything finish.
+ * usage: threads_burst N DUMP_DIR [blocked] [dstate [SECONDS]] */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t go = PTHREAD_COND_INITIALIZER;
+static bool released;
+static int ready;
+static double dstate_seconds = 3;
+
+__attribute__((noinline)) static void wait_for_work(void)
+{
+    pthread_mutex_lock(&lock);
+    ready++;
+    while (!released) pthread_cond_wait(&go, &lock);
+    pthread_mutex_unlock(&lock);
+}
+
+static void *worker(void *arg)
+{
+    (void)arg;
+    pthread_setname_np(pthread_self(), "worker");
+    wait_for_work();
+    return NULL;
+}
+
+__attribute__((noinline)) static void spawn_workers(pthread_t *tid, int n)
+{
+    for (int i = 0; i < n; i++) pthread_create(&tid[i], NULL, worker, NULL);
+}
+
+__attribute__((noinline)) static void sleep_with_signals_blocked(void)
+{
+    pthread_mutex_lock(&lock);
+    ready++;
+    pthread_mutex_unlock(&lock);
+    while (!__atomic_load_n(&released, __ATOMIC_ACQUIRE)) {
+        struct timespec ms = { 0, 10000000 };
+        nanosleep(&ms, NULL);
+    }
+}
+
+static void *blocked_thread(void *arg)
+{
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_setname_np(pthread_self(), "blocked");
+    sleep_with_signals_blocked();
+    return NULL;
+}
+
+static void *dstate_thread(void *arg)
+{
+    (void)arg;
+    pthread_setname_np(pthread_self(), "dstate");
+    pthread_mutex_lock(&lock);
+    ready++;
+    pthread_mutex_unlock(&lock);
+    pid_t child = vfork(); /* this thread waits, uninterruptibly, until the child exits */
+    if (child == 0) {
+        struct timespec ts = { (time_t)dstate_seconds, 0 };
+        syscall(SYS_nanosleep, &ts, NULL);
+        _exit(0);
+    }
+    if (child > 0) waitpid(child, NULL, 0);
+    return NULL;
+}
+
+static bool profile_in(const char *dir, const char *kind)
+{
+    DIR *d = opendir(dir);
+    bool found = false;
+    struct dirent *e;
+    char needle[32];
+    snprintf(needle, sizeof needle, ".%s.", kind);
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.' && strstr(e->d_name, needle) && strstr(e->d_name, ".pb.gz")) found = true;
+    if (d) closedir(d);
+    return found;
+}
+
+int main(int argc, char **argv)
+{
+    int n = argc > 1 ? atoi(argv[1]) : 50;
+    const char *dir = argc > 2 ? argv[2] : NULL;
+    bool blocked = false, dstate = false;
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "blocked") == 0) blocked = true;
+        if (strcmp(argv[i], "dstate") == 0) {
+            dstate = true;
+            if (i + 1 < argc && atof(argv[i + 1]) > 0) dstate_seconds = atof(argv[++i]);
+        }
+    }
+    pthread_t *tid = calloc((size_t)n + 2, sizeof *tid);
+    spawn_workers(tid, n);
+    int expected = n;
+    if (blocked) pthread_create(&tid[n], NULL, blocked_thread, NULL), expected++;
+    if (dstate) pthread_create(&tid[n + 1], NULL, dstate_thread, NULL), expected++;
+    for (;;) { /* everyone in place before the snapshot */
+        pthread_mutex_lock(&lock);
+        int r = ready;
+        pthread_mutex_unlock(&lock);
+        if (r == expected) break;
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    struct timespec settle = { 0, 50000000 };
+    nanosleep(&settle, NULL); /* the last ones from "ready" into the wait itself */
+    int (*request)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "conan_request_profile");
+    if (dir && request && request() == 0)
+        for (int i = 0; i < 200 && !profile_in(dir, "threads"); i++) {
+            struct timespec ms = { 0, 50000000 };
+            nanosleep(&ms, NULL);
+        }
+    pthread_mutex_lock(&lock);
+    __atomic_store_n(&released, true, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&go);
+    pthread_mutex_unlock(&lock);
+    for (int i = 0; i < n; i++) pthread_join(tid[i], NULL);
+    if (blocked) pthread_join(tid[n], NULL);
+    if (dstate) pthread_join(tid[n + 1], NULL);
+    printf("threads %d done\n", expected);
+    return 0;
+}
