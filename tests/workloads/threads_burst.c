@@ -3,8 +3,10 @@
  * signal ("blocked") and one stuck in an uninterruptible wait ("dstate": it
  * vforks a child that sleeps SECONDS before exiting, which keeps the parent
  * thread in D state). With DUMP_DIR it then asks for profiles on demand,
- * waits for the threads profile, and lets everything finish.
- * usage: threads_burst N DUMP_DIR [blocked] [dstate [SECONDS]] */
+ * waits for the threads profile, and lets everything finish; with "rule" it
+ * does not ask, and waits instead for a rule to have acted (a "threads" line
+ * in DUMP_DIR/events.jsonl).
+ * usage: threads_burst N DUMP_DIR [blocked] [dstate [SECONDS]] [rule] */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <pthread.h>
@@ -84,6 +86,18 @@ static void *dstate_thread(void *arg)
     return NULL;
 }
 
+static bool threads_event_in(const char *dir)
+{
+    char path[4096], line[4096];
+    snprintf(path, sizeof path, "%s/events.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    bool found = false;
+    while (f && fgets(line, sizeof line, f))
+        if (strstr(line, "\"kind\":\"threads\"")) found = true;
+    if (f) fclose(f);
+    return found;
+}
+
 static bool profile_in(const char *dir, const char *kind)
 {
     DIR *d = opendir(dir);
@@ -101,9 +115,10 @@ int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 50;
     const char *dir = argc > 2 ? argv[2] : NULL;
-    bool blocked = false, dstate = false;
+    bool blocked = false, dstate = false, rule = false;
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "blocked") == 0) blocked = true;
+        if (strcmp(argv[i], "rule") == 0) rule = true;
         if (strcmp(argv[i], "dstate") == 0) {
             dstate = true;
             if (i + 1 < argc && atof(argv[i + 1]) > 0) dstate_seconds = atof(argv[++i]);
@@ -125,7 +140,12 @@ int main(int argc, char **argv)
     struct timespec settle = { 0, 50000000 };
     nanosleep(&settle, NULL); /* the last ones from "ready" into the wait itself */
     int (*request)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "conan_request_profile");
-    if (dir && request && request() == 0)
+    if (dir && rule)
+        for (int i = 0; i < 200 && !threads_event_in(dir); i++) {
+            struct timespec ms = { 0, 50000000 };
+            nanosleep(&ms, NULL);
+        }
+    else if (dir && request && request() == 0)
         for (int i = 0; i < 200 && !profile_in(dir, "threads"); i++) {
             struct timespec ms = { 0, 50000000 };
             nanosleep(&ms, NULL);
