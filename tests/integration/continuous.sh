@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Continuous mode: with the CPU rule unable to trip, one CPU profile and one
-# heap profile per continuous.every_s period, each with reason "continuous".
+# Continuous mode: with the CPU rule unable to trip, one CPU, one heap, one
+# threadcreate and one threads profile per continuous.every_s period, each with
+# reason "continuous".
 . "$(dirname "$0")/lib.sh"
 write_config "$WORK/c.json" '{ "mode": "continuous", "interval_ms": 100, "dump_dir": "@DUMPS@",
   "continuous": { "every_s": 2 },
@@ -11,7 +12,11 @@ n=$(count_dumps cpu)
 [ "$n" -eq 3 ] || { cat "$DUMPS/events.jsonl" >&2; fail "want 3 continuous profiles in 7.5 s at every_s 2, got $n"; }
 n=$(count_dumps heap)
 [ "$n" -eq 3 ] || { cat "$DUMPS/events.jsonl" >&2; fail "want 3 continuous heap profiles in 7.5 s, got $n"; }
-[ "$(grep -c '"reason":"continuous"' "$DUMPS/events.jsonl")" -eq 6 ] || fail "event reasons are not all continuous"
+for kind in threadcreate threads; do
+    n=$(count_dumps $kind)
+    [ "$n" -eq 3 ] || { cat "$DUMPS/events.jsonl" >&2; fail "want 3 continuous $kind profiles in 7.5 s, got $n"; }
+done
+[ "$(grep -c '"reason":"continuous"' "$DUMPS/events.jsonl")" -eq 12 ] || fail "event reasons are not all continuous"
 # The periods are every_s apart: compare the CPU events' wall-clock times.
 grep '"kind":"cpu"' "$DUMPS/events.jsonl" | awk -F'"time":"' '{ split($2, a, "\""); split(a[1], t, "T"); split(t[2], h, ":"); print h[1]*3600 + h[2]*60 + h[3] }' \
     | awk 'NR > 1 { gap = $1 - prev; if (gap < 1.8 || gap > 2.4) { print "FAIL: gap " gap > "/dev/stderr"; bad = 1 } } { prev = $1 } END { exit bad }' \

@@ -41,6 +41,11 @@ static void test_defaults(void)
     CHECK_NEAR(c.heap.rule.abs, 0, 0);
     CHECK_INT(c.heap.sample_bytes, 524288);
     CHECK_INT(c.heap.followup_s, 0);
+    CHECK(c.threads.rule.enable);
+    CHECK_NEAR(c.threads.rule.min, 100, 0);
+    CHECK_NEAR(c.threads.rule.abs, 0, 0);
+    CHECK_INT(c.threads.max, 10000);
+    CHECK_INT(c.threads.wait_ms, 100);
     CHECK_INT(c.continuous.every_s, 60);
     CHECK_INT(c.limits.max_dumps_per_hour, 60);
     CHECK_INT(c.limits.max_dir_mb, 256);
@@ -115,7 +120,7 @@ static void test_bad_configs(void)
         { "[1, 2]", "conf.json: $: must be a JSON object, got an array" },
         { "{ \"colour\": 1 }",
           "conf.json: colour: unknown key (valid here: app, version, tags, mode, interval_ms, dump_dir, cpu, "
-          "memory, heap, continuous, limits)" },
+          "memory, heap, threads, continuous, limits)" },
         { "{ \"cpu\": { \"hertz\": 99 } }",
           "conf.json: cpu.hertz: unknown key (valid here: enable, min, diff, abs, window, sustain, cooldown_s, "
           "profile_seconds, hz, max, timer, thread_timer_limit)" },
@@ -141,6 +146,7 @@ static void test_bad_configs(void)
         { "{ \"heap\": { \"sample_bytes\": -1 } }", "conf.json: heap.sample_bytes: -1 is out of range [0, 1073741824]" },
         { "{ \"heap\": { \"followup_s\": 1.5 } }", "conf.json: heap.followup_s: must be a whole number, got 1.5" },
         { "{ \"memory\": { \"abs\": 101 } }", "conf.json: memory.abs: 101 is out of range [0, 100]" },
+        { "{ \"threads\": { \"wait_ms\": 0 } }", "conf.json: threads.wait_ms: 0 is out of range [1, 5000]" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct conan_config c;
