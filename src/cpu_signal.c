@@ -8,8 +8,9 @@
  * drops and counts: a full buffer, or a thread interrupted inside the dynamic
  * loader (objects may be appearing or vanishing under the unwind-table
  * snapshot; the walk itself never takes the loader's lock, see unwind.c).
- * SIGPROFs that do not carry our timers' cookie are the program's and go to
- * its handler (sigprof.c). All aggregation, symbolization and encoding happen
+ * A thread-snapshot request (threads.c) is recognised first and handled
+ * there. SIGPROFs that carry neither are the program's and go to its handler
+ * (sigprof.c). All aggregation, symbolization and encoding happen
  * later on the monitor thread. */
 #include "internal.h"
 
