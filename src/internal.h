@@ -490,8 +490,9 @@ int conan_threads_create(conan_pthread_create_fn create, pthread_t *thread, cons
                          void *(*start)(void *), void *arg);
 long conan_threads_registered(void);   /* live threads made by pthread_create (the monitor too) */
 long conan_threads_live(void);         /* all threads of the process (/proc) */
-/* Where the live threads were created; *threads gets how many. */
-struct conan_pprof *conan_threads_create_profile(long *threads);
+/* Where the live threads were created (labels: start routine, named with
+ * syms, and age); *threads gets how many. */
+struct conan_pprof *conan_threads_create_profile(long *threads, struct conan_symbols *syms);
 
 struct conan_threads_snapshot {
     long threads;                /* listed (the monitor excluded) */

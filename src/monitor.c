@@ -228,7 +228,8 @@ static void write_thread_profiles(const struct conan_trigger *t)
 
     double t0 = conan_monotonic_seconds();
     long threads = 0;
-    struct conan_pprof *p = conan_threads_create_profile(&threads);
+    struct conan_symbols *syms = conan_symbols_open();
+    struct conan_pprof *p = conan_threads_create_profile(&threads, syms);
     struct conan_event ev = { .kind = "threadcreate", .trigger = t, .file = "", .samples = threads };
     if (p) {
         conan_pprof_set_time(p, now_ns, 0);
@@ -236,7 +237,7 @@ static void write_thread_profiles(const struct conan_trigger *t)
         conan_pprof_comment(p, "threads: %ld live (libconan's monitor excluded), %ld made by pthread_create since "
                             "libconan was loaded", threads, conan_threads_registered());
     }
-    write_profile(p, NULL, "threadcreate", &ev, path, sizeof path, t0);
+    write_profile(p, syms, "threadcreate", &ev, path, sizeof path, t0);
     conan_pprof_free(p);
     conan_dump_event(&mon.cfg, &ev);
 

@@ -36,6 +36,7 @@ struct thread_record {
     pid_t tid;                   /* 0 until the thread runs */
     void *(*start)(void *);
     void *arg;
+    double created_s;            /* monotonic */
     int depth;
     uintptr_t pcs[CONAN_MAX_FRAMES]; /* the creator's stack, leaf first */
 };
@@ -120,6 +121,7 @@ int conan_threads_create(conan_pthread_create_fn create, pthread_t *thread, cons
     if (!r) return create(thread, attr, start, arg);
     r->start = start;
     r->arg = arg;
+    r->created_s = conan_monotonic_seconds();
     r->depth = conan_unwind_caller(r->pcs, CONAN_MAX_FRAMES);
     link_record(r);
     int rc = create(thread, attr, trampoline, r);
@@ -177,7 +179,7 @@ static char task_state(pid_t tid)
 
 /* ---- threadcreate ---- */
 
-struct conan_pprof *conan_threads_create_profile(long *threads)
+struct conan_pprof *conan_threads_create_profile(long *threads, struct conan_symbols *syms)
 {
     static const struct conan_value_type type = { "threadcreate", "count" };
     struct conan_pprof *p = conan_pprof_new(&type, 1, type, 1);
@@ -198,12 +200,19 @@ struct conan_pprof *conan_threads_create_profile(long *threads)
     uintptr_t unknown_frame = conan_pprof_pseudo_frame(p, "creator's stack unavailable");
     uintptr_t main_frame = conan_pprof_pseudo_frame(p, "main thread");
     uintptr_t other_frame = conan_pprof_pseudo_frame(p, "created before libconan or without pthread_create");
+    double now_s = conan_monotonic_seconds();
     for (long i = 0; i < got; i++) {
         if (copy[i].tid == tasks.skip) continue; /* the monitor itself */
+        const char *start = NULL;
+        conan_symbols_lookup(syms, (uintptr_t)copy[i].start, &start, NULL);
+        struct conan_label labels[2] = {
+            { .key = "start", .str = start ? start : "?" },
+            { .key = "age", .num = (int64_t)(now_s - copy[i].created_s), .num_unit = "seconds" },
+        };
         if (copy[i].depth > 0)
-            conan_pprof_add(p, copy[i].pcs, copy[i].depth, &one, NULL, 0);
+            conan_pprof_add(p, copy[i].pcs, copy[i].depth, &one, labels, 2);
         else
-            conan_pprof_add(p, &unknown_frame, 1, &one, NULL, 0);
+            conan_pprof_add(p, &unknown_frame, 1, &one, labels, 2);
         (*threads)++;
         for (int t = 0; t < tasks.n; t++)
             if (tasks.tid[t] == copy[i].tid) tasks.tid[t] = 0; /* accounted for */

@@ -2,7 +2,7 @@
 # A burst of 50 threads from spawn_workers, all waiting in wait_for_work, plus
 # one thread that blocks every signal and one stuck in an uninterruptible
 # wait (a vfork parent). On demand: the threadcreate profile attributes the 50
-# to spawn_workers; the threads profile shows 50 stacks in wait_for_work in
+# to spawn_workers (start routine: worker); the threads profile shows 50 stacks in wait_for_work in
 # state S, and counts the other two with an "unavailable" frame (one blocks
 # SIGPROF, one did not answer, state D) — without the snapshot waiting longer
 # than threads.wait_ms for them. The late signal to the D-state thread is
@@ -20,6 +20,7 @@ threads="$DUMPS/$(dumps_of_kind threads | head -1)"
 
 spawned=$(pprof -top -sample_index=threadcreate "$create" | awk '$NF == "spawn_workers" { print $1 }')
 [ "$spawned" = 50 ] || { pprof -top "$create" >&2; fail "threadcreate gives spawn_workers $spawned threads, want 50"; }
+pprof -tags "$create" | grep -q '50.0 (.*): worker' || { pprof -tags "$create" >&2; fail "the start routine label does not name worker for the 50"; }
 
 waiting=$(pprof -top -tagfocus=state=S -focus=wait_for_work "$threads" | awk '$NF == "wait_for_work" { print $4 }')
 [ "$waiting" = 50 ] || { pprof -top -tagfocus=state=S "$threads" >&2; fail "$waiting threads in wait_for_work in state S, want 50"; }
