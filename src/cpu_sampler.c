@@ -166,32 +166,12 @@ struct arm_pass {
     int first_error;    /* errno of the first refusal */
 };
 
-/* Is the thread inside sigwait/sigtimedwait? The kernel unblocks the waited
- * signals for the length of the call, so its mask then looks open. */
-static bool thread_in_sigwait(pid_t tid)
-{
-    char text[32];
-    return conan_task_file(tid, "syscall", text, sizeof text) && atol(text) == SYS_rt_sigtimedwait;
-}
-
-static const unsigned long long SIGPROF_BIT = 1ULL << (SIGPROF - 1);
-
-/* A thread that blocks SIGPROF would keep our signal pending forever, and one
- * waiting for signals with sigwait would take it: neither is armed. */
-static bool thread_blocks_sigprof(pid_t tid)
-{
-    unsigned long long blocked;
-    if (thread_in_sigwait(tid)) return true;
-    if (!conan_task_status(tid, "SigBlk", 16, &blocked)) return true; /* gone already */
-    return blocked & SIGPROF_BIT;
-}
-
 static void arm_new_thread(pid_t tid, void *arg)
 {
     struct arm_pass *pass = arg;
     if (tid == win.monitor_tid || thread_known(tid)) return;
     if (win.timers >= win.timer_cap) return;      /* queued-signal budget spent */
-    if (thread_blocks_sigprof(tid)) {
+    if (conan_sigprof_blocked_by(tid)) {
         pass->skipped_blocked++;
         return;
     }
@@ -206,7 +186,7 @@ static void arm_new_thread(pid_t tid, void *arg)
 
 static void count_unblocked(pid_t tid, void *arg)
 {
-    if (tid != win.monitor_tid && !thread_blocks_sigprof(tid)) (*(int *)arg)++;
+    if (tid != win.monitor_tid && !conan_sigprof_blocked_by(tid)) (*(int *)arg)++;
 }
 
 static void delete_thread_timers(void)

@@ -366,6 +366,9 @@ int conan_sigprof_take(void);
 void conan_sigprof_give_back(void);
 /* True if SIGPROF is queued for the process or any of its threads. */
 bool conan_sigprof_pending(void);
+/* A thread that blocks SIGPROF would keep our signal pending forever, and one
+ * waiting in sigwait would take it: neither is sent ours. Gone: true too. */
+bool conan_sigprof_blocked_by(pid_t tid);
 void conan_sigprof_forward(int sig, siginfo_t *info, void *ucontext);
 
 struct conan_cpu_window {

@@ -20,7 +20,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 
 /* The program's view of SIGPROF while our handler is installed. */
 static struct conan_sigprof_view {
@@ -197,4 +199,20 @@ bool conan_sigprof_pending(void)
     bool pending = conan_task_status(0, "ShdPnd", 16, &shared) && (shared & SIGPROF_BIT);
     if (!pending) conan_for_each_task(note_pending, &pending);
     return pending;
+}
+
+/* Is the thread inside sigwait/sigtimedwait? The kernel unblocks the waited
+ * signals for the length of the call, so its mask then looks open. */
+static bool in_sigwait(pid_t tid)
+{
+    char text[32];
+    return conan_task_file(tid, "syscall", text, sizeof text) && atol(text) == SYS_rt_sigtimedwait;
+}
+
+bool conan_sigprof_blocked_by(pid_t tid)
+{
+    unsigned long long blocked;
+    if (in_sigwait(tid)) return true;
+    if (!conan_task_status(tid, "SigBlk", 16, &blocked)) return true; /* gone already */
+    return blocked & SIGPROF_BIT;
 }

@@ -290,16 +290,6 @@ static int ensure_slots(long n)
     return 0;
 }
 
-static const unsigned long long SIGPROF_BIT = 1ULL << (SIGPROF - 1);
-
-static bool task_blocks_sigprof(pid_t tid)
-{
-    unsigned long long blocked;
-    char text[32];
-    if (conan_task_file(tid, "syscall", text, sizeof text) && atol(text) == SYS_rt_sigtimedwait) return true;
-    return !conan_task_status(tid, "SigBlk", 16, &blocked) || (blocked & SIGPROF_BIT);
-}
-
 static int send_request(pid_t tid, struct snapshot_slot *s)
 {
     siginfo_t info;
@@ -370,7 +360,7 @@ struct conan_pprof *conan_threads_profile(const struct conan_config *cfg, bool c
     }
     if (signals) __atomic_store_n(&snap.generation, generation, __ATOMIC_SEQ_CST);
     for (int i = 0; signals && i < tasks.n; i++) {
-        if (task_blocks_sigprof(tasks.tid[i])) {
+        if (conan_sigprof_blocked_by(tasks.tid[i])) {
             snap.slot[i].depth = -2; /* not asked: it would never answer */
             out->blocked++;
             continue;
