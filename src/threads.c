@@ -88,20 +88,24 @@ static void *trampoline(void *arg)
     return r->start(r->arg);
 }
 
-/* A fork's child has only the forking thread: every other record is gone. */
+/* fork: the registry lock is held across it, so the child gets a consistent
+ * list. The child has only the forking thread; the other records are dropped
+ * without being freed, because free() may need locks that other atfork
+ * handlers still hold at this point (the heap table's). */
+static void lock_for_fork(void) { pthread_mutex_lock(&reg.lock); }
+static void unlock_after_fork(void) { pthread_mutex_unlock(&reg.lock); }
+
 static void child_after_fork(void)
 {
     pthread_mutex_init(&reg.lock, NULL);
     struct thread_record *self = reg.key_ok ? pthread_getspecific(reg.key) : NULL;
-    for (struct thread_record *r = reg.live, *next; r; r = next) {
-        next = r->next;
-        if (r != self) free(r);
-    }
     reg.live = NULL;
     reg.count = 0;
     if (self) {
         self->tid = gettid();
-        link_record(self);
+        self->prev = self->next = NULL;
+        reg.live = self;
+        reg.count = 1;
     }
 }
 
@@ -111,7 +115,7 @@ void conan_threads_init(void)
     if (done++) return;
     conan_unwind_prepare(); /* creation stacks are walked from the first pthread_create on */
     reg.key_ok = pthread_key_create(&reg.key, thread_ended) == 0;
-    pthread_atfork(NULL, NULL, child_after_fork);
+    pthread_atfork(lock_for_fork, unlock_after_fork, child_after_fork);
 }
 
 int conan_threads_create(conan_pthread_create_fn create, pthread_t *thread, const pthread_attr_t *attr,
@@ -189,11 +193,14 @@ struct conan_pprof *conan_threads_create_profile(long *threads, struct conan_sym
     const int64_t one = 1;
     *threads = 0;
 
-    /* Records are copied under the lock (a thread may end meanwhile). */
+    /* Records are copied under the lock (a thread may end meanwhile); the copy
+     * is allocated outside it, with room for threads born in between. */
     pthread_mutex_lock(&reg.lock);
-    long n = reg.count;
-    struct thread_record *copy = n ? malloc((size_t)n * sizeof *copy) : NULL;
+    long n = reg.count + 64;
+    pthread_mutex_unlock(&reg.lock);
+    struct thread_record *copy = malloc((size_t)n * sizeof *copy);
     long got = 0;
+    pthread_mutex_lock(&reg.lock);
     for (struct thread_record *r = reg.live; r && copy && got < n; r = r->next) copy[got++] = *r;
     pthread_mutex_unlock(&reg.lock);
 
