@@ -510,6 +510,8 @@ struct conan_pprof *conan_threads_profile(const struct conan_config *cfg, bool c
                                           struct conan_threads_snapshot *out);
 /* Signal context: a snapshot request (ours) is handled and true returned. */
 bool conan_threads_on_signal(const siginfo_t *info, void *ucontext);
+/* True when every other thread of the process has ended (main included). */
+bool conan_threads_only_caller_left(void);
 /* Each tick: gives SIGPROF back once late snapshot requests have arrived. */
 void conan_threads_settle(bool cpu_window_open);
 
@@ -522,6 +524,8 @@ int conan_monitor_request(void);
 /* A thread started or ended: during a CPU window the monitor arms or releases
  * its timer at once. Cheap when no window is open. */
 void conan_monitor_thread_event(void);
+/* Makes the monitor look at once whether it is the last thread left. */
+void conan_monitor_poke(void);
 /* Makes call(a, b), which the kernel refuses to a multi-threaded caller, with
  * the monitor stopped (an open window ends early) and restarted after. */
 int conan_monitor_call_alone(int (*call)(int, int), int a, int b);

@@ -44,6 +44,7 @@ static struct {
     struct conan_cpu_meter meter;
     struct conan_rule_state cpu_rule, memory_rule, heap_rule, threads_rule;
     int thread_event;          /* atomic: a thread started or ended during a window */
+    int poked;                 /* atomic: check whether we are the last thread */
     struct conan_budget budget;
     bool budget_skip_logged;
     double next_tick_s, next_continuous_s, started_wall_s;
@@ -518,6 +519,13 @@ static void *monitor_main(void *arg)
                 write_heap_profile(&mon.followup_trigger, "follow-up: heap.followup_s after the trip");
             }
         }
+        /* main called pthread_exit and the program's other threads are gone:
+         * the process ends when its last thread does, and that is us. */
+        bool poked = __atomic_exchange_n(&mon.poked, 0, __ATOMIC_ACQ_REL);
+        if ((poked || now_s >= mon.next_tick_s) && conan_threads_only_caller_left()) {
+            mon.stop_note = "stopped early: the program's threads all ended";
+            break;
+        }
         if (now_s >= mon.next_tick_s) {
             tick(now_s);
             mon.next_tick_s += interval_s;
@@ -531,6 +539,7 @@ static void *monitor_main(void *arg)
         mon.window_note = mon.stop_note;
         close_cpu_window();
     }
+    if (!__atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE)) mon.running = false; /* we left on our own */
     return NULL;
 }
 
@@ -584,6 +593,13 @@ static void wake(void)
 {
     __atomic_store_n(&mon.wake_word, 1, __ATOMIC_RELEASE);
     futex(&mon.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+void conan_monitor_poke(void)
+{
+    if (!mon.running) return;
+    __atomic_store_n(&mon.poked, 1, __ATOMIC_RELEASE);
+    wake();
 }
 
 void conan_monitor_thread_event(void)

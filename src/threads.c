@@ -77,6 +77,9 @@ static void thread_ended(void *value)
     unlink_record(r);
     free(r);
     conan_monitor_thread_event();
+    /* Only the monitor left registered: if main has left too, the process must
+     * end now (the monitor checks). A count read, no syscall. */
+    if (__atomic_load_n(&reg.count, __ATOMIC_RELAXED) <= 1) conan_monitor_poke();
 }
 
 static void *trampoline(void *arg)
@@ -179,6 +182,24 @@ static char task_state(pid_t tid)
     if (!conan_task_file(tid, "stat", stat, sizeof stat)) return '?';
     const char *paren = strrchr(stat, ')'); /* comm may contain spaces and parentheses */
     return paren && paren[1] == ' ' && paren[2] ? paren[2] : '?';
+}
+
+/* Is the calling thread the only one of the process still running (main
+ * called pthread_exit, and every other thread has ended)? */
+struct alone_check { pid_t self; bool others; };
+
+static void note_other(pid_t tid, void *arg)
+{
+    struct alone_check *c = arg;
+    if (tid != c->self && task_state(tid) != 'Z' && task_state(tid) != '?') c->others = true;
+}
+
+bool conan_threads_only_caller_left(void)
+{
+    if (conan_threads_live() > 2) return false; /* the cheap answer, nearly always */
+    struct alone_check c = { gettid(), false };
+    conan_for_each_task(note_other, &c);
+    return !c.others;
 }
 
 /* ---- threadcreate ---- */
