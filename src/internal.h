@@ -218,6 +218,9 @@ int conan_unwind_signal(void *ucontext, uintptr_t *pcs, int max);
  * caller first, every frame as return address − 1). No lock, no allocation
  * once conan_unwind_prepare has run. Returns depth. */
 int conan_unwind_here(uintptr_t *pcs, int max);
+/* Monitor thread: unwinds another thread of ours, blocked in the kernel, from
+ * the stack pointer and program counter /proc shows for it. Returns depth. */
+int conan_unwind_from(uintptr_t sp, uintptr_t pc, uintptr_t *pcs, int max);
 /* The same without libconan's own frames on top: the stack of the program's
  * code that called into us (malloc, pthread_create). */
 int conan_unwind_caller(uintptr_t *pcs, int max);
@@ -500,6 +503,7 @@ struct conan_pprof *conan_threads_create_profile(long *threads, struct conan_sym
 struct conan_threads_snapshot {
     long threads;                /* listed (the monitor excluded) */
     long stacks;                 /* with a stack */
+    long stacks_from_proc;       /* of those, blocked threads walked from /proc (no signal) */
     long blocked;                /* not asked: SIGPROF blocked or in sigwait */
     long timed_out;              /* asked, no answer within threads.wait_ms */
     double duration_s;

@@ -9,14 +9,17 @@
  * libconan was loaded) are still counted and listed, from /proc/self/task.
  *
  * threadcreate profile: where the live threads were created, like Go's.
- * threads profile: every thread's stack at one moment. The monitor sends each
- * thread a SIGPROF carrying a pointer to its slot (rt_tgsigqueueinfo) and
- * waits, at most threads.wait_ms, for the handlers to fill them; a thread that
- * blocks SIGPROF or does not answer in time is still counted, with its state
- * and an "unavailable" frame. The slots are never unmapped, so a signal that
- * arrives late (a thread in uninterruptible sleep) is recognised as ours and
- * dropped; until it has arrived, our SIGPROF handler stays installed, because
- * SIG_DFL would terminate the process. */
+ * threads profile: every thread's stack at one moment. A thread blocked in
+ * the kernel (nearly all of them, usually) is walked on the monitor from the
+ * stack pointer and program counter /proc/self/task/<tid>/syscall shows: no
+ * signal, so its sleep, poll or wait is not cut short. Only threads running
+ * user code are sent a SIGPROF carrying a pointer to their slot
+ * (rt_tgsigqueueinfo); the monitor waits at most threads.wait_ms for those
+ * handlers. A thread that blocks SIGPROF or does not answer in time is still
+ * counted, with its state and an "unavailable" frame. The slots are never
+ * unmapped, so a request that arrives late is recognised as ours and dropped;
+ * until it has arrived, our SIGPROF handler stays installed, because SIG_DFL
+ * would terminate the process. */
 #include "internal.h"
 
 #include <errno.h>
@@ -337,6 +340,36 @@ static void sleep_ms(long ms)
     }
 }
 
+/* A slot's depth: > 0 the stack is in; 0 waiting for (or needing) a signal. */
+enum { NOT_ASKED = -2, GONE = -3, IN_EXEC = -4 };
+
+/* A thread blocked in the kernel, walked from its /proc registers: depth > 0;
+ * 0 if it is running (ask it with a signal); IN_EXEC if it is in execve (a
+ * signal queued now would reach the new program, with our handler gone). */
+static int walk_blocked(pid_t tid, uintptr_t *pcs)
+{
+    char line[512];
+    if (!conan_task_file(tid, "syscall", line, sizeof line) || strncmp(line, "running", 7) == 0) return 0;
+    long nr = strtol(line, NULL, 10);
+    if (nr == SYS_execve || nr == SYS_execveat) return IN_EXEC;
+    /* "<nr> <6 args> <sp> <pc>", or "-1 <sp> <pc>" outside a system call */
+    const char *last = strrchr(line, ' ');
+    if (!last || last == line) return 0;
+    const char *before = last - 1;
+    while (before > line && *before != ' ') before--;
+    uintptr_t sp = (uintptr_t)strtoull(before, NULL, 16), pc = (uintptr_t)strtoull(last + 1, NULL, 16);
+    if (!sp || !pc) return 0;
+    int depth = conan_unwind_from(sp, pc, pcs, CONAN_MAX_FRAMES);
+    if (depth <= 0) {
+        pcs[0] = pc;
+        depth = 1;
+    }
+    /* Still blocked at the same place? Otherwise the stack moved under the walk. */
+    char again[512];
+    if (!conan_task_file(tid, "syscall", again, sizeof again) || strcmp(again, line) != 0) return 0;
+    return depth;
+}
+
 /* Gives SIGPROF back once no request of ours is still queued. */
 void conan_threads_settle(bool cpu_window_open)
 {
@@ -360,14 +393,38 @@ struct conan_pprof *conan_threads_profile(const struct conan_config *cfg, bool c
     out->threads = tasks.n;
 
     snap.pid = getpid();
-    bool signals = ensure_slots(tasks.n) == 0;
+    if (ensure_slots(tasks.n) != 0) {
+        out->why_no_stacks = "no memory for the snapshot";
+        tasks.n = 0;
+    }
+    conan_unwind_prepare();
+    static unsigned last_generation;
+    unsigned generation = ++last_generation;
+    if (generation == 0) generation = ++last_generation; /* 0 means "none running" */
+
+    /* Threads blocked in the kernel (nearly all of them, usually) are walked
+     * from the registers /proc shows: no signal, so their sleeps, polls and
+     * waits are not interrupted (no EINTR, no short sleep). */
+    long running = 0;
+    for (int i = 0; i < tasks.n; i++) {
+        struct snapshot_slot *s = &snap.slot[i];
+        s->tid = tasks.tid[i];
+        s->generation = generation;
+        int depth = walk_blocked(tasks.tid[i], s->pcs);
+        __atomic_store_n(&s->depth, depth, __ATOMIC_RELEASE);
+        if (depth > 0) out->stacks_from_proc++;
+        if (depth == 0) running++;
+    }
+
+    /* Threads running user code are asked with a SIGPROF carrying their slot. */
+    bool signals = running > 0;
     if (signals && conan_sigprof_program_has_handler()) {
-        conan_log_once(&owned_once, "the program uses SIGPROF itself; thread profiles carry no stacks");
+        conan_log_once(&owned_once, "the program uses SIGPROF itself; running threads in thread profiles "
+                                    "carry no stacks");
         out->why_no_stacks = "the program uses SIGPROF";
         signals = false;
     }
     if (signals) {
-        conan_unwind_prepare();
         if (conan_sigprof_take() == 0) {
             snap.holding_sigprof = true;
         } else {
@@ -375,26 +432,15 @@ struct conan_pprof *conan_threads_profile(const struct conan_config *cfg, bool c
             out->why_no_stacks = "SIGPROF could not be taken";
         }
     }
-
-    static unsigned last_generation;
-    unsigned generation = ++last_generation;
-    if (generation == 0) generation = ++last_generation; /* 0 means "none running" */
-    long sent = 0;
-    for (int i = 0; signals && i < tasks.n; i++) {
-        struct snapshot_slot *s = &snap.slot[i];
-        s->tid = tasks.tid[i];
-        s->generation = generation;
-        __atomic_store_n(&s->depth, 0, __ATOMIC_RELEASE);
-    }
     if (signals) __atomic_store_n(&snap.generation, generation, __ATOMIC_SEQ_CST);
     for (int i = 0; signals && i < tasks.n; i++) {
+        if (snap.slot[i].depth != 0) continue;
         if (conan_sigprof_blocked_by(tasks.tid[i])) {
-            snap.slot[i].depth = -2; /* not asked: it would never answer */
+            snap.slot[i].depth = NOT_ASKED; /* it would never answer */
             out->blocked++;
             continue;
         }
-        if (send_request(tasks.tid[i], &snap.slot[i]) == 0) sent++;
-        else snap.slot[i].depth = -3; /* gone meanwhile */
+        if (send_request(tasks.tid[i], &snap.slot[i]) != 0) snap.slot[i].depth = GONE;
     }
 
     /* Wait for the answers, never longer than threads.wait_ms. */
@@ -419,10 +465,11 @@ struct conan_pprof *conan_threads_profile(const struct conan_config *cfg, bool c
         conan_task_file(tid, "comm", name, sizeof name);
         char state[2] = { task_state(tid), 0 };
         if (state[0] == '?') continue; /* ended meanwhile */
-        int depth = signals ? __atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE) : 0;
+        int depth = tasks.n ? __atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE) : 0;
         const char *why = depth > 0 ? NULL
+                          : depth == NOT_ASKED ? "blocks SIGPROF"
+                          : depth == IN_EXEC ? "in execve"
                           : !signals ? "no stacks"
-                          : depth == -2 ? "blocks SIGPROF"
                           : "no answer in time";
         struct conan_label labels[3] = {
             { .key = "thread", .str = name },
@@ -434,7 +481,7 @@ struct conan_pprof *conan_threads_profile(const struct conan_config *cfg, bool c
             out->stacks++;
         } else {
             conan_pprof_add(p, &blocked_frame, 1, &one, labels, 3);
-            if (signals && depth == 0) out->timed_out++;
+            if (signals && (depth == 0 || depth == GONE)) out->timed_out++;
         }
     }
     free(tasks.tid);

@@ -393,6 +393,27 @@ int conan_unwind_signal(void *ucontext, uintptr_t *pcs, int max)
     return depth;
 }
 
+/* ---- unwinding a thread blocked in the kernel (thread snapshots) ----
+ *
+ * /proc/self/task/<tid>/syscall gives the user stack pointer and program
+ * counter of a thread blocked in a system call. Its user stack does not move
+ * while it is blocked, so the walk runs here, on the monitor, through the same
+ * validated reads as a signal-context walk; the other registers are unknown
+ * (zero), which only matters for frames whose CFA is not stack-pointer based. */
+int conan_unwind_from(uintptr_t sp, uintptr_t pc, uintptr_t *pcs, int max)
+{
+    ucontext_t uc;
+    memset(&uc, 0, sizeof uc);
+#if defined(__x86_64__)
+    uc.uc_mcontext.gregs[REG_RSP] = (greg_t)sp;
+    uc.uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
+#elif defined(__aarch64__)
+    uc.uc_mcontext.sp = sp;
+    uc.uc_mcontext.pc = pc;
+#endif
+    return conan_unwind_signal(&uc, pcs, max);
+}
+
 /* ---- unwinding the calling thread (heap samples) ----
  *
  * Not signal context: the stack is the program's own at a call to malloc, so

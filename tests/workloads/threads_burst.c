@@ -1,20 +1,24 @@
 /* threads_burst.c — a burst of N threads from spawn_workers, all named
  * "worker" and waiting in wait_for_work; optionally a thread that blocks every
- * signal ("blocked") and one stuck in an uninterruptible wait ("dstate": it
- * vforks a child that sleeps SECONDS before exiting, which keeps the parent
- * thread in D state). With DUMP_DIR it then asks for profiles on demand,
+ * signal and sleeps ("blocked"), one that blocks every signal and spins
+ * ("spinner"), one stuck in an uninterruptible wait ("dstate": it vforks a
+ * child that sleeps SECONDS before exiting, which keeps the parent thread in D
+ * state), and threads sleeping in nanosleep, select and poll that report
+ * whether a signal cut their sleep short ("sleepers"). With DUMP_DIR it then asks for profiles on demand,
  * waits for the threads profile, and lets everything finish; with "rule" it
  * does not ask, and waits instead for a rule to have acted (a "threads" line
  * in DUMP_DIR/events.jsonl).
  * usage: threads_burst N DUMP_DIR [blocked] [dstate [SECONDS]] [rule] */
 #include <dirent.h>
 #include <dlfcn.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -53,7 +57,7 @@ __attribute__((noinline)) static void sleep_with_signals_blocked(void)
     ready++;
     pthread_mutex_unlock(&lock);
     while (!__atomic_load_n(&released, __ATOMIC_ACQUIRE)) {
-        struct timespec ms = { 0, 10000000 };
+        struct timespec ms = { 0, 200000000 }; /* long naps: asleep when the snapshot looks */
         nanosleep(&ms, NULL);
     }
 }
@@ -66,6 +70,51 @@ static void *blocked_thread(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     pthread_setname_np(pthread_self(), "blocked");
     sleep_with_signals_blocked();
+    return NULL;
+}
+
+static volatile int spinning;
+
+__attribute__((noinline)) static void spin_with_signals_blocked(void)
+{
+    pthread_mutex_lock(&lock);
+    ready++;
+    pthread_mutex_unlock(&lock);
+    while (!__atomic_load_n(&released, __ATOMIC_ACQUIRE)) spinning++;
+}
+
+static void *spinner_thread(void *arg)
+{
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_setname_np(pthread_self(), "spinner");
+    spin_with_signals_blocked();
+    return NULL;
+}
+
+/* Sleeps that SA_RESTART does not restart: a signal would end them early. */
+static int cut_short; /* atomic */
+
+static void *sleeper_thread(void *arg)
+{
+    int kind = (int)(long)arg;
+    pthread_setname_np(pthread_self(), "sleeper");
+    pthread_mutex_lock(&lock);
+    ready++;
+    pthread_mutex_unlock(&lock);
+    int rc;
+    if (kind == 0) {
+        struct timespec s = { 1, 500000000 };
+        rc = nanosleep(&s, NULL);
+    } else if (kind == 1) {
+        struct timeval tv = { 1, 500000 };
+        rc = select(0, NULL, NULL, NULL, &tv);
+    } else {
+        rc = poll(NULL, 0, 1500);
+    }
+    if (rc != 0) __atomic_fetch_add(&cut_short, 1, __ATOMIC_RELAXED);
     return NULL;
 }
 
@@ -115,20 +164,24 @@ int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 50;
     const char *dir = argc > 2 ? argv[2] : NULL;
-    bool blocked = false, dstate = false, rule = false;
+    bool blocked = false, dstate = false, rule = false, spinner = false, sleepers = false;
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "blocked") == 0) blocked = true;
         if (strcmp(argv[i], "rule") == 0) rule = true;
+        if (strcmp(argv[i], "spinner") == 0) spinner = true;
+        if (strcmp(argv[i], "sleepers") == 0) sleepers = true;
         if (strcmp(argv[i], "dstate") == 0) {
             dstate = true;
             if (i + 1 < argc && atof(argv[i + 1]) > 0) dstate_seconds = atof(argv[++i]);
         }
     }
-    pthread_t *tid = calloc((size_t)n + 2, sizeof *tid);
+    pthread_t *tid = calloc((size_t)n + 6, sizeof *tid);
     spawn_workers(tid, n);
     int expected = n;
     if (blocked) pthread_create(&tid[n], NULL, blocked_thread, NULL), expected++;
     if (dstate) pthread_create(&tid[n + 1], NULL, dstate_thread, NULL), expected++;
+    if (spinner) pthread_create(&tid[n + 2], NULL, spinner_thread, NULL), expected++;
+    for (int k = 0; sleepers && k < 3; k++) pthread_create(&tid[n + 3 + k], NULL, sleeper_thread, (void *)(long)k), expected++;
     for (;;) { /* everyone in place before the snapshot */
         pthread_mutex_lock(&lock);
         int r = ready;
@@ -157,6 +210,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) pthread_join(tid[i], NULL);
     if (blocked) pthread_join(tid[n], NULL);
     if (dstate) pthread_join(tid[n + 1], NULL);
+    if (spinner) pthread_join(tid[n + 2], NULL);
+    for (int k = 0; sleepers && k < 3; k++) pthread_join(tid[n + 3 + k], NULL);
+    if (sleepers) printf("sleeps cut short %d\n", cut_short);
     printf("threads %d done\n", expected);
     return 0;
 }
