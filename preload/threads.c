@@ -1,6 +1,8 @@
 /* threads.c — the interposed pthread_create: every thread the program makes
  * goes through the registry in src/threads.c (its creator's stack, its start
- * and end), then to the C library's pthread_create. No policy here. */
+ * and end), then to the C library's pthread_create; and pthread_exit, so the
+ * monitor knows when main has left (the process must end with its last
+ * thread, and the monitor must not be that thread). No policy here. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -20,4 +22,13 @@ CONAN_INTERPOSED int pthread_create(pthread_t *thread, const pthread_attr_t *att
         __atomic_store_n(&next, create, __ATOMIC_RELEASE);
     }
     return conan_threads_create(create, thread, attr, start, arg);
+}
+
+CONAN_INTERPOSED void pthread_exit(void *value)
+{
+    typedef void (*exit_fn)(void *) __attribute__((noreturn));
+    static exit_fn next;
+    conan_threads_exiting();
+    if (!next) next = (exit_fn)dlsym(RTLD_NEXT, "pthread_exit");
+    next(value);
 }

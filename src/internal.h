@@ -182,6 +182,9 @@ struct conan_cpu_meter {
  * usable_cpus. The first call primes the meter and returns 0. */
 double conan_cpu_meter_percent(struct conan_cpu_meter *m, double usable_cpus);
 
+/* Resident set size and live threads, from one read of /proc/self/stat. */
+struct conan_process_stat { double rss_bytes; long threads; };
+bool conan_process_stat(struct conan_process_stat *out);
 /* Resident set size of the process, bytes (0 if unreadable). */
 double conan_rss_bytes(void);
 /* Memory the process may really use: the smaller of the cgroup limit and RAM.
@@ -514,8 +517,12 @@ struct conan_pprof *conan_threads_profile(const struct conan_config *cfg, bool c
                                           struct conan_threads_snapshot *out);
 /* Signal context: a snapshot request (ours) is handled and true returned. */
 bool conan_threads_on_signal(const siginfo_t *info, void *ucontext);
-/* True when every other thread of the process has ended (main included). */
-bool conan_threads_only_caller_left(void);
+/* pthread_exit is being called (by main, it matters: see below). */
+void conan_threads_exiting(void);
+bool conan_threads_main_exited(void);
+/* True when main has called pthread_exit and every other thread of the
+ * process has ended; live is conan_threads_live(), read by the caller. */
+bool conan_threads_only_caller_left(long live);
 /* Each tick: gives SIGPROF back once late snapshot requests have arrived. */
 void conan_threads_settle(bool cpu_window_open);
 

@@ -8,6 +8,8 @@
 
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,12 +75,30 @@ double conan_cpu_meter_percent(struct conan_cpu_meter *m, double usable_cpus)
     return percent;
 }
 
+bool conan_process_stat(struct conan_process_stat *out)
+{
+    char stat[512];
+    const char *paren = conan_task_file(0, "stat", stat, sizeof stat) ? strrchr(stat, ')') : NULL;
+    if (!paren) return false;
+    /* After "(comm)" come field 3 (state) onwards: 20 is num_threads, 24 rss. */
+    const char *field = paren + 1;
+    long value[25] = { 0 };
+    for (int i = 3; i <= 24 && field; i++) {
+        field = strchr(field, ' ');
+        if (!field) break;
+        field++;
+        value[i] = strtol(field, NULL, 10);
+    }
+    if (!field || value[20] <= 0) return false;
+    out->threads = value[20];
+    out->rss_bytes = (double)value[24] * (double)sysconf(_SC_PAGESIZE);
+    return true;
+}
+
 double conan_rss_bytes(void)
 {
-    char line[128];
-    unsigned long long size, resident;
-    if (!conan_task_file(0, "statm", line, sizeof line) || sscanf(line, "%llu %llu", &size, &resident) != 2) return 0;
-    return (double)resident * (double)sysconf(_SC_PAGESIZE);
+    struct conan_process_stat st;
+    return conan_process_stat(&st) ? st.rss_bytes : 0;
 }
 
 double conan_memory_limit_bytes(const struct conan_cgroup *cg, const char **source)

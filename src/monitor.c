@@ -344,12 +344,11 @@ static void serve_manual_request(double now_s)
 }
 
 /* The memory and heap rules: either one writes a heap profile. */
-static void memory_rules(double now_s)
+static void memory_rules(double now_s, const struct conan_process_stat *st)
 {
     const char *source;
     double rss_percent = 0, heap_mib = 0; /* read only for a rule that is on */
-    if (mon.cfg.memory.rule.enable && mon.memory_limit > 0)
-        rss_percent = conan_rss_bytes() / mon.memory_limit * 100.0;
+    if (mon.cfg.memory.rule.enable && mon.memory_limit > 0) rss_percent = st->rss_bytes / mon.memory_limit * 100.0;
     if (mon.cfg.heap.rule.enable) heap_mib = conan_heap_in_use_bytes(&source) / MIB;
     struct conan_verdict mv = conan_rule_observe(&mon.cfg.memory.rule, &mon.memory_rule, rss_percent, now_s);
     struct conan_verdict hv = conan_rule_observe(&mon.cfg.heap.rule, &mon.heap_rule, heap_mib, now_s);
@@ -371,10 +370,10 @@ static void memory_rules(double now_s)
 }
 
 /* The thread rule: live threads, our monitor excluded. */
-static void thread_rule(double now_s)
+static void thread_rule(double now_s, const struct conan_process_stat *st)
 {
-    if (!mon.cfg.threads.rule.enable) return;
-    double threads = (double)conan_threads_live() - 1;
+    if (!mon.cfg.threads.rule.enable || st->threads <= 0) return;
+    double threads = (double)st->threads - 1;
     struct conan_verdict v = conan_rule_observe(&mon.cfg.threads.rule, &mon.threads_rule, threads, now_s);
     if (v.reason == CONAN_REASON_NONE) return;
     struct conan_trigger t = { .metric = "threads", .reason = v.reason, .value = threads, .mean = v.mean,
@@ -422,7 +421,7 @@ static bool trigger_file_present(void)
     return request;
 }
 
-static void tick(double now_s)
+static void tick(double now_s, const struct conan_process_stat *st)
 {
     if (now_s - mon.limits_read_s >= LIMITS_REFRESH_S || mon.usable_cpus <= 0) {
         const char *source;
@@ -446,8 +445,8 @@ static void tick(double now_s)
         if (act_on(&t, KIND_CPU, now_s)) conan_rule_commit(&mon.cpu_rule, now_s);
     }
 
-    memory_rules(now_s);
-    thread_rule(now_s);
+    memory_rules(now_s, st);
+    thread_rule(now_s, st);
     conan_threads_settle(mon.window_open);
     /* Objects loaded since the last tick become unwindable for heap samples. */
     if (conan_heap_sampling()) {
@@ -499,6 +498,9 @@ static void *monitor_main(void *arg)
             if (mon.window_end_s < deadline) deadline = mon.window_end_s;
         }
         if (mon.followup_s > 0 && mon.followup_s < deadline) deadline = mon.followup_s;
+        /* main has left: look often whether the program's last thread has too */
+        if (conan_threads_main_exited() && conan_monotonic_seconds() + 0.05 < deadline)
+            deadline = conan_monotonic_seconds() + 0.05;
         wait_until(deadline);
         if (__atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE)) break;
         now_s = conan_monotonic_seconds();
@@ -522,12 +524,15 @@ static void *monitor_main(void *arg)
         /* main called pthread_exit and the program's other threads are gone:
          * the process ends when its last thread does, and that is us. */
         bool poked = __atomic_exchange_n(&mon.poked, 0, __ATOMIC_ACQ_REL);
-        if ((poked || now_s >= mon.next_tick_s) && conan_threads_only_caller_left()) {
+        struct conan_process_stat st = { 0, 0 };
+        if (poked || now_s >= mon.next_tick_s || conan_threads_main_exited())
+            conan_process_stat(&st); /* one read: RSS and threads */
+        if (st.threads && conan_threads_only_caller_left(st.threads)) {
             mon.stop_note = "stopped early: the program's threads all ended";
             break;
         }
         if (now_s >= mon.next_tick_s) {
-            tick(now_s);
+            tick(now_s, &st);
             mon.next_tick_s += interval_s;
             if (mon.next_tick_s < now_s) mon.next_tick_s = now_s + interval_s; /* we fell behind */
         }

@@ -152,8 +152,8 @@ long conan_threads_registered(void)
 
 long conan_threads_live(void)
 {
-    unsigned long long n;
-    return conan_task_status(0, "Threads", 10, &n) ? (long)n : conan_for_each_task(NULL, NULL);
+    struct conan_process_stat st;
+    return conan_process_stat(&st) ? st.threads : conan_for_each_task(NULL, NULL);
 }
 
 /* ---- the tasks of the process, as /proc shows them ---- */
@@ -197,9 +197,23 @@ static void note_other(pid_t tid, void *arg)
     if (tid != c->self && task_state(tid) != 'Z' && task_state(tid) != '?') c->others = true;
 }
 
-bool conan_threads_only_caller_left(void)
+static int main_exited; /* atomic: main called pthread_exit */
+
+void conan_threads_exiting(void)
 {
-    if (conan_threads_live() > 2) return false; /* the cheap answer, nearly always */
+    if (gettid() != getpid()) return;
+    __atomic_store_n(&main_exited, 1, __ATOMIC_RELEASE);
+    conan_monitor_poke();
+}
+
+bool conan_threads_main_exited(void)
+{
+    return __atomic_load_n(&main_exited, __ATOMIC_ACQUIRE);
+}
+
+bool conan_threads_only_caller_left(long live)
+{
+    if (!conan_threads_main_exited() || live > 2) return false; /* the cheap answers, nearly always */
     struct alone_check c = { gettid(), false };
     conan_for_each_task(note_other, &c);
     return !c.others;
