@@ -6,8 +6,6 @@
 // with DUMP_DIR and the shim present, a heap profile is requested on demand
 // and awaited (10 s at most).
 // usage: heap_cpp LEAK_MIB [DUMP_DIR]
-#include <dirent.h>
-#include <dlfcn.h>
 #include <cstdint>
 #include <cstdio>
 #include <new>
@@ -20,6 +18,8 @@
 #include <thread>
 #include <vector>
 #include <time.h>
+
+#include "profiles.h"
 
 class SessionCache {
 public:
@@ -96,16 +96,6 @@ __attribute__((noinline)) static void check_operator_new()
                 threw, none == nullptr, handler_calls, threw_after_handler, aligned, zero != nullptr);
 }
 
-static bool heap_profile_in(const char *dir)
-{
-    DIR *d = opendir(dir);
-    bool found = false;
-    while (dirent *e = d ? readdir(d) : nullptr)
-        if (e->d_name[0] != '.' && std::strstr(e->d_name, ".heap.") && std::strstr(e->d_name, ".pb.gz")) found = true;
-    if (d) closedir(d);
-    return found;
-}
-
 int main(int argc, char **argv)
 {
     std::size_t leak = (argc > 1 ? std::atol(argv[1]) : 32) << 20;
@@ -117,11 +107,6 @@ int main(int argc, char **argv)
     check_operator_new();
     std::printf("kept %zu blocks\n", cache.size());
     std::fflush(stdout);
-    auto request = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "conan_request_profile"));
-    if (argc > 2 && request && request() == 0)
-        for (int i = 0; i < 200 && !heap_profile_in(argv[2]); i++) {
-            timespec ms = { 0, 50000000 };
-            nanosleep(&ms, nullptr);
-        }
+    if (argc > 2) request_profiles(argv[2], "heap", 1);
     return 0;
 }

@@ -7,8 +7,6 @@
  * on any failure. With DUMP_DIR, and the shim present, it then asks for a
  * profile on demand and waits (10 s at most) for the heap profile to appear.
  * usage: heap_entry_points [ROUNDS [DUMP_DIR]] */
-#include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdbool.h>
@@ -18,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "profiles.h"
 
 /* A failed realloc leaves the block valid, which this file checks on purpose. */
 #pragma GCC diagnostic ignored "-Wuse-after-free"
@@ -131,27 +131,6 @@ __attribute__((noinline)) static void round_of_checks(void)
     CHECK(errno == 4321);
 }
 
-static bool heap_profile_in(const char *dir)
-{
-    DIR *d = opendir(dir);
-    bool found = false;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.' && strstr(e->d_name, ".heap.") && strstr(e->d_name, ".pb.gz")) found = true;
-    if (d) closedir(d);
-    return found;
-}
-
-static void ask_for_profile(const char *dir)
-{
-    int (*request)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "conan_request_profile");
-    if (!request || request() != 0) return;
-    for (int i = 0; i < 200 && !heap_profile_in(dir); i++) {
-        struct timespec ms = { 0, 50000000 };
-        nanosleep(&ms, NULL);
-    }
-}
-
 int main(int argc, char **argv)
 {
     int rounds = argc > 1 ? atoi(argv[1]) : 20;
@@ -162,6 +141,6 @@ int main(int argc, char **argv)
     }
     printf("ok %d\n", checks);
     fflush(stdout);
-    if (argc > 2) ask_for_profile(argv[2]);
+    if (argc > 2) request_profiles(argv[2], "heap", 1);
     return 0;
 }

@@ -6,7 +6,6 @@
  * pass, leaking LEAK_MIB more after the first one, and prints the exact bytes
  * it leaked.
  * usage: heap_leak LEAK_MIB DUMP_DIR [WAIT_S [PROFILES]] */
-#include <dirent.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "profiles.h"
 
 static volatile int stop;
 static void **cache;
@@ -73,18 +74,6 @@ __attribute__((noinline)) static void *churn_short_lived(void *arg)
     return NULL;
 }
 
-static int heap_dumps_in(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strstr(e->d_name, ".heap.") && strstr(e->d_name, ".pb.gz") && e->d_name[0] != '.') n++;
-    closedir(d);
-    return n;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -98,8 +87,8 @@ int main(int argc, char **argv)
     pthread_create(&churn, NULL, churn_short_lived, NULL);
     size_t leaked = leak_into_cache(total);
     bool grew = false;
-    for (int i = 0; i < wait_s * 20 && heap_dumps_in(argv[2]) < profiles; i++) {
-        if (!grew && profiles > 1 && heap_dumps_in(argv[2]) > 0) {
+    for (int i = 0; i < wait_s * 20 && profiles_of_kind(argv[2], "heap") < profiles; i++) {
+        if (!grew && profiles > 1 && profiles_of_kind(argv[2], "heap") > 0) {
             leaked += grow_after_first_profile(total);
             grew = true;
         }

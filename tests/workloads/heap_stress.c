@@ -5,14 +5,14 @@
  * stress_worker is printed, and, with DUMP_DIR and the shim present, a heap
  * profile is requested on demand and awaited (10 s at most).
  * usage: heap_stress THREADS ITERATIONS [DUMP_DIR] */
-#include <dirent.h>
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "profiles.h"
 
 #define SLOTS 4096
 
@@ -46,17 +46,6 @@ __attribute__((noinline)) static void *stress_worker(void *arg)
     return NULL;
 }
 
-static int heap_profiles(const char *dir)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.' && strstr(e->d_name, ".heap.") && strstr(e->d_name, ".pb.gz")) n++;
-    if (d) closedir(d);
-    return n;
-}
-
 int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 8;
@@ -68,11 +57,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < SLOTS; i++) free(slot[i]);
     printf("allocations %ld\n", allocations);
     fflush(stdout);
-    int (*request)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "conan_request_profile");
-    if (argc > 3 && request && request() == 0)
-        for (int i = 0; i < 200 && heap_profiles(argv[3]) == 0; i++) {
-            struct timespec ms = { 0, 50000000 };
-            nanosleep(&ms, NULL);
-        }
+    if (argc > 3) request_profiles(argv[3], "heap", 1);
     return 0;
 }

@@ -9,8 +9,6 @@
  * does not ask, and waits instead for a rule to have acted (a "threads" line
  * in DUMP_DIR/events.jsonl).
  * usage: threads_burst N DUMP_DIR [blocked] [dstate [SECONDS]] [rule] */
-#include <dirent.h>
-#include <dlfcn.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,6 +21,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "profiles.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t go = PTHREAD_COND_INITIALIZER;
@@ -147,19 +147,6 @@ static bool threads_event_in(const char *dir)
     return found;
 }
 
-static bool profile_in(const char *dir, const char *kind)
-{
-    DIR *d = opendir(dir);
-    bool found = false;
-    struct dirent *e;
-    char needle[32];
-    snprintf(needle, sizeof needle, ".%s.", kind);
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.' && strstr(e->d_name, needle) && strstr(e->d_name, ".pb.gz")) found = true;
-    if (d) closedir(d);
-    return found;
-}
-
 int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 50;
@@ -192,17 +179,13 @@ int main(int argc, char **argv)
     }
     struct timespec settle = { 0, 50000000 };
     nanosleep(&settle, NULL); /* the last ones from "ready" into the wait itself */
-    int (*request)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "conan_request_profile");
     if (dir && rule)
         for (int i = 0; i < 200 && !threads_event_in(dir); i++) {
             struct timespec ms = { 0, 50000000 };
             nanosleep(&ms, NULL);
         }
-    else if (dir && request && request() == 0)
-        for (int i = 0; i < 200 && !profile_in(dir, "threads"); i++) {
-            struct timespec ms = { 0, 50000000 };
-            nanosleep(&ms, NULL);
-        }
+    else if (dir)
+        request_profiles(dir, "threads", 1);
     pthread_mutex_lock(&lock);
     __atomic_store_n(&released, true, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&go);

@@ -3,13 +3,13 @@
  * while blocked. With DUMP_DIR, profiles are asked for on demand before and
  * after (each awaited), so the two threadcreate profiles can be compared.
  * usage: threads_churn CYCLES [DUMP_DIR] */
-#include <dirent.h>
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "profiles.h"
 
 static void *returns(void *arg) { return arg; }
 
@@ -32,32 +32,11 @@ static void *waits_to_be_cancelled(void *arg)
     return NULL;
 }
 
-static int profiles_in(const char *dir)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.' && strstr(e->d_name, ".threadcreate.") && strstr(e->d_name, ".pb.gz")) n++;
-    if (d) closedir(d);
-    return n;
-}
-
-static void profile_and_wait(const char *dir, int want)
-{
-    int (*request)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "conan_request_profile");
-    if (!dir || !request || request() != 0) return;
-    for (int i = 0; i < 200 && profiles_in(dir) < want; i++) {
-        struct timespec ms = { 0, 50000000 };
-        nanosleep(&ms, NULL);
-    }
-}
-
 int main(int argc, char **argv)
 {
     int cycles = argc > 1 ? atoi(argv[1]) : 1000;
     const char *dir = argc > 2 ? argv[2] : NULL;
-    profile_and_wait(dir, 1);
+    request_profiles(dir, "threadcreate", 1);
     int ended[3] = { 0, 0, 0 };
     for (int i = 0; i < cycles; i++) {
         pthread_t t;
@@ -76,7 +55,7 @@ int main(int argc, char **argv)
         }
         ended[how]++;
     }
-    profile_and_wait(dir, 2);
+    request_profiles(dir, "threadcreate", 2);
     printf("returned %d, exited %d, cancelled %d\n", ended[0], ended[1], ended[2]);
     return 0;
 }
