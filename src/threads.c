@@ -19,7 +19,8 @@
  * counted, with its state and an "unavailable" frame. The slots are never
  * unmapped, so a request that arrives late is recognised as ours and dropped;
  * until it has arrived, our SIGPROF handler stays installed, because SIG_DFL
- * would terminate the process. */
+ * would terminate the process. Requests are sent as timer signals, which
+ * execve discards, so none can follow a thread into a new program. */
 #include "internal.h"
 
 #include <errno.h>
@@ -297,11 +298,12 @@ static struct {
 } snap;
 
 /* Signal context (the SIGPROF handler, before anything else): is this our
- * snapshot request? If so, fill the slot it points at and return true. A
+ * snapshot request (SI_TIMER, a pointer into our slots; our CPU timers carry a
+ * cookie instead)? If so, fill the slot it points at and return true. A
  * request that arrives after its snapshot ended is ours too, and dropped. */
 bool conan_threads_on_signal(const siginfo_t *info, void *ucontext)
 {
-    if (info->si_code != SI_QUEUE || info->si_pid != snap.pid || !snap.pid) return false;
+    if (info->si_code != SI_TIMER || !snap.pid) return false;
     struct snapshot_slot *s = info->si_value.sival_ptr;
     bool ours = false;
     int nregion = __atomic_load_n(&snap.nregion, __ATOMIC_ACQUIRE);
@@ -340,9 +342,11 @@ static int send_request(pid_t tid, struct snapshot_slot *s)
     siginfo_t info;
     memset(&info, 0, sizeof info);
     info.si_signo = SIGPROF;
-    info.si_code = SI_QUEUE;
-    info.si_pid = snap.pid;
-    info.si_uid = getuid();
+    /* SI_TIMER, like our CPU timers' signals: execve discards queued timer
+     * signals, so a request still queued for a thread that is exec'ing cannot
+     * reach the new program (whose SIGPROF is SIG_DFL again: it would die).
+     * A process may send itself any negative si_code. */
+    info.si_code = SI_TIMER;
     info.si_value.sival_ptr = s;
     return (int)syscall(SYS_rt_tgsigqueueinfo, snap.pid, tid, SIGPROF, &info);
 }
