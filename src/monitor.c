@@ -65,11 +65,16 @@ static struct {
     struct { dev_t dev; ino_t ino; struct timespec mtime; bool seen, present; } shared_trigger;
 } mon;
 
-static double wall_seconds(void)
+static int64_t wall_nanos(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static double wall_seconds(void)
+{
+    return (double)wall_nanos() / 1e9;
 }
 
 /* ---- closing a CPU window: aggregate, symbolize, encode, write ---- */
@@ -193,9 +198,7 @@ static void write_heap_profile(const struct conan_trigger *t, const char *note)
     struct conan_symbols *syms = conan_symbols_open();
     struct conan_pprof *p = conan_heap_profile(&st, syms);
     if (p) {
-        struct timespec wall;
-        clock_gettime(CLOCK_REALTIME, &wall);
-        conan_pprof_set_time(p, (int64_t)wall.tv_sec * 1000000000LL + wall.tv_nsec, 0);
+        conan_pprof_set_time(p, wall_nanos(), 0);
         conan_context_comments(p, &mon.cfg, &mon.ctx, t);
         const char *source;
         double in_use = conan_heap_in_use_bytes(&source);
@@ -223,9 +226,7 @@ static void write_thread_profiles(const struct conan_trigger *t)
 {
     if (conan_dump_dir_ready(&mon.cfg) != 0) return;
     char path[PATH_MAX] = "";
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    int64_t now_ns = (int64_t)wall.tv_sec * 1000000000LL + wall.tv_nsec;
+    int64_t now_ns = wall_nanos();
 
     double t0 = conan_monotonic_seconds();
     long threads = 0;
@@ -313,12 +314,12 @@ static void open_cpu_window(const struct conan_trigger *t, double now_s)
 enum { KIND_CPU = 1, KIND_HEAP = 2, KIND_THREADS = 4 };
 
 /* Acts on one trigger: every profile it asks for, for one unit of the hourly
- * budget. Returns false if the budget was spent. */
-static bool act_on(const struct conan_trigger *t, unsigned kinds, double now_s)
+ * budget; note goes into the heap profile. Returns false if the budget was spent. */
+static bool act_on(const struct conan_trigger *t, unsigned kinds, double now_s, const char *note)
 {
     if (!budget_allows(now_s, 1)) return false;
     conan_budget_spend(&mon.budget, mon.cfg.limits.max_dumps_per_hour, now_s, 1);
-    if (kinds & KIND_HEAP) write_heap_profile(t, NULL);
+    if (kinds & KIND_HEAP) write_heap_profile(t, note);
     if (kinds & KIND_THREADS) write_thread_profiles(t);
     if ((kinds & KIND_CPU) && !mon.window_open) open_cpu_window(t, now_s);
     return true;
@@ -340,7 +341,7 @@ static void serve_manual_request(double now_s)
         return;
     }
     mon.manual_pending = false;
-    act_on(&manual, enabled_kinds(true), now_s);
+    act_on(&manual, enabled_kinds(true), now_s, NULL);
 }
 
 /* The memory and heap rules: either one writes a heap profile. */
@@ -360,7 +361,7 @@ static void memory_rules(double now_s, const struct conan_process_stat *st)
     else
         t = (struct conan_trigger){ .metric = "heap", .reason = hv.reason, .value = heap_mib, .mean = hv.mean,
                                     .rule = &mon.cfg.heap.rule };
-    if (!act_on(&t, KIND_HEAP, now_s)) return;
+    if (!act_on(&t, KIND_HEAP, now_s, NULL)) return;
     if (mv.reason != CONAN_REASON_NONE) conan_rule_commit(&mon.memory_rule, now_s);
     if (hv.reason != CONAN_REASON_NONE) conan_rule_commit(&mon.heap_rule, now_s);
     if (mon.cfg.heap.followup_s > 0 && conan_heap_sampling()) {
@@ -378,7 +379,7 @@ static void thread_rule(double now_s, const struct conan_process_stat *st)
     if (v.reason == CONAN_REASON_NONE) return;
     struct conan_trigger t = { .metric = "threads", .reason = v.reason, .value = threads, .mean = v.mean,
                                .rule = &mon.cfg.threads.rule };
-    if (act_on(&t, KIND_THREADS, now_s)) conan_rule_commit(&mon.threads_rule, now_s);
+    if (act_on(&t, KIND_THREADS, now_s, NULL)) conan_rule_commit(&mon.threads_rule, now_s);
 }
 
 static bool same_time(struct timespec a, struct timespec b)
@@ -442,7 +443,7 @@ static void tick(double now_s, const struct conan_process_stat *st)
     if (v.reason != CONAN_REASON_NONE && !mon.window_open && !over_ceiling) {
         struct conan_trigger t = { .metric = "cpu", .reason = v.reason, .value = cpu, .mean = v.mean,
                                    .rule = &mon.cfg.cpu.rule };
-        if (act_on(&t, KIND_CPU, now_s)) conan_rule_commit(&mon.cpu_rule, now_s);
+        if (act_on(&t, KIND_CPU, now_s, NULL)) conan_rule_commit(&mon.cpu_rule, now_s);
     }
 
     memory_rules(now_s, st);
@@ -456,7 +457,7 @@ static void tick(double now_s, const struct conan_process_stat *st)
 
     if (mon.cfg.mode == CONAN_MODE_CONTINUOUS && now_s >= mon.next_continuous_s && !mon.window_open) {
         static const struct conan_trigger continuous = { .metric = "", .reason = CONAN_REASON_CONTINUOUS };
-        act_on(&continuous, enabled_kinds(!over_ceiling), now_s);
+        act_on(&continuous, enabled_kinds(!over_ceiling), now_s, NULL);
         mon.next_continuous_s = now_s + mon.cfg.continuous.every_s;
     }
 
@@ -516,10 +517,7 @@ static void *monitor_main(void *arg)
             serve_manual_request(now_s);
         if (mon.followup_s > 0 && now_s >= mon.followup_s) {
             mon.followup_s = 0;
-            if (budget_allows(now_s, 1)) {
-                conan_budget_spend(&mon.budget, mon.cfg.limits.max_dumps_per_hour, now_s, 1);
-                write_heap_profile(&mon.followup_trigger, "follow-up: heap.followup_s after the trip");
-            }
+            act_on(&mon.followup_trigger, KIND_HEAP, now_s, "follow-up: heap.followup_s after the trip");
         }
         /* main called pthread_exit and the program's other threads are gone:
          * the process ends when its last thread does, and that is us. */
