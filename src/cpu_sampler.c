@@ -376,13 +376,6 @@ void conan_cpu_rescan_threads(void)
     conan_for_each_task(arm_new_thread, &pass);
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* Ends sampling: stops the timers, lets queued signals arrive (they find
  * active == 0 and return) before the previous disposition comes back — a stray
  * SIGPROF meeting SIG_DFL would terminate the program — and waits until no
@@ -395,7 +388,8 @@ static void disarm_and_drain(void)
     else
         stop_process_timer();
     bool pending = true;
-    for (int waited = 0; waited < DRAIN_WAIT_MS && (pending = conan_sigprof_pending()); waited += 5) sleep_ms(5);
+    for (int waited = 0; waited < DRAIN_WAIT_MS && (pending = conan_sigprof_pending()); waited += 5)
+        conan_sleep_ms(5);
     if (!pending)
         conan_sigprof_give_back();
     else
@@ -409,7 +403,7 @@ static void disarm_and_drain(void)
             win.ring_leaked = true;
             return;
         }
-        sleep_ms(1);
+        conan_sleep_ms(1);
     }
 }
 

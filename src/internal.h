@@ -169,6 +169,8 @@ double conan_cgroup_memory_limit(const struct conan_cgroup *cg);
 
 double conan_monotonic_seconds(void);
 double conan_process_cpu_seconds(void);
+/* Sleeps ms milliseconds, resuming after signals. */
+void conan_sleep_ms(long ms);
 
 /* CPUs the process may really use: the smallest of cgroup quota, affinity mask
  * and online CPUs. *source names which one won ("cgroup", "affinity", "online"). */
@@ -199,6 +201,10 @@ double conan_cpu_percent(double cpu_s, double wall_s, double usable_cpus);
 int conan_for_each_task(void (*fn)(pid_t tid, void *arg), void *arg);
 /* First line of /proc/self/task/<tid>/<file> (tid 0: /proc/self/<file>). */
 bool conan_task_file(pid_t tid, const char *file, char *out, size_t len);
+/* /proc/self/task/<tid>/stat read into buf (tid 0: /proc/self/stat), and a
+ * pointer to its third field (the state letter), past "pid (comm) "; NULL if
+ * unreadable. Fields are then one space apart. */
+const char *conan_task_stat(pid_t tid, char *buf, size_t len);
 /* The value of "<field>:" in that status file, parsed in base (16 for masks). */
 bool conan_task_status(pid_t tid, const char *field, int base, unsigned long long *value);
 

@@ -6,6 +6,7 @@
  * small syscall or one small /proc read, so a monitor tick stays far below 100 µs. */
 #include "internal.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,19 +76,21 @@ double conan_cpu_meter_percent(struct conan_cpu_meter *m, double usable_cpus)
     return percent;
 }
 
+void conan_sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
 bool conan_process_stat(struct conan_process_stat *out)
 {
     char stat[512];
-    const char *paren = conan_task_file(0, "stat", stat, sizeof stat) ? strrchr(stat, ')') : NULL;
-    if (!paren) return false;
-    /* After "(comm)" come field 3 (state) onwards: 20 is num_threads, 24 rss. */
-    const char *field = paren + 1;
+    const char *field = conan_task_stat(0, stat, sizeof stat); /* field 3, the state */
     long value[25] = { 0 };
-    for (int i = 3; i <= 24 && field; i++) {
+    for (int i = 4; i <= 24 && field; i++) { /* 20 is num_threads, 24 rss */
         field = strchr(field, ' ');
-        if (!field) break;
-        field++;
-        value[i] = strtol(field, NULL, 10);
+        if (field) value[i] = strtol(++field, NULL, 10);
     }
     if (!field || value[20] <= 0) return false;
     out->threads = value[20];

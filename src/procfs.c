@@ -49,6 +49,12 @@ bool conan_task_file(pid_t tid, const char *file, char *out, size_t len)
     return true;
 }
 
+const char *conan_task_stat(pid_t tid, char *buf, size_t len)
+{
+    const char *paren = conan_task_file(tid, "stat", buf, len) ? strrchr(buf, ')') : NULL;
+    return paren && paren[1] == ' ' && paren[2] ? paren + 2 : NULL; /* comm may hold spaces and ')' */
+}
+
 bool conan_task_status(pid_t tid, const char *field, int base, unsigned long long *value)
 {
     char path[64], line[256];

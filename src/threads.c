@@ -23,14 +23,12 @@
  * execve discards, so none can follow a thread into a new program. */
 #include "internal.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- the registry ---- */
@@ -183,9 +181,8 @@ static void collect_task(pid_t tid, void *arg)
 static char task_state(pid_t tid)
 {
     char stat[512];
-    if (!conan_task_file(tid, "stat", stat, sizeof stat)) return '?';
-    const char *paren = strrchr(stat, ')'); /* comm may contain spaces and parentheses */
-    return paren && paren[1] == ' ' && paren[2] ? paren[2] : '?';
+    const char *state = conan_task_stat(tid, stat, sizeof stat);
+    return state ? state[0] : '?';
 }
 
 /* Is the calling thread the only one of the process still running (main
@@ -351,13 +348,6 @@ static int send_request(pid_t tid, struct snapshot_slot *s)
     return (int)syscall(SYS_rt_tgsigqueueinfo, snap.pid, tid, SIGPROF, &info);
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* A slot's depth: > 0 the stack is in; 0 waiting for (or needing) a signal. */
 enum { NOT_ASKED = -2, GONE = -3, IN_EXEC = -4 };
 
@@ -468,11 +458,11 @@ struct conan_pprof *conan_threads_profile(const struct conan_config *cfg, bool c
         for (int i = 0; signals && i < tasks.n; i++)
             if (__atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE) != 0) answered++;
         if (!signals || answered == tasks.n || conan_monotonic_seconds() >= deadline) break;
-        sleep_ms(1);
+        conan_sleep_ms(1);
     }
     __atomic_store_n(&snap.generation, 0, __ATOMIC_SEQ_CST);
     for (int waited = 0; __atomic_load_n(&snap.inflight, __ATOMIC_SEQ_CST) != 0 && waited < 1000; waited++)
-        sleep_ms(1);
+        conan_sleep_ms(1);
 
     /* The profile: identical stacks with the same name and state are one sample. */
     const int64_t one = 1;
