@@ -24,8 +24,6 @@
 
 #include "internal.h"
 
-#define CONAN_INTERPOSED __attribute__((visibility("default")))
-
 /* ---- bootstrap arena ---- */
 
 #define ARENA_BYTES (64 * 1024)
@@ -61,6 +59,13 @@ static size_t arena_size(const void *p)
     size_t size;
     memcpy(&size, (const char *)p - sizeof size, sizeof size);
     return size;
+}
+
+/* realloc of an arena block p: the new block q (may be NULL) gets its bytes. */
+static void *arena_moved(const void *p, void *q, size_t size)
+{
+    if (q && p) memcpy(q, p, arena_size(p) < size ? arena_size(p) : size);
+    return q;
 }
 
 /* ---- the next allocator ---- */
@@ -262,9 +267,7 @@ static void *boot_calloc(size_t n, size_t size)
 static void *boot_realloc(void *p, size_t size)
 {
     if (resolved()) return next.realloc(p, size);
-    void *q = arena_alloc(size, 16);
-    if (q && p) memcpy(q, p, arena_size(p) < size ? arena_size(p) : size);
-    return q;
+    return arena_moved(p, arena_alloc(size, 16), size);
 }
 
 static int boot_posix_memalign(void **out, size_t align, size_t size)
@@ -338,11 +341,7 @@ static void *reallocate(void *p, size_t size)
 {
     struct conan_heap_taken taken = { 0 };
     if (p && conan_heap_maybe_sampled(p)) {
-        if (in_arena(p)) {
-            void *q = malloc(size);
-            if (q) memcpy(q, p, arena_size(p) < size ? arena_size(p) : size);
-            return q;
-        }
+        if (in_arena(p)) return arena_moved(p, malloc(size), size);
         conan_heap_forget(p, &taken);
     }
     void *q = next.realloc(p, size);

@@ -19,8 +19,6 @@
 
 #include "internal.h"
 
-#define CONAN_INTERPOSED __attribute__((visibility("default")))
-
 static struct conan_config config; /* static: too large for a constructor's stack */
 
 /* The next definition of an interposed function (the C library's), or NULL. */

@@ -9,8 +9,6 @@
 
 #include "internal.h"
 
-#define CONAN_INTERPOSED __attribute__((visibility("default")))
-
 CONAN_INTERPOSED int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *),
                                     void *arg)
 {

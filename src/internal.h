@@ -15,6 +15,10 @@
 #include <signal.h>
 #include <sys/types.h>
 
+/* preload/: a definition that takes the place of the C library's for the
+ * whole process (everything else in libconan.so is hidden). */
+#define CONAN_INTERPOSED __attribute__((visibility("default")))
+
 /* ---------------------------------------------------------------- log.c */
 
 /* snprintf that reports truncation: a cut path would name a different file, so
