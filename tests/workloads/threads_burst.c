@@ -30,6 +30,23 @@ static bool released;
 static int ready;
 static double dstate_seconds = 3;
 
+/* One more thread in place (main waits for all of them before profiling). */
+static void report_ready(void)
+{
+    pthread_mutex_lock(&lock);
+    ready++;
+    pthread_mutex_unlock(&lock);
+}
+
+/* The calling thread blocks every signal and takes a name. */
+static void block_signals_named(const char *name)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_setname_np(pthread_self(), name);
+}
+
 __attribute__((noinline)) static void wait_for_work(void)
 {
     pthread_mutex_lock(&lock);
@@ -53,9 +70,7 @@ __attribute__((noinline)) static void spawn_workers(pthread_t *tid, int n)
 
 __attribute__((noinline)) static void sleep_with_signals_blocked(void)
 {
-    pthread_mutex_lock(&lock);
-    ready++;
-    pthread_mutex_unlock(&lock);
+    report_ready();
     while (!__atomic_load_n(&released, __ATOMIC_ACQUIRE)) {
         struct timespec ms = { 0, 200000000 }; /* long naps: asleep when the snapshot looks */
         nanosleep(&ms, NULL);
@@ -65,10 +80,7 @@ __attribute__((noinline)) static void sleep_with_signals_blocked(void)
 static void *blocked_thread(void *arg)
 {
     (void)arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    pthread_setname_np(pthread_self(), "blocked");
+    block_signals_named("blocked");
     sleep_with_signals_blocked();
     return NULL;
 }
@@ -77,19 +89,14 @@ static volatile int spinning;
 
 __attribute__((noinline)) static void spin_with_signals_blocked(void)
 {
-    pthread_mutex_lock(&lock);
-    ready++;
-    pthread_mutex_unlock(&lock);
+    report_ready();
     while (!__atomic_load_n(&released, __ATOMIC_ACQUIRE)) spinning++;
 }
 
 static void *spinner_thread(void *arg)
 {
     (void)arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    pthread_setname_np(pthread_self(), "spinner");
+    block_signals_named("spinner");
     spin_with_signals_blocked();
     return NULL;
 }
@@ -101,9 +108,7 @@ static void *sleeper_thread(void *arg)
 {
     int kind = (int)(long)arg;
     pthread_setname_np(pthread_self(), "sleeper");
-    pthread_mutex_lock(&lock);
-    ready++;
-    pthread_mutex_unlock(&lock);
+    report_ready();
     int rc;
     if (kind == 0) {
         struct timespec s = { 1, 500000000 };
@@ -122,9 +127,7 @@ static void *dstate_thread(void *arg)
 {
     (void)arg;
     pthread_setname_np(pthread_self(), "dstate");
-    pthread_mutex_lock(&lock);
-    ready++;
-    pthread_mutex_unlock(&lock);
+    report_ready();
     pid_t child = vfork(); /* this thread waits, uninterruptibly, until the child exits */
     if (child == 0) {
         struct timespec ts = { (time_t)dstate_seconds, 0 };
