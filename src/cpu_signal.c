@@ -8,9 +8,8 @@
  * drops and counts: a full buffer, or a thread interrupted inside the dynamic
  * loader (objects may be appearing or vanishing under the unwind-table
  * snapshot; the walk itself never takes the loader's lock, see unwind.c).
- * A thread-snapshot request (threads.c) is recognised first and handled
- * there. SIGPROFs that carry neither are the program's and go to its handler
- * (sigprof.c). All aggregation, symbolization and encoding happen
+ * A SIGPROF without our timers' cookie is a thread-snapshot request, handled
+ * in threads.c, or else the program's, forwarded to its handler (sigprof.c). All aggregation, symbolization and encoding happen
  * later on the monitor thread. */
 #include "internal.h"
 
@@ -74,12 +73,9 @@ static void take_sample(const siginfo_t *info, void *ucontext)
 void conan_cpu_on_sigprof(int sig, siginfo_t *info, void *ucontext)
 {
     int saved_errno = errno;
-    if (conan_threads_on_signal(info, ucontext)) { /* a thread-snapshot request */
-        errno = saved_errno;
-        return;
-    }
     if (!from_our_timer(info)) {
-        conan_sigprof_forward(sig, info, ucontext); /* the program's own SIGPROF */
+        /* A thread-snapshot request (threads.c), or the program's own SIGPROF. */
+        if (!conan_threads_on_signal(info, ucontext)) conan_sigprof_forward(sig, info, ucontext);
         errno = saved_errno;
         return;
     }
