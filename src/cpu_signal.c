@@ -9,8 +9,9 @@
  * loader (objects may be appearing or vanishing under the unwind-table
  * snapshot; the walk itself never takes the loader's lock, see unwind.c).
  * A SIGPROF without our timers' cookie is a thread-snapshot request, handled
- * in threads.c, or else the program's, forwarded to its handler (sigprof.c). All aggregation, symbolization and encoding happen
- * later on the monitor thread. */
+ * in threads.c, or else the program's, forwarded to its handler (sigprof.c).
+ * All aggregation, symbolization and encoding happen later on the monitor
+ * thread. */
 #include "internal.h"
 
 #include <errno.h>
