@@ -508,7 +508,6 @@ void conan_threads_init(void);
 int conan_threads_create(conan_pthread_create_fn create, pthread_t *thread, const pthread_attr_t *attr,
                          void *(*start)(void *), void *arg);
 long conan_threads_registered(void);   /* live threads made by pthread_create (the monitor too) */
-long conan_threads_live(void);         /* all threads of the process (/proc) */
 /* Where the live threads were created (labels: start routine, named with
  * syms, and age); *threads gets how many. */
 struct conan_pprof *conan_threads_create_profile(long *threads, struct conan_symbols *syms);
@@ -531,7 +530,8 @@ bool conan_threads_on_signal(const siginfo_t *info, void *ucontext);
 void conan_threads_exiting(void);
 bool conan_threads_main_exited(void);
 /* True when main has called pthread_exit and every other thread of the
- * process has ended; live is conan_threads_live(), read by the caller. */
+ * process has ended; live is the process's thread count, read by the caller
+ * (conan_process_stat). */
 bool conan_threads_only_caller_left(long live);
 /* Each tick: gives SIGPROF back once late snapshot requests have arrived. */
 void conan_threads_settle(bool cpu_window_open);

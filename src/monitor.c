@@ -259,9 +259,10 @@ static void write_thread_profiles(const struct conan_trigger *t)
     if (p) {
         conan_pprof_set_time(p, now_ns, (int64_t)(snap.duration_s * 1e9));
         conan_context_comments(p, &mon.cfg, &mon.ctx, t);
-        conan_pprof_comment(p, "threads: %ld (libconan's monitor excluded), %ld stacks, %ld blocking SIGPROF, "
-                            "%ld no answer within %d ms; snapshot took %.1f ms", snap.threads, snap.stacks,
-                            snap.blocked, snap.timed_out, mon.cfg.threads.wait_ms, snap.duration_s * 1000.0);
+        conan_pprof_comment(p, "threads: %ld (libconan's monitor excluded), %ld stacks (%ld of blocked threads, "
+                            "read without a signal), %ld blocking SIGPROF, %ld no answer within %d ms; "
+                            "snapshot took %.1f ms", snap.threads, snap.stacks, snap.stacks_from_proc, snap.blocked,
+                            snap.timed_out, mon.cfg.threads.wait_ms, snap.duration_s * 1000.0);
         if (snap.why_no_stacks) conan_pprof_comment(p, "note: no stacks: %s", snap.why_no_stacks);
     }
     snap_ev.samples = snap.threads;

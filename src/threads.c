@@ -149,12 +149,6 @@ long conan_threads_registered(void)
     return n;
 }
 
-long conan_threads_live(void)
-{
-    struct conan_process_stat st;
-    return conan_process_stat(&st) ? st.threads : conan_for_each_task(NULL, NULL);
-}
-
 /* ---- the tasks of the process, as /proc shows them ---- */
 
 struct task_list {
