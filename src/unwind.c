@@ -27,6 +27,7 @@
 #include <dlfcn.h>
 #include <libunwind.h>
 #include <link.h>
+#include <pthread.h>
 #include <unwind.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,44 @@ static bool no_seccomp_filter(void)
     return conan_task_status(0, "Seccomp", 10, &mode) && mode == 0;
 }
 
+/* ---- fork ----
+ *
+ * libunwind has locks of its own (its cache, its memory pools), taken only by
+ * our walks. A fork while another thread is inside a walk would leave such a
+ * lock held for ever in the child, whose first walk would hang. So fork waits
+ * for running walks to end (new ones give up their sample meanwhile); in the
+ * child, whose pid has changed, reads go to its own memory. */
+#define FORK_WAIT_US 50000
+static int forking;                     /* atomic: a fork waits for walks */
+static bool walks_unsafe_in_child;      /* the wait ran out: a lock may be held */
+
+static void before_fork(void)
+{
+    __atomic_store_n(&forking, 1, __ATOMIC_SEQ_CST);
+    walks_unsafe_in_child = false;
+    struct timespec pause = { 0, 20000 };
+    for (int waited = 0; __atomic_load_n(&walkers, __ATOMIC_SEQ_CST) != 0; waited += 20) {
+        if (waited >= FORK_WAIT_US) {
+            walks_unsafe_in_child = true;
+            break;
+        }
+        nanosleep(&pause, NULL);
+    }
+}
+
+static void parent_after_fork(void)
+{
+    __atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
+}
+
+static void child_after_fork(void)
+{
+    own_pid = getpid();
+    __atomic_store_n(&walkers, 0, __ATOMIC_SEQ_CST);
+    if (walks_unsafe_in_child) __atomic_store_n(&address_space, NULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
+}
+
 static void find_gcc_unwinder(void);
 static int find_own_text(struct dl_phdr_info *info, size_t size, void *arg);
 
@@ -325,6 +364,7 @@ void conan_unwind_prepare(void)
     static int prepared, warned;
     conan_unwind_refresh_tables();
     if (__atomic_exchange_n(&prepared, 1, __ATOMIC_ACQ_REL)) return;
+    pthread_atfork(before_fork, parent_after_fork, child_after_fork);
     find_gcc_unwinder();
     dl_iterate_phdr(find_own_text, (void *)(uintptr_t)conan_unwind_caller);
     own_pid = getpid();
@@ -377,7 +417,7 @@ int conan_unwind_signal(void *ucontext, uintptr_t *pcs, int max)
     struct walk w = { .uc = ucontext };
     unw_cursor_t cursor;
     int depth = 0;
-    if (unw_init_remote(&cursor, as, &w) != 0) {
+    if (__atomic_load_n(&forking, __ATOMIC_SEQ_CST) || unw_init_remote(&cursor, as, &w) != 0) {
         __atomic_fetch_sub(&walkers, 1, __ATOMIC_SEQ_CST);
         return 0;
     }
