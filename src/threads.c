@@ -286,6 +286,7 @@ static struct {
     long inflight;               /* atomic: handlers inside a slot */
     pid_t pid;
     bool holding_sigprof;        /* taken for a snapshot, not yet given back */
+    double held_since_s;         /* since when */
 } snap;
 
 /* Signal context (the SIGPROF handler, before anything else): is this our
@@ -373,10 +374,19 @@ static int walk_blocked(pid_t tid, uintptr_t *pcs)
 }
 
 /* Gives SIGPROF back once no request of ours is still queued. */
+#define PENDING_LOG_S 10.0   /* a request undelivered this long is worth a line */
+
 void conan_threads_settle(bool cpu_window_open)
 {
+    static int pending_once;
     if (!snap.holding_sigprof || cpu_window_open) return;
-    if (conan_sigprof_pending()) return; /* a thread has not taken it yet: SIG_DFL would kill */
+    if (conan_sigprof_pending()) { /* a thread has not taken it yet: SIG_DFL would kill */
+        if (conan_monotonic_seconds() - snap.held_since_s > PENDING_LOG_S)
+            conan_log_once(&pending_once, "a thread has not taken a snapshot's SIGPROF for %.0f s "
+                                          "(uninterruptible sleep?); libconan's SIGPROF handler stays until it has",
+                           PENDING_LOG_S);
+        return;
+    }
     conan_sigprof_give_back();
     snap.holding_sigprof = false;
 }
@@ -385,7 +395,7 @@ struct conan_pprof *conan_threads_profile(const struct conan_config *cfg, bool c
                                           struct conan_threads_snapshot *out)
 {
     static const struct conan_value_type type = { "threads", "count" };
-    static int owned_once, pending_once;
+    static int owned_once;
     memset(out, 0, sizeof *out);
     double t0 = conan_monotonic_seconds();
     struct conan_pprof *p = conan_pprof_new(&type, 1, type, 1);
@@ -428,6 +438,7 @@ struct conan_pprof *conan_threads_profile(const struct conan_config *cfg, bool c
     }
     if (signals) {
         if (conan_sigprof_take() == 0) {
+            if (!snap.holding_sigprof) snap.held_since_s = conan_monotonic_seconds();
             snap.holding_sigprof = true;
         } else {
             signals = false;
@@ -492,9 +503,6 @@ struct conan_pprof *conan_threads_profile(const struct conan_config *cfg, bool c
      * later: our handler stays to drop them, and a later tick gives SIGPROF
      * back (conan_threads_settle). */
     conan_threads_settle(cpu_window_open);
-    if (snap.holding_sigprof && !cpu_window_open)
-        conan_log_once(&pending_once, "a thread has not yet taken the snapshot's SIGPROF (uninterruptible "
-                                      "sleep?); libconan's SIGPROF handler stays until it has");
     out->duration_s = conan_monotonic_seconds() - t0;
     return p;
 }
