@@ -37,6 +37,7 @@ static struct {
     bool running;
     uint32_t wake_word;        /* atomic: 1 = wake up */
     int stop;                  /* atomic */
+    int busy;                  /* atomic: 0 while the thread waits for its next deadline */
     const char *stop_note;     /* why a window open at stop ended early */
     int requested;             /* atomic: on-demand requests not yet served */
     bool manual_pending;       /* a request waits for the open window to close */
@@ -61,6 +62,7 @@ static struct {
     double usable_cpus, memory_limit, limits_read_s;
     const char *memory_limit_source;
     pid_t pid;
+    bool keep_context;         /* a restart in a forked child: the context is the parent's */
     struct timespec dump_dir_mtime;   /* trigger files are looked for when this changes */
     struct { dev_t dev; ino_t ino; struct timespec mtime; bool seen, present; } shared_trigger;
 } mon;
@@ -503,8 +505,10 @@ static void *monitor_main(void *arg)
         /* main has left: look often whether the program's last thread has too */
         if (conan_threads_main_exited() && conan_monotonic_seconds() + 0.05 < deadline)
             deadline = conan_monotonic_seconds() + 0.05;
+        __atomic_store_n(&mon.busy, 0, __ATOMIC_SEQ_CST);
         wait_until(deadline);
-        if (__atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE)) break;
+        __atomic_store_n(&mon.busy, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&mon.stop, __ATOMIC_SEQ_CST)) break;
         now_s = conan_monotonic_seconds();
 
         if (mon.window_open) {
@@ -549,12 +553,40 @@ static void *monitor_main(void *arg)
 
 /* The child of a fork has no monitor thread: it must not accept requests no
  * one will serve, nor keep sampling into its copy of the buffer, nor try to
- * join a thread it does not have. It stays inert. */
+ * join a thread it does not have. It stays inert until conan_monitor_after_fork
+ * starts a monitor of its own: not here, because the handlers of the libraries
+ * behind us (the allocator's among them) may not have run yet. */
+static bool forked;     /* this is a child of fork and its parent had a monitor */
+
 static void child_after_fork(void)
 {
     __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);
     conan_heap_stop();
+    forked = mon.running;
     mon.running = false;
+}
+
+void conan_monitor_after_fork(void)
+{
+    if (!forked) return;
+    forked = false;
+    if (!mon.cfg.follow_fork) return;
+    conan_cpu_forget_after_fork();
+    /* A new process: nothing of the parent's schedule, requests or spending. */
+    mon.window_open = false;
+    mon.window_note = mon.stop_note = NULL;
+    mon.manual_pending = false;
+    mon.followup_s = 0;
+    __atomic_store_n(&mon.requested, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&mon.thread_event, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&mon.poked, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&mon.stop, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&mon.wake_word, 0, __ATOMIC_RELAXED);
+    memset(&mon.budget, 0, sizeof mon.budget);
+    mon.budget_skip_logged = false;
+    memset(&mon.meter, 0, sizeof mon.meter);
+    mon.keep_context = true; /* same executable, host and cgroup as the parent */
+    conan_monitor_start(&mon.cfg);
 }
 
 int conan_monitor_start(const struct conan_config *cfg)
@@ -563,7 +595,8 @@ int conan_monitor_start(const struct conan_config *cfg)
     if (mon.running) return 0;
     if (!atfork_registered++) pthread_atfork(NULL, NULL, child_after_fork);
     if (cfg != &mon.cfg) mon.cfg = *cfg;
-    conan_context_collect(&mon.ctx);
+    if (!mon.keep_context) conan_context_collect(&mon.ctx);
+    mon.keep_context = false;
     conan_rule_reset(&mon.cpu_rule);
     conan_rule_reset(&mon.memory_rule);
     conan_rule_reset(&mon.heap_rule);
@@ -620,11 +653,11 @@ int conan_monitor_request(void)
     return 0;
 }
 
-static void stop_monitor(const char *why, int wait_ms);
+static void stop_monitor(const char *why, int wait_ms, bool must_join);
 
 void conan_monitor_stop(void)
 {
-    stop_monitor("stopped early: the program exited", STOP_WAIT_MS);
+    stop_monitor("stopped early: the program exited", STOP_WAIT_MS, false);
 }
 
 /* Some calls refuse a multi-threaded caller (unshare(CLONE_NEWUSER), setns
@@ -642,7 +675,7 @@ static bool pause_begin(void)
     pthread_mutex_lock(&pause_lock);
     bool joined = pausers > 0;
     if (!joined && mon.running && conan_for_each_task(NULL, NULL) == 2) { /* the caller + the monitor */
-        stop_monitor("stopped early: the program entered a new namespace", PAUSE_WAIT_MS);
+        stop_monitor("stopped early: the program entered a new namespace", PAUSE_WAIT_MS, true);
         paused_by_us = !mon.running;
     }
     if (joined || paused_by_us) pausers++;
@@ -676,7 +709,12 @@ int conan_monitor_call_alone(int (*call)(int, int), int a, int b)
     return rc;
 }
 
-static void stop_monitor(const char *why, int wait_ms)
+/* Stops the monitor thread. At exit (must_join false) a monitor that is
+ * waiting for its next deadline with no window open has nothing to finish: it
+ * will only see the stop flag and leave, so the program does not wait for it
+ * to be scheduled (a forked child exiting at once would otherwise pay for a
+ * wake-up). Otherwise it gets wait_ms to write what an open window holds. */
+static void stop_monitor(const char *why, int wait_ms, bool must_join)
 {
     if (!mon.running) return;
     mon.stop_note = why;
@@ -684,8 +722,12 @@ static void stop_monitor(const char *why, int wait_ms)
      * open window already holds. */
     __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);
     conan_heap_stop();
-    __atomic_store_n(&mon.stop, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&mon.stop, 1, __ATOMIC_SEQ_CST);
     wake();
+    if (!must_join && !__atomic_load_n(&mon.busy, __ATOMIC_SEQ_CST) && !mon.window_open) {
+        mon.running = false; /* it will only see the flag and leave */
+        return;
+    }
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_nsec += wait_ms * 1000000L;
