@@ -1,8 +1,8 @@
 /* preload.c — what runs when libconan.so is preloaded: the interposed
  * sigaction and signal (the program's SIGPROF calls are virtualized while a
  * window holds SIGPROF, see src/sigprof.c), unshare and setns (the calls that
- * need a single-threaded caller go through conan_monitor_call_alone), and the
- * constructor, which reads
+ * need a single-threaded caller go through conan_monitor_call_alone), fork and
+ * daemon (the child starts a monitor of its own), and the constructor, which reads
  * CONAN_CONFIG and starts the monitor thread, and the destructor, which stops
  * it. No policy lives here. A config we cannot use leaves the shim inert, with
  * one line on stderr: the program runs exactly as it would without us. */
@@ -109,6 +109,43 @@ CONAN_INTERPOSED int setns(int fd, int nstype)
     return conan_monitor_call_alone(real_setns, fd, nstype);
 }
 
+/* fork() and daemon() return in the child after every atfork handler has run
+ * (ours stop sampling and make the engine's locks consistent); that is where
+ * the child's own monitor can start. Errors and errno are the C library's. */
+CONAN_INTERPOSED pid_t fork(void)
+{
+    static pid_t (*next)(void);
+    if (!next) next = (pid_t(*)(void))next_symbol("fork");
+    if (!next) {
+        errno = ENOSYS;
+        return -1;
+    }
+    pid_t pid = next();
+    if (pid == 0) {
+        int saved = errno;
+        conan_monitor_after_fork();
+        errno = saved;
+    }
+    return pid;
+}
+
+CONAN_INTERPOSED int daemon(int nochdir, int noclose)
+{
+    static int (*next)(int, int);
+    if (!next) next = (int (*)(int, int))next_symbol("daemon");
+    if (!next) {
+        errno = ENOSYS;
+        return -1;
+    }
+    int rc = next(nochdir, noclose);
+    if (rc == 0) { /* only the grandchild returns */
+        int saved = errno;
+        conan_monitor_after_fork();
+        errno = saved;
+    }
+    return rc;
+}
+
 __attribute__((constructor)) static void conan_preload_start(void)
 {
     char err[1024];
@@ -123,6 +160,7 @@ __attribute__((constructor)) static void conan_preload_start(void)
         conan_log("%s (libconan stays inert)", err);
         return;
     }
+    if (!config.inherit) conan_inherit_stop();
     if (config.mode == CONAN_MODE_OFF) return;
     conan_threads_init(); /* before the monitor: its own thread is not registered */
     conan_monitor_start(&config);

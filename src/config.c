@@ -62,6 +62,12 @@ static const struct config_key keys[] = {
          "adaptive: profile when a rule trips; continuous: also every continuous.every_s; off: inert"),
     INT("interval_ms", interval_ms, 5000, 10, 3600000, "monitor tick: how often metrics are read"),
     PATHKEY("dump_dir", dump_dir, "/tmp/conan", "absolute directory for profiles and events.jsonl"),
+    BOOL("follow_fork", follow_fork, 1,
+         "a child of fork() gets a monitor of its own (its pid in file names, its own rules and budget); "
+         "false: children stay inert"),
+    BOOL("inherit", inherit, 1,
+         "programs this one executes are profiled too; false: libconan's LD_PRELOAD entry and CONAN_CONFIG "
+         "are removed from the environment at start"),
     SECTION("cpu", "CPU rule and sampling"),
     RULE_KEYS("cpu", cpu.rule, 10, 25, 70, 1000, "% of usable CPUs"),
     INT("cpu.profile_seconds", cpu.profile_seconds, 5, 1, 3600, "length of a CPU profile"),

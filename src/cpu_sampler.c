@@ -451,3 +451,19 @@ void conan_cpu_release(void)
     win.thread = NULL;
     win.nthread = win.thread_cap = 0;
 }
+
+/* In the child of a fork, before its monitor starts: the parent's window, if
+ * one was open, is forgotten. fork copies no timer, so there is nothing to
+ * disarm, and the parent's timer ids are not deleted: in the child they could
+ * name timers it creates itself. Handlers that were running in the parent's
+ * other threads never finish here. */
+void conan_cpu_forget_after_fork(void)
+{
+    struct conan_sample_ring *ring = &conan_cpu_ring;
+    __atomic_store_n(&ring->active, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&ring->inflight, 0, __ATOMIC_SEQ_CST);
+    win.open = false;
+    win.timers = 0;
+    win.ring_leaked = false;
+    conan_cpu_release();
+}

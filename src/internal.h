@@ -60,6 +60,8 @@ struct conan_config {
     enum conan_mode mode;
     int interval_ms;
     char dump_dir[PATH_MAX];
+    bool follow_fork;                 /* a forked child restarts its own monitor */
+    bool inherit;                     /* children keep LD_PRELOAD and CONAN_CONFIG */
     struct {
         struct conan_rule_config rule;
         int profile_seconds;
@@ -408,6 +410,8 @@ void conan_cpu_stop(struct conan_cpu_window *out);
 void conan_cpu_release(void);
 /* Thread name from /proc/self/task/<tid>/comm, or the one seen when armed. */
 const char *conan_cpu_thread_name(pid_t tid);
+/* Child of a fork: forgets the parent's window without touching its timers. */
+void conan_cpu_forget_after_fork(void);
 
 /* --------------------------------------------------------------- heap.c */
 
@@ -536,10 +540,19 @@ bool conan_threads_only_caller_left(long live);
 /* Each tick: gives SIGPROF back once late snapshot requests have arrived. */
 void conan_threads_settle(bool cpu_window_open);
 
+/* ------------------------------------------------------------ inherit.c */
+
+/* Constructor only: removes libconan's LD_PRELOAD entry and CONAN_CONFIG from
+ * the environment, so that programs started from here run without it. */
+void conan_inherit_stop(void);
+
 /* ------------------------------------------------------------ monitor.c */
 
 int conan_monitor_start(const struct conan_config *cfg);
 void conan_monitor_stop(void);
+/* In the child, after fork() or daemon() has returned there (every atfork
+ * handler has run): starts the child's own monitor unless follow_fork is off. */
+void conan_monitor_after_fork(void);
 /* Asks for an on-demand profile at the next tick. Async-signal-safe. */
 int conan_monitor_request(void);
 /* A thread started or ended: during a CPU window the monitor arms or releases

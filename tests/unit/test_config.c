@@ -21,6 +21,8 @@ static void test_defaults(void)
     CHECK_INT(c.mode, CONAN_MODE_ADAPTIVE);
     CHECK_INT(c.interval_ms, 5000);
     CHECK_STR(c.dump_dir, "/tmp/conan");
+    CHECK(c.follow_fork);
+    CHECK(c.inherit);
     CHECK(c.cpu.rule.enable);
     CHECK_NEAR(c.cpu.rule.min, 10, 0);
     CHECK_NEAR(c.cpu.rule.diff, 25, 0);
@@ -119,12 +121,13 @@ static void test_bad_configs(void)
         { "{} trailing", "conf.json: $: malformed JSON: unexpected text at line 1, column 4" },
         { "[1, 2]", "conf.json: $: must be a JSON object, got an array" },
         { "{ \"colour\": 1 }",
-          "conf.json: colour: unknown key (valid here: app, version, tags, mode, interval_ms, dump_dir, cpu, "
-          "memory, heap, threads, continuous, limits)" },
+          "conf.json: colour: unknown key (valid here: app, version, tags, mode, interval_ms, dump_dir, "
+          "follow_fork, inherit, cpu, memory, heap, threads, continuous, limits)" },
         { "{ \"cpu\": { \"hertz\": 99 } }",
           "conf.json: cpu.hertz: unknown key (valid here: enable, min, diff, abs, window, sustain, cooldown_s, "
           "profile_seconds, hz, max, timer, thread_timer_limit)" },
         { "{ \"cpu\": { \"hz\": \"100\" } }", "conf.json: cpu.hz: must be a number, got a string" },
+        { "{ \"inherit\": \"no\" }", "conf.json: inherit: must be true or false, got a string" },
         { "{ \"cpu\": { \"hz\": 1001 } }", "conf.json: cpu.hz: 1001 is out of range [1, 1000]" },
         { "{ \"cpu\": { \"hz\": 0 } }", "conf.json: cpu.hz: 0 is out of range [1, 1000]" },
         { "{ \"cpu\": { \"hz\": 99.5 } }", "conf.json: cpu.hz: must be a whole number, got 99.5" },
