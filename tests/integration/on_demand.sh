@@ -42,9 +42,17 @@ out=$(CONAN_CONFIG="$WORK/quiet.json" "$WORKLOADS/request" 1500) || fail "reques
 top=$(top_function "$DUMPS/$(dumps_of_kind cpu)")
 [ "$top" = burn_after_request ] || fail "API request: top function is '$top'"
 
-# 4. A forked child has no monitor: its request is refused, and nothing is taken.
+# 4. A forked child has a monitor of its own: its request brings a profile of
+# the child alone; with follow_fork false it is refused and nothing is taken.
 rm -rf "$DUMPS"; mkdir -p "$DUMPS"
-out=$(CONAN_CONFIG="$WORK/quiet.json" "$WORKLOADS/request" 500 fork) || fail "fork request failed: $out"
-[ "$out" = "child request -1" ] || fail "a forked child's request was accepted: $out"
-[ "$(count_dumps cpu)" -eq 0 ] || fail "a profile was taken after the child's request"
+out=$(CONAN_CONFIG="$WORK/quiet.json" "$WORKLOADS/request" 1500 fork) || fail "fork request failed: $out"
+[ "$out" = "child request 0" ] || fail "a forked child's request was refused: $out"
+[ "$(count_dumps cpu)" -eq 1 ] || fail "child's request: want 1 dump, got $(count_dumps cpu)"
+[ "$(top_function "$DUMPS/$(dumps_of_kind cpu)")" = burn_in_child ] || fail "child's request: wrong top function"
+rm -rf "$DUMPS"; mkdir -p "$DUMPS"
+write_config "$WORK/nofollow.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@", "follow_fork": false,
+  "cpu": { "abs": 1000, "window": 0, "profile_seconds": 1 } }'
+out=$(CONAN_CONFIG="$WORK/nofollow.json" "$WORKLOADS/request" 500 fork) || fail "fork request failed: $out"
+[ "$out" = "child request -1" ] || fail "follow_fork false, yet the child's request was accepted: $out"
+[ "$(count_dumps cpu)" -eq 0 ] || fail "a profile was taken after the child's refused request"
 exit 0

@@ -1,7 +1,8 @@
 /* request.c — links libconan and asks for a profile through include/conan.h,
  * then burns CPU in a named function while the window runs.
- * With "fork", a forked child asks instead: it has no monitor, so it must be
- * told the shim is inert there (-1), and the parent takes no profile.
+ * With "fork", a forked child asks instead and burns in burn_in_child; the
+ * parent then burns too. The request is the child's alone: its own monitor
+ * serves it (0), or, with follow_fork false, it is refused (-1).
  * usage: request BURN_MS [fork] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,11 @@ __attribute__((noinline)) void burn_after_request(long ms)
     sink = burn_wall_ms(ms);
 }
 
+__attribute__((noinline)) void burn_in_child(long ms)
+{
+    sink = burn_wall_ms(ms) + 1;
+}
+
 int main(int argc, char **argv)
 {
     long ms = argc > 1 ? atol(argv[1]) : 1500;
@@ -27,6 +33,8 @@ int main(int argc, char **argv)
         pid_t pid = fork();
         if (pid == 0) {
             printf("child request %d\n", conan_request_profile());
+            fflush(stdout);
+            burn_in_child(ms);
             exit(0);
         }
         waitpid(pid, NULL, 0);

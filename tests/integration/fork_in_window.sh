@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# fork while the parent's CPU profile is being sampled: two threads of the
+# parent burn in parent_burn with back-to-back CPU windows while the main
+# thread forks children that burn in child_burn. Every child exits normally
+# with its own status; each gets a profile of its own showing child_burn and
+# full stacks and none of the parent's samples; the parent's profiles show
+# parent_burn only.
+. "$(dirname "$0")/lib.sh"
+require_go
+write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
+  "cpu": { "min": 0, "abs": 1, "window": 0, "cooldown_s": 0, "profile_seconds": 2 } }'
+args=(in_window 4 1200 500)
+"$WORKLOADS/forks" "${args[@]}" "$WORK/plain.log" >"$WORK/plain.out" 2>&1 || fail "without the shim: $(cat "$WORK/plain.out")"
+under_shim "$WORK/c.json" "$WORKLOADS/forks" "${args[@]}" "$WORK/shim.log" >"$WORK/shim.out" 2>"$WORK/shim.err" \
+    || fail "under the shim (status $?): $(cat "$WORK/shim.out" "$WORK/shim.err")"
+cmp -s "$WORK/plain.out" "$WORK/shim.out" || fail "stdout changed: $(cat "$WORK/shim.out")"
+
+# How many forks happened while a parent window was open (windows end at the
+# event time minus the write; they last duration_s).
+landed=$(python3 - "$DUMPS/events.jsonl" "$WORK/shim.log" <<'PY'
+import json, sys, datetime
+kids = {int(l.split()[0]): float(l.split()[1]) for l in open(sys.argv[2])}
+def ms(t): return datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp() * 1e3
+windows = []
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e["kind"] == "cpu" and e["pid"] not in kids and e.get("duration_s"):
+        end = ms(e["time"]) - e.get("write_ms", 0)
+        windows.append((end - e["duration_s"] * 1e3, end))
+print(sum(1 for t in kids.values() if any(a <= t <= b for a, b in windows)))
+PY
+)
+note "$landed of 4 forks happened inside a parent CPU window"
+[ "$landed" -ge 2 ] || fail "only $landed forks landed in a window: the test did not exercise the case"
+
+kids=$(awk '{ print $1 }' "$WORK/shim.log")
+for k in $kids; do
+    f=$(dumps_of_kind cpu | grep "^forks\.$k\.cpu\." | head -1)
+    [ -n "$f" ] || fail "child $k wrote no CPU profile"
+    top=$(pprof -top "$DUMPS/$f")
+    echo "$top" | grep -q " child_burn$" || fail "child $k's profile lacks child_burn: $top"
+    # Callers are read from the child's own memory (its pid changed at fork).
+    echo "$top" | grep -q " main$" || fail "child $k's stacks stop at the leaf: $top"
+    ! echo "$top" | grep -q "parent_burn" || fail "child $k's profile holds the parent's samples: $top"
+done
+parent_files=$(dumps_of_kind cpu | grep -Ev "^forks\.($(echo $kids | tr ' ' '|'))\.")
+[ -n "$parent_files" ] || fail "the parent wrote no CPU profile"
+for f in $parent_files; do
+    top=$(pprof -top "$DUMPS/$f")
+    echo "$top" | grep -q " parent_burn$" || fail "parent profile $f lacks parent_burn: $top"
+    ! echo "$top" | grep -q "child_burn" || fail "parent profile $f holds a child's samples: $top"
+done
+exit 0
