@@ -166,6 +166,51 @@ struct parse {
     size_t errlen;
 };
 
+/* Messages are logged as one line, but keys and values come from the config
+ * (cJSON even accepts raw control characters inside strings) and the label from
+ * the environment: control characters are shown escaped (\n, \x1b) so a config
+ * cannot break the line or forge another. The label and the JSON path are shown
+ * up to PART_SHOWN_MAX bytes, so a long or unreadable key cannot push what is
+ * wrong out of the caller's buffer. A message is cut at its buffer's end, never
+ * mid-escape, so a cut message is a prefix of the whole one. */
+#define PART_SHOWN_MAX 200
+
+struct message {
+    char *out;
+    size_t len, used;
+    bool full;
+};
+
+static void append(struct message *m, const char *shown, size_t n)
+{
+    if (m->full || m->used + n >= m->len) {
+        m->full = true;
+        return;
+    }
+    memcpy(m->out + m->used, shown, n);
+    m->used += n;
+    m->out[m->used] = '\0';
+}
+
+static void append_escaped(struct message *m, const char *text, size_t max_shown)
+{
+    size_t shown_so_far = 0;
+    for (const unsigned char *c = (const unsigned char *)text; *c && !m->full; c++) {
+        char shown[5] = { (char)*c, '\0' };
+        if (*c == '\n') snprintf(shown, sizeof shown, "\\n");
+        else if (*c == '\r') snprintf(shown, sizeof shown, "\\r");
+        else if (*c == '\t') snprintf(shown, sizeof shown, "\\t");
+        else if (*c < 0x20 || *c == 0x7f) snprintf(shown, sizeof shown, "\\x%02x", *c);
+        size_t n = strlen(shown);
+        if (shown_so_far + n > max_shown) {
+            append(m, "...", 3);
+            return;
+        }
+        append(m, shown, n);
+        shown_so_far += n;
+    }
+}
+
 static int fail(struct parse *ps, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail(struct parse *ps, const char *path, const char *fmt, ...)
@@ -175,7 +220,13 @@ static int fail(struct parse *ps, const char *path, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    snprintf(ps->err, ps->errlen, "%s: %s: %s", ps->label, path, what);
+    struct message m = { ps->err, ps->errlen, 0, ps->errlen == 0 };
+    if (!m.full) m.out[0] = '\0';
+    append_escaped(&m, ps->label, PART_SHOWN_MAX);
+    append(&m, ": ", 2);
+    append_escaped(&m, path, PART_SHOWN_MAX);
+    append(&m, ": ", 2);
+    append_escaped(&m, what, SIZE_MAX);
     return -1;
 }
 
