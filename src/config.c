@@ -308,6 +308,12 @@ static int apply_object(struct parse *ps, const char *prefix, const cJSON *obj)
     const cJSON *item;
     cJSON_ArrayForEach(item, obj) {
         char path[512];
+        /* Paths are built by joining keys with dots, so {"cpu.hz": 1} would
+         * otherwise reach cpu.hz, and {"": 1} would be reported at an empty path. */
+        if (item->string[0] == '\0') return fail(ps, prefix ? prefix : "$", "empty key");
+        if (strchr(item->string, '.'))
+            return fail(ps, prefix ? prefix : "$", "key \"%.64s\" has a dot: sections are nested objects",
+                        item->string);
         if (!conan_format(path, sizeof path, "%s%s%s", prefix ? prefix : "", prefix ? "." : "", item->string))
             return fail(ps, prefix ? prefix : "$", "key too long");
         const struct config_key *k = find_key(path);
