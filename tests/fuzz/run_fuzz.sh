@@ -24,7 +24,7 @@ if [ -z "$clang" ]; then
         command -v "$candidate" >/dev/null && { clang=$candidate; break; }
     done
 fi
-[ -n "$clang" ] || skip "clang is not installed; scripts/setup.sh installs clang-14"
+[ -n "$clang" ] && command -v "$clang" >/dev/null || skip "clang is not installed; scripts/setup.sh installs clang-14"
 
 mkdir -p "$out" || fail "cannot create $out"
 work=$(mktemp -d /tmp/conan-fuzz.XXXXXX)
