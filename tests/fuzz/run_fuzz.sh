@@ -70,8 +70,9 @@ if [ "$status" -ne 0 ]; then
     for artifact in "$work"/artifacts/*; do
         [ -e "$artifact" ] || continue
         found=1
-        cp "$artifact" "$out/" && kept="$out/$(basename "$artifact")"
-        echo "reproducer: ${kept:-$artifact} (run: $binary ${kept:-$artifact})" >&2
+        kept="$out/$(basename "$artifact")"
+        cp "$artifact" "$kept" || kept=$artifact
+        echo "reproducer: $kept (run: $binary $kept)" >&2
         echo "base64:" >&2
         base64 "$artifact" >&2
     done
