@@ -371,8 +371,9 @@ int conan_config_parse(const char *json, size_t len, const char *label,
         line_column(json, at, &line, &column);
         return fail(&ps, "$", "malformed JSON at line %d, column %d", line, column);
     }
-    /* Anything but whitespace after the value is malformed too. */
-    for (const char *p = end; p && p < json + len && *p; p++) {
+    /* Anything but whitespace after the value is malformed too, a NUL byte
+     * included: what follows one would otherwise be silently ignored. */
+    for (const char *p = end; p && p < json + len; p++) {
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
             int line, column;
             line_column(json, (size_t)(p - json), &line, &column);
