@@ -249,12 +249,12 @@ static int apply_tags(struct parse *ps, const char *path, const cJSON *obj)
     const cJSON *tag;
     cJSON_ArrayForEach(tag, obj) {
         char tpath[512];
+        if (tag->string[0] == '\0') return fail(ps, path, "empty tag name"); /* not at the path "tags." */
         if (!conan_format(tpath, sizeof tpath, "%s.%s", path, tag->string)) return fail(ps, path, "tag name too long");
         if (!cJSON_IsString(tag)) return fail(ps, tpath, "must be a string, got %s", json_type_name(tag));
         if (cfg->ntags == CONAN_MAX_TAGS) return fail(ps, tpath, "too many tags (at most %d)", CONAN_MAX_TAGS);
         if (strlen(tag->string) >= CONAN_NAME_MAX || strlen(tag->valuestring) >= CONAN_NAME_MAX)
             return fail(ps, tpath, "too long (at most %d characters)", CONAN_NAME_MAX - 1);
-        if (tag->string[0] == '\0') return fail(ps, tpath, "tag name must not be empty");
         snprintf(cfg->tag_key[cfg->ntags], CONAN_NAME_MAX, "%s", tag->string);
         snprintf(cfg->tag_value[cfg->ntags], CONAN_NAME_MAX, "%s", tag->valuestring);
         cfg->ntags++;
