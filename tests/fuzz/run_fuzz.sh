@@ -6,6 +6,7 @@
 # BUILD_DIR/tests/fuzz; default: build/ in the source tree).
 # Exits 0 (nothing found), 1 (a crash, leak, UB or broken invariant: the
 # reproducer is printed in base64) or 77 (no clang or no libFuzzer runtime).
+# Environment: FUZZ_SECONDS, FUZZ_MAX_LEN (largest input, 8192), CLANG.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,13 +25,15 @@ if [ -z "$clang" ]; then
         command -v "$candidate" >/dev/null && { clang=$candidate; break; }
     done
 fi
-[ -n "$clang" ] && command -v "$clang" >/dev/null || skip "clang is not installed; scripts/setup.sh installs clang-14"
+if [ -z "$clang" ] || ! command -v "$clang" >/dev/null; then
+    skip "clang is not installed; scripts/setup.sh installs clang-14"
+fi
 
 mkdir -p "$out" || fail "cannot create $out"
 work=$(mktemp -d /tmp/conan-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-sanitize=(-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+sanitize=("-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=all -fno-omit-frame-pointer)
 
 # A target that links nothing but the runtime: if this fails, the runtime is missing.
 printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' \
@@ -49,7 +52,7 @@ binary="$out/config_fuzz"
 mkdir -p "$work/corpus" "$work/artifacts"
 cp "$here"/corpus/* "$work/corpus/" || fail "no seed corpus in $here/corpus"
 
-echo "# fuzzing config.c for ${seconds}s with $clang ($(ls "$work/corpus" | wc -l) seeds)"
+echo "# fuzzing config.c for ${seconds}s with $clang ($(find "$work/corpus" -type f | wc -l) seeds)"
 log="$out/config_fuzz.log"
 ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
