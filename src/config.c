@@ -172,6 +172,51 @@ struct parse {
     size_t errlen;
 };
 
+/* Messages are logged as one line, but keys and values come from the config
+ * (cJSON even accepts raw control characters inside strings) and the label from
+ * the environment: control characters are shown escaped (\n, \x1b) so a config
+ * cannot break the line or forge another. The label and the JSON path are shown
+ * up to PART_SHOWN_MAX bytes, so a long or unreadable key cannot push what is
+ * wrong out of the caller's buffer. A message is cut at its buffer's end, never
+ * mid-escape, so a cut message is a prefix of the whole one. */
+#define PART_SHOWN_MAX 200
+
+struct message {
+    char *out;
+    size_t len, used;
+    bool full;
+};
+
+static void append(struct message *m, const char *shown, size_t n)
+{
+    if (m->full || m->used + n >= m->len) {
+        m->full = true;
+        return;
+    }
+    memcpy(m->out + m->used, shown, n);
+    m->used += n;
+    m->out[m->used] = '\0';
+}
+
+static void append_escaped(struct message *m, const char *text, size_t max_shown)
+{
+    size_t shown_so_far = 0;
+    for (const unsigned char *c = (const unsigned char *)text; *c && !m->full; c++) {
+        char shown[5] = { (char)*c, '\0' };
+        if (*c == '\n') snprintf(shown, sizeof shown, "\\n");
+        else if (*c == '\r') snprintf(shown, sizeof shown, "\\r");
+        else if (*c == '\t') snprintf(shown, sizeof shown, "\\t");
+        else if (*c < 0x20 || *c == 0x7f) snprintf(shown, sizeof shown, "\\x%02x", *c);
+        size_t n = strlen(shown);
+        if (shown_so_far + n > max_shown) {
+            append(m, "...", 3);
+            return;
+        }
+        append(m, shown, n);
+        shown_so_far += n;
+    }
+}
+
 static int fail(struct parse *ps, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail(struct parse *ps, const char *path, const char *fmt, ...)
@@ -181,7 +226,13 @@ static int fail(struct parse *ps, const char *path, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    snprintf(ps->err, ps->errlen, "%s: %s: %s", ps->label, path, what);
+    struct message m = { ps->err, ps->errlen, 0, ps->errlen == 0 };
+    if (!m.full) m.out[0] = '\0';
+    append_escaped(&m, ps->label, PART_SHOWN_MAX);
+    append(&m, ": ", 2);
+    append_escaped(&m, path, PART_SHOWN_MAX);
+    append(&m, ": ", 2);
+    append_escaped(&m, what, SIZE_MAX);
     return -1;
 }
 
@@ -204,12 +255,12 @@ static int apply_tags(struct parse *ps, const char *path, const cJSON *obj)
     const cJSON *tag;
     cJSON_ArrayForEach(tag, obj) {
         char tpath[512];
+        if (tag->string[0] == '\0') return fail(ps, path, "empty tag name"); /* not at the path "tags." */
         if (!conan_format(tpath, sizeof tpath, "%s.%s", path, tag->string)) return fail(ps, path, "tag name too long");
         if (!cJSON_IsString(tag)) return fail(ps, tpath, "must be a string, got %s", json_type_name(tag));
         if (cfg->ntags == CONAN_MAX_TAGS) return fail(ps, tpath, "too many tags (at most %d)", CONAN_MAX_TAGS);
         if (strlen(tag->string) >= CONAN_NAME_MAX || strlen(tag->valuestring) >= CONAN_NAME_MAX)
             return fail(ps, tpath, "too long (at most %d characters)", CONAN_NAME_MAX - 1);
-        if (tag->string[0] == '\0') return fail(ps, tpath, "tag name must not be empty");
         snprintf(cfg->tag_key[cfg->ntags], CONAN_NAME_MAX, "%s", tag->string);
         snprintf(cfg->tag_value[cfg->ntags], CONAN_NAME_MAX, "%s", tag->valuestring);
         cfg->ntags++;
@@ -263,6 +314,12 @@ static int apply_object(struct parse *ps, const char *prefix, const cJSON *obj)
     const cJSON *item;
     cJSON_ArrayForEach(item, obj) {
         char path[512];
+        /* Paths are built by joining keys with dots, so {"cpu.hz": 1} would
+         * otherwise reach cpu.hz, and {"": 1} would be reported at an empty path. */
+        if (item->string[0] == '\0') return fail(ps, prefix ? prefix : "$", "empty key");
+        if (strchr(item->string, '.'))
+            return fail(ps, prefix ? prefix : "$", "key \"%.64s\" has a dot: sections are nested objects",
+                        item->string);
         if (!conan_format(path, sizeof path, "%s%s%s", prefix ? prefix : "", prefix ? "." : "", item->string))
             return fail(ps, prefix ? prefix : "$", "key too long");
         const struct config_key *k = find_key(path);
@@ -320,8 +377,9 @@ int conan_config_parse(const char *json, size_t len, const char *label,
         line_column(json, at, &line, &column);
         return fail(&ps, "$", "malformed JSON at line %d, column %d", line, column);
     }
-    /* Anything but whitespace after the value is malformed too. */
-    for (const char *p = end; p && p < json + len && *p; p++) {
+    /* Anything but whitespace after the value is malformed too, a NUL byte
+     * included: what follows one would otherwise be silently ignored. */
+    for (const char *p = end; p && p < json + len; p++) {
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
             int line, column;
             line_column(json, (size_t)(p - json), &line, &column);
