@@ -262,6 +262,9 @@ long conan_symbols_find_mapping(const struct conan_symbols *s, uintptr_t pc);
 bool conan_symbols_lookup(struct conan_symbols *s, uintptr_t pc,
                           const char **name, const char **system_name);
 void conan_symbols_close(struct conan_symbols *s);
+/* False if an allocation failed while s was built or read: names or mappings
+ * may be missing, so a profile made from it is refused. */
+bool conan_symbols_complete(const struct conan_symbols *s);
 /* GNU build ID of an ELF file on disk, lowercase hex; 0 on success. */
 int conan_build_id_of_file(const char *path, char out[65]);
 

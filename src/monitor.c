@@ -142,7 +142,7 @@ static void write_profile(struct conan_pprof *p, struct conan_symbols *syms, con
     void *gz = NULL;
     size_t gz_len = 0;
     if (!syms) syms = conan_symbols_open();
-    int rc = p ? conan_pprof_encode(p, syms, &gz, &gz_len) : -1;
+    int rc = p && syms ? conan_pprof_encode(p, syms, &gz, &gz_len) : -1; /* no symbols: out of memory */
     if (syms) conan_symbols_close(syms);
     if (rc != 0) {
         ev->error = "could not build the profile (out of memory?)";

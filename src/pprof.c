@@ -569,7 +569,8 @@ int conan_pprof_encode(struct conan_pprof *p, struct conan_symbols *syms, void *
     memset(&e, 0, sizeof e);
     Perftools__Profiles__Profile msg;
     int rc = -1;
-    if (build_message(p, syms, &e, &msg) == 0) {
+    /* A name or mapping the snapshot could not allocate would show as unknown. */
+    if (build_message(p, syms, &e, &msg) == 0 && (!syms || conan_symbols_complete(syms))) {
         size_t len = perftools__profiles__profile__get_packed_size(&msg);
         uint8_t *raw = malloc(len + 1);
         if (raw) {

@@ -96,11 +96,28 @@ static bool image_read(const struct elf_image *img, uint64_t offset, void *buf, 
     return true;
 }
 
+/* Allocation failures while a snapshot is built or read. A profile made from
+ * an incomplete snapshot would show a name it could not allocate as unknown,
+ * or a mapping as missing, so its caller refuses it (conan_symbols_complete).
+ * Counted per thread: a snapshot is used by one thread. */
+static __thread unsigned alloc_failures;
+
+static void *counted(void *p, size_t n)
+{
+    if (!p && n) alloc_failures++;
+    return p;
+}
+static void *counted_malloc(size_t n) { return counted(malloc(n), n); }
+static void *counted_calloc(size_t n, size_t size) { return counted(calloc(n, size), n * size); }
+static void *counted_realloc(void *old, size_t n) { return counted(realloc(old, n), n); }
+static char *counted_strdup(const char *s) { return counted(strdup(s), 1); }
+static char *counted_strndup(const char *s, size_t n) { return counted(strndup(s, n), 1); }
+
 /* len bytes at offset in a new buffer followed by a NUL, or NULL. */
 static char *image_read_copy(const struct elf_image *img, uint64_t offset, uint64_t len)
 {
     if (len > MAX_TABLE_BYTES) return NULL;
-    char *buf = malloc(len + 1);
+    char *buf = counted_malloc(len + 1);
     if (!buf) return NULL;
     if (!image_read(img, offset, buf, len)) {
         free(buf);
@@ -308,6 +325,7 @@ struct elf_object {
 struct conan_symbols {
     struct conan_mapping *mappings; /* sorted by start, as /proc/self/maps lists them */
     struct elf_object **mapping_objects; /* parallel to mappings; NULL for anonymous ones */
+    unsigned failures_at_open;     /* alloc_failures when it was opened */
     size_t nmappings;
     struct elf_object **objects;
     size_t nobjects, objects_capacity;
@@ -327,7 +345,7 @@ static void object_take_loads(struct elf_object *obj, const struct elf_image *im
     for (size_t i = 0; i < img->phnum; i++)
         if (img->phdrs[i].p_type == PT_LOAD) count++;
     if (count == 0) return;
-    obj->loads = calloc(count, sizeof *obj->loads);
+    obj->loads = counted_calloc(count, sizeof *obj->loads);
     if (!obj->loads) return;
     for (size_t i = 0; i < img->phnum; i++) {
         const ElfW(Phdr) *ph = &img->phdrs[i];
@@ -348,7 +366,7 @@ static bool object_read_file(struct elf_object *obj, const char *path)
     object_take_loads(obj, &img);
     image_build_id(&img, obj->build_id);
     image_close(&img);
-    obj->open_path = strdup(path);
+    obj->open_path = counted_strdup(path);
     return obj->open_path != NULL;
 }
 
@@ -435,7 +453,7 @@ static void object_init_deleted(struct elf_object *obj, const struct conan_mappi
     if (!obj->build_id[0]) return;
 
     size_t len = strlen(obj->path) - (sizeof DELETED_SUFFIX - 1);
-    char *live_path = strndup(obj->path, len);
+    char *live_path = counted_strndup(obj->path, len);
     if (!live_path) return;
     char live_id[65];
     if (conan_build_id_of_file(live_path, live_id) == 0 && strcmp(live_id, obj->build_id) == 0) {
@@ -461,9 +479,9 @@ static uint64_t path_hash_of(const char *path)
 
 static struct elf_object *object_new(const struct conan_mapping *m, const char *path)
 {
-    struct elf_object *obj = calloc(1, sizeof *obj);
+    struct elf_object *obj = counted_calloc(1, sizeof *obj);
     if (!obj) return NULL;
-    obj->path = strdup(path);
+    obj->path = counted_strdup(path);
     if (!obj->path) {
         free(obj);
         return NULL;
@@ -578,7 +596,7 @@ static bool object_take_symbols(struct elf_object *obj, const struct elf_image *
     char *strings = image_read_copy(img, strtab->sh_offset, strtab->sh_size);
     struct func_symbol *funcs = NULL;
     size_t nfuncs = 0;
-    if (syms && strings) funcs = malloc(count * sizeof *funcs);
+    if (syms && strings) funcs = counted_malloc(count * sizeof *funcs);
     if (!funcs) {
         free(syms);
         free(strings);
@@ -682,17 +700,18 @@ static const char *object_display_name(struct conan_symbols *s, struct elf_objec
     bool mangled = s->demangle && raw[0] == '_' && raw[1] == 'Z';
     if (!mangled && sym->version_at == 0) return raw;
     if (!obj->names) {
-        obj->names = calloc(obj->nsymbols, sizeof *obj->names);
+        obj->names = counted_calloc(obj->nsymbols, sizeof *obj->names);
         if (!obj->names) return raw;
     }
     size_t index = (size_t)(sym - obj->symbols);
     if (obj->names[index]) return obj->names[index];
 
-    char *unversioned = sym->version_at ? strndup(raw, sym->version_at) : NULL;
+    char *unversioned = sym->version_at ? counted_strndup(raw, sym->version_at) : NULL;
     char *display = unversioned;
     if (mangled) {
         int status = -1;
         char *demangled = s->demangle(unversioned ? unversioned : raw, NULL, NULL, &status);
+        if (status == -1) alloc_failures++; /* -1: out of memory */
         if (demangled && status == 0) {
             free(unversioned);
             display = demangled;
@@ -711,10 +730,10 @@ static bool add_mapping(struct conan_symbols *s, size_t *capacity, uintptr_t sta
 {
     if (s->nmappings == *capacity) {
         size_t grown = *capacity ? 2 * *capacity : 64;
-        struct conan_mapping *mappings = realloc(s->mappings, grown * sizeof *mappings);
+        struct conan_mapping *mappings = counted_realloc(s->mappings, grown * sizeof *mappings);
         if (!mappings) return false;
         s->mappings = mappings;
-        struct elf_object **objects = realloc(s->mapping_objects, grown * sizeof *objects);
+        struct elf_object **objects = counted_realloc(s->mapping_objects, grown * sizeof *objects);
         if (!objects) return false;
         s->mapping_objects = objects;
         *capacity = grown;
@@ -744,6 +763,7 @@ static bool read_executable_mappings(struct conan_symbols *s)
     size_t line_cap = 0, capacity = 0;
     bool ok = true;
     ssize_t len;
+    errno = 0;
     while (ok && (len = getline(&line, &line_cap, maps)) > 0) {
         if (line[len - 1] == '\n') line[--len] = '\0';
         unsigned long start, limit, offset, inode;
@@ -758,6 +778,7 @@ static bool read_executable_mappings(struct conan_symbols *s)
         if (strcmp(path, VSYSCALL_NAME) == 0) continue;
         ok = add_mapping(s, &capacity, start, limit, offset, path);
     }
+    if (ok && errno == ENOMEM) alloc_failures++; /* getline could not grow its line */
     free(line);
     fclose(maps);
     /* The kernel lists mappings in address order; lookups rely on it. */
@@ -780,7 +801,7 @@ static struct elf_object *find_or_add_object(struct conan_symbols *s, const stru
             return s->objects[i];
     if (s->nobjects == s->objects_capacity) {
         size_t grown = s->objects_capacity ? 2 * s->objects_capacity : 32;
-        struct elf_object **objects = realloc(s->objects, grown * sizeof *objects);
+        struct elf_object **objects = counted_realloc(s->objects, grown * sizeof *objects);
         if (!objects) return NULL;
         s->objects = objects;
         s->objects_capacity = grown;
@@ -792,8 +813,10 @@ static struct elf_object *find_or_add_object(struct conan_symbols *s, const stru
 
 struct conan_symbols *conan_symbols_open(void)
 {
-    struct conan_symbols *s = calloc(1, sizeof *s);
+    unsigned failures_before = alloc_failures;
+    struct conan_symbols *s = counted_calloc(1, sizeof *s);
     if (!s) return NULL;
+    s->failures_at_open = failures_before;
     if (!read_executable_mappings(s)) {
         conan_symbols_close(s);
         return NULL;
@@ -805,6 +828,10 @@ struct conan_symbols *conan_symbols_open(void)
         if (obj) memcpy(m->build_id, obj->build_id, sizeof m->build_id);
     }
     s->demangle = (demangle_fn)dlsym(RTLD_DEFAULT, "__cxa_demangle");
+    if (!s->demangle) { /* no C++ runtime loaded: free the error dlsym kept now, not at the next dl call */
+        dlerror();
+        dlerror();
+    }
     return s;
 }
 
@@ -867,4 +894,9 @@ void conan_symbols_close(struct conan_symbols *s)
     free(s->mapping_objects);
     free(s->mappings);
     free(s);
+}
+
+bool conan_symbols_complete(const struct conan_symbols *s)
+{
+    return s && alloc_failures == s->failures_at_open;
 }
