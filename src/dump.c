@@ -111,6 +111,12 @@ int conan_dump_write(const struct conan_config *cfg, const char *kind, const voi
     static unsigned seq;
     char app[80], stamp[32], name[256], temp[PATH_MAX], final[PATH_MAX];
     path_out[0] = '\0';
+    long long budget = (long long)cfg->limits.max_dir_mb * 1024 * 1024;
+    if ((long long)len > budget) { /* pruning would have to delete it at once */
+        conan_log("%s: a %s profile of %zu bytes is larger than limits.max_dir_mb (%d MiB); not written",
+                  cfg->dump_dir, kind, len, cfg->limits.max_dir_mb);
+        return -1;
+    }
     if (conan_dump_dir_ready(cfg) != 0) return -1;
 
     conan_dump_sanitize(cfg->app, app, sizeof app);
@@ -225,15 +231,22 @@ void conan_dump_event(const struct conan_config *cfg, const struct conan_event *
         fd = -1;
         errno = EINVAL;
     }
-    if (fd < 0) {
-        conan_log("%s: cannot append event: %s", path, errno == EINVAL ? "not a regular file" : strerror(errno));
-        free(text);
-        return;
+    bool appended = false;
+    int err = errno;
+    if (fd >= 0) {
+        size_t len = strlen(text);
+        text[len] = '\n'; /* replaces the terminator: one write, one line */
+        appended = write_all(fd, text, len + 1) == 0;
+        err = errno;
+        close(fd);
     }
-    size_t len = strlen(text);
-    text[len] = '\n'; /* replaces the terminator: one write, one line */
-    if (write_all(fd, text, len + 1) != 0) conan_log("%s: cannot append event: %s", path, strerror(errno));
-    close(fd);
+    /* One line when appending starts failing, not one per event: the failed
+     * dump itself has already said why (a full disk, say). */
+    static bool failing;
+    if (!appended && !failing)
+        conan_log("%s: cannot append event: %s (further failures not logged)", path,
+                  fd < 0 && err == EINVAL ? "not a regular file" : strerror(err));
+    failing = !appended;
     free(text);
 }
 
