@@ -11,6 +11,7 @@ packages=(
     binutils                                             # what pprof symbolizes with
     libjemalloc2                                         # tests: jemalloc behind the shim
     libasan8 libubsan1 libtsan2                          # tests: the heap engine under sanitizers
+    redis-server redis-tools python3                     # tests: real programs under the shim
 )
 
 missing=()
