@@ -12,6 +12,7 @@ packages=(
     libjemalloc2                                         # tests: jemalloc behind the shim
     libasan8 libubsan1 libtsan2                          # tests: the heap engine under sanitizers
     clang-14 libclang-rt-14-dev                          # tests: the config fuzzer (libFuzzer)
+    redis-server redis-tools python3                     # tests: real programs under the shim
 )
 
 missing=()
