@@ -613,6 +613,13 @@ static bool object_take_symbols(struct elf_object *obj, const struct elf_image *
         struct func_symbol *f = &funcs[nfuncs++];
         f->addr = sym->st_value;
         f->size = sym->st_size;
+        /* A symbol without a size (_init, hand-written assembly) ends with its
+         * section at the latest: the .plt that follows .init is not _init. */
+        if (f->size == 0 && sym->st_shndx < img->shnum) {
+            const ElfW(Shdr) *section = &img->shdrs[sym->st_shndx];
+            if (sym->st_value >= section->sh_addr && sym->st_value < section->sh_addr + section->sh_size)
+                f->size = section->sh_addr + section->sh_size - sym->st_value;
+        }
         f->system_name = name;
         f->version_at = version_suffix_at(name);
         f->preference = symbol_preference(sym, name, f->version_at);

@@ -201,6 +201,28 @@ static void test_nowhere(struct conan_symbols *s)
     CHECK_INT(conan_symbols_find_mapping(s, (uintptr_t)&on_stack), -1);
 }
 
+/* A PLT stub follows .init, whose _init symbol has no size: it must not be
+ * named _init (nor anything else in this binary's symbol table). */
+static void test_plt_not_init(struct conan_symbols *s, const unsigned char *self, size_t self_size)
+{
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)self;
+    if (eh->e_shoff == 0 || eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > self_size) return;
+    const ElfW(Shdr) *sh = (const ElfW(Shdr) *)(self + eh->e_shoff);
+    const char *names = (const char *)self + sh[eh->e_shstrndx].sh_offset;
+    Dl_info info;
+    CHECK(dladdr((void *)main, &info) != 0);
+    uintptr_t base = (uintptr_t)info.dli_fbase;
+    int checked = 0;
+    for (int i = 0; i < eh->e_shnum; i++) {
+        if (strcmp(names + sh[i].sh_name, ".plt") != 0 || sh[i].sh_size < 32) continue;
+        const char *name = name_at(s, base + sh[i].sh_addr + 16); /* the first stub */
+        if (name) fprintf(stderr, "a .plt stub is named %s\n", name);
+        CHECK(name == NULL);
+        checked++;
+    }
+    CHECK(checked == 1);
+}
+
 static void test_bad_files(const unsigned char *self, size_t self_size)
 {
     char id[65];
@@ -423,6 +445,9 @@ int main(void)
     unsigned char *self = read_self(&self_size);
     CHECK(self != NULL && self_size > sizeof(ElfW(Ehdr)));
     if (self && self_size > sizeof(ElfW(Ehdr))) {
+        s = conan_symbols_open();
+        if (s) test_plt_not_init(s, self, self_size);
+        conan_symbols_close(s);
         test_bad_files(self, self_size);
         test_mapped_copies(self, self_size);
     }
