@@ -372,6 +372,13 @@ static double sampled_in_use(void)
  * time. If one call takes longer than this, we stop asking. */
 #define MALLINFO_MAX_MS 5.0
 
+static double thread_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 double conan_heap_in_use_bytes(const char **source)
 {
     static bool mallinfo_too_slow;
@@ -387,9 +394,12 @@ double conan_heap_in_use_bytes(const char **source)
         }
     }
     if (strcmp(conan_allocator.name, "glibc") == 0 && !mallinfo_too_slow) {
-        double t0 = conan_monotonic_seconds();
+        /* Timed in this thread's CPU time: walking free chunks is work, while
+         * a wait on a busy machine (descheduled, or an arena lock held by the
+         * program) says nothing about fragmentation. */
+        double t0 = thread_cpu_seconds();
         struct mallinfo2 mi = mallinfo2();
-        double ms = (conan_monotonic_seconds() - t0) * 1000.0;
+        double ms = (thread_cpu_seconds() - t0) * 1000.0;
         if (ms > MALLINFO_MAX_MS) {
             mallinfo_too_slow = true;
             conan_log_once(&slow_once, "mallinfo2() took %.0f ms (a fragmented heap); the heap rule uses "
