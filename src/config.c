@@ -54,7 +54,7 @@ struct config_key {
     INT(sec ".cooldown_s", r.cooldown_s, 60, 0, 86400, "seconds the rule stays quiet after a trip")
 
 static const struct config_key keys[] = {
-    STR("app", app, "executable's base name", "application name, in file names and comments"),
+    STR("app", app, "base name the program was started as", "application name, in file names and comments"),
     STR("version", version, "", "application version, in profile comments"),
     { "tags", KEY_TAGS, 0, 0, 0, "{}", 0, CONAN_MAX_TAGS, NULL,
       "string labels for the profile comments, e.g. {\"region\": \"eu-1\"}" },
@@ -108,17 +108,23 @@ static void *field(struct conan_config *cfg, const struct config_key *k)
     return (char *)cfg + k->offset;
 }
 
+/* The name the program was started as (argv[0]'s base name: redis-server, not
+ * the redis-check-rdb its symlink points at), else the executable's. */
 static void exe_base_name(char *out, size_t len)
 {
+    const char *name = program_invocation_short_name;
     char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) {
-        snprintf(out, len, "unknown");
-        return;
+    if (!name || !name[0]) {
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n <= 0) {
+            snprintf(out, len, "unknown");
+            return;
+        }
+        exe[n] = '\0';
+        const char *slash = strrchr(exe, '/');
+        name = slash ? slash + 1 : exe;
     }
-    exe[n] = '\0';
-    const char *slash = strrchr(exe, '/');
-    if (!conan_format(out, len, "%s", slash ? slash + 1 : exe)) out[len - 1] = '\0'; /* a long name is cut */
+    if (!conan_format(out, len, "%s", name)) out[len - 1] = '\0'; /* a long name is cut */
 }
 
 void conan_config_defaults(struct conan_config *cfg)
