@@ -535,6 +535,28 @@ static void test_prune_keeps_newest(void)
     CHECK_INT(count_entries(cfg.dump_dir, SAFE_APP ".4321.cpu.", ".pb.gz"), cfg.limits.keep + 2);
 }
 
+/* A profile larger than the whole directory budget is not written: pruning
+ * would have to delete it at once. Older dumps stay. */
+static void test_larger_than_budget(void)
+{
+    struct conan_config cfg;
+    config_in(&cfg, "over_budget");
+    cfg.limits.max_dir_mb = 1;
+    char path[PATH_BUF], kept[PATH_BUF];
+    CHECK_INT(conan_dump_write(&cfg, "cpu", "small", 5, kept, sizeof kept), 0);
+    size_t big = 1024 * 1024 + 1;
+    char *data = calloc(1, big);
+    CHECK(data != NULL);
+    if (!data) return;
+    CHECK_INT(conan_dump_write(&cfg, "cpu", data, big, path, sizeof path), -1);
+    CHECK_STR(path, "");
+    CHECK_INT(conan_dump_write(&cfg, "cpu", data, big - 1, path, sizeof path), 0); /* exactly the budget */
+    conan_dump_prune(&cfg);
+    CHECK(access(path, F_OK) == 0);
+    CHECK(access(kept, F_OK) != 0); /* the older one made room */
+    free(data);
+}
+
 static void test_prune_by_size(void)
 {
     struct conan_config cfg;
@@ -649,6 +671,7 @@ int main(void)
     test_events();
     test_prune_keeps_newest();
     test_prune_by_size();
+    test_larger_than_budget();
     test_prune_stale_temporaries();
     test_prune_missing_dir();
     test_sanitize();
