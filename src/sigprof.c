@@ -23,18 +23,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 /* The program's view of SIGPROF while our handler is installed. */
 static struct conan_sigprof_view {
     struct sigaction action;     /* the program's disposition while ours is installed */
     unsigned seq;                /* atomic: odd while action is being written */
     int installed;               /* atomic: 1 while our handler is the real one */
+    bool as_the_kernel_had_it;   /* action was read back from the kernel, not set by the program */
 } conan_sigprof_view;
 
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static int view_lock;
 
 static int libc_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+static int restore_action(const struct sigaction *act);
 
 static void publish(const struct sigaction *act)
 {
@@ -65,7 +68,7 @@ static void child_after_fork(void)
     __atomic_store_n(&view_lock, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&conan_cpu_kernel_timer, 0, __ATOMIC_RELAXED);
     if (__atomic_load_n(&v->installed, __ATOMIC_ACQUIRE)) {
-        libc_sigaction(SIGPROF, &v->action, NULL);
+        restore_action(&v->action);
         __atomic_store_n(&v->installed, 0, __ATOMIC_RELEASE);
     }
 }
@@ -114,7 +117,10 @@ int conan_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
         rc = libc_sigaction(sig, act, old);
     } else {
         if (old) *old = v->action;
-        if (act) publish(act);
+        if (act) {
+            publish(act);
+            v->as_the_kernel_had_it = false;
+        }
     }
     unlock_view(&saved);
     return rc;
@@ -150,11 +156,37 @@ int conan_sigprof_take(void)
         rc = libc_sigaction(SIGPROF, &sa, &previous);
         if (rc == 0) {
             publish(&previous);
+            v->as_the_kernel_had_it = true;
             __atomic_store_n(&v->installed, 1, __ATOMIC_RELEASE);
         }
     }
     unlock_view(&saved);
     return rc;
+}
+
+/* Puts the program's action back. One it set while ours was installed goes
+ * through the C library, as its own call would have. One we read from the
+ * kernel goes back exactly as it was: glibc's sigaction adds SA_RESTORER to
+ * every action it installs, so an untouched SIG_DFL (flags 0) would come back
+ * with a flag the program never set, and its next sigaction() would show it.
+ * Only SIG_DFL and SIG_IGN take the raw path (a handler needs the restorer,
+ * which the saved action then has anyway). */
+static int restore_action(const struct sigaction *act)
+{
+#if defined(__x86_64__)
+    if (conan_sigprof_view.as_the_kernel_had_it && !(act->sa_flags & SA_SIGINFO) &&
+        (act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN)) {
+        struct {
+            void *handler;
+            unsigned long flags;
+            void *restorer;
+            uint64_t mask;
+        } raw = { (void *)act->sa_handler, (unsigned long)act->sa_flags, (void *)act->sa_restorer, 0 };
+        memcpy(&raw.mask, &act->sa_mask, sizeof raw.mask);
+        return (int)syscall(SYS_rt_sigaction, SIGPROF, &raw, NULL, sizeof raw.mask);
+    }
+#endif
+    return libc_sigaction(SIGPROF, act, NULL);
 }
 
 void conan_sigprof_give_back(void)
@@ -165,7 +197,7 @@ void conan_sigprof_give_back(void)
     struct sigaction current;
     if (__atomic_load_n(&v->installed, __ATOMIC_ACQUIRE) && libc_sigaction(SIGPROF, NULL, &current) == 0) {
         /* Reached around us (a raw rt_sigaction): theirs now, leave it. */
-        if (is_ours(&current)) libc_sigaction(SIGPROF, &v->action, NULL);
+        if (is_ours(&current)) restore_action(&v->action);
         __atomic_store_n(&v->installed, 0, __ATOMIC_RELEASE);
     }
     unlock_view(&saved);

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The program's signals are its own: through back-to-back CPU windows and a
+# thread snapshot every tick, with either CPU timer, every thread keeps seeing
+# exactly the actions it installed (SIGPROF's SIG_DFL included, flags and all)
+# and the masks it set; once the windows end, the kernel's view (SigCgt,
+# SigIgn, SigBlk) is what it was before them.
+. "$(dirname "$0")/lib.sh"
+want=$(printf 'changes seen: 0\nkernel view: same')
+plain=$("$WORKLOADS/signal_state" 500) || fail "without the shim"
+[ "$plain" = "$want" ] || fail "the workload itself sees changes: $plain"
+for timer in thread process; do
+    rm -rf "$DUMPS"
+    write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@", "limits": { "max_dumps_per_hour": 3600 },
+      "cpu": { "min": 0, "abs": 5, "window": 0, "cooldown_s": 0, "profile_seconds": 1, "timer": "'$timer'" },
+      "threads": { "min": 0, "abs": 2, "window": 0, "cooldown_s": 0 } }'
+    got=$(under_shim "$WORK/c.json" "$WORKLOADS/signal_state" 3000 2>"$WORK/err") || fail "$timer timer: status $?"
+    [ "$got" = "$want" ] || fail "$timer timer: $got $(cat "$WORK/err")"
+    windows=$(grep -c '"kind":"cpu"' "$DUMPS/events.jsonl")
+    snapshots=$(grep -c '"kind":"threads"' "$DUMPS/events.jsonl")
+    note "$timer timer: $windows CPU windows, $snapshots snapshots, no change seen"
+    [ "$windows" -ge 2 ] && [ "$snapshots" -ge 5 ] || fail "$timer timer: too little profiling to test anything"
+done
+exit 0
