@@ -55,11 +55,13 @@ int conan_dump_dir_ready(const struct conan_config *cfg)
 {
     struct stat st;
     if (lstat(cfg->dump_dir, &st) != 0) {
-        if (errno != ENOENT || mkdir(cfg->dump_dir, 0700) != 0) {
+        if (errno == ENOENT && mkdir(cfg->dump_dir, 0700) == 0) return 0;
+        /* Another process (a forked worker, say) may have made it meanwhile:
+         * then it is checked like any directory we found. */
+        if (errno != EEXIST || lstat(cfg->dump_dir, &st) != 0) {
             conan_log("%s: cannot create dump directory: %s", cfg->dump_dir, strerror(errno));
             return -1;
         }
-        return 0;
     }
     const char *why = untrusted_dir(&st);
     if (why) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -264,6 +265,39 @@ static void test_missing_dir_is_created(void)
     CHECK(stat(cfg.dump_dir, &st) == 0 && S_ISDIR(st.st_mode));
     CHECK_INT(st.st_mode & 07777, 0700);
     CHECK(access(path, F_OK) == 0);
+}
+
+/* Processes sharing a dump_dir (forked workers) create it at the same moment:
+ * every one of them must find it ready, none may log a failure. */
+static void test_created_by_many_at_once(void)
+{
+    int failures = 0;
+    for (int round = 0; round < 20; round++) {
+        struct conan_config cfg;
+        char name[32];
+        snprintf(name, sizeof name, "race_%d", round);
+        config_in(&cfg, name);
+        int gate[2];
+        CHECK_INT(pipe(gate), 0);
+        pid_t kids[8];
+        for (int i = 0; i < 8; i++) {
+            kids[i] = fork();
+            if (kids[i] == 0) {
+                char c;
+                close(gate[1]);
+                (void)!read(gate[0], &c, 1); /* all start when the gate closes */
+                _exit(conan_dump_dir_ready(&cfg) == 0 ? 0 : 1);
+            }
+        }
+        close(gate[0]);
+        close(gate[1]);
+        for (int i = 0; i < 8; i++) {
+            int status = 0;
+            waitpid(kids[i], &status, 0);
+            failures += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+        }
+    }
+    CHECK_INT(failures, 0);
 }
 
 static void test_dir_is_a_file(void)
@@ -665,6 +699,7 @@ int main(void)
     test_write_never_replaces();
     test_event_log_fifo();
     test_missing_dir_is_created();
+    test_created_by_many_at_once();
     test_dir_is_a_file();
     test_untrusted_dirs();
     test_dir_unwritable();
