@@ -35,7 +35,7 @@
 
 struct thread_record {
     struct thread_record *prev, *next;
-    pid_t tid;                   /* 0 until the thread runs */
+    pid_t tid;                   /* 0 until the thread runs; set under the registry lock */
     void *(*start)(void *);
     void *arg;
     double created_s;            /* monotonic */
@@ -46,7 +46,7 @@ struct thread_record {
 static struct {
     pthread_mutex_t lock;
     struct thread_record *live;
-    long count;
+    long count;                  /* changed under the lock, atomically: thread_ended reads it without */
     pthread_key_t key;
     bool key_ok;
 } reg = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -58,7 +58,7 @@ static void link_record(struct thread_record *r)
     r->next = reg.live;
     if (reg.live) reg.live->prev = r;
     reg.live = r;
-    reg.count++;
+    __atomic_store_n(&reg.count, reg.count + 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&reg.lock);
 }
 
@@ -68,7 +68,7 @@ static void unlink_record(struct thread_record *r)
     if (r->prev) r->prev->next = r->next;
     else reg.live = r->next;
     if (r->next) r->next->prev = r->prev;
-    reg.count--;
+    __atomic_store_n(&reg.count, reg.count - 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&reg.lock);
 }
 
@@ -87,7 +87,9 @@ static void thread_ended(void *value)
 static void *trampoline(void *arg)
 {
     struct thread_record *r = arg;
-    __atomic_store_n(&r->tid, gettid(), __ATOMIC_RELEASE);
+    pthread_mutex_lock(&reg.lock); /* the threadcreate profile copies records under it */
+    r->tid = gettid();
+    pthread_mutex_unlock(&reg.lock);
     pthread_setspecific(reg.key, r);
     conan_monitor_thread_event();
     return r->start(r->arg);
