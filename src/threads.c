@@ -273,7 +273,7 @@ struct conan_pprof *conan_threads_create_profile(long *threads, struct conan_sym
 struct snapshot_slot {
     pid_t tid;
     unsigned generation;         /* the snapshot this slot was handed out for */
-    int depth;                   /* written last: > 0 once the stack is in */
+    int depth;                   /* atomic (handlers write it); written last: > 0 once the stack is in */
     uintptr_t pcs[CONAN_MAX_FRAMES];
 };
 
@@ -438,13 +438,14 @@ struct conan_pprof *conan_threads_profile(const struct conan_config *cfg, bool c
     }
     if (signals) __atomic_store_n(&snap.generation, generation, __ATOMIC_SEQ_CST);
     for (int i = 0; signals && i < tasks.n; i++) {
-        if (snap.slot[i].depth != 0) continue;
+        if (__atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE) != 0) continue;
         if (conan_sigprof_blocked_by(tasks.tid[i])) {
-            snap.slot[i].depth = NOT_ASKED; /* it would never answer */
+            __atomic_store_n(&snap.slot[i].depth, NOT_ASKED, __ATOMIC_RELEASE); /* it would never answer */
             out->blocked++;
             continue;
         }
-        if (send_request(tasks.tid[i], &snap.slot[i]) != 0) snap.slot[i].depth = GONE;
+        if (send_request(tasks.tid[i], &snap.slot[i]) != 0)
+            __atomic_store_n(&snap.slot[i].depth, GONE, __ATOMIC_RELEASE);
     }
 
     /* Wait for the answers, never longer than threads.wait_ms. */
