@@ -82,11 +82,13 @@ static void thread_ended(void *value)
     /* Only the monitor left registered: if main has left too, the process must
      * end now (the monitor checks). A count read, no syscall. */
     if (__atomic_load_n(&reg.count, __ATOMIC_RELAXED) <= 1) conan_monitor_poke();
+    conan_heap_thread_registered(false);
 }
 
 static void *trampoline(void *arg)
 {
     struct thread_record *r = arg;
+    conan_heap_thread_registered(true);
     pthread_mutex_lock(&reg.lock); /* the threadcreate profile copies records under it */
     r->tid = gettid();
     pthread_mutex_unlock(&reg.lock);
