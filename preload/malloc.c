@@ -13,7 +13,20 @@
  *
  * Bootstrap: the first call resolves the next allocator. dlsym may itself
  * allocate; those allocations come from a small static arena whose blocks are
- * never given back (their frees are recognised and ignored). */
+ * never given back (their frees are recognised and ignored).
+ *
+ * The sanitized test builds (CONAN_SANITIZED_SHIM, tests/meson.build) compile
+ * the engine with AddressSanitizer or ThreadSanitizer but this file without
+ * it. Preloaded ahead of the sanitizer runtime, these wrappers also serve
+ * allocations made where instrumented code would fault: the dynamic loader's
+ * while libasan or libtsan is still initialising (no shadow memory yet), and
+ * libtsan's own as it sets up or tears down a thread (no thread state). There
+ * the engine (src/heap.c) is entered only on the main thread once our
+ * constructor has run, which is after the runtime's (a library we depend on
+ * is initialised first), and on other threads while the thread registry runs
+ * them (conan_heap_thread_registered). Elsewhere heap sampling is still off,
+ * or the thread is not yet or no longer the program's: its allocations are
+ * not sampled and its frees of sampled blocks not seen. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <sched.h>
@@ -302,16 +315,35 @@ static size_t boot_malloc_usable_size(void *p)
     return resolved() ? next.malloc_usable_size(p) : 0;
 }
 
+/* ---- the engine's heap entry points ---- */
+
+#ifdef CONAN_SANITIZED_SHIM
+/* See the top of this file: the main thread from our constructor on, other
+ * threads while the thread registry runs them. */
+__attribute__((constructor)) static void main_thread_ready(void) { conan_heap_thread_registered(true); }
+static inline bool engine_ready(void) { return conan_heap_tls.registered; }
+#else
+static inline bool engine_ready(void) { return true; }
+#endif
+
+/* An allocation of size bytes: true when it must be sampled. */
+static inline bool sample_due(size_t size) { return conan_heap_countdown(size) && engine_ready(); }
+
+static inline void forget(void *p, struct conan_heap_taken *taken)
+{
+    if (engine_ready()) conan_heap_forget(p, taken);
+}
+
 /* ---- the interposed entry points: hot paths ---- */
 
 /* The allocation of size bytes that call made: counted down, and sampled when
  * the countdown runs out. The common case is the tail call. */
-#define ALLOCATE(size, call)                                       \
-    do {                                                           \
-        if (__builtin_expect(!conan_heap_countdown(size), 1)) return call; \
-        void *allocated_ = call;                                   \
-        conan_heap_sample(allocated_, size);                       \
-        return allocated_;                                         \
+#define ALLOCATE(size, call)                                     \
+    do {                                                         \
+        if (__builtin_expect(!sample_due(size), 1)) return call; \
+        void *allocated_ = call;                                 \
+        conan_heap_sample(allocated_, size);                     \
+        return allocated_;                                       \
     } while (0)
 
 CONAN_INTERPOSED void *malloc(size_t size)
@@ -323,7 +355,7 @@ CONAN_INTERPOSED void free(void *p)
 {
     if (__builtin_expect(conan_heap_maybe_sampled(p), 0)) {
         if (in_arena(p)) return;
-        conan_heap_forget(p, NULL); /* before the allocator can hand p out again */
+        forget(p, NULL); /* before the allocator can hand p out again */
     }
     next.free(p);
 }
@@ -342,14 +374,14 @@ static void *reallocate(void *p, size_t size)
     struct conan_heap_taken taken = { 0 };
     if (p && conan_heap_maybe_sampled(p)) {
         if (in_arena(p)) return arena_moved(p, malloc(size), size);
-        conan_heap_forget(p, &taken);
+        forget(p, &taken);
     }
     void *q = next.realloc(p, size);
     if (!q) {
-        if (size) conan_heap_restore(p, &taken);
+        if (size && taken.bucket) conan_heap_restore(p, &taken);
         return NULL;
     }
-    if (conan_heap_countdown(size)) conan_heap_sample(q, size);
+    if (sample_due(size)) conan_heap_sample(q, size);
     return q;
 }
 
@@ -371,7 +403,7 @@ CONAN_INTERPOSED void *reallocarray(void *p, size_t n, size_t size)
 CONAN_INTERPOSED int posix_memalign(void **out, size_t align, size_t size)
 {
     int rc = next.posix_memalign(out, align, size);
-    if (rc == 0 && conan_heap_countdown(size)) conan_heap_sample(*out, size);
+    if (rc == 0 && sample_due(size)) conan_heap_sample(*out, size);
     return rc;
 }
 
@@ -474,7 +506,7 @@ static void *cxx_allocate(size_t size)
 {
     if (size == 0) size = 1; /* new of 0 bytes returns a unique pointer */
     void *p = next.malloc(size);
-    if (conan_heap_countdown(size)) conan_heap_sample(p, size);
+    if (sample_due(size)) conan_heap_sample(p, size);
     return p;
 }
 
@@ -483,7 +515,7 @@ static void *cxx_allocate_aligned(size_t size, size_t align)
     void *p = NULL;
     if (size == 0) size = 1;
     if (next.posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) != 0) return NULL;
-    if (conan_heap_countdown(size)) conan_heap_sample(p, size);
+    if (sample_due(size)) conan_heap_sample(p, size);
     return p;
 }
 

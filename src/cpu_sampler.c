@@ -350,13 +350,20 @@ int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
     return 0;
 }
 
-/* Threads that ended give their timer (and its queued-signal slot) back. */
+/* Threads that ended give their timer (and its queued-signal slot) back.
+ * Live ones get their name read again: a thread armed as it starts often
+ * names itself just after, and if it ends before the window does, the name
+ * last read here is the one its samples carry. */
 static void release_ended_threads(void)
 {
     for (int i = 0; i < win.nthread; i++) {
         struct armed_thread *t = &win.thread[i];
-        char state[8];
-        if (t->ended || conan_task_file(t->tid, "stat", state, sizeof state)) continue;
+        char name[sizeof t->name];
+        if (t->ended) continue;
+        if (conan_task_file(t->tid, "comm", name, sizeof name)) {
+            memcpy(t->name, name, sizeof name);
+            continue;
+        }
         if (t->has_timer) {
             timer_delete(t->timer);
             win.timers--;

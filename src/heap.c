@@ -319,11 +319,6 @@ void conan_heap_restore(void *p, const struct conan_heap_taken *taken)
     errno = saved_errno;
 }
 
-void conan_heap_pin(const void *p)
-{
-    __atomic_fetch_add(&conan_heap_hint[conan_heap_hint_slot(p)], 1, __ATOMIC_RELAXED);
-}
-
 /* ---- switching on and off ---- */
 
 /* A fork while another thread holds the table lock must not leave the child
@@ -331,6 +326,11 @@ void conan_heap_pin(const void *p)
 static void lock_for_fork(void) { pthread_mutex_lock(&heap.lock); }
 static void unlock_after_fork(void) { pthread_mutex_unlock(&heap.lock); }
 static void reset_after_fork(void) { pthread_mutex_init(&heap.lock, NULL); }
+
+void conan_heap_thread_registered(bool registered)
+{
+    conan_heap_tls.registered = registered;
+}
 
 void conan_heap_exempt_this_thread(void)
 {

@@ -429,6 +429,7 @@ struct conan_heap_thread {
     bool started;                /* rng seeded and a first interval drawn */
     bool busy;                   /* inside the slow path: nested allocations are not sampled */
     bool exempt;                 /* a libconan thread: never sampled */
+    bool registered;             /* see conan_heap_thread_registered */
 };
 extern __thread struct conan_heap_thread conan_heap_tls __attribute__((tls_model("initial-exec")));
 
@@ -471,8 +472,13 @@ struct conan_heap_taken { void *bucket; size_t size; double weight; };
 void conan_heap_forget(void *p, struct conan_heap_taken *taken);
 /* A realloc failed: p is still live, so track it again as it was. */
 void conan_heap_restore(void *p, const struct conan_heap_taken *taken);
-/* Makes frees of p take the slow path forever (bootstrap blocks). */
-void conan_heap_pin(const void *p);
+/* Makes frees of p take the slow path forever (bootstrap blocks). Inline, as
+ * the bootstrap arena's allocations may come before any other code can run
+ * (see the top of preload/malloc.c). */
+static inline void conan_heap_pin(const void *p)
+{
+    __atomic_fetch_add(&conan_heap_hint[conan_heap_hint_slot(p)], 1, __ATOMIC_RELAXED);
+}
 
 /* The allocator behind us, as preload/malloc.c found it. */
 struct conan_allocator {
@@ -481,6 +487,12 @@ struct conan_allocator {
 };
 extern struct conan_allocator conan_allocator;
 
+/* The thread registry (threads.c) marks the threads it runs, from their start
+ * routine to the end of its bookkeeping at their exit. Only the sanitized
+ * test builds look at the mark (preload/malloc.c): a sanitizer runtime knows a
+ * thread only between its own start and end hooks, yet the allocations it
+ * makes outside them come to our wrappers too. */
+void conan_heap_thread_registered(bool registered);
 /* Starts sampling every heap.sample_bytes (0: off); from a normal thread
  * (the constructor's), not a signal handler. conan_heap_stop turns sampling
  * off (tracked blocks stay tracked, so their frees stay correct). */

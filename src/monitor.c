@@ -34,7 +34,7 @@ static struct {
     struct conan_config cfg;
     struct conan_context ctx;
     pthread_t thread;
-    bool running;
+    bool running;              /* atomic: read by every thread as it starts and ends */
     uint32_t wake_word;        /* atomic: 1 = wake up */
     int stop;                  /* atomic */
     int busy;                  /* atomic: 0 while the thread waits for its next deadline */
@@ -66,6 +66,9 @@ static struct {
     struct timespec dump_dir_mtime;   /* trigger files are looked for when this changes */
     struct { dev_t dev; ino_t ino; struct timespec mtime; bool seen, present; } shared_trigger;
 } mon;
+
+static bool monitor_running(void) { return __atomic_load_n(&mon.running, __ATOMIC_ACQUIRE); }
+static void set_monitor_running(bool on) { __atomic_store_n(&mon.running, on, __ATOMIC_RELEASE); }
 
 static int64_t wall_nanos(void)
 {
@@ -547,7 +550,7 @@ static void *monitor_main(void *arg)
         mon.window_note = mon.stop_note;
         close_cpu_window();
     }
-    if (!__atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE)) mon.running = false; /* we left on our own */
+    if (!__atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE)) set_monitor_running(false); /* we left on our own */
     return NULL;
 }
 
@@ -562,8 +565,8 @@ static void child_after_fork(void)
 {
     __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);
     conan_heap_stop();
-    forked = mon.running;
-    mon.running = false;
+    forked = monitor_running();
+    set_monitor_running(false);
 }
 
 void conan_monitor_after_fork(void)
@@ -592,7 +595,7 @@ void conan_monitor_after_fork(void)
 int conan_monitor_start(const struct conan_config *cfg)
 {
     static int atfork_registered;
-    if (mon.running) return 0;
+    if (monitor_running()) return 0;
     if (!atfork_registered++) pthread_atfork(NULL, NULL, child_after_fork);
     if (cfg != &mon.cfg) mon.cfg = *cfg;
     if (!mon.keep_context) conan_context_collect(&mon.ctx);
@@ -620,7 +623,7 @@ int conan_monitor_start(const struct conan_config *cfg)
         return -1;
     }
     pthread_setname_np(mon.thread, "conan-monitor");
-    mon.running = true;
+    set_monitor_running(true);
     conan_heap_start(&mon.cfg); /* here, before main, so its first allocations are sampled */
     return 0;
 }
@@ -634,20 +637,20 @@ static void wake(void)
 
 void conan_monitor_poke(void)
 {
-    if (!mon.running) return;
+    if (!monitor_running()) return;
     __atomic_store_n(&mon.poked, 1, __ATOMIC_RELEASE);
     wake();
 }
 
 void conan_monitor_thread_event(void)
 {
-    if (!mon.running || !__atomic_load_n(&conan_cpu_ring.active, __ATOMIC_RELAXED)) return;
+    if (!monitor_running() || !__atomic_load_n(&conan_cpu_ring.active, __ATOMIC_RELAXED)) return;
     if (!__atomic_exchange_n(&mon.thread_event, 1, __ATOMIC_ACQ_REL)) wake();
 }
 
 int conan_monitor_request(void)
 {
-    if (!mon.running) return -1;
+    if (!monitor_running()) return -1;
     __atomic_store_n(&mon.requested, 1, __ATOMIC_RELEASE);
     wake();
     return 0;
@@ -674,9 +677,9 @@ static bool pause_begin(void)
 {
     pthread_mutex_lock(&pause_lock);
     bool joined = pausers > 0;
-    if (!joined && mon.running && conan_for_each_task(NULL, NULL) == 2) { /* the caller + the monitor */
+    if (!joined && monitor_running() && conan_for_each_task(NULL, NULL) == 2) { /* the caller + the monitor */
         stop_monitor("stopped early: the program entered a new namespace", PAUSE_WAIT_MS, true);
-        paused_by_us = !mon.running;
+        paused_by_us = !monitor_running();
     }
     if (joined || paused_by_us) pausers++;
     pthread_mutex_unlock(&pause_lock);
@@ -716,7 +719,7 @@ int conan_monitor_call_alone(int (*call)(int, int), int a, int b)
  * wake-up). Otherwise it gets wait_ms to write what an open window holds. */
 static void stop_monitor(const char *why, int wait_ms, bool must_join)
 {
-    if (!mon.running) return;
+    if (!monitor_running()) return;
     mon.stop_note = why;
     /* Sampling stops at once; the thread gets a bounded time to write what an
      * open window already holds. */
@@ -725,7 +728,7 @@ static void stop_monitor(const char *why, int wait_ms, bool must_join)
     __atomic_store_n(&mon.stop, 1, __ATOMIC_SEQ_CST);
     wake();
     if (!must_join && !__atomic_load_n(&mon.busy, __ATOMIC_SEQ_CST) && !mon.window_open) {
-        mon.running = false; /* it will only see the flag and leave */
+        set_monitor_running(false); /* it will only see the flag and leave */
         return;
     }
     struct timespec deadline;
@@ -733,5 +736,5 @@ static void stop_monitor(const char *why, int wait_ms, bool must_join)
     deadline.tv_nsec += wait_ms * 1000000L;
     deadline.tv_sec += deadline.tv_nsec / 1000000000L;
     deadline.tv_nsec %= 1000000000L;
-    if (pthread_timedjoin_np(mon.thread, NULL, &deadline) == 0) mon.running = false;
+    if (pthread_timedjoin_np(mon.thread, NULL, &deadline) == 0) set_monitor_running(false);
 }

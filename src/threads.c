@@ -35,7 +35,7 @@
 
 struct thread_record {
     struct thread_record *prev, *next;
-    pid_t tid;                   /* 0 until the thread runs */
+    pid_t tid;                   /* 0 until the thread runs; set under the registry lock */
     void *(*start)(void *);
     void *arg;
     double created_s;            /* monotonic */
@@ -46,7 +46,7 @@ struct thread_record {
 static struct {
     pthread_mutex_t lock;
     struct thread_record *live;
-    long count;
+    long count;                  /* changed under the lock, atomically: thread_ended reads it without */
     pthread_key_t key;
     bool key_ok;
 } reg = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -58,7 +58,7 @@ static void link_record(struct thread_record *r)
     r->next = reg.live;
     if (reg.live) reg.live->prev = r;
     reg.live = r;
-    reg.count++;
+    __atomic_store_n(&reg.count, reg.count + 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&reg.lock);
 }
 
@@ -68,7 +68,7 @@ static void unlink_record(struct thread_record *r)
     if (r->prev) r->prev->next = r->next;
     else reg.live = r->next;
     if (r->next) r->next->prev = r->prev;
-    reg.count--;
+    __atomic_store_n(&reg.count, reg.count - 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&reg.lock);
 }
 
@@ -82,12 +82,16 @@ static void thread_ended(void *value)
     /* Only the monitor left registered: if main has left too, the process must
      * end now (the monitor checks). A count read, no syscall. */
     if (__atomic_load_n(&reg.count, __ATOMIC_RELAXED) <= 1) conan_monitor_poke();
+    conan_heap_thread_registered(false);
 }
 
 static void *trampoline(void *arg)
 {
     struct thread_record *r = arg;
-    __atomic_store_n(&r->tid, gettid(), __ATOMIC_RELEASE);
+    conan_heap_thread_registered(true);
+    pthread_mutex_lock(&reg.lock); /* the threadcreate profile copies records under it */
+    r->tid = gettid();
+    pthread_mutex_unlock(&reg.lock);
     pthread_setspecific(reg.key, r);
     conan_monitor_thread_event();
     return r->start(r->arg);
@@ -271,7 +275,7 @@ struct conan_pprof *conan_threads_create_profile(long *threads, struct conan_sym
 struct snapshot_slot {
     pid_t tid;
     unsigned generation;         /* the snapshot this slot was handed out for */
-    int depth;                   /* written last: > 0 once the stack is in */
+    int depth;                   /* atomic (handlers write it); written last: > 0 once the stack is in */
     uintptr_t pcs[CONAN_MAX_FRAMES];
 };
 
@@ -447,13 +451,14 @@ struct conan_pprof *conan_threads_profile(const struct conan_config *cfg, bool c
     }
     if (signals) __atomic_store_n(&snap.generation, generation, __ATOMIC_SEQ_CST);
     for (int i = 0; signals && i < tasks.n; i++) {
-        if (snap.slot[i].depth != 0) continue;
+        if (__atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE) != 0) continue;
         if (conan_sigprof_blocked_by(tasks.tid[i])) {
-            snap.slot[i].depth = NOT_ASKED; /* it would never answer */
+            __atomic_store_n(&snap.slot[i].depth, NOT_ASKED, __ATOMIC_RELEASE); /* it would never answer */
             out->blocked++;
             continue;
         }
-        if (send_request(tasks.tid[i], &snap.slot[i]) != 0) snap.slot[i].depth = GONE;
+        if (send_request(tasks.tid[i], &snap.slot[i]) != 0)
+            __atomic_store_n(&snap.slot[i].depth, GONE, __ATOMIC_RELEASE);
     }
 
     /* Wait for the answers, never longer than threads.wait_ms. */

@@ -22,7 +22,7 @@ elif grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
 else
     skip "no writable cgroup cpu controller (v1 cpu or v2 with cpu) on this machine"
 fi
-trap 'rmdir "$cg" 2>/dev/null; rm -rf "$WORK"' EXIT
+at_exit 'rmdir "$cg" 2>/dev/null'
 
 write_config "$WORK/c.json" '{ "interval_ms": 200, "dump_dir": "@DUMPS@",
   "cpu": { "min": 10, "abs": 80, "window": 0, "cooldown_s": 600, "profile_seconds": 1 } }'

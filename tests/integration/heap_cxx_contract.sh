@@ -8,6 +8,8 @@
 # - a C host loading a C++ library RTLD_LOCAL (whose C++ runtime the global
 #   scope cannot see) still gets bad_alloc thrown and nothrow's nullptr.
 . "$(dirname "$0")/lib.sh"
+skip_if_sanitized "the sanitizer's operator new/delete take the C++ runtime's place: they abort instead of" \
+    "throwing bad_alloc and do not reach a program's replacement operators, with or without libconan"
 write_config "$WORK/c.json" '{ "dump_dir": "@DUMPS@", "heap": { "sample_bytes": 64 } }'
 jemalloc=$(ls /usr/lib/*/libjemalloc.so.2 2>/dev/null | head -1)
 [ -n "$jemalloc" ] || fail "libjemalloc.so.2 is not installed (scripts/setup.sh installs libjemalloc2)"

@@ -9,11 +9,46 @@ set -u
 
 WORK=$(mktemp -d /tmp/conan-it.XXXXXX)
 DUMPS="$WORK/dumps"
-trap 'rm -rf "$WORK"' EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
 note() { echo "# $*"; }
+
+# The sanitized passes (tests/meson.build, suites asan and tsan) set
+# CONAN_SANITIZED=asan or tsan and LIBCONAN to "libconan-asan.so libasan.so"
+# or "libconan-tsan.so libtsan.so", preloaded in that order. The sanitizers
+# write to $WORK/sanitizer.{asan,ubsan,tsan}.<pid>; an error report from any
+# process fails the test, and is shown, whatever the test concluded. (ASan's
+# warning "failed to allocate", for a request it refuses by returning NULL as
+# the allocator would, is not an error.)
+SANITIZED=${CONAN_SANITIZED:-}
+if [ -n "$SANITIZED" ]; then
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-}:log_path=$WORK/sanitizer.asan"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$WORK/sanitizer.ubsan"
+    export TSAN_OPTIONS="${TSAN_OPTIONS:-}:log_path=$WORK/sanitizer.tsan"
+fi
+# skip_if_sanitized REASON — for what a sanitized shim cannot show (timings);
+# skip_under_tsan REASON — for what ThreadSanitizer's runtime itself changes.
+skip_if_sanitized() { [ -z "$SANITIZED" ] || skip "under $SANITIZED: $*"; }
+skip_under_tsan() { [ "$SANITIZED" != tsan ] || skip "under tsan: $*"; }
+
+# at_exit CMD — run CMD (eval'd) when the test ends, before the scratch goes.
+exit_hooks=()
+at_exit() { exit_hooks+=("$1"); }
+finish() {
+    local status=$? hook report name
+    for hook in "${exit_hooks[@]}"; do eval "$hook"; done
+    for report in "$WORK"/sanitizer.*.*; do
+        grep -qE 'ERROR: |runtime error: |CHECK failed|ThreadSanitizer' "$report" 2>/dev/null || continue
+        name=${report#"$WORK"/sanitizer.} # asan.<pid>, ubsan.<pid>, tsan.<pid>
+        echo "FAIL: ${name%%.*} report from pid ${name#*.}:" >&2
+        cat "$report" >&2
+        status=1
+    done
+    rm -rf "$WORK"
+    exit $status
+}
+trap finish EXIT
 
 # write_config FILE JSON — JSON may use @DUMPS@ for the scratch dump dir.
 write_config() { printf '%s\n' "${2//@DUMPS@/$DUMPS}" > "$1"; }

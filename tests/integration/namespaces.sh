@@ -3,6 +3,7 @@
 # succeeds (the monitor steps aside and comes back), for a program calling it
 # and for unshare(1); and the monitor is back afterwards to profile the work.
 . "$(dirname "$0")/lib.sh"
+skip_under_tsan "libtsan runs a background thread of its own, and unshare(CLONE_NEWUSER) refuses a multi-threaded caller"
 require_go
 "$WORKLOADS/userns" 10 >/dev/null 2>&1 || skip "this machine does not allow unshare(CLONE_NEWUSER) even without the shim"
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",

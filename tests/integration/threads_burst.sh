@@ -11,6 +11,7 @@
 # - no sleep is cut short (no signal reaches a blocked thread), and the
 #   snapshot stays within threads.wait_ms.
 . "$(dirname "$0")/lib.sh"
+skip_under_tsan "libtsan turns vfork into fork, so the workload's vfork parent is never in D state"
 require_go
 write_config "$WORK/c.json" '{ "dump_dir": "@DUMPS@", "cpu": { "enable": false }, "heap": { "sample_bytes": 0 },
   "threads": { "wait_ms": 100 } }'

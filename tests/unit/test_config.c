@@ -1,5 +1,6 @@
 /* test_config.c — CONAN_CONFIG: defaults, the issue's full example, and every
  * class of bad config with the exact "<file>: <json.path>: <what>" message. */
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,7 +18,7 @@ static void test_defaults(void)
 {
     struct conan_config c;
     conan_config_defaults(&c);
-    CHECK_STR(c.app, "test_config");
+    CHECK_STR(c.app, program_invocation_short_name); /* test_config, or test_config_asan */
     CHECK_INT(c.mode, CONAN_MODE_ADAPTIVE);
     CHECK_INT(c.interval_ms, 5000);
     CHECK_STR(c.dump_dir, "/tmp/conan");
