@@ -4,6 +4,7 @@
 # output and exit status are unchanged. Runs as user nobody, whose process
 # count the limit applies to (root is exempt).
 . "$(dirname "$0")/lib.sh"
+skip_if_sanitized "the sanitizer's reports go to a scratch directory user nobody cannot write"
 [ "$(id -u)" = 0 ] || skip "needs root to run as another user under RLIMIT_NPROC"
 command -v setpriv >/dev/null && command -v prlimit >/dev/null || skip "setpriv or prlimit missing (util-linux)"
 [ "$(ps -u nobody -o pid= | wc -l)" -eq 0 ] || skip "user nobody already has processes, which RLIMIT_NPROC would count"

@@ -14,6 +14,7 @@
 #     interleaved: medians of throughput (only a gross slowdown fails, it
 #     is noisy here) and of redis's CPU time per request (under 1.3x).
 . "$(dirname "$0")/lib.sh"
+skip_if_sanitized "redis's allocations then go to the sanitizer's allocator, which tops its profiles and replaces the jemalloc this test reads"
 require_go
 redis_server=$(command -v redis-server) || skip "redis-server is not installed; scripts/setup.sh installs it"
 command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null \

@@ -6,6 +6,7 @@
 # set-user-ID copy of libconan.so there for the length of the run, and checks
 # that it really was loaded.
 . "$(dirname "$0")/lib.sh"
+skip_if_sanitized "the loader preloads nothing but set-user-ID libraries here, and the sanitizer's runtime is not one"
 [ "$(id -u)" = 0 ] || skip "needs root to make set-user-ID files"
 libdir=$(dirname "$(ldconfig -p | awk '$1 == "libc.so.6" { print $NF; exit }')")
 [ -d "$libdir" ] || skip "cannot find the system library directory"
