@@ -16,7 +16,10 @@
 # for libconan, the median signed error and the worst run. Sampling every
 # 512 KiB, the estimate of a 64 MiB leak has a standard error of
 # √(512 KiB ÷ 64 MiB) ≈ 9%, so single runs beyond 10% are expected.
+# A round takes about a second, so 15 rounds by default: the median of a
+# quantity this noisy needs them.
 # usage: heap_fidelity.sh [--quick] [--rounds N] [LEAK_MIB]
+DEFAULT_ROUNDS=15
 . "$(dirname "$0")/lib.sh"
 LEAK_MIB=${ARGS[0]:-64}
 WORKLOAD="$WORKLOADS/bench_leak"

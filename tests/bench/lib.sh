@@ -19,7 +19,7 @@ set -u
 : "${WORKLOADS:?WORKLOADS must point at the built workloads (build/tests)}"
 
 QUICK=0
-ROUNDS=5
+ROUNDS=${DEFAULT_ROUNDS:-5}   # a script may set DEFAULT_ROUNDS before sourcing this
 ARGS=()
 while [ $# -gt 0 ]; do
     case $1 in
