@@ -84,6 +84,7 @@ col() { awk -v c="$2" '{ print $c }' "$WORK/$1" | median; }
 wall_plain=$(col plain 1)
 cpu_plain=$(col plain 4)
 note "unprofiled: wall $wall_plain s, process CPU $cpu_plain s (medians)"
+note "  runs (wall cpu_a cpu_b process_cpu): $(cut -d' ' -f1-4 "$WORK/plain" | paste -sd, -)"
 result 2 "plain: wall" "$wall_plain" s -
 for name in "${names[@]}"; do
     [ "$name" = plain ] && continue

@@ -13,6 +13,10 @@
 #                  once the first window is open
 #  jemalloc_prof   MALLOC_CONF=prof:true (redis's own jemalloc, 512 KiB sampling)
 #  heaptrack       heaptrack redis-server … (every allocation traced)
+# The server runs on CPU 0 and redis-benchmark on CPU 1 (taskset), so the two
+# do not trade places between runs and libconan's monitor thread competes
+# with the server it watches; heaptrack's helper processes (heaptrack_interpret,
+# zstd), which a real deployment would let run elsewhere, are moved to CPU 1.
 # Reported: the medians of requests/s ((SET + GET) ÷ 2) and their ratio to
 # plain — targets: idle ≥ 0.98, window ≥ 0.95, heap sampling ≥ 0.98 — and
 # redis's CPU time per request (utime + stime from /proc over each run), which
@@ -24,6 +28,10 @@ REQUESTS=${ARGS[0]:-200000}
 redis_server=$(command -v redis-server) || die "redis-server is not installed; scripts/setup.sh installs it"
 command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null \
     || die "redis-tools is not installed; scripts/setup.sh installs it"
+
+command -v taskset >/dev/null || die "taskset (util-linux) is missing"
+SERVER_CPU=0
+CLIENT_CPU=$(($(nproc) > 1 ? 1 : 0))
 
 names=(plain conan_idle conan_heap conan_window)
 [ -n "$JEMALLOC" ] && names+=(jemalloc_prof)   # redis-server links libjemalloc2 itself
@@ -58,7 +66,7 @@ start() {
     for try in 1 2 3 4 5; do
         port=$((20000 + RANDOM % 40000))
         port_in_use "$port" && continue
-        env "${env_vars[@]+"${env_vars[@]}"}" "${wrapper[@]+"${wrapper[@]}"}" "$redis_server" --port "$port" --bind 127.0.0.1 \
+        env "${env_vars[@]+"${env_vars[@]}"}" taskset -c "$SERVER_CPU" "${wrapper[@]+"${wrapper[@]}"}" "$redis_server" --port "$port" --bind 127.0.0.1 \
             --save "" --appendonly no --daemonize no --dir "$dir" >"$dir/log" 2>"$dir/err" &
         pid=$!
         running+=("$pid")
@@ -68,6 +76,12 @@ start() {
             pid_of[$name]=$(rc "$port" INFO server | tr -d '\r' | sed -n 's/^process_id://p')
             port_of[$name]=$port
             [ -n "${pid_of[$name]}" ] || die "$name: no process_id from INFO"
+            if [ "$name" = heaptrack ]; then
+                local helper
+                for helper in $(ps -o pid= --ppid "$pid"); do
+                    [ "$helper" = "${pid_of[$name]}" ] || taskset -p -c "$CLIENT_CPU" "$helper" >/dev/null
+                done
+            fi
             return 0
         fi
         wait "$pid"; forget "$pid"
@@ -79,7 +93,7 @@ start() {
 bench() { # bench NAME — appends "SET GET cpu_us_per_request" to $WORK/NAME.runs
     local name=$1 port=${port_of[$1]} pid=${pid_of[$1]} before after
     before=$(cpu_seconds_of "$pid")
-    redis-benchmark -p "$port" -c 50 -n "$REQUESTS" -t set,get --csv >"$WORK/bench.out" 2>"$WORK/bench.err" \
+    taskset -c "$CLIENT_CPU" redis-benchmark -p "$port" -c 50 -n "$REQUESTS" -t set,get --csv >"$WORK/bench.out" 2>"$WORK/bench.err" \
         || die "$name: redis-benchmark failed: $(cat "$WORK/bench.err")"
     after=$(cpu_seconds_of "$pid")
     ! grep -qi error "$WORK/bench.err" || die "$name: redis-benchmark: $(head -3 "$WORK/bench.err")"
