@@ -72,7 +72,7 @@ steal=$(awk -v s=$((steal1 - steal0)) -v t=$((total1 - total0)) 'BEGIN { printf 
 {
     echo "# libconan benchmark summary"
     echo
-    echo "- command: \`scripts/bench.sh ${opts[*]-}\`$([ -n "$only" ] && echo " --only $only"), $(date -u +%Y-%m-%dT%H:%MZ), $((SECONDS - started)) s"
+    echo "- command: \`scripts/bench.sh${opts[*]+ ${opts[*]}}\`$([ -n "$only" ] && echo " --only $only"), $(date -u +%Y-%m-%dT%H:%MZ), $((SECONDS - started)) s"
     echo "- libconan: $(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)"
     echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
     echo "- CPU time stolen by the hypervisor during the run: $steal%; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -88,6 +88,8 @@ TCMALLOC=$(libdir_of libtcmalloc.so.4)
 PROFILER=$(libdir_of libprofiler.so.0)
 HEAPTRACK=$(command -v heaptrack || true)
 JEPROF=$(command -v jeprof || true)
+# BENCH_NO_PEERS=1 runs as if none were installed (checks the skips).
+if [ "${BENCH_NO_PEERS:-0}" = 1 ]; then JEMALLOC="" TCMALLOC="" PROFILER="" HEAPTRACK="" JEPROF=""; fi
 peer_missing() { # peer_missing WHAT PACKAGE — the SKIP reason
     echo "$1 is not installed (Debian package $2; scripts/setup.sh installs it)"
 }

@@ -34,7 +34,8 @@ SERVER_CPU=0
 CLIENT_CPU=$(($(nproc) > 1 ? 1 : 0))
 
 names=(plain conan_idle conan_heap conan_window)
-[ -n "$JEMALLOC" ] && names+=(jemalloc_prof)   # redis-server links libjemalloc2 itself
+# redis-server links libjemalloc2 itself; without it there is no jemalloc to profile
+if [ -n "$JEMALLOC" ]; then names+=(jemalloc_prof); else skip_result 5 jemalloc_prof "$(peer_missing libjemalloc.so.2 libjemalloc2)"; fi
 if [ -n "$HEAPTRACK" ]; then names+=(heaptrack); else skip_result 5 heaptrack "$(peer_missing heaptrack heaptrack)"; fi
 
 running=()   # servers (or heaptrack wrappers) still running, ended on exit
