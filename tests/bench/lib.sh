@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh — shared by the figure scripts that scripts/bench.sh runs: options
 # (--quick, --rounds N), a scratch directory, medians, the result lines, skips
 # with a reason, and where the peers' libraries and tools are.

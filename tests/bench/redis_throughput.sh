@@ -105,11 +105,11 @@ bench() { # bench NAME — appends "SET GET cpu_us_per_request" to $WORK/NAME.ru
 
 # stop NAME — SHUTDOWN NOSAVE; the server (and heaptrack) must exit 0.
 stop() {
-    local name=$1 wrapper=${wrapper_of[$1]}
+    local name=$1 top=${wrapper_of[$1]}
     rc "${port_of[$name]}" SHUTDOWN NOSAVE >/dev/null 2>&1
-    wait_for 60 eval "! kill -0 $wrapper 2>/dev/null" || die "$name: still running 60 s after SHUTDOWN NOSAVE"
-    wait "$wrapper"; local status=$?
-    forget "$wrapper"
+    wait_for 60 eval "! kill -0 $top 2>/dev/null" || die "$name: still running 60 s after SHUTDOWN NOSAVE"
+    wait "$top"; local status=$?
+    forget "$top"
     [ "$status" -eq 0 ] || { tail -5 "$WORK/$name/log" "$WORK/$name/err" >&2; fail "$name: exited with status $status"; }
 }
 
