@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh — installs every Debian package libconan needs to build, test and run
-# its demo. Idempotent: installs only what is missing. Needs root (or sudo).
+# its demo, and the peers scripts/bench.sh compares it with. Idempotent:
+# installs only what is missing. Needs root (or sudo).
 set -euo pipefail
 
 packages=(
@@ -13,6 +14,8 @@ packages=(
     libasan8 libubsan1 libtsan2                          # tests: the heap engine under sanitizers
     clang-14 libclang-rt-14-dev                          # tests: the config fuzzer (libFuzzer)
     redis-server redis-tools python3                     # tests: real programs under the shim
+    google-perftools libgoogle-perftools4                # bench: tcmalloc, gperftools' heap and CPU profilers
+    libjemalloc-dev heaptrack                            # bench: jeprof (jemalloc's profiler), heaptrack
 )
 
 missing=()

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# footprint.sh — figure 7: what libconan costs while it waits, what its
+# profiles weigh, and what a sample costs.
+#  a. RSS at idle: tests/workloads/idle (sleeps 3 s) started side by side
+#     without a profiler, under libconan as shipped (interval_ms 1000 so two
+#     ticks have run), libconan with heap sampling off, gperftools' CPU
+#     profiler (CPUPROFILE), jemalloc alone and jemalloc with prof:true;
+#     VmRSS (and RssAnon) from /proc/PID/status 2.5 s after start, ROUNDS
+#     rounds, medians; the shim's figure is the difference to the plain run.
+#     Target: ≤ 8 MiB.
+#  b. Size on disk of a 10-s CPU profile of two busy threads: bench_cpu_work
+#     --tree, whose samples nearly all have stacks of their own (a random walk
+#     16 functions wide and up to 16 deep), the worst case for the encoder;
+#     median of min(ROUNDS, 3) profiles. Target: ≤ 200 KiB. (--quick: 2 s.)
+#  c. Unwinding cost per sample: bench_unwind_cost's median µs per walk of a
+#     27-frame stack from the signal context (libconan's unwinder, beside
+#     libunwind's stock one), the median over ROUNDS runs.
+# usage: footprint.sh [--quick] [--rounds N]
+. "$(dirname "$0")/lib.sh"
+IDLE="$WORKLOADS/idle"
+CPU_WORK="$WORKLOADS/bench_cpu_work"
+UNWIND="$WORKLOADS/bench_unwind_cost"
+for w in "$IDLE" "$CPU_WORK" "$UNWIND"; do [ -x "$w" ] || die "$w is not built"; done
+
+# a. RSS at idle
+names=(plain conan conan_nosample)
+if [ -n "$PROFILER" ]; then names+=(gperf_cpu); else skip_result 7 gperf_cpu "$(peer_missing libprofiler.so.0 libgoogle-perftools4)"; fi
+if [ -n "$JEMALLOC" ]; then names+=(jemalloc jemalloc_prof); else skip_result 7 jemalloc_prof "$(peer_missing libjemalloc.so.2 libjemalloc2)"; fi
+printf '{ "dump_dir": "%s/d", "interval_ms": 1000 }\n' "$WORK" > "$WORK/default.json"
+printf '{ "dump_dir": "%s/d", "interval_ms": 1000, "heap": { "sample_bytes": 0 } }\n' "$WORK" > "$WORK/nosample.json"
+start_idle() { # start_idle NAME — idle itself in the background (not a subshell): sets $!
+    local vars=()
+    case $1 in
+    conan) vars=(LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/default.json") ;;
+    conan_nosample) vars=(LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/nosample.json") ;;
+    gperf_cpu) vars=(LD_PRELOAD="$PROFILER" CPUPROFILE="$WORK/gperf.prof") ;;
+    jemalloc) vars=(LD_PRELOAD="$JEMALLOC") ;;
+    jemalloc_prof) vars=(LD_PRELOAD="$JEMALLOC" MALLOC_CONF=prof:true) ;;
+    esac
+    env "${vars[@]+"${vars[@]}"}" "$IDLE" 3000 >/dev/null 2>"$WORK/idle.$1.err" &
+}
+status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+for ((r = 1; r <= ROUNDS; r++)); do
+    declare -A pid=()
+    for name in "${names[@]}"; do start_idle "$name"; pid[$name]=$!; done
+    sleep 2.5
+    for name in "${names[@]}"; do
+        rss=$(status_kib "${pid[$name]}" VmRSS) anon=$(status_kib "${pid[$name]}" RssAnon)
+        [ -n "$rss" ] || { fail "$name: idle exited early"; continue; }
+        echo "$rss $anon" >> "$WORK/rss.$name"
+    done
+    for name in "${names[@]}"; do wait "${pid[$name]}" || fail "$name: idle failed"; done
+done
+rss_plain=$(awk '{ print $1 }' "$WORK/rss.plain" | median)
+anon_plain=$(awk '{ print $2 }' "$WORK/rss.plain" | median)
+declare -A base=([conan]=plain [conan_nosample]=plain [gperf_cpu]=plain [jemalloc]=plain [jemalloc_prof]=jemalloc)
+for name in "${names[@]}"; do
+    rss=$(awk '{ print $1 }' "$WORK/rss.$name" | median)
+    anon=$(awk '{ print $2 }' "$WORK/rss.$name" | median)
+    note "$name at idle: VmRSS $rss KiB, RssAnon $anon KiB (medians of $ROUNDS)"
+    result 7 "$name: idle VmRSS" "$rss" KiB -
+    [ "$name" = plain ] && continue
+    b=${base[$name]}
+    added=$(awk -v a="$rss" -v p="$(awk '{ print $1 }' "$WORK/rss.$b" | median)" 'BEGIN { printf "%.2f", (a - p) / 1024 }')
+    target=-
+    [ "$name" = conan ] && target="<=8"
+    result 7 "$name: idle RSS added over $b" "$added" MiB "$target"
+done
+[ -n "$anon_plain" ] && [ -n "$rss_plain" ] || fail "no plain RSS"
+
+# b. a 10-s, 2-thread CPU profile on disk
+seconds=10
+[ "$QUICK" = 1 ] && seconds=2
+runs=$((ROUNDS < 3 ? ROUNDS : 3))
+for ((r = 1; r <= runs; r++)); do
+    dir="$WORK/p.$r"
+    mkdir -p "$dir"
+    printf '{ "dump_dir": "%s", "interval_ms": 100, "cpu": { "abs": 0, "window": 0, "profile_seconds": %d } }\n' \
+        "$dir" "$seconds" > "$dir.json"
+    touch "$dir/conan.trigger"
+    LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$dir.json" "$CPU_WORK" --wait-window 10 --tree --seconds $((seconds + 1)) >/dev/null \
+        || { fail "bench_cpu_work --tree failed"; continue; }
+    event=$(grep '"kind":"cpu"' "$dir/events.jsonl" 2>/dev/null | head -1)
+    file=$(json_field "$event" file)
+    [ -n "$file" ] && [ -f "$file" ] || { fail "no CPU profile from the 2-thread run: $event"; continue; }
+    note=$(json_field "$event" note)
+    [ -z "$note" ] || fail "the profile window ended early: $note"
+    stacks=$(pprof -raw -symbolize=none "$file" | awk '/^Samples/ { on = 1; next } /^Locations/ { on = 0 } on && /^ +[0-9]+ +[0-9]+: / { n++ } END { print n + 0 }')
+    echo "$(stat -c %s "$file") $(json_field "$event" samples) $(json_field "$event" duration_s) $stacks" >> "$WORK/sizes"
+done
+if [ -s "$WORK/sizes" ]; then
+    bytes=$(awk '{ print $1 }' "$WORK/sizes" | median)
+    note "a ${seconds}-s profile of two busy threads, every stack its own: $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1024 }') KiB (runs: bytes, samples, seconds, distinct stacks: $(paste -sd, "$WORK/sizes"))"
+    result 7 "${seconds}-s 2-thread CPU profile on disk" "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1024 }')" KiB "<=200"
+    result 7 "bytes per sample in it" "$(awk '{ print $1 / $2 }' "$WORK/sizes" | median | awk '{ printf "%.1f", $1 }')" B -
+else
+    fail "no 2-thread profile measured"
+fi
+
+# c. unwinding cost per sample
+for ((r = 1; r <= ROUNDS; r++)); do
+    out=$("$UNWIND") || fail "bench_unwind_cost failed: $out"
+    printf '%s\n' "$out" | sed -n 's/.*median per walk \([0-9.]*\) us (libconan) vs \([0-9.]*\) us.*/\1 \2/p' >> "$WORK/unwind"
+done
+[ -s "$WORK/unwind" ] || die "bench_unwind_cost printed no figure"
+ours=$(awk '{ print $1 }' "$WORK/unwind" | median)
+stock=$(awk '{ print $2 }' "$WORK/unwind" | median)
+note "unwinding a 27-frame stack from a signal: libconan $ours µs, libunwind's local unwinder $stock µs (medians of $ROUNDS runs of bench_unwind_cost)"
+result 7 "unwind per sample (libconan)" "$ours" µs -
+result 7 "unwind per sample (libunwind local)" "$stock" µs -
+exit $STATUS
