@@ -19,10 +19,13 @@ if [ "$allocator" = jemalloc ]; then
     preload="$LIBCONAN $jemalloc"
 fi
 # sample_bytes 64 KiB: the estimate's standard error on 64 MiB is ~3%, so ±15%
-# is a 5-sigma bound (at the 512 KiB default it is ~9%, see docs).
+# is a 5-sigma bound (at the 512 KiB default it is ~9%, see docs). sustain 3:
+# the profile comes 200 ms after the heap first reaches 48 MiB, when the leak
+# is complete (a tick in the middle of it, likelier with a sanitizer's slower
+# malloc, profiled 50 of the 64 MiB).
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
   "cpu": { "enable": false }, "memory": { "enable": false },
-  "heap": { "min": 0, "abs": 48, "window": 0, "sample_bytes": 65536 } }'
+  "heap": { "min": 0, "abs": 48, "window": 0, "sustain": 3, "sample_bytes": 65536 } }'
 out=$(LD_PRELOAD="$preload" CONAN_CONFIG="$WORK/c.json" "$WORKLOADS/heap_leak" 64 "$DUMPS" 20) || fail "workload failed"
 leaked=$(printf '%s\n' "$out" | awk '/^leaked/ { print $2 }')
 [ "$(count_dumps heap)" -ge 1 ] || { cat "$DUMPS/events.jsonl" >&2; fail "no heap profile was written"; }
