@@ -20,13 +20,10 @@ write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@", "heap"
 "$WORKLOADS/cpp_server" 2 1200000 >"$WORK/plain.out" 2>"$WORK/plain.err" || fail "workload failed without the shim"
 under_shim "$WORK/c.json" "$WORKLOADS/cpp_server" 2 1200000 >"$WORK/shim.out" 2>"$WORK/shim.err" \
     || fail "workload failed under the shim: $(cat "$WORK/shim.err")"
-cmp -s "$WORK/plain.out" "$WORK/shim.out" || fail "stdout differs: '$(cat "$WORK/plain.out")' vs '$(cat "$WORK/shim.out")'"
-cmp -s "$WORK/plain.err" "$WORK/shim.err" || fail "stderr differs: '$(cat "$WORK/plain.err")' vs '$(cat "$WORK/shim.err")'"
+same_output "$WORK/plain" "$WORK/shim"
 
-[ "$(count_dumps cpu)" -eq 1 ] || { cat "$DUMPS/events.jsonl" >&2; fail "want 1 cpu dump, got $(count_dumps cpu)"; }
-file="$DUMPS/$(dumps_of_kind cpu)"
-event=$(grep -F "\"file\":\"$file\"" "$DUMPS/events.jsonl") || fail "no event line for $file"
-[ "$(json_field "$event" reason)" = abs ] || fail "not the CPU rule's profile: $event"
+file=$(rule_cpu_dump) || exit 1
+event=$(grep -F "\"file\":\"$file\"" "$DUMPS/events.jsonl")
 
 # Names as the shim wrote them (-symbolize=none), whole (they contain spaces).
 top=$(pprof -top -symbolize=none "$file" | awk 'found && NF >= 6 { $1 = $2 = $3 = $4 = $5 = ""; sub(/^ +/, ""); print } /flat%/ { found = 1 }' | head -5)

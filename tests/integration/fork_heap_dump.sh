@@ -12,18 +12,7 @@ write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@", "mode"
 timeout 120 env LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/c.json" "$WORKLOADS/forks" heap 300 "$WORK/shim.log" \
     >"$WORK/shim.out" 2>"$WORK/shim.err" || fail "under the shim (status $?): $(cat "$WORK/shim.out" "$WORK/shim.err")"
 cmp -s "$WORK/plain.out" "$WORK/shim.out" || fail "stdout changed: $(cat "$WORK/shim.out")"
-landed=$(python3 - "$DUMPS/events.jsonl" "$WORK/shim.log" <<'PY'
-import json, sys, datetime
-kids = {int(l.split()[0]): float(l.split()[1]) for l in open(sys.argv[2])}
-def ms(t): return datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp() * 1e3
-dumps = []
-for line in open(sys.argv[1]):
-    e = json.loads(line)
-    if e["kind"] == "heap" and e["pid"] not in kids:
-        dumps.append((ms(e["time"]) - e.get("write_ms", 0), ms(e["time"])))
-print(sum(1 for t in kids.values() if any(a <= t <= b for a, b in dumps)))
-PY
-)
+landed=$(forks_during heap "$WORK/shim.log")
 note "$landed of 300 forks happened while the parent built or wrote a heap profile"
 [ "$landed" -ge 3 ] || fail "only $landed forks landed in a heap dump: the test did not exercise the case"
 f=$(dumps_of_kind heap | head -1)

@@ -15,21 +15,8 @@ under_shim "$WORK/c.json" "$WORKLOADS/forks" "${args[@]}" "$WORK/shim.log" >"$WO
     || fail "under the shim (status $?): $(cat "$WORK/shim.out" "$WORK/shim.err")"
 cmp -s "$WORK/plain.out" "$WORK/shim.out" || fail "stdout changed: $(cat "$WORK/shim.out")"
 
-# How many forks happened while a parent window was open (windows end at the
-# event time minus the write; they last duration_s).
-landed=$(python3 - "$DUMPS/events.jsonl" "$WORK/shim.log" <<'PY'
-import json, sys, datetime
-kids = {int(l.split()[0]): float(l.split()[1]) for l in open(sys.argv[2])}
-def ms(t): return datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp() * 1e3
-windows = []
-for line in open(sys.argv[1]):
-    e = json.loads(line)
-    if e["kind"] == "cpu" and e["pid"] not in kids and e.get("duration_s"):
-        end = ms(e["time"]) - e.get("write_ms", 0)
-        windows.append((end - e["duration_s"] * 1e3, end))
-print(sum(1 for t in kids.values() if any(a <= t <= b for a, b in windows)))
-PY
-)
+# How many forks happened while a parent window was open.
+landed=$(forks_during cpu "$WORK/shim.log")
 note "$landed of 4 forks happened inside a parent CPU window"
 [ "$landed" -ge 2 ] || fail "only $landed forks landed in a window: the test did not exercise the case"
 

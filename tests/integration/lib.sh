@@ -80,3 +80,38 @@ wait_for() { # wait_for SECONDS CONDITION... — polls, for setup only, never as
 }
 
 require_go() { command -v go >/dev/null || skip "go (golang-go) is not installed; scripts/setup.sh installs it"; }
+
+# same_output PLAIN SHIM — the run under the shim printed what the plain run
+# did: PLAIN.out/.err against SHIM.out/.err.
+same_output() {
+    cmp -s "$1.out" "$2.out" || fail "stdout differs: '$(cat "$1.out")' vs '$(cat "$2.out")'"
+    cmp -s "$1.err" "$2.err" || fail "stderr differs: '$(cat "$1.err")' vs '$(cat "$2.err")'"
+}
+
+# rule_cpu_dump — the one CPU dump, which the CPU rule must have written; prints its path.
+rule_cpu_dump() {
+    [ "$(count_dumps cpu)" -eq 1 ] || { cat "$DUMPS/events.jsonl" >&2; fail "want 1 cpu dump, got $(count_dumps cpu)"; }
+    local file="$DUMPS/$(dumps_of_kind cpu)" event
+    event=$(grep -F "\"file\":\"$file\"" "$DUMPS/events.jsonl") || fail "no event line for $file"
+    [ "$(json_field "$event" reason)" = abs ] || fail "not the CPU rule's profile: $event"
+    printf '%s\n' "$file"
+}
+
+# forks_during KIND LOG — how many of the children in LOG ("<pid> <fork time,
+# ms since the epoch>" per line) were forked while a process not in LOG was
+# sampling or writing a KIND profile: from the event's time back over the
+# write (write_ms) and the window (duration_s).
+forks_during() {
+    python3 - "$DUMPS/events.jsonl" "$2" "$1" <<'PY'
+import datetime, json, sys
+kids = {int(l.split()[0]): float(l.split()[1]) for l in open(sys.argv[2])}
+def ms(t): return datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp() * 1e3
+busy = []
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e["kind"] == sys.argv[3] and e["pid"] not in kids:
+        end = ms(e["time"])
+        busy.append((end - e.get("write_ms", 0) - e.get("duration_s", 0) * 1e3, end))
+print(sum(1 for t in kids.values() if any(a <= t <= b for a, b in busy)))
+PY
+}

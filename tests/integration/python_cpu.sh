@@ -24,13 +24,10 @@ under_shim "$WORK/c.json" "$python" -I "$script" 300000 3 >"$WORK/shim.out" 2>"$
 shim_status=$?
 [ "$plain_status" -eq 3 ] || fail "the script exited $plain_status without the shim: $(cat "$WORK/plain.err")"
 [ "$shim_status" -eq "$plain_status" ] || fail "exit status $shim_status under the shim, $plain_status without"
-cmp -s "$WORK/plain.out" "$WORK/shim.out" || fail "stdout differs: '$(cat "$WORK/plain.out")' vs '$(cat "$WORK/shim.out")'"
-cmp -s "$WORK/plain.err" "$WORK/shim.err" || fail "stderr differs: '$(cat "$WORK/plain.err")' vs '$(cat "$WORK/shim.err")'"
+same_output "$WORK/plain" "$WORK/shim"
 
-[ "$(count_dumps cpu)" -eq 1 ] || { cat "$DUMPS/events.jsonl" >&2; fail "want 1 cpu dump, got $(count_dumps cpu)"; }
-file="$DUMPS/$(dumps_of_kind cpu)"
-event=$(grep -F "\"file\":\"$file\"" "$DUMPS/events.jsonl") || fail "no event line for $file"
-[ "$(json_field "$event" reason)" = abs ] || fail "not the CPU rule's profile: $event"
+file=$(rule_cpu_dump) || exit 1
+event=$(grep -F "\"file\":\"$file\"" "$DUMPS/events.jsonl")
 samples=$(json_field "$event" samples)
 [ "$samples" -ge 20 ] || fail "only $samples samples"
 
