@@ -112,6 +112,13 @@ CONAN_INTERPOSED int setns(int fd, int nstype)
 /* fork() and daemon() return in the child after every atfork handler has run
  * (ours stop sampling and make the engine's locks consistent); that is where
  * the child's own monitor can start. Errors and errno are the C library's. */
+static void start_child_monitor(void)
+{
+    int saved = errno;
+    conan_monitor_after_fork();
+    errno = saved;
+}
+
 CONAN_INTERPOSED pid_t fork(void)
 {
     static pid_t (*next)(void);
@@ -121,11 +128,7 @@ CONAN_INTERPOSED pid_t fork(void)
         return -1;
     }
     pid_t pid = next();
-    if (pid == 0) {
-        int saved = errno;
-        conan_monitor_after_fork();
-        errno = saved;
-    }
+    if (pid == 0) start_child_monitor();
     return pid;
 }
 
@@ -138,11 +141,7 @@ CONAN_INTERPOSED int daemon(int nochdir, int noclose)
         return -1;
     }
     int rc = next(nochdir, noclose);
-    if (rc == 0) { /* only the grandchild returns */
-        int saved = errno;
-        conan_monitor_after_fork();
-        errno = saved;
-    }
+    if (rc == 0) start_child_monitor(); /* only the grandchild returns */
     return rc;
 }
 

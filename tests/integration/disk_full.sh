@@ -15,11 +15,7 @@ dd if=/dev/zero of="$mnt/filler" bs=4k 2>/dev/null || true   # until ENOSPC
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "'"$mnt"'/dumps",
   "cpu": { "min": 0, "abs": 5, "window": 0, "cooldown_s": 1, "profile_seconds": 1 } }'
 
-"$WORKLOADS/spike" 0 3500 1 0 3 >"$WORK/plain.out" 2>"$WORK/plain.err"; plain_rc=$?
-under_shim "$WORK/c.json" "$WORKLOADS/spike" 0 3500 1 0 3 >"$WORK/shim.out" 2>"$WORK/shim.err"; rc=$?
-[ $rc -eq $plain_rc ] || fail "exit status $rc instead of $plain_rc"
-cmp -s "$WORK/plain.out" "$WORK/shim.out" || fail "stdout changed"
-grep -v '^libconan: ' "$WORK/shim.err" | cmp -s - "$WORK/plain.err" || fail "the program's stderr changed"
+run_beside "$WORK/c.json" "$WORKLOADS/spike" 0 3500 1 0 3
 profile_lines=$(grep -c "^libconan: $mnt/dumps/.*: cannot write profile: No space left on device\$" "$WORK/shim.err")
 event_lines=$(grep -c "cannot append event: No space left on device" "$WORK/shim.err")
 other_lines=$(grep '^libconan: ' "$WORK/shim.err" | grep -v "cannot write profile\|cannot append event" || true)

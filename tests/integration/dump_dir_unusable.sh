@@ -6,11 +6,7 @@
 touch "$WORK/afile"
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "'"$WORK"'/afile/dumps",
   "cpu": { "abs": 20, "window": 0, "cooldown_s": 1, "profile_seconds": 1 } }'
-"$WORKLOADS/spike" 0 2500 1 0 3 >"$WORK/plain.out" 2>"$WORK/plain.err"; plain_rc=$?
-under_shim "$WORK/c.json" "$WORKLOADS/spike" 0 2500 1 0 3 >"$WORK/shim.out" 2>"$WORK/shim.err"; shim_rc=$?
-[ $shim_rc -eq $plain_rc ] || fail "exit status $shim_rc instead of $plain_rc"
-cmp -s "$WORK/plain.out" "$WORK/shim.out" || fail "stdout changed"
-grep -v '^libconan: ' "$WORK/shim.err" | cmp -s - "$WORK/plain.err" || fail "the program's stderr changed"
+run_beside "$WORK/c.json" "$WORKLOADS/spike" 0 2500 1 0 3
 lines=$(grep -c "^libconan: $WORK/afile/dumps: cannot create dump directory: Not a directory\$" "$WORK/shim.err")
 others=$(grep '^libconan: ' "$WORK/shim.err" | grep -vc "cannot create dump directory")
 note "$lines log lines over 2.5 s with a 1-s cooldown"

@@ -115,3 +115,15 @@ for line in open(sys.argv[1]):
 print(sum(1 for t in kids.values() if any(a <= t <= b for a, b in busy)))
 PY
 }
+
+# run_beside CONFIG CMD... — runs CMD without the shim ($WORK/plain.*) and under
+# it ($WORK/shim.*): the exit status, stdout and the program's own stderr
+# (all but libconan: lines) must be the same. $WORK/shim.err keeps our lines.
+run_beside() {
+    local config=$1 plain_rc rc; shift
+    "$@" >"$WORK/plain.out" 2>"$WORK/plain.err"; plain_rc=$?
+    under_shim "$config" "$@" >"$WORK/shim.out" 2>"$WORK/shim.err"; rc=$?
+    [ $rc -eq $plain_rc ] || fail "exit status $rc instead of $plain_rc"
+    cmp -s "$WORK/plain.out" "$WORK/shim.out" || fail "stdout changed"
+    grep -v '^libconan: ' "$WORK/shim.err" | cmp -s - "$WORK/plain.err" || fail "the program's stderr changed"
+}
