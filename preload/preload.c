@@ -2,9 +2,9 @@
  * sigaction and signal (the program's SIGPROF calls are virtualized while a
  * window holds SIGPROF, see src/sigprof.c), unshare and setns (the calls that
  * need a single-threaded caller go through conan_monitor_call_alone), fork and
- * daemon (the child starts a monitor of its own), and the constructor, which reads
- * CONAN_CONFIG and starts the monitor thread, and the destructor, which stops
- * it. No policy lives here. A config we cannot use leaves the shim inert, with
+ * daemon (the child starts a monitor of its own), dlclose (cached unwind rules
+ * are dropped), and the constructor, which reads CONAN_CONFIG and starts the
+ * monitor thread, and the destructor, which stops it. No policy lives here. A config we cannot use leaves the shim inert, with
  * one line on stderr: the program runs exactly as it would without us. */
 #include <dlfcn.h>
 #include <linux/nsfs.h>
@@ -142,6 +142,21 @@ CONAN_INTERPOSED int daemon(int nochdir, int noclose)
     }
     int rc = next(nochdir, noclose);
     if (rc == 0) start_child_monitor(); /* only the grandchild returns */
+    return rc;
+}
+
+/* Unloading code: the cached call-frame rules of its addresses (src/frame_rules.c)
+ * must not serve code mapped there later. Before, for rules computed while it
+ * closes; after, for the ones computed before. Status and dlerror are the
+ * loader's. */
+CONAN_INTERPOSED int dlclose(void *handle)
+{
+    static int (*next)(void *);
+    if (!next) next = (int (*)(void *))next_symbol("dlclose");
+    if (!next) return -1;
+    conan_frame_rules_forget();
+    int rc = next(handle);
+    conan_frame_rules_forget();
     return rc;
 }
 

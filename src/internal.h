@@ -240,6 +240,20 @@ int conan_unwind_from(uintptr_t sp, uintptr_t pc, uintptr_t *pcs, int max);
  * code that called into us (malloc, pthread_create). */
 int conan_unwind_caller(uintptr_t *pcs, int max);
 
+/* ------------------------------------------------------- frame_rules.c */
+
+/* Walks the calling thread's stack from a return address pc, with the stack
+ * pointer sp and rbp of the frame it returns to, using cached call-frame rules
+ * (x86-64). Fills pcs with return addresses minus one; returns the depth, or
+ * -1 when it cannot walk this stack (the caller then walks with libgcc). */
+int conan_frame_walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t *pcs, int max);
+/* Gives the walk libgcc_s's _Unwind_Find_FDE; until then every walk is -1. */
+void conan_frame_rules_prepare(void *unwind_find_fde);
+/* Code may have been unloaded (dlclose): cached rules are computed again. */
+void conan_frame_rules_forget(void);
+/* Tests: rules computed so far, walks refused. */
+void conan_frame_rules_stats(long *miss, long *refuse);
+
 /* ------------------------------------------------------------ symbols.c */
 
 struct conan_mapping {

@@ -459,11 +459,16 @@ int conan_unwind_from(uintptr_t sp, uintptr_t pc, uintptr_t *pcs, int max)
  * Not signal context: the stack is the program's own at a call to malloc, so
  * it is consistent and can be read directly. libgcc_s's unwinder finds each
  * object with _dl_find_object, which takes no lock and does not allocate, and
- * keeps no cache to lock: a few hundred ns for a short stack, where libunwind's
- * cache locking costs two sigprocmask calls per frame. It is taken from
- * libgcc_s.so.1 by handle: libunwind.so.8 exports an _Unwind_Backtrace of its
- * own, built on its local unwinder (which takes the loader lock). Without
- * libgcc_s, heap samples use our signal-context walk from a getcontext. */
+ * keeps no cache to lock, where libunwind's cache locking costs two sigprocmask
+ * calls per frame. It is taken from libgcc_s.so.1 by handle: libunwind.so.8
+ * exports an _Unwind_Backtrace of its own, built on its local unwinder (which
+ * takes the loader lock). Without libgcc_s, heap samples use our
+ * signal-context walk from a getcontext.
+ *
+ * libgcc still parses every frame's call-frame program at every sample (about
+ * 1,700 instructions a frame); so the walk first tries the cached rules of
+ * src/frame_rules.c, found through libgcc's own FDE search, and falls back to
+ * libgcc's full walk for the stacks those rules cannot step through. */
 
 typedef _Unwind_Reason_Code (*backtrace_fn)(_Unwind_Trace_Fn, void *);
 typedef _Unwind_Ptr (*get_ip_info_fn)(struct _Unwind_Context *, int *);
@@ -517,8 +522,13 @@ int conan_unwind_caller(uintptr_t *pcs, int max)
     return n;
 }
 
-int conan_unwind_here(uintptr_t *pcs, int max)
+/* Not inlined, and with a frame pointer (its frame address is taken): the
+ * first step, to our caller, reads the return address and saved rbp there. */
+__attribute__((noinline)) int conan_unwind_here(uintptr_t *pcs, int max)
 {
+    const uintptr_t *frame = __builtin_frame_address(0);
+    int depth = conan_frame_walk((uintptr_t)__builtin_return_address(0), (uintptr_t)(frame + 2), frame[0], pcs, max);
+    if (depth >= 0) return depth;
     backtrace_fn backtrace = __atomic_load_n(&gcc_backtrace, __ATOMIC_ACQUIRE);
     if (backtrace) {
         struct here_walk w = { pcs, max, 0 };
@@ -538,6 +548,8 @@ static void find_gcc_unwinder(void)
     backtrace_fn backtrace = (backtrace_fn)dlsym(gcc_s, "_Unwind_Backtrace");
     if (!get_ip_info || !backtrace) return;
     gcc_get_ip_info = get_ip_info;
+    void *find_fde = dlsym(gcc_s, "_Unwind_Find_FDE");
+    if (find_fde) conan_frame_rules_prepare(find_fde);
     uintptr_t warm[4];
     struct here_walk w = { warm, 4, 0 };
     backtrace(collect_frame, &w); /* its one-time set-up happens here */
