@@ -204,10 +204,14 @@ int main(void)
     CHECK(missed[2] >= 3);
     CHECK(missed[2] >= missed[0]);
 
-    /* a frame whose rule does not pack: refused, and libgcc's walk is used */
+    /* a frame whose rule does not pack: refused, and libgcc's walk is used.
+     * (AddressSanitizer realigns such a frame and addresses it from rbp, whose
+     * rule packs: there only the walk's result is checked.) */
     CHECK(huge_frame("600-KiB frame", (size_t)rand()) >= 3);
     conan_frame_rules_stats(&miss2, &refused2);
+#ifndef __SANITIZE_ADDRESS__
     CHECK(refused2 - refused1 >= 1);
+#endif
 
     double fast_ns, slow_ns;
     timed_chain(8, &fast_ns, &slow_ns);
