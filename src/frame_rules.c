@@ -17,7 +17,7 @@
  * stack realignment through another register, the return address or rbp kept
  * in a register, a frame over 512 KiB), a signal frame, code without an FDE
  * (JIT code), or a stack outside the thread's known bounds (coroutines,
- * sigaltstack). Every load is checked to lie inside the calling thread's stack
+ * sigaltstack, a thread started before libconan). Every load is checked to lie inside the calling thread's stack
  * between the stack pointer and its top, so a wrong rule can truncate a stack
  * but never read outside it.
  *
@@ -403,32 +403,31 @@ void conan_frame_rules_forget(void)
     __atomic_fetch_add(&generation, 1, __ATOMIC_ACQ_REL);
 }
 
-/* ---- the calling thread's stack bounds ---- */
+/* ---- the calling thread's stack bounds ----
+ *
+ * Looked up when a thread starts (the registry's trampoline, and the
+ * constructor's thread), not during a walk: pthread_getattr_np allocates, and
+ * a heap sample's slow path does not. A thread whose bounds are unknown (one
+ * started before us) is walked by libgcc. */
 
 struct stack_bounds {
     uintptr_t low, high;
-    int state;               /* 0: not looked up, 1: known, -1: unknown */
+    bool known;
 };
 static __thread struct stack_bounds own_stack __attribute__((tls_model("initial-exec")));
 
-static bool stack_bounds(struct stack_bounds *b)
+void conan_frame_rules_thread_start(void)
 {
-    if (own_stack.state == 0) {
-        pthread_attr_t attr;
-        void *addr;
-        size_t size;
-        own_stack.state = -1;
-        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-            if (pthread_attr_getstack(&attr, &addr, &size) == 0 && size) {
-                own_stack.low = (uintptr_t)addr;
-                own_stack.high = (uintptr_t)addr + size;
-                own_stack.state = 1;
-            }
-            pthread_attr_destroy(&attr);
-        }
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0 && size) {
+        own_stack.low = (uintptr_t)addr;
+        own_stack.high = (uintptr_t)addr + size;
+        own_stack.known = true;
     }
-    *b = own_stack;
-    return b->state == 1;
+    pthread_attr_destroy(&attr);
 }
 
 /* ---- the walk ---- */
@@ -445,8 +444,8 @@ static bool load(uintptr_t at, uintptr_t sp, uintptr_t high, uintptr_t *out)
 
 int conan_frame_walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t *pcs, int max)
 {
-    struct stack_bounds b;
-    if (!find_fde || !stack_bounds(&b) || sp < b.low || sp >= b.high) goto refuse;
+    struct stack_bounds b = own_stack;
+    if (!find_fde || !b.known || sp < b.low || sp >= b.high) goto refuse;
     int depth = 0;
     while (depth < max && pc != 0) {
         pcs[depth++] = pc - 1; /* a return address: its call instruction */
@@ -485,6 +484,7 @@ int conan_frame_walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t *pcs, i
     return -1;
 }
 void conan_frame_rules_prepare(void *unwind_find_fde) { (void)unwind_find_fde; }
+void conan_frame_rules_thread_start(void) {}
 void conan_frame_rules_forget(void) {}
 void conan_frame_rules_stats(long *miss, long *refuse) { *miss = *refuse = 0; }
 

@@ -344,6 +344,7 @@ void conan_heap_start(const struct conan_config *cfg)
     if (cfg->heap.sample_bytes <= 0) return;
     if (!atfork_registered++) pthread_atfork(lock_for_fork, unlock_after_fork, reset_after_fork);
     conan_unwind_prepare();
+    conan_frame_rules_thread_start(); /* the constructor's thread: the main one */
     __atomic_store_n(&heap.sample_bytes, cfg->heap.sample_bytes, __ATOMIC_RELEASE);
 }
 

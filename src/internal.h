@@ -249,6 +249,9 @@ int conan_unwind_caller(uintptr_t *pcs, int max);
 int conan_frame_walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t *pcs, int max);
 /* Gives the walk libgcc_s's _Unwind_Find_FDE; until then every walk is -1. */
 void conan_frame_rules_prepare(void *unwind_find_fde);
+/* The calling thread is starting (normal context, may allocate): looks up
+ * its stack bounds, without which its walks are refused. */
+void conan_frame_rules_thread_start(void);
 /* Code may have been unloaded (dlclose): cached rules are computed again. */
 void conan_frame_rules_forget(void);
 /* Tests: rules computed so far, walks refused. */

@@ -128,7 +128,15 @@ static int by_value(const void *a, const void *b)
 static void *thread_main(void *arg)
 {
     (void)arg;
+    conan_frame_rules_thread_start(); /* what the thread registry does */
     return (void *)(intptr_t)recurse(12, "thread");
+}
+
+/* A thread whose bounds were never looked up: refused, libgcc walks it. */
+static void *unknown_thread_main(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)recurse(4, "thread of unknown bounds");
 }
 
 static double now_ns(void)
@@ -168,6 +176,7 @@ int main(void)
     gcc_backtrace = (backtrace_fn)dlsym(gcc_s, "_Unwind_Backtrace");
     gcc_get_ip_info = (get_ip_info_fn)dlsym(gcc_s, "_Unwind_GetIPInfo");
     conan_unwind_prepare();
+    conan_frame_rules_thread_start();
 
     long miss0, refused0, miss1, refused1, miss2, refused2;
     conan_frame_rules_stats(&miss0, &refused0);
@@ -203,6 +212,13 @@ int main(void)
     CHECK_INT(missed[1], 0);
     CHECK(missed[2] >= 3);
     CHECK(missed[2] >= missed[0]);
+
+    pthread_t u;
+    CHECK(pthread_create(&u, NULL, unknown_thread_main, NULL) == 0);
+    pthread_join(u, &thread_shared);
+    CHECK((intptr_t)thread_shared >= 4);
+    conan_frame_rules_stats(&miss1, &refused1);
+    CHECK_INT(refused1 - refused2, 1);
 
     /* a frame whose rule does not pack: refused, and libgcc's walk is used.
      * (AddressSanitizer realigns such a frame and addresses it from rbp, whose
