@@ -191,6 +191,14 @@ static bool parse_cie(const unsigned char *at, struct cie *cie)
     return true;
 }
 
+/* reg's value is in a register or computed: a rule the packed form cannot
+ * hold, if reg is one the walk needs. */
+static void kept_elsewhere(struct row *row, uint64_t reg)
+{
+    if (reg == DWARF_RA) row->ra = SAVED_OTHER;
+    if (reg == DWARF_RBP) row->bp = SAVED_OTHER;
+}
+
 /* Runs program on row up to target (the address of the call instruction):
  * the rows of locations above it are not applied. initial is the CIE's row,
  * for DW_CFA_restore; NULL while running the CIE itself. */
@@ -224,8 +232,7 @@ static bool run_program(struct cursor c, const struct cie *cie, uint64_t loc, ui
             case 0x09:                                                      /* register */
                 reg = uleb(&c);
                 uleb(&c);
-                if (reg == DWARF_RA) row->ra = SAVED_OTHER;
-                if (reg == DWARF_RBP) row->bp = SAVED_OTHER;
+                kept_elsewhere(row, reg);
                 break;
             case 0x0a:                                                      /* remember_state */
                 if (depth == STATE_DEPTH) return false;
@@ -250,8 +257,7 @@ static bool run_program(struct cursor c, const struct cie *cie, uint64_t loc, ui
                 uint64_t n = uleb(&c);
                 if (c.bad || n > (uint64_t)(c.end - c.p)) return false;
                 c.p += n;
-                if (reg == DWARF_RA) row->ra = SAVED_OTHER;
-                if (reg == DWARF_RBP) row->bp = SAVED_OTHER;
+                kept_elsewhere(row, reg);
                 break;
             }
             case 0x11: reg = uleb(&c); off = sleb(&c) * cie->data_align; set_reg = true; break; /* offset_extended_sf */
@@ -260,8 +266,7 @@ static bool run_program(struct cursor c, const struct cie *cie, uint64_t loc, ui
             case 0x14: case 0x15:                                           /* val_offset(_sf) */
                 reg = uleb(&c);
                 if (op == 0x14) uleb(&c); else sleb(&c);
-                if (reg == DWARF_RA) row->ra = SAVED_OTHER;
-                if (reg == DWARF_RBP) row->bp = SAVED_OTHER;
+                kept_elsewhere(row, reg);
                 break;
             case 0x2e: uleb(&c); break;                                     /* GNU_args_size */
             case 0x2f: reg = uleb(&c); off = -(int64_t)uleb(&c) * cie->data_align; set_reg = true; break;
