@@ -35,7 +35,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "heap_inline.h"
+#include "interpose.h"
 
 /* ---- bootstrap arena ---- */
 

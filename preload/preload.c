@@ -17,7 +17,14 @@
 #include <sys/auxv.h>
 #include <sys/time.h>
 
-#include "internal.h"
+#include "config.h"
+#include "frame_rules.h"
+#include "inherit.h"
+#include "interpose.h"
+#include "log.h"
+#include "monitor.h"
+#include "sigprof.h"
+#include "threads.h"
 
 static struct conan_config config; /* static: too large for a constructor's stack */
 

@@ -7,7 +7,8 @@
 #include <errno.h>
 #include <pthread.h>
 
-#include "internal.h"
+#include "threads.h"
+#include "interpose.h"
 
 CONAN_INTERPOSED int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *),
                                     void *arg)

@@ -2,7 +2,7 @@
  * engine that libconan.so exports. */
 #include "conan.h"
 
-#include "internal.h"
+#include "monitor.h"
 
 #define CONAN_PUBLIC __attribute__((visibility("default")))
 

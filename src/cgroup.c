@@ -10,13 +10,15 @@
  * caps the child too. Everything lives in stack buffers (this runs inside other
  * people's processes): odd input is skipped, never fatal, and nothing is
  * printed; the caller decides what to log. */
-#include "internal.h"
+#include "cgroup.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <stdbool.h>
+#include <stdio.h>
 
 /* ------------------------------------------------------------ line reading */
 

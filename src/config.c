@@ -5,7 +5,9 @@
  * Every key is optional; unknown keys, wrong types and out-of-range values are
  * errors reported as "<file>: <json.path>: <what is wrong>". The caller then keeps
  * the shim inert: a config we do not understand is never half-applied. */
-#include "internal.h"
+#include "config.h"
+#include "log.h"
+#include "rules.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <stdint.h>
 
 enum key_type { KEY_OBJECT, KEY_BOOL, KEY_INT, KEY_NUMBER, KEY_STRING, KEY_PATH, KEY_ENUM, KEY_TAGS };
 

@@ -2,7 +2,12 @@
  * who (app, version, tags, host, pid, executable and its build ID, cgroup and
  * container), on what (kernel, glibc, libconan) and why (the trigger with its
  * value, window mean and thresholds). Static facts are collected once at start. */
-#include "internal.h"
+#include "context.h"
+#include "cgroup.h"
+#include "config.h"
+#include "pprof.h"
+#include "rules.h"
+#include "symbols.h"
 
 #include <gnu/libc-version.h>
 #include <string.h>

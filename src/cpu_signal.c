@@ -12,7 +12,10 @@
  * in threads.c, or else the program's, forwarded to its handler (sigprof.c).
  * All aggregation, symbolization and encoding happen later on the monitor
  * thread. */
-#include "internal.h"
+#include "cpu.h"
+#include "sigprof.h"
+#include "stack_walk.h"
+#include "threads.h"
 
 #include <errno.h>
 #include <ucontext.h>

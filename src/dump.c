@@ -5,7 +5,11 @@
  * <app>.<pid>.<kind>.<UTC yyyymmddThhmmss>.<seq>.pb.gz; pruning recognises that
  * pattern and touches nothing else in the directory. Every failure is one log
  * line; the next trigger simply tries again. */
-#include "internal.h"
+#include "dump.h"
+#include "config.h"
+#include "context.h"
+#include "log.h"
+#include "rules.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>

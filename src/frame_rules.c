@@ -33,7 +33,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "internal.h"
+#include "frame_rules.h"
 
 #if defined(__x86_64__)
 

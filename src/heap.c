@@ -17,7 +17,14 @@
  * program. Frees find sampled blocks through conan_heap_hint (one load when the
  * block was not sampled). Nothing is ever unmapped, so a free that arrives
  * after our destructor still finds a consistent table. */
-#include "internal.h"
+#include "heap.h"
+#include "config.h"
+#include "frame_rules.h"
+#include "heap_inline.h"
+#include "log.h"
+#include "pprof.h"
+#include "stack_walk.h"
+#include "symbols.h"
 
 #include <errno.h>
 #include <link.h>

@@ -5,12 +5,14 @@
  * (exec, posix_spawn, system, popen) runs without the shim. Other LD_PRELOAD
  * entries stay, in their order. Runs in the constructor: one thread, before the
  * program can read its environment. */
-#include "internal.h"
+#include "inherit.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <limits.h>
+#include <stdbool.h>
 
 /* Is this LD_PRELOAD entry the object we were loaded from? Paths are compared
  * by file identity; a bare name (searched in the library path) by name. */

@@ -1,11 +1,12 @@
 /* log.c — the shim's only voice: one "libconan: ..." line on stderr per message.
  * Each line goes out in a single write(2), so it never interleaves with the
  * program's own output, and nothing is ever written to stdout. */
-#include "internal.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdatomic.h>
 #include <unistd.h>
+#include <stdio.h>
 
 static void log_line(const char *fmt, va_list ap)
 {

@@ -4,7 +4,9 @@
  * resident set against the smaller of the cgroup memory limit and RAM (the heap
  * figure is heap.c's, from the allocator). Everything here is a clock read, a
  * small syscall or one small /proc read, so a monitor tick stays far below 100 µs. */
-#include "internal.h"
+#include "metrics.h"
+#include "cgroup.h"
+#include "procfs.h"
 
 #include <errno.h>
 #include <sched.h>

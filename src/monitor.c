@@ -12,7 +12,21 @@
  * program's signals are never delivered to it. It sleeps on a futex word that
  * conan_monitor_request and conan_monitor_stop set: no file descriptor, so a
  * program that closes descriptors it did not open cannot disturb it. */
-#include "internal.h"
+#include "monitor.h"
+#include "config.h"
+#include "context.h"
+#include "cpu.h"
+#include "dump.h"
+#include "heap.h"
+#include "heap_inline.h"
+#include "log.h"
+#include "metrics.h"
+#include "pprof.h"
+#include "procfs.h"
+#include "rules.h"
+#include "stack_walk.h"
+#include "symbols.h"
+#include "threads.h"
 
 #include <errno.h>
 #include <linux/futex.h>

@@ -7,11 +7,13 @@
  * mapping gets has_functions only when every one of its locations was named, so
  * pprof still symbolizes the rest from the binaries. Runs on the monitor thread:
  * allocation is fine here, and every failure returns -1 without a partial file. */
-#include "internal.h"
+#include "pprof.h"
+#include "symbols.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <stdio.h>
 
 #include "profile.pb-c.h"
 

@@ -1,13 +1,14 @@
 /* procfs.c — the few reads of /proc the engine makes about its own process:
  * the list of its threads, a thread's one-line files (comm, syscall), and a
  * field of a status file. Monitor-thread code: stdio and allocation are fine. */
-#include "internal.h"
+#include "procfs.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <stdio.h>
 
 int conan_for_each_task(void (*fn)(pid_t tid, void *arg), void *arg)
 {

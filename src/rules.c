@@ -6,7 +6,8 @@
  * full and value >= mean * (1 + diff/100), for `sustain` consecutive ticks, and the rule is not cooling down. Observing and
  * committing are separate so that a trip the monitor cannot act on (budget spent,
  * CPU above the ceiling, a window already running) does not start a cooldown. */
-#include "internal.h"
+#include "rules.h"
+#include "config.h"
 
 const char *conan_reason_name(enum conan_reason reason)
 {

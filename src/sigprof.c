@@ -14,7 +14,9 @@
  * (program threads, the monitor) serialize on a spinlock taken with all
  * signals blocked, so a handler on the same thread can never spin on it. A
  * forked child gets the lock released and the program's disposition made real. */
-#include "internal.h"
+#include "sigprof.h"
+#include "cpu.h"
+#include "procfs.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -30,7 +30,7 @@
  * allocates and takes the loader lock); a snapshot is used by one thread at a
  * time.
  */
-#include "internal.h"
+#include "symbols.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -42,6 +42,7 @@
 #include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <stdio.h>
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define NATIVE_ELF_DATA ELFDATA2LSB

@@ -21,7 +21,18 @@
  * until it has arrived, our SIGPROF handler stays installed, because SIG_DFL
  * would terminate the process. Requests are sent as timer signals, which
  * execve discards, so none can follow a thread into a new program. */
-#include "internal.h"
+#include "threads.h"
+#include "config.h"
+#include "frame_rules.h"
+#include "heap_inline.h"
+#include "log.h"
+#include "metrics.h"
+#include "monitor.h"
+#include "pprof.h"
+#include "procfs.h"
+#include "sigprof.h"
+#include "stack_walk.h"
+#include "symbols.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -37,7 +37,10 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "frame_rules.h"
+#include "log.h"
+#include "procfs.h"
+#include "stack_walk.h"
 
 #define PAGE_CACHE 16            /* validated pages remembered during one walk */
 

@@ -1,0 +1,74 @@
+/* config.h — the configuration: one struct, its defaults, the JSON
+ * loader and the reference table (config.c). */
+#ifndef CONAN_CONFIG_H
+#define CONAN_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+enum conan_mode { CONAN_MODE_ADAPTIVE, CONAN_MODE_CONTINUOUS, CONAN_MODE_OFF };
+enum conan_cpu_timer { CONAN_TIMER_THREAD, CONAN_TIMER_PROCESS };
+
+/* The keys every rule shares (cpu now; memory, heap and threads later). */
+struct conan_rule_config {
+    bool enable;
+    double min;       /* value must be at least this to trip at all */
+    double diff;      /* spike: percent above the mean of the window */
+    double abs;       /* absolute threshold, needs no warm-up */
+    int window;       /* previous values averaged for the spike test; 0 = no spike test */
+    int sustain;      /* consecutive ticks the condition must hold */
+    int cooldown_s;   /* quiet period after a trip */
+};
+
+#define CONAN_MAX_TAGS 16
+#define CONAN_NAME_MAX 128
+
+struct conan_config {
+    char source[PATH_MAX];            /* file it came from, or "" for built-in defaults */
+    char app[CONAN_NAME_MAX];
+    char version[CONAN_NAME_MAX];
+    int ntags;
+    char tag_key[CONAN_MAX_TAGS][CONAN_NAME_MAX];
+    char tag_value[CONAN_MAX_TAGS][CONAN_NAME_MAX];
+    enum conan_mode mode;
+    int interval_ms;
+    char dump_dir[PATH_MAX];
+    bool follow_fork;                 /* a forked child restarts its own monitor */
+    bool inherit;                     /* children keep LD_PRELOAD and CONAN_CONFIG */
+    struct {
+        struct conan_rule_config rule;
+        int profile_seconds;
+        int hz;
+        double max;                   /* ceiling: no CPU profile at/above this percent; 0 = none */
+        enum conan_cpu_timer timer;
+        int thread_timer_limit;       /* above this many threads, use the process timer */
+    } cpu;
+    struct {
+        struct conan_rule_config rule; /* RSS as a percent of the memory the process may use */
+    } memory;
+    struct {
+        struct conan_rule_config rule; /* bytes in use on the heap, in MiB */
+        int sample_bytes;             /* mean bytes between sampled allocations; 0 = no sampling */
+        int followup_s;               /* a second heap profile this long after a trip; 0 = none */
+    } heap;
+    struct {
+        struct conan_rule_config rule; /* live threads */
+        int max;                      /* above this many, no stack snapshot */
+        int wait_ms;                  /* longest the snapshot waits for threads to answer */
+    } threads;
+    struct { int every_s; } continuous;
+    struct { int max_dumps_per_hour; int max_dir_mb; int keep; } limits;
+};
+
+void conan_config_defaults(struct conan_config *cfg);
+/* Reads and validates a JSON config file over the defaults. On any problem
+ * returns -1 with err = "<file>: <json.path>: <what is wrong>". */
+int conan_config_load(const char *path, struct conan_config *cfg, char *err, size_t errlen);
+/* The same from a buffer; `label` names the source in messages. */
+int conan_config_parse(const char *json, size_t len, const char *label,
+                       struct conan_config *cfg, char *err, size_t errlen);
+/* Markdown table of every key (name, type, default, range, meaning). */
+void conan_config_reference(FILE *out);
+
+#endif

@@ -1,0 +1,36 @@
+/* context.h — facts about the process and the trigger, as profile
+ * comments (context.c). */
+#ifndef CONAN_CONTEXT_H
+#define CONAN_CONTEXT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include "cgroup.h"
+#include "config.h"
+#include "pprof.h"
+#include "rules.h"
+
+/* Facts about the process that do not change while it runs. */
+struct conan_context {
+    char host[256];
+    char exe[PATH_MAX];
+    char exe_build_id[65];
+    char kernel[256];
+    char glibc[64];
+    struct conan_cgroup cgroup;
+    bool have_cgroup;
+};
+void conan_context_collect(struct conan_context *ctx);
+
+/* What made a profile happen, for comments and the event line. */
+struct conan_trigger {
+    const char *metric;          /* "cpu", or "" for manual/continuous */
+    enum conan_reason reason;
+    double value, mean;
+    const struct conan_rule_config *rule;
+};
+/* Adds the context of the moment as profile comments. */
+void conan_context_comments(struct conan_pprof *p, const struct conan_config *cfg,
+                            const struct conan_context *ctx, const struct conan_trigger *t);
+
+#endif

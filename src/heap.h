@@ -1,0 +1,36 @@
+/* heap.h — heap sampling: switching it on and off, and the heap
+ * profile (heap.c). The hot path is in heap_inline.h. */
+#ifndef CONAN_HEAP_H
+#define CONAN_HEAP_H
+
+#include <stdbool.h>
+#include "config.h"
+#include "heap_inline.h"
+#include "pprof.h"
+#include "symbols.h"
+
+/* Starts sampling every heap.sample_bytes (0: off); from a normal thread
+ * (the constructor's), not a signal handler. conan_heap_stop turns sampling
+ * off (tracked blocks stay tracked, so their frees stay correct). */
+void conan_heap_start(const struct conan_config *cfg);
+/* The calling thread (libconan's own) is never sampled. */
+void conan_heap_exempt_this_thread(void);
+void conan_heap_stop(void);
+bool conan_heap_sampling(void);
+/* Bytes in use on the heap, from the allocator's own statistics when it has
+ * them (*source "mallinfo2", "jemalloc"), else the sampled estimate ("sampled"). */
+double conan_heap_in_use_bytes(const char **source);
+
+struct conan_heap_stats {
+    long live;                   /* sampled blocks not yet freed */
+    long stacks;                 /* distinct allocation stacks */
+    long sampled, freed;         /* since start */
+    long dropped;                /* samples not recorded (table memory exhausted) */
+    long replaced;               /* tracked blocks whose free we never saw */
+};
+/* The heap profile: alloc_objects, alloc_space, inuse_objects, inuse_space,
+ * unbiased for sampling; NULL on allocation failure. With syms, C++ operator
+ * new frames on top of a stack are dropped, so the allocating code is the leaf. */
+struct conan_pprof *conan_heap_profile(struct conan_heap_stats *stats, struct conan_symbols *syms);
+
+#endif

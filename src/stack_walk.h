@@ -1,0 +1,32 @@
+/* stack_walk.h — stack walks: from a machine context (signal handlers,
+ * blocked threads) and from the calling thread (heap samples) (unwind.c). */
+#ifndef CONAN_STACK_WALK_H
+#define CONAN_STACK_WALK_H
+
+#include <stdint.h>
+
+#define CONAN_MAX_FRAMES 64
+
+/* Call once from a normal thread before any signal-context unwinding, so that
+ * libunwind's lazy initialisation never happens inside a signal handler. */
+void conan_unwind_prepare(void);
+/* Monitor thread: (re)builds the snapshot of loaded objects' unwind tables if
+ * objects were loaded or unloaded since the last one. */
+void conan_unwind_refresh_tables(void);
+/* After a window has drained: frees snapshots no walk can still be reading. */
+void conan_unwind_release_retired(void);
+/* Async-signal-safe: unwinds from a signal's ucontext into pcs (leaf first: the
+ * interrupted PC exactly, callers as return address − 1). Returns depth. */
+int conan_unwind_signal(void *ucontext, uintptr_t *pcs, int max);
+/* Not in signal context: unwinds the calling thread from here (this function's
+ * caller first, every frame as return address − 1). No lock, no allocation
+ * once conan_unwind_prepare has run. Returns depth. */
+int conan_unwind_here(uintptr_t *pcs, int max);
+/* Monitor thread: unwinds another thread of ours, blocked in the kernel, from
+ * the stack pointer and program counter /proc shows for it. Returns depth. */
+int conan_unwind_from(uintptr_t sp, uintptr_t pc, uintptr_t *pcs, int max);
+/* The same without libconan's own frames on top: the stack of the program's
+ * code that called into us (malloc, pthread_create). */
+int conan_unwind_caller(uintptr_t *pcs, int max);
+
+#endif
