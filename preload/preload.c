@@ -18,13 +18,14 @@
 #include <sys/time.h>
 
 #include "config.h"
+#include "fork.h"
 #include "frame_rules.h"
 #include "inherit.h"
 #include "interpose.h"
 #include "log.h"
 #include "monitor.h"
 #include "sigprof.h"
-#include "threads.h"
+#include "thread_registry.h"
 
 static struct conan_config config; /* static: too large for a constructor's stack */
 
@@ -174,6 +175,7 @@ __attribute__((constructor)) static void conan_preload_start(void)
      * program's; a config from it must not make a privileged process write. */
     conan_sigprof_init();
     if (getauxval(AT_SECURE)) return;
+    conan_fork_init();
     disarm_inherited_prof_timer();
     conan_config_defaults(&config);
     const char *path = secure_getenv("CONAN_CONFIG");

@@ -1,5 +1,5 @@
 /* threads.c — the interposed pthread_create: every thread the program makes
- * goes through the registry in src/threads.c (its creator's stack, its start
+ * goes through the registry in src/thread_registry.c (its creator's stack, its start
  * and end), then to the C library's pthread_create; and pthread_exit, so the
  * monitor knows when main has left (the process must end with its last
  * thread, and the monitor must not be that thread). No policy here. */
@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 
-#include "threads.h"
+#include "thread_registry.h"
 #include "interpose.h"
 
 CONAN_INTERPOSED int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *),

@@ -18,6 +18,7 @@
  * block was not sampled). Nothing is ever unmapped, so a free that arrives
  * after our destructor still finds a consistent table. */
 #include "heap.h"
+#include "fork.h"
 #include "config.h"
 #include "frame_rules.h"
 #include "heap_inline.h"
@@ -328,11 +329,11 @@ void conan_heap_restore(void *p, const struct conan_heap_taken *taken)
 
 /* ---- switching on and off ---- */
 
-/* A fork while another thread holds the table lock must not leave the child
- * with a lock no thread will release. */
-static void lock_for_fork(void) { pthread_mutex_lock(&heap.lock); }
-static void unlock_after_fork(void) { pthread_mutex_unlock(&heap.lock); }
-static void reset_after_fork(void) { pthread_mutex_init(&heap.lock, NULL); }
+/* fork (fork.c): a fork while another thread holds the table lock must not
+ * leave the child with a lock no thread will release. */
+void conan_heap_prefork(void) { pthread_mutex_lock(&heap.lock); }
+void conan_heap_postfork_parent(void) { pthread_mutex_unlock(&heap.lock); }
+void conan_heap_postfork_child(void) { pthread_mutex_init(&heap.lock, NULL); }
 
 void conan_heap_thread_registered(bool registered)
 {
@@ -347,9 +348,8 @@ void conan_heap_exempt_this_thread(void)
 
 void conan_heap_start(const struct conan_config *cfg)
 {
-    static int atfork_registered;
     if (cfg->heap.sample_bytes <= 0) return;
-    if (!atfork_registered++) pthread_atfork(lock_for_fork, unlock_after_fork, reset_after_fork);
+    conan_fork_init();
     conan_unwind_prepare();
     conan_frame_rules_thread_start(); /* the constructor's thread: the main one */
     __atomic_store_n(&heap.sample_bytes, cfg->heap.sample_bytes, __ATOMIC_RELEASE);

@@ -16,6 +16,10 @@ void conan_heap_start(const struct conan_config *cfg);
 /* The calling thread (libconan's own) is never sampled. */
 void conan_heap_exempt_this_thread(void);
 void conan_heap_stop(void);
+/* fork (fork.c): the table lock is held across it. */
+void conan_heap_prefork(void);
+void conan_heap_postfork_parent(void);
+void conan_heap_postfork_child(void);
 bool conan_heap_sampling(void);
 /* Bytes in use on the heap, from the allocator's own statistics when it has
  * them (*source "mallinfo2", "jemalloc"), else the sampled estimate ("sampled"). */

@@ -16,7 +16,8 @@
 #include "cgroup.h"
 #include "procfs.h"
 #include "heap.h"
-#include "threads.h"
+#include "thread_registry.h"
+#include "thread_snapshot.h"
 #include "rules.h"
 #include "monitor.h"
 #include "sigprof.h"
@@ -27,6 +28,8 @@
 #include "pprof.h"
 #include "context.h"
 #include "dump.h"
+#include "fork.h"
+#include "stack_slot.h"
 #include "inherit.h"
 #include "interpose.h"
 

@@ -13,6 +13,10 @@
  * conan_monitor_request and conan_monitor_stop set: no file descriptor, so a
  * program that closes descriptors it did not open cannot disturb it. */
 #include "monitor.h"
+#include "fork.h"
+#include "sigprof.h"
+#include "thread_registry.h"
+#include "thread_snapshot.h"
 #include "config.h"
 #include "context.h"
 #include "cpu.h"
@@ -26,7 +30,6 @@
 #include "rules.h"
 #include "stack_walk.h"
 #include "symbols.h"
-#include "threads.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -64,7 +67,6 @@ static struct {
     bool budget_skip_logged;
     double next_tick_s, next_continuous_s, started_wall_s;
 
-    bool window_open;
     double window_end_s;
     struct timespec window_wall_start;
     struct conan_trigger window_trigger;
@@ -127,8 +129,8 @@ static struct conan_pprof *cpu_profile(const struct conan_cpu_window *w)
         return NULL;
     }
     for (long i = 0; i < w->nsample; i++) {
-        const struct conan_cpu_sample *s = &w->sample[i];
-        int depth = __atomic_load_n(&s->depth, __ATOMIC_ACQUIRE);
+        const struct conan_stack_slot *s = &w->sample[i];
+        int depth = conan_stack_slot_depth(s);
         if (depth <= 0) continue;
         int64_t values[2] = { s->weight, s->weight * period };
         struct conan_label labels[2] = {
@@ -178,8 +180,7 @@ static void close_cpu_window(void)
 {
     struct conan_cpu_window w;
     conan_cpu_stop(&w);
-    mon.window_open = false;
-    struct conan_pprof *p = cpu_profile(&w);
+        struct conan_pprof *p = cpu_profile(&w);
     char path[PATH_MAX] = "";
     struct conan_event ev = {
         .kind = "cpu",
@@ -274,7 +275,7 @@ static void write_thread_profiles(const struct conan_trigger *t)
         return;
     }
     struct conan_threads_snapshot snap;
-    p = conan_threads_profile(&mon.cfg, mon.window_open, &snap);
+    p = conan_snapshot_profile(&mon.cfg, &snap);
     if (p) {
         conan_pprof_set_time(p, now_ns, (int64_t)(snap.duration_s * 1e9));
         conan_context_comments(p, &mon.cfg, &mon.ctx, t);
@@ -324,8 +325,7 @@ static void open_cpu_window(const struct conan_trigger *t, double now_s)
         return;
     }
     clock_gettime(CLOCK_REALTIME, &mon.window_wall_start);
-    mon.window_open = true;
-    mon.window_end_s = now_s + mon.cfg.cpu.profile_seconds;
+        mon.window_end_s = now_s + mon.cfg.cpu.profile_seconds;
     mon.window_trigger = *t;
     mon.window_note = NULL;
 }
@@ -341,7 +341,7 @@ static bool act_on(const struct conan_trigger *t, unsigned kinds, double now_s, 
     conan_budget_spend(&mon.budget, mon.cfg.limits.max_dumps_per_hour, now_s, 1);
     if (kinds & KIND_HEAP) write_heap_profile(t, note);
     if (kinds & KIND_THREADS) write_thread_profiles(t);
-    if ((kinds & KIND_CPU) && !mon.window_open) open_cpu_window(t, now_s);
+    if ((kinds & KIND_CPU) && !conan_cpu_window_open()) open_cpu_window(t, now_s);
     return true;
 }
 
@@ -356,7 +356,7 @@ static unsigned enabled_kinds(bool cpu_allowed)
 static void serve_manual_request(double now_s)
 {
     static const struct conan_trigger manual = { .metric = "", .reason = CONAN_REASON_MANUAL };
-    if (mon.window_open) {
+    if (conan_cpu_window_open()) {
         mon.manual_pending = true; /* served when the open window closes */
         return;
     }
@@ -454,13 +454,13 @@ static void tick(double now_s, const struct conan_process_stat *st)
     double cpu = conan_cpu_meter_percent(&mon.meter, mon.usable_cpus);
     bool over_ceiling = mon.cfg.cpu.max > 0 && cpu >= mon.cfg.cpu.max;
 
-    if (mon.window_open && over_ceiling) {
+    if (conan_cpu_window_open() && over_ceiling) {
         mon.window_note = "stopped early: CPU reached cpu.max";
         close_cpu_window();
     }
 
     struct conan_verdict v = conan_rule_observe(&mon.cfg.cpu.rule, &mon.cpu_rule, cpu, now_s);
-    if (v.reason != CONAN_REASON_NONE && !mon.window_open && !over_ceiling) {
+    if (v.reason != CONAN_REASON_NONE && !conan_cpu_window_open() && !over_ceiling) {
         struct conan_trigger t = { .metric = "cpu", .reason = v.reason, .value = cpu, .mean = v.mean,
                                    .rule = &mon.cfg.cpu.rule };
         if (act_on(&t, KIND_CPU, now_s, NULL)) conan_rule_commit(&mon.cpu_rule, now_s);
@@ -468,14 +468,14 @@ static void tick(double now_s, const struct conan_process_stat *st)
 
     memory_rules(now_s, st);
     thread_rule(now_s, st);
-    conan_threads_settle(mon.window_open);
+    conan_sigprof_settle(); /* SIGPROF back to the program once late signals of ours have arrived */
     /* Objects loaded since the last tick become unwindable for heap samples. */
     if (conan_heap_sampling()) {
         conan_unwind_refresh_tables();
         conan_unwind_release_retired();
     }
 
-    if (mon.cfg.mode == CONAN_MODE_CONTINUOUS && now_s >= mon.next_continuous_s && !mon.window_open) {
+    if (mon.cfg.mode == CONAN_MODE_CONTINUOUS && now_s >= mon.next_continuous_s && !conan_cpu_window_open()) {
         static const struct conan_trigger continuous = { .metric = "", .reason = CONAN_REASON_CONTINUOUS };
         act_on(&continuous, enabled_kinds(!over_ceiling), now_s, NULL);
         mon.next_continuous_s = now_s + mon.cfg.continuous.every_s;
@@ -513,7 +513,7 @@ static void *monitor_main(void *arg)
 
     while (!__atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE)) {
         double deadline = mon.next_tick_s;
-        if (mon.window_open) {
+        if (conan_cpu_window_open()) {
             double rescan = conan_monotonic_seconds() + RESCAN_MS / 1000.0;
             if (rescan < deadline) deadline = rescan;
             if (mon.window_end_s < deadline) deadline = mon.window_end_s;
@@ -528,14 +528,14 @@ static void *monitor_main(void *arg)
         if (__atomic_load_n(&mon.stop, __ATOMIC_SEQ_CST)) break;
         now_s = conan_monotonic_seconds();
 
-        if (mon.window_open) {
+        if (conan_cpu_window_open()) {
             __atomic_store_n(&mon.thread_event, 0, __ATOMIC_RELAXED);
             if (now_s >= mon.window_end_s)
                 close_cpu_window();
             else
                 conan_cpu_rescan_threads();
         }
-        if (__atomic_exchange_n(&mon.requested, 0, __ATOMIC_ACQ_REL) || (mon.manual_pending && !mon.window_open))
+        if (__atomic_exchange_n(&mon.requested, 0, __ATOMIC_ACQ_REL) || (mon.manual_pending && !conan_cpu_window_open()))
             serve_manual_request(now_s);
         if (mon.followup_s > 0 && now_s >= mon.followup_s) {
             mon.followup_s = 0;
@@ -560,7 +560,7 @@ static void *monitor_main(void *arg)
     /* The program is exiting mid-window: keep what was sampled. The exit path
      * waits at most STOP_WAIT_MS for this; a write cut short by the process
      * ending leaves only a hidden temporary file, which pruning removes. */
-    if (mon.window_open) {
+    if (conan_cpu_window_open()) {
         mon.window_note = mon.stop_note;
         close_cpu_window();
     }
@@ -575,9 +575,8 @@ static void *monitor_main(void *arg)
  * behind us (the allocator's among them) may not have run yet. */
 static bool forked;     /* this is a child of fork and its parent had a monitor */
 
-static void child_after_fork(void)
+void conan_monitor_postfork_child(void)
 {
-    __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);
     conan_heap_stop();
     forked = monitor_running();
     set_monitor_running(false);
@@ -588,10 +587,9 @@ void conan_monitor_after_fork(void)
     if (!forked) return;
     forked = false;
     if (!mon.cfg.follow_fork) return;
-    conan_cpu_forget_after_fork();
+    conan_cpu_postfork_child();
     /* A new process: nothing of the parent's schedule, requests or spending. */
-    mon.window_open = false;
-    mon.window_note = mon.stop_note = NULL;
+        mon.window_note = mon.stop_note = NULL;
     mon.manual_pending = false;
     mon.followup_s = 0;
     __atomic_store_n(&mon.requested, 0, __ATOMIC_RELAXED);
@@ -608,9 +606,8 @@ void conan_monitor_after_fork(void)
 
 int conan_monitor_start(const struct conan_config *cfg)
 {
-    static int atfork_registered;
     if (monitor_running()) return 0;
-    if (!atfork_registered++) pthread_atfork(NULL, NULL, child_after_fork);
+    conan_fork_init();
     if (cfg != &mon.cfg) mon.cfg = *cfg;
     if (!mon.keep_context) conan_context_collect(&mon.ctx);
     mon.keep_context = false;
@@ -658,7 +655,7 @@ void conan_monitor_poke(void)
 
 void conan_monitor_thread_event(void)
 {
-    if (!monitor_running() || !__atomic_load_n(&conan_cpu_ring.active, __ATOMIC_RELAXED)) return;
+    if (!monitor_running() || !conan_cpu_samples_active()) return;
     if (!__atomic_exchange_n(&mon.thread_event, 1, __ATOMIC_ACQ_REL)) wake();
 }
 
@@ -737,11 +734,11 @@ static void stop_monitor(const char *why, int wait_ms, bool must_join)
     mon.stop_note = why;
     /* Sampling stops at once; the thread gets a bounded time to write what an
      * open window already holds. */
-    __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);
+    conan_cpu_samples_stop();
     conan_heap_stop();
     __atomic_store_n(&mon.stop, 1, __ATOMIC_SEQ_CST);
     wake();
-    if (!must_join && !__atomic_load_n(&mon.busy, __ATOMIC_SEQ_CST) && !mon.window_open) {
+    if (!must_join && !__atomic_load_n(&mon.busy, __ATOMIC_SEQ_CST) && !conan_cpu_window_open()) {
         set_monitor_running(false); /* it will only see the flag and leave */
         return;
     }

@@ -6,6 +6,9 @@
 
 int conan_monitor_start(const struct conan_config *cfg);
 void conan_monitor_stop(void);
+/* Child of a fork, from fork.c's hook: no monitor thread here; sampling
+ * stops and the engine stays inert until conan_monitor_after_fork. */
+void conan_monitor_postfork_child(void);
 /* In the child, after fork() or daemon() has returned there (every atfork
  * handler has run): starts the child's own monitor unless follow_fork is off. */
 void conan_monitor_after_fork(void);

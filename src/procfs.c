@@ -25,6 +25,33 @@ int conan_for_each_task(void (*fn)(pid_t tid, void *arg), void *arg)
     return count;
 }
 
+static void collect_task(pid_t tid, void *arg)
+{
+    struct conan_task_list *l = arg;
+    if (tid == l->skip) return;
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 256;
+        pid_t *grown = realloc(l->tid, (size_t)cap * sizeof *grown);
+        if (!grown) return;
+        l->tid = grown;
+        l->cap = cap;
+    }
+    l->tid[l->n++] = tid;
+}
+
+void conan_task_list(struct conan_task_list *list, pid_t skip)
+{
+    *list = (struct conan_task_list){ .skip = skip };
+    conan_for_each_task(collect_task, list);
+}
+
+void conan_task_list_free(struct conan_task_list *list)
+{
+    free(list->tid);
+    list->tid = NULL;
+    list->n = list->cap = 0;
+}
+
 /* /proc/self/status for tid 0, else /proc/self/task/<tid>/<file>. */
 static void task_path(pid_t tid, const char *file, char *out, size_t len)
 {
@@ -54,6 +81,13 @@ const char *conan_task_stat(pid_t tid, char *buf, size_t len)
 {
     const char *paren = conan_task_file(tid, "stat", buf, len) ? strrchr(buf, ')') : NULL;
     return paren && paren[1] == ' ' && paren[2] ? paren + 2 : NULL; /* comm may hold spaces and ')' */
+}
+
+char conan_task_state(pid_t tid)
+{
+    char stat[512];
+    const char *state = conan_task_stat(tid, stat, sizeof stat);
+    return state ? state[0] : '?';
 }
 
 bool conan_task_status(pid_t tid, const char *field, int base, unsigned long long *value)

@@ -9,12 +9,23 @@
 /* Calls fn (may be NULL) for each thread of the process; returns how many
  * there were, or -1 if /proc/self/task cannot be read. */
 int conan_for_each_task(void (*fn)(pid_t tid, void *arg), void *arg);
+/* The threads of the process but skip (0: none), into a malloc'd array
+ * (threads missing on allocation failure); free with conan_task_list_free. */
+struct conan_task_list {
+    pid_t *tid;
+    int n, cap;
+    pid_t skip;
+};
+void conan_task_list(struct conan_task_list *list, pid_t skip);
+void conan_task_list_free(struct conan_task_list *list);
 /* First line of /proc/self/task/<tid>/<file> (tid 0: /proc/self/<file>). */
 bool conan_task_file(pid_t tid, const char *file, char *out, size_t len);
 /* /proc/self/task/<tid>/stat read into buf (tid 0: /proc/self/stat), and a
  * pointer to its third field (the state letter), past "pid (comm) "; NULL if
  * unreadable. Fields are then one space apart. */
 const char *conan_task_stat(pid_t tid, char *buf, size_t len);
+/* Its kernel state letter (R, S, D, T, Z...), or '?' if it is gone. */
+char conan_task_state(pid_t tid);
 /* The value of "<field>:" in that status file, parsed in base (16 for masks). */
 bool conan_task_status(pid_t tid, const char *field, int base, unsigned long long *value);
 

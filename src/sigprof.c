@@ -1,5 +1,22 @@
-/* sigprof.c — who owns SIGPROF: taking it for a window, giving it back, and the
- * program's view of it meanwhile.
+/* sigprof.c — the single owner of SIGPROF: the one handler libconan installs,
+ * the table of consumers it hands each signal to, the count of holders that
+ * keeps it installed, and the program's view of SIGPROF meanwhile.
+ *
+ * Consumers. The handler offers each signal to the consumers below in order;
+ * the first that recognises it takes it (each tells its own signals by their
+ * siginfo alone, so the order only decides who looks first). What no consumer
+ * takes is the program's and is forwarded to its handler. Adding a consumer
+ * (a recorder, a wall-clock sampler) is one entry in the table; every consumer
+ * runs in signal context under the rules of stack_slot.h. errno is saved and
+ * restored here, once, for all of them.
+ *
+ * Holders. A consumer that sends or arms SIGPROFs takes SIGPROF first
+ * (conan_sigprof_take) and gives it back when done. The first taker installs
+ * our handler; the last give-back restores the program's disposition — unless
+ * one of our signals is still pending somewhere (a thread that blocks signals
+ * or sleeps uninterruptibly), which SIG_DFL would turn into the end of the
+ * process: then the handler stays, and conan_sigprof_settle, called on every
+ * monitor tick, restores the program's disposition once nothing is pending.
  *
  * While libconan's handler is installed, the program's sigaction/signal calls
  * for SIGPROF (interposed in preload/) are virtualized: the program reads and
@@ -16,6 +33,9 @@
  * forked child gets the lock released and the program's disposition made real. */
 #include "sigprof.h"
 #include "cpu.h"
+#include "log.h"
+#include "metrics.h"
+#include "thread_snapshot.h"
 #include "procfs.h"
 
 #include <dlfcn.h>
@@ -33,13 +53,25 @@ static struct conan_sigprof_view {
     unsigned seq;                /* atomic: odd while action is being written */
     int installed;               /* atomic: 1 while our handler is the real one */
     bool as_the_kernel_had_it;   /* action was read back from the kernel, not set by the program */
+    int holders;                 /* takes not yet given back (under view_lock) */
+    double lingering_since_s;    /* no holder, but a signal of ours was pending; 0 = not lingering */
 } conan_sigprof_view;
+
+/* The consumers, in the order they are offered a signal. */
+static const struct sigprof_consumer {
+    const char *name;
+    bool (*take)(const siginfo_t *info, void *ucontext); /* signal context: true if it was its signal */
+} consumers[] = {
+    { "cpu window", conan_cpu_on_signal },           /* cpu_samples.c: our timers' cookie */
+    { "thread snapshot", conan_snapshot_on_signal }, /* thread_snapshot.c: a pointer to one of its slots */
+};
 
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static int view_lock;
 
 static int libc_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 static int restore_action(const struct sigaction *act);
+static void forward_to_program(int sig, siginfo_t *info, void *ucontext);
 
 static void publish(const struct sigaction *act)
 {
@@ -64,11 +96,15 @@ static bool read_action(struct sigaction *out)
     return false;
 }
 
-static void child_after_fork(void)
+/* Child of a fork (fork.c): none of the parent's holders exist here, and no
+ * signal of ours can reach the child (timers are not inherited; requests went
+ * to the parent's threads), so the program's disposition is made real. */
+void conan_sigprof_postfork_child(void)
 {
     struct conan_sigprof_view *v = &conan_sigprof_view;
     __atomic_store_n(&view_lock, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&conan_cpu_kernel_timer, 0, __ATOMIC_RELAXED);
+    v->holders = 0;
+    v->lingering_since_s = 0;
     if (__atomic_load_n(&v->installed, __ATOMIC_ACQUIRE)) {
         restore_action(&v->action);
         __atomic_store_n(&v->installed, 0, __ATOMIC_RELEASE);
@@ -77,20 +113,31 @@ static void child_after_fork(void)
 
 void conan_sigprof_init(void)
 {
-    static int registered;
-    if (!real_sigaction) real_sigaction = dlsym(RTLD_NEXT, "sigaction");
-    if (!__atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL)) pthread_atfork(NULL, NULL, child_after_fork);
+    if (!__atomic_load_n(&real_sigaction, __ATOMIC_ACQUIRE))
+        __atomic_store_n(&real_sigaction, dlsym(RTLD_NEXT, "sigaction"), __ATOMIC_RELEASE);
+}
+
+/* The handler: signal context. */
+static void on_sigprof(int sig, siginfo_t *info, void *ucontext)
+{
+    int saved_errno = errno;
+    bool taken = false;
+    for (size_t i = 0; i < sizeof consumers / sizeof consumers[0] && !taken; i++)
+        taken = consumers[i].take(info, ucontext);
+    if (!taken) forward_to_program(sig, info, ucontext);
+    errno = saved_errno;
 }
 
 /* The C library's sigaction, whatever the program interposes. */
 static int libc_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     conan_sigprof_init();
-    if (!real_sigaction) {
+    int (*next)(int, const struct sigaction *, struct sigaction *) = __atomic_load_n(&real_sigaction, __ATOMIC_ACQUIRE);
+    if (!next) {
         errno = ENOSYS;
         return -1;
     }
-    return real_sigaction(sig, act, old);
+    return next(sig, act, old);
 }
 
 static void lock_view(sigset_t *saved)
@@ -130,7 +177,7 @@ int conan_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 
 static bool is_ours(const struct sigaction *sa)
 {
-    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == conan_cpu_on_sigprof;
+    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == on_sigprof;
 }
 
 bool conan_sigprof_program_has_handler(void)
@@ -151,7 +198,7 @@ int conan_sigprof_take(void)
     if (!__atomic_load_n(&v->installed, __ATOMIC_ACQUIRE)) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
-        sa.sa_sigaction = conan_cpu_on_sigprof;
+        sa.sa_sigaction = on_sigprof;
         sa.sa_flags = SA_SIGINFO | SA_RESTART;
         sigemptyset(&sa.sa_mask);
         struct sigaction previous;
@@ -161,6 +208,10 @@ int conan_sigprof_take(void)
             v->as_the_kernel_had_it = true;
             __atomic_store_n(&v->installed, 1, __ATOMIC_RELEASE);
         }
+    }
+    if (rc == 0) {
+        v->holders++;
+        v->lingering_since_s = 0;
     }
     unlock_view(&saved);
     return rc;
@@ -191,10 +242,9 @@ static int restore_action(const struct sigaction *act)
     return libc_sigaction(SIGPROF, act, NULL);
 }
 
-void conan_sigprof_give_back(void)
+/* View lock held, no holder left: restores the program's disposition. */
+static void restore_program_action(void)
 {
-    sigset_t saved;
-    lock_view(&saved);
     struct conan_sigprof_view *v = &conan_sigprof_view;
     struct sigaction current;
     if (__atomic_load_n(&v->installed, __ATOMIC_ACQUIRE) && libc_sigaction(SIGPROF, NULL, &current) == 0) {
@@ -202,13 +252,60 @@ void conan_sigprof_give_back(void)
         if (is_ours(&current)) restore_action(&v->action);
         __atomic_store_n(&v->installed, 0, __ATOMIC_RELEASE);
     }
+    v->lingering_since_s = 0;
+}
+
+/* Not under the view lock: reading /proc for pending signals is slow, and the
+ * program's sigaction calls must not wait for it. A take between the check
+ * and the lock makes holders non-zero, and then nothing is restored. */
+void conan_sigprof_give_back(void)
+{
+    bool pending = conan_sigprof_pending();
+    sigset_t saved;
+    lock_view(&saved);
+    struct conan_sigprof_view *v = &conan_sigprof_view;
+    if (v->holders > 0) v->holders--;
+    if (v->holders == 0 && __atomic_load_n(&v->installed, __ATOMIC_ACQUIRE)) {
+        if (!pending)
+            restore_program_action();
+        else if (v->lingering_since_s == 0)
+            v->lingering_since_s = conan_monotonic_seconds();
+    }
     unlock_view(&saved);
+}
+
+#define PENDING_LOG_S 10.0   /* a signal of ours undelivered this long is worth a line */
+
+void conan_sigprof_settle(void)
+{
+    static int pending_once;
+    struct conan_sigprof_view *v = &conan_sigprof_view;
+    sigset_t saved;
+    lock_view(&saved);
+    double since = v->holders == 0 ? v->lingering_since_s : 0;
+    unlock_view(&saved);
+    if (since == 0) return;
+    if (conan_sigprof_pending()) {
+        if (conan_monotonic_seconds() - since > PENDING_LOG_S)
+            conan_log_once(&pending_once, "a SIGPROF of libconan's has been pending for %.0f s (uninterruptible "
+                                          "sleep?); libconan's SIGPROF handler stays until it is delivered",
+                           PENDING_LOG_S);
+        return;
+    }
+    lock_view(&saved);
+    if (v->holders == 0 && v->lingering_since_s != 0) restore_program_action();
+    unlock_view(&saved);
+}
+
+bool conan_sigprof_installed(void)
+{
+    return __atomic_load_n(&conan_sigprof_view.installed, __ATOMIC_ACQUIRE);
 }
 
 /* Signal context: the program's SIGPROF while ours is installed. SIG_DFL would
  * terminate the process; a SIGPROF sent by someone else during a window is
  * swallowed instead (documented). */
-void conan_sigprof_forward(int sig, siginfo_t *info, void *ucontext)
+static void forward_to_program(int sig, siginfo_t *info, void *ucontext)
 {
     struct sigaction a;
     if (!read_action(&a)) return;

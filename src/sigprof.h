@@ -1,4 +1,5 @@
-/* sigprof.h — the single owner of SIGPROF (sigprof.c). */
+/* sigprof.h — the single owner of SIGPROF (sigprof.c): its handler and
+ * consumer table, the counted take/give-back, and the program's view of it. */
 #ifndef CONAN_SIGPROF_H
 #define CONAN_SIGPROF_H
 
@@ -6,17 +7,29 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+/* Finds the C library's sigaction; from the constructor, before any thread. */
 void conan_sigprof_init(void);
 /* sigaction as the program sees it (virtual for SIGPROF while ours is installed). */
 int conan_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* The program has a SIGPROF handler of its own (so we never take SIGPROF). */
 bool conan_sigprof_program_has_handler(void);
+/* A consumer is about to make SIGPROFs: our handler is installed (by the
+ * first holder) and stays until the matching give-back. 0, or -1 with errno. */
 int conan_sigprof_take(void);
+/* The consumer is done. The last one restores the program's disposition, or,
+ * while a signal of ours is still pending, leaves that to conan_sigprof_settle. */
 void conan_sigprof_give_back(void);
+/* Monitor, every tick: restores the program's disposition once no signal of
+ * ours is pending and nobody holds SIGPROF. */
+void conan_sigprof_settle(void);
+/* Our handler is the one installed now. */
+bool conan_sigprof_installed(void);
 /* True if SIGPROF is queued for the process or any of its threads. */
 bool conan_sigprof_pending(void);
 /* A thread that blocks SIGPROF would keep our signal pending forever, and one
  * waiting in sigwait would take it: neither is sent ours. Gone: true too. */
 bool conan_sigprof_blocked_by(pid_t tid);
-void conan_sigprof_forward(int sig, siginfo_t *info, void *ucontext);
+/* Child of a fork (fork.c). */
+void conan_sigprof_postfork_child(void);
 
 #endif

@@ -29,4 +29,9 @@ int conan_unwind_from(uintptr_t sp, uintptr_t pc, uintptr_t *pcs, int max);
  * code that called into us (malloc, pthread_create). */
 int conan_unwind_caller(uintptr_t *pcs, int max);
 
+/* fork (fork.c): running walks are waited for; the child reads its own pid. */
+void conan_unwind_prefork(void);
+void conan_unwind_postfork_parent(void);
+void conan_unwind_postfork_child(void);
+
 #endif

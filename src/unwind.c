@@ -41,6 +41,7 @@
 #include "log.h"
 #include "procfs.h"
 #include "stack_walk.h"
+#include "fork.h"
 
 #define PAGE_CACHE 16            /* validated pages remembered during one walk */
 
@@ -327,12 +328,13 @@ static bool no_seccomp_filter(void)
  * our walks. A fork while another thread is inside a walk would leave such a
  * lock held for ever in the child, whose first walk would hang. So fork waits
  * for running walks to end (new ones give up their sample meanwhile); in the
- * child, whose pid has changed, reads go to its own memory. */
+ * child, whose pid has changed, reads go to its own memory. fork.c calls
+ * these hooks. */
 #define FORK_WAIT_US 50000
 static int forking;                     /* atomic: a fork waits for walks */
 static bool walks_unsafe_in_child;      /* the wait ran out: a lock may be held */
 
-static void before_fork(void)
+void conan_unwind_prefork(void)
 {
     __atomic_store_n(&forking, 1, __ATOMIC_SEQ_CST);
     walks_unsafe_in_child = false;
@@ -346,12 +348,12 @@ static void before_fork(void)
     }
 }
 
-static void parent_after_fork(void)
+void conan_unwind_postfork_parent(void)
 {
     __atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
 }
 
-static void child_after_fork(void)
+void conan_unwind_postfork_child(void)
 {
     own_pid = getpid();
     __atomic_store_n(&walkers, 0, __ATOMIC_SEQ_CST);
@@ -367,7 +369,7 @@ void conan_unwind_prepare(void)
     static int prepared, warned;
     conan_unwind_refresh_tables();
     if (__atomic_exchange_n(&prepared, 1, __ATOMIC_ACQ_REL)) return;
-    pthread_atfork(before_fork, parent_after_fork, child_after_fork);
+    conan_fork_init();
     find_gcc_unwinder();
     dl_iterate_phdr(find_own_text, (void *)(uintptr_t)conan_unwind_caller);
     own_pid = getpid();

@@ -1,5 +1,5 @@
-/* cpu_sampler.c — opening and closing a CPU profiling window (cold path; the
- * handler itself is in cpu_signal.c).
+/* cpu_window.c — opening and closing a CPU profiling window, on the monitor
+ * thread (cold path; what runs in the SIGPROF handler is cpu_samples.c).
  *
  * By default every thread gets its own POSIX timer on its own CPU-time clock,
  * delivered to that thread (SIGEV_THREAD_ID): each thread is sampled in
@@ -24,6 +24,7 @@
 #include "procfs.h"
 #include "sigprof.h"
 #include "stack_walk.h"
+#include "thread_registry.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,9 +48,8 @@ static clockid_t thread_cpu_clock(pid_t tid)
     return (clockid_t)((~(unsigned)tid << 3) | 6);
 }
 
-#define RING_CAPACITY_MAX 32768L        /* ~17 MiB of address space, touched only as used */
+#define BUFFER_CAPACITY_MAX 32768L      /* ~17 MiB of address space, touched only as used */
 #define DRAIN_WAIT_MS 200               /* how long stop waits for queued SIGPROFs */
-#define INFLIGHT_WAIT_MS 1000           /* how long it waits for running handlers */
 
 struct armed_thread {
     pid_t tid;
@@ -60,7 +60,7 @@ struct armed_thread {
 };
 
 static struct {
-    bool open;
+    bool open;                      /* atomic: read by any thread through conan_cpu_window_open */
     enum conan_cpu_timer timer;
     bool process_posix;             /* process mode: POSIX timer (else setitimer) */
     timer_t process_timer;
@@ -73,16 +73,25 @@ static struct {
     int timer_cap;                  /* most thread timers this window may hold */
     int timers;                     /* thread timers held now */
     double started_s, started_cpu_s;
-    size_t ring_bytes;
-    bool ring_leaked;                /* a handler never finished: never unmap */
 } win;
 
-static int owned_once, kept_handler_once, fallback_once, stuck_handler_once;
+static int owned_once, kept_handler_once, fallback_once;
+
+bool conan_cpu_window_open(void)
+{
+    return __atomic_load_n(&win.open, __ATOMIC_ACQUIRE);
+}
+
+static void set_open(bool open)
+{
+    __atomic_store_n(&win.open, open, __ATOMIC_RELEASE);
+}
 
 const char *conan_cpu_thread_name(pid_t tid)
 {
     static char name[16];
     if (conan_task_file(tid, "comm", name, sizeof name) && name[0]) return name;
+    if (conan_threads_ended_name(tid, name, sizeof name)) return name;
     for (int i = 0; i < win.nthread; i++)
         if (win.thread[i].tid == tid) return win.thread[i].name;
     return "";
@@ -95,7 +104,7 @@ static bool program_owns_sigprof(void)
     return getitimer(ITIMER_PROF, &it) == 0 && (it.it_value.tv_sec || it.it_value.tv_usec);
 }
 
-/* Text of the dynamic loader, where samples are dropped (see cpu_signal.c). */
+/* Text of the dynamic loader, where samples are dropped (see cpu_samples.c). */
 static void find_loader_text(uintptr_t *start, uintptr_t *end)
 {
     *start = *end = 0;
@@ -151,7 +160,7 @@ static int arm_thread_timer(struct armed_thread *t)
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = SIGPROF;
-    sev.sigev_value.sival_ptr = CONAN_TIMER_COOKIE;
+    sev.sigev_value.sival_ptr = conan_cpu_timer_cookie();
     sev.sigev_notify_thread_id = t->tid;
     if (timer_create(thread_cpu_clock(t->tid), &sev, &t->timer) != 0) return errno;
     struct itimerspec spec = { .it_interval = period_of(win.hz), .it_value = period_of(win.hz) };
@@ -209,7 +218,7 @@ static int start_process_timer(void)
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_SIGNAL;
     sev.sigev_signo = SIGPROF;
-    sev.sigev_value.sival_ptr = CONAN_TIMER_COOKIE;
+    sev.sigev_value.sival_ptr = conan_cpu_timer_cookie();
     struct itimerspec spec = { .it_interval = period_of(win.hz), .it_value = period_of(win.hz) };
     if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &sev, &win.process_timer) == 0) {
         if (timer_settime(win.process_timer, 0, &spec, NULL) == 0) {
@@ -224,13 +233,13 @@ static int start_process_timer(void)
     win.itimer_usec = usec;
     struct timeval tv = { usec / 1000000L, usec % 1000000L };
     struct itimerval it = { tv, tv };
-    __atomic_store_n(&conan_cpu_kernel_timer, 1, __ATOMIC_RELAXED);
+    conan_cpu_expect_kernel_timer(true);
     return setitimer(ITIMER_PROF, &it, &win.previous_itimer);
 }
 
 static void stop_process_timer(void)
 {
-    __atomic_store_n(&conan_cpu_kernel_timer, 0, __ATOMIC_RELAXED);
+    conan_cpu_expect_kernel_timer(false);
     if (win.process_posix) {
         timer_delete(win.process_timer);
         win.process_posix = false;
@@ -272,22 +281,13 @@ static int start_thread_timers(const struct conan_config *cfg, char *why, size_t
     return 0;
 }
 
-static int allocate_ring(const struct conan_config *cfg)
+/* At most hz samples per CPU-second, over the window plus slack. */
+static long buffer_capacity(const struct conan_config *cfg)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (cpus < 1) cpus = 1;
-    /* At most hz samples per CPU-second, over the window plus slack. */
     long capacity = (long)cfg->cpu.hz * (cfg->cpu.profile_seconds + 1) * cpus * 5 / 4 + 64;
-    if (capacity > RING_CAPACITY_MAX) capacity = RING_CAPACITY_MAX;
-    size_t bytes = (size_t)capacity * sizeof(struct conan_cpu_sample);
-    void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED) return -1;
-    struct conan_sample_ring *ring = &conan_cpu_ring;
-    ring->slot = mem;
-    ring->capacity = capacity;
-    ring->claimed = ring->dropped = ring->dropped_full = ring->dropped_loader = 0;
-    win.ring_bytes = bytes;
-    return 0;
+    return capacity > BUFFER_CAPACITY_MAX ? BUFFER_CAPACITY_MAX : capacity;
 }
 
 static void disarm_and_drain(void);
@@ -295,7 +295,7 @@ static void disarm_and_drain(void);
 int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
 {
     why[0] = '\0';
-    if (win.open) {
+    if (conan_cpu_window_open()) {
         snprintf(why, why_len, "a CPU window is already open");
         return -1;
     }
@@ -306,11 +306,12 @@ int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
         return -1;
     }
     conan_unwind_prepare();
-    if (allocate_ring(cfg) != 0) {
+    uintptr_t loader_start, loader_end;
+    find_loader_text(&loader_start, &loader_end);
+    if (conan_cpu_samples_open(buffer_capacity(cfg), loader_start, loader_end) != 0) {
         snprintf(why, why_len, "cannot map the sample buffer: %s", strerror(errno));
         return -1;
     }
-    find_loader_text(&conan_cpu_ring.loader_start, &conan_cpu_ring.loader_end);
 
     if (conan_sigprof_take() != 0) {
         snprintf(why, why_len, "sigaction(SIGPROF): %s", strerror(errno));
@@ -324,7 +325,6 @@ int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
     win.timers = 0;
     win.started_s = conan_monotonic_seconds();
     win.started_cpu_s = conan_process_cpu_seconds();
-    __atomic_store_n(&conan_cpu_ring.active, 1, __ATOMIC_SEQ_CST);
 
     /* With SIGPROF blocked everywhere our signal could only stay pending, or be
      * taken by a sigwait loop of the program's: no window. */
@@ -352,7 +352,7 @@ int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
         conan_cpu_release();
         return -1;
     }
-    win.open = true;
+    set_open(true);
     return 0;
 }
 
@@ -381,7 +381,7 @@ static void release_ended_threads(void)
 
 void conan_cpu_rescan_threads(void)
 {
-    if (!win.open) return;
+    if (!conan_cpu_window_open()) return;
     conan_unwind_refresh_tables(); /* libraries loaded during the window */
     if (win.timer != CONAN_TIMER_THREAD) return;
     release_ended_threads();
@@ -389,13 +389,15 @@ void conan_cpu_rescan_threads(void)
     conan_for_each_task(arm_new_thread, &pass);
 }
 
-/* Ends sampling: stops the timers, lets queued signals arrive (they find
- * active == 0 and return) before the previous disposition comes back — a stray
- * SIGPROF meeting SIG_DFL would terminate the program — and waits until no
- * handler is running. After it, nothing touches the ring. */
+/* Ends sampling: closes the buffer, stops the timers, lets queued signals
+ * arrive (they find the buffer closed and return) before SIGPROF is given back
+ * — a stray SIGPROF meeting SIG_DFL would terminate the program — and waits
+ * until no handler is running. After it, nothing touches the buffer. A signal
+ * still pending after DRAIN_WAIT_MS keeps our (now no-op) handler installed
+ * until it has been delivered (sigprof.c's give-back sees it pending). */
 static void disarm_and_drain(void)
 {
-    __atomic_store_n(&conan_cpu_ring.active, 0, __ATOMIC_SEQ_CST);
+    conan_cpu_samples_stop();
     if (win.timer == CONAN_TIMER_THREAD)
         delete_thread_timers();
     else
@@ -403,63 +405,30 @@ static void disarm_and_drain(void)
     bool pending = true;
     for (int waited = 0; waited < DRAIN_WAIT_MS && (pending = conan_sigprof_pending()); waited += 5)
         conan_sleep_ms(5);
-    if (!pending)
-        conan_sigprof_give_back();
-    else
+    if (pending)
         conan_log_once(&kept_handler_once, "a thread still has SIGPROF pending (signals blocked?); "
                                            "keeping libconan's no-op SIGPROF handler installed");
-    /* A handler still running after this long is stuck somewhere we cannot
-     * help; its buffer is then leaked rather than unmapped under it. */
-    for (int waited = 0; __atomic_load_n(&conan_cpu_ring.inflight, __ATOMIC_SEQ_CST) != 0; waited++) {
-        if (waited == INFLIGHT_WAIT_MS) {
-            conan_log_once(&stuck_handler_once, "a SIGPROF handler did not finish; its sample buffer is left mapped");
-            win.ring_leaked = true;
-            return;
-        }
-        conan_sleep_ms(1);
-    }
+    conan_sigprof_give_back();
+    conan_cpu_samples_drain();
 }
 
 void conan_cpu_stop(struct conan_cpu_window *out)
 {
     memset(out, 0, sizeof *out);
-    if (!win.open) return;
-    struct conan_sample_ring *ring = &conan_cpu_ring;
+    if (!conan_cpu_window_open()) return;
     double stopped_s = conan_monotonic_seconds(), stopped_cpu_s = conan_process_cpu_seconds();
     disarm_and_drain();
-
-    long claimed = __atomic_load_n(&ring->claimed, __ATOMIC_ACQUIRE);
-    long n = claimed < ring->capacity ? claimed : ring->capacity;
-    long complete = 0, weighted = 0;
-    for (long i = 0; i < n; i++) {
-        if (__atomic_load_n(&ring->slot[i].depth, __ATOMIC_ACQUIRE) > 0) {
-            complete++;
-            weighted += ring->slot[i].weight;
-        }
-    }
+    conan_cpu_samples_collect(out);
     out->timer = win.timer;
     out->threads_armed = win.timer == CONAN_TIMER_THREAD ? win.nthread : 0;
-    out->sample = ring->slot;
-    out->nsample = n;
-    out->samples = weighted;
-    out->dropped = __atomic_load_n(&ring->dropped, __ATOMIC_RELAXED) + (n - complete);
-    out->dropped_full = __atomic_load_n(&ring->dropped_full, __ATOMIC_RELAXED);
-    out->dropped_loader = __atomic_load_n(&ring->dropped_loader, __ATOMIC_RELAXED);
     out->duration_s = stopped_s - win.started_s;
     out->cpu_s = stopped_cpu_s - win.started_cpu_s;
-    win.open = false;
+    set_open(false);
 }
 
 void conan_cpu_release(void)
 {
-    struct conan_sample_ring *ring = &conan_cpu_ring;
-    if (!win.ring_leaked) {
-        conan_unwind_release_retired();
-        if (ring->slot) munmap(ring->slot, win.ring_bytes);
-    }
-    win.ring_leaked = false;
-    ring->slot = NULL;
-    ring->capacity = 0;
+    if (conan_cpu_samples_free()) conan_unwind_release_retired();
     free(win.thread);
     win.thread = NULL;
     win.nthread = win.thread_cap = 0;
@@ -470,13 +439,10 @@ void conan_cpu_release(void)
  * disarm, and the parent's timer ids are not deleted: in the child they could
  * name timers it creates itself. Handlers that were running in the parent's
  * other threads never finish here. */
-void conan_cpu_forget_after_fork(void)
+void conan_cpu_postfork_child(void)
 {
-    struct conan_sample_ring *ring = &conan_cpu_ring;
-    __atomic_store_n(&ring->active, 0, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&ring->inflight, 0, __ATOMIC_SEQ_CST);
-    win.open = false;
+    conan_cpu_samples_postfork_child();
+    set_open(false);
     win.timers = 0;
-    win.ring_leaked = false;
     conan_cpu_release();
 }

@@ -1,9 +1,11 @@
-/* threads.h — the thread registry and the two thread profiles (threads.c). */
-#ifndef CONAN_THREADS_H
-#define CONAN_THREADS_H
+/* thread_registry.h — the threads of the program: registry, ended names,
+ * main's exit, the threadcreate profile (thread_registry.c). */
+#ifndef CONAN_THREAD_REGISTRY_H
+#define CONAN_THREAD_REGISTRY_H
 
 #include <pthread.h>
-#include <signal.h>
+#include <stddef.h>
+#include <sys/types.h>
 #include <stdbool.h>
 #include "config.h"
 #include "pprof.h"
@@ -21,20 +23,6 @@ long conan_threads_registered(void);   /* live threads made by pthread_create (t
  * syms, and age); *threads gets how many. */
 struct conan_pprof *conan_threads_create_profile(long *threads, struct conan_symbols *syms);
 
-struct conan_threads_snapshot {
-    long threads;                /* listed (the monitor excluded) */
-    long stacks;                 /* with a stack */
-    long stacks_from_proc;       /* of those, blocked threads walked from /proc (no signal) */
-    long blocked;                /* not asked: SIGPROF blocked or in sigwait */
-    long timed_out;              /* asked, no answer within threads.wait_ms */
-    double duration_s;
-    const char *why_no_stacks;   /* set when no thread could be asked */
-};
-/* Monitor thread: every thread's stack now, grouped by stack, name and state. */
-struct conan_pprof *conan_threads_profile(const struct conan_config *cfg, bool cpu_window_open,
-                                          struct conan_threads_snapshot *out);
-/* Signal context: a snapshot request (ours) is handled and true returned. */
-bool conan_threads_on_signal(const siginfo_t *info, void *ucontext);
 /* pthread_exit is being called (by main, it matters: see below). */
 void conan_threads_exiting(void);
 bool conan_threads_main_exited(void);
@@ -42,7 +30,13 @@ bool conan_threads_main_exited(void);
  * process has ended; live is the process's thread count, read by the caller
  * (conan_process_stat). */
 bool conan_threads_only_caller_left(long live);
-/* Each tick: gives SIGPROF back once late snapshot requests have arrived. */
-void conan_threads_settle(bool cpu_window_open);
+/* The name thread tid had when it ended, if it was registered and ended
+ * recently (the last 1024 ends are kept); false otherwise. */
+bool conan_threads_ended_name(pid_t tid, char *out, size_t len);
+
+/* fork (fork.c): the registry's lock is held across it. */
+void conan_threads_prefork(void);
+void conan_threads_postfork_parent(void);
+void conan_threads_postfork_child(void);
 
 #endif

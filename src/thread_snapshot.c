@@ -1,0 +1,227 @@
+/* thread_snapshot.c — the threads profile: every thread's stack at one
+ * moment, and the SIGPROF consumer that answers a snapshot request.
+ *
+ * A thread blocked in the kernel (nearly all of them, usually) is walked on
+ * the monitor from the stack pointer and program counter
+ * /proc/self/task/<tid>/syscall shows: no signal, so its sleep, poll or wait
+ * is not cut short. Only threads running user code are sent a SIGPROF
+ * carrying a pointer to their slot (rt_tgsigqueueinfo); the monitor waits at
+ * most threads.wait_ms for those handlers. A thread that blocks SIGPROF or
+ * does not answer in time is still counted, with its state and an
+ * "unavailable" frame. The slots are never unmapped, so a request that arrives
+ * late is recognised as ours and dropped; until it has arrived, sigprof.c
+ * keeps our handler installed, because SIG_DFL would terminate the process.
+ * Requests are sent as timer signals, which execve discards, so none can
+ * follow a thread into a new program. */
+#include "thread_snapshot.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "log.h"
+#include "metrics.h"
+#include "procfs.h"
+#include "sigprof.h"
+#include "stack_slot.h"
+
+#define REGIONS_MAX 24           /* slot arrays, each twice the last; never unmapped */
+
+static struct {
+    struct { struct conan_stack_slot *slot; long capacity; } region[REGIONS_MAX];
+    int nregion;                 /* atomic: handlers read the regions */
+    struct conan_stack_slot *slot; /* the current (largest) array */
+    long capacity;
+    struct conan_gate gate;      /* open with the generation of the snapshot running now */
+} snap;
+
+/* Signal context, sigprof.c's consumer table: is this our snapshot request
+ * (SI_TIMER, a pointer into our slots; our CPU timers carry a cookie
+ * instead)? If so, fill the slot it points at and return true. A request that
+ * arrives after its snapshot ended is ours too, and dropped. */
+bool conan_snapshot_on_signal(const siginfo_t *info, void *ucontext)
+{
+    if (info->si_code != SI_TIMER) return false;
+    struct conan_stack_slot *s = info->si_value.sival_ptr;
+    bool ours = false;
+    int nregion = __atomic_load_n(&snap.nregion, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < nregion && !ours; i++)
+        ours = s >= snap.region[i].slot && s < snap.region[i].slot + snap.region[i].capacity;
+    if (!ours) return false;
+    unsigned generation = conan_gate_enter(&snap.gate);
+    if (generation && s->generation == generation && s->tid == gettid()) conan_stack_slot_fill(s, ucontext, false);
+    conan_gate_leave(&snap.gate);
+    return true;
+}
+
+static int ensure_slots(long n)
+{
+    if (n <= snap.capacity) return 0;
+    if (snap.nregion == REGIONS_MAX) return -1;
+    long capacity = snap.capacity ? snap.capacity : 64;
+    while (capacity < n) capacity *= 2;
+    void *mem = mmap(NULL, (size_t)capacity * sizeof(struct conan_stack_slot), PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return -1;
+    snap.region[snap.nregion].slot = mem;
+    snap.region[snap.nregion].capacity = capacity;
+    __atomic_store_n(&snap.nregion, snap.nregion + 1, __ATOMIC_RELEASE);
+    snap.slot = mem;
+    snap.capacity = capacity;
+    return 0;
+}
+
+static int send_request(pid_t tid, struct conan_stack_slot *s)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    info.si_signo = SIGPROF;
+    /* SI_TIMER, like our CPU timers' signals: execve discards queued timer
+     * signals, so a request still queued for a thread that is exec'ing cannot
+     * reach the new program (whose SIGPROF is SIG_DFL again: it would die).
+     * A process may send itself any negative si_code. */
+    info.si_code = SI_TIMER;
+    info.si_value.sival_ptr = s;
+    return (int)syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, SIGPROF, &info);
+}
+
+/* A slot's depth: > 0 the stack is in; 0 waiting for (or needing) a signal. */
+enum { NOT_ASKED = -2, GONE = -3, IN_EXEC = -4 };
+
+/* A thread blocked in the kernel, walked from its /proc registers: depth > 0;
+ * 0 if it is running (ask it with a signal); IN_EXEC if it is in execve (a
+ * signal queued now would reach the new program, with our handler gone). */
+static int walk_blocked(pid_t tid, uintptr_t *pcs)
+{
+    char line[512];
+    if (!conan_task_file(tid, "syscall", line, sizeof line) || strncmp(line, "running", 7) == 0) return 0;
+    long nr = strtol(line, NULL, 10);
+    if (nr == SYS_execve || nr == SYS_execveat) return IN_EXEC;
+    /* "<nr> <6 args> <sp> <pc>", or "-1 <sp> <pc>" outside a system call */
+    const char *last = strrchr(line, ' ');
+    if (!last || last == line) return 0;
+    const char *before = last - 1;
+    while (before > line && *before != ' ') before--;
+    uintptr_t sp = (uintptr_t)strtoull(before, NULL, 16), pc = (uintptr_t)strtoull(last + 1, NULL, 16);
+    if (!sp || !pc) return 0;
+    int depth = conan_unwind_from(sp, pc, pcs, CONAN_MAX_FRAMES);
+    if (depth <= 0) {
+        pcs[0] = pc;
+        depth = 1;
+    }
+    /* Still blocked at the same place? Otherwise the stack moved under the walk. */
+    char again[512];
+    if (!conan_task_file(tid, "syscall", again, sizeof again) || strcmp(again, line) != 0) return 0;
+    return depth;
+}
+
+struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struct conan_threads_snapshot *out)
+{
+    static const struct conan_value_type type = { "threads", "count" };
+    static int owned_once;
+    memset(out, 0, sizeof *out);
+    double t0 = conan_monotonic_seconds();
+    struct conan_pprof *p = conan_pprof_new(&type, 1, type, 1);
+    if (!p) return NULL;
+    struct conan_task_list tasks;
+    conan_task_list(&tasks, gettid());
+    out->threads = tasks.n;
+
+    if (ensure_slots(tasks.n) != 0) {
+        out->why_no_stacks = "no memory for the snapshot";
+        tasks.n = 0;
+    }
+    conan_unwind_prepare();
+    static unsigned last_generation;
+    unsigned generation = ++last_generation;
+    if (generation == 0) generation = ++last_generation; /* 0 means "none running" */
+
+    /* Threads blocked in the kernel (nearly all of them, usually) are walked
+     * from the registers /proc shows: no signal, so their sleeps, polls and
+     * waits are not interrupted (no EINTR, no short sleep). */
+    long running = 0;
+    for (int i = 0; i < tasks.n; i++) {
+        struct conan_stack_slot *s = &snap.slot[i];
+        s->tid = tasks.tid[i];
+        s->generation = generation;
+        int depth = walk_blocked(tasks.tid[i], s->pcs);
+        __atomic_store_n(&s->depth, depth, __ATOMIC_RELEASE);
+        if (depth > 0) out->stacks_from_proc++;
+        if (depth == 0) running++;
+    }
+
+    /* Threads running user code are asked with a SIGPROF carrying their slot. */
+    bool signals = running > 0;
+    if (signals && conan_sigprof_program_has_handler()) {
+        conan_log_once(&owned_once, "the program uses SIGPROF itself; running threads in thread profiles "
+                                    "carry no stacks");
+        out->why_no_stacks = "the program uses SIGPROF";
+        signals = false;
+    }
+    if (signals && conan_sigprof_take() != 0) {
+        signals = false;
+        out->why_no_stacks = "SIGPROF could not be taken";
+    }
+    if (signals) conan_gate_open(&snap.gate, generation);
+    for (int i = 0; signals && i < tasks.n; i++) {
+        if (__atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE) != 0) continue;
+        if (conan_sigprof_blocked_by(tasks.tid[i])) {
+            __atomic_store_n(&snap.slot[i].depth, NOT_ASKED, __ATOMIC_RELEASE); /* it would never answer */
+            out->blocked++;
+            continue;
+        }
+        if (send_request(tasks.tid[i], &snap.slot[i]) != 0)
+            __atomic_store_n(&snap.slot[i].depth, GONE, __ATOMIC_RELEASE);
+    }
+
+    /* Wait for the answers, never longer than threads.wait_ms. */
+    double deadline = t0 + cfg->threads.wait_ms / 1000.0;
+    for (;;) {
+        long answered = 0;
+        for (int i = 0; signals && i < tasks.n; i++)
+            if (__atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE) != 0) answered++;
+        if (!signals || answered == tasks.n || conan_monotonic_seconds() >= deadline) break;
+        conan_sleep_ms(1);
+    }
+    conan_gate_close(&snap.gate);
+    conan_gate_drain(&snap.gate, 1000);
+
+    /* The profile: identical stacks with the same name and state are one sample. */
+    const int64_t one = 1;
+    uintptr_t blocked_frame = conan_pprof_pseudo_frame(p, "unavailable");
+    for (int i = 0; i < tasks.n; i++) {
+        pid_t tid = tasks.tid[i];
+        char name[32] = "";
+        conan_task_file(tid, "comm", name, sizeof name);
+        char state[2] = { conan_task_state(tid), 0 };
+        if (state[0] == '?') continue; /* ended meanwhile */
+        int depth = tasks.n ? __atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE) : 0;
+        const char *why = depth > 0 ? NULL
+                          : depth == NOT_ASKED ? "blocks SIGPROF"
+                          : depth == IN_EXEC ? "in execve"
+                          : !signals ? "no stacks"
+                          : "no answer in time";
+        struct conan_label labels[3] = {
+            { .key = "thread", .str = name },
+            { .key = "state", .str = state },
+            { .key = "unavailable", .str = why },
+        };
+        if (depth > 0) {
+            conan_pprof_add(p, snap.slot[i].pcs, depth, &one, labels, 2);
+            out->stacks++;
+        } else {
+            conan_pprof_add(p, &blocked_frame, 1, &one, labels, 3);
+            if (signals && (depth == 0 || depth == GONE)) out->timed_out++;
+        }
+    }
+    conan_task_list_free(&tasks);
+
+    /* Requests still queued (a thread in uninterruptible sleep) will arrive
+     * later: sigprof.c keeps our handler to drop them, and gives SIGPROF back
+     * at a later tick (conan_sigprof_settle). */
+    if (signals) conan_sigprof_give_back();
+    out->duration_s = conan_monotonic_seconds() - t0;
+    return p;
+}
