@@ -6,6 +6,7 @@
  * pattern and touches nothing else in the directory. Every failure is one log
  * line; the next trigger simply tries again. */
 #include "dump.h"
+#include "kinds.h"
 #include "config.h"
 #include "context.h"
 #include "log.h"
@@ -24,8 +25,6 @@
 #include <unistd.h>
 
 #define STALE_TEMP_S 3600   /* a temporary file this old was left by a process that died */
-
-static const char *const kinds[] = { "cpu", "heap", "threads", "threadcreate" };
 
 void conan_dump_sanitize(const char *app, char *out, size_t outlen)
 {
@@ -285,9 +284,7 @@ static bool is_our_dump(const char *name)
     if (!all_digits(field[0], field_len[0]) || !all_digits(field[3], field_len[3])) return false;
     if (field_len[1] != 15 || field[1][8] != 'T' || !all_digits(field[1], 8) || !all_digits(field[1] + 9, 6))
         return false;
-    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
-        if (strlen(kinds[k]) == field_len[2] && strncmp(field[2], kinds[k], field_len[2]) == 0) return true;
-    return false;
+    return conan_kind_known(field[2], field_len[2]);
 }
 
 struct dump_file {

@@ -1,35 +1,17 @@
-/* monitor.c — the monitor thread: the engine's clock and its only decision maker.
- *
- * Every interval_ms it reads the metrics, feeds the rules, and when one trips
- * (or the continuous timer fires, or a profile is requested on demand) it writes
- * a heap profile at once (memory and heap rules) or opens a CPU profiling window, subject to the rule's cooldown, the hourly dump budget and
- * the CPU ceiling. While a CPU window is open it also wakes every RESCAN_MS to
- * arm timers for new threads and to close the window on time. Closing a window
- * aggregates the samples, symbolizes, encodes, writes the file and the event
- * line, and prunes the directory — all here, never in signal context.
+/* monitor.c — the monitor thread: the engine's clock. It starts and stops
+ * with the program (and in a forked child), steps aside for calls that need a
+ * single-threaded process, and on each tick reads the collectors and hands
+ * the readings to the decisions (decide.c), whose actions (actions.c) write
+ * profiles or open a CPU window. While a window is open it also wakes every
+ * RESCAN_MS to arm timers for new threads and to close the window on time.
+ * Everything slow — aggregating, symbolizing, encoding, writing — happens on
+ * this thread, never in signal context.
  *
  * The thread is named conan-monitor and runs with every signal blocked, so the
  * program's signals are never delivered to it. It sleeps on a futex word that
  * conan_monitor_request and conan_monitor_stop set: no file descriptor, so a
  * program that closes descriptors it did not open cannot disturb it. */
 #include "monitor.h"
-#include "fork.h"
-#include "sigprof.h"
-#include "thread_registry.h"
-#include "thread_snapshot.h"
-#include "config.h"
-#include "context.h"
-#include "cpu.h"
-#include "dump.h"
-#include "heap.h"
-#include "heap_inline.h"
-#include "log.h"
-#include "metrics.h"
-#include "pprof.h"
-#include "procfs.h"
-#include "rules.h"
-#include "stack_walk.h"
-#include "symbols.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -38,14 +20,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "actions.h"
+#include "context.h"
+#include "cpu.h"
+#include "decide.h"
+#include "fork.h"
+#include "heap.h"
+#include "log.h"
+#include "metrics.h"
+#include "procfs.h"
+#include "sigprof.h"
+#include "stack_walk.h"
+#include "thread_registry.h"
 
 #define RESCAN_MS 100          /* new-thread scan and window-end granularity */
 #define LIMITS_REFRESH_S 5.0   /* how often quota, affinity and online CPUs are re-read */
 #define STOP_WAIT_MS 200       /* longest the program's exit waits for us */
 #define PAUSE_WAIT_MS 1000     /* longest an unshare/setns waits for us */
+#define MIB (1024.0 * 1024.0)
 
 static struct {
     struct conan_config cfg;
@@ -57,431 +51,78 @@ static struct {
     int busy;                  /* atomic: 0 while the thread waits for its next deadline */
     const char *stop_note;     /* why a window open at stop ended early */
     int requested;             /* atomic: on-demand requests not yet served */
-    bool manual_pending;       /* a request waits for the open window to close */
-
-    struct conan_cpu_meter meter;
-    struct conan_rule_state cpu_rule, memory_rule, heap_rule, threads_rule;
     int thread_event;          /* atomic: a thread started or ended during a window */
     int poked;                 /* atomic: check whether we are the last thread */
-    struct conan_budget budget;
-    bool budget_skip_logged;
-    double next_tick_s, next_continuous_s, started_wall_s;
 
-    double window_end_s;
-    struct timespec window_wall_start;
-    struct conan_trigger window_trigger;
-    const char *window_note;
-
-    double followup_s;         /* when the follow-up heap profile is due; 0 = none */
-    struct conan_trigger followup_trigger;
-
-    double usable_cpus, memory_limit, limits_read_s;
-    const char *memory_limit_source;
+    struct conan_decider decider;
+    struct conan_actions act;
+    struct conan_cpu_meter meter;
+    double next_tick_s, started_wall_s;
+    double usable_cpus, limits_read_s;
     pid_t pid;
     bool keep_context;         /* a restart in a forked child: the context is the parent's */
-    struct timespec dump_dir_mtime;   /* trigger files are looked for when this changes */
-    struct { dev_t dev; ino_t ino; struct timespec mtime; bool seen, present; } shared_trigger;
 } mon;
 
 static bool monitor_running(void) { return __atomic_load_n(&mon.running, __ATOMIC_ACQUIRE); }
 static void set_monitor_running(bool on) { __atomic_store_n(&mon.running, on, __ATOMIC_RELEASE); }
 
-static int64_t wall_nanos(void)
+static double wall_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double wall_seconds(void)
+/* ---- decisions, carried out ---- */
+
+static void act(void *arg, unsigned kinds, const struct conan_trigger *t, const char *note, double now_s)
 {
-    return (double)wall_nanos() / 1e9;
+    (void)arg;
+    conan_act(&mon.act, kinds, t, note, now_s);
 }
 
-/* ---- closing a CPU window: aggregate, symbolize, encode, write ---- */
-
-struct thread_name_cache {
-    pid_t tid[256];
-    char name[256][16];
-    int n;
-};
-
-static const char *cached_thread_name(struct thread_name_cache *c, pid_t tid)
+static bool window_open(void *arg)
 {
-    for (int i = 0; i < c->n; i++)
-        if (c->tid[i] == tid) return c->name[i];
-    const char *name = conan_cpu_thread_name(tid);
-    if (c->n == 256) return name;
-    c->tid[c->n] = tid;
-    snprintf(c->name[c->n], sizeof c->name[c->n], "%s", name);
-    return c->name[c->n++];
+    (void)arg;
+    return conan_cpu_window_open();
 }
 
-static struct conan_pprof *cpu_profile(const struct conan_cpu_window *w)
+static void close_window(void *arg, const char *note)
 {
-    static const struct conan_value_type types[] = { { "samples", "count" }, { "cpu", "nanoseconds" } };
-    int64_t period = 1000000000LL / mon.cfg.cpu.hz;
-    struct conan_pprof *p = conan_pprof_new(types, 2, types[1], period);
-    if (!p) return NULL;
-    struct thread_name_cache *names = calloc(1, sizeof *names);
-    if (!names) {
-        conan_pprof_free(p);
-        return NULL;
-    }
-    for (long i = 0; i < w->nsample; i++) {
-        const struct conan_stack_slot *s = &w->sample[i];
-        int depth = conan_stack_slot_depth(s);
-        if (depth <= 0) continue;
-        int64_t values[2] = { s->weight, s->weight * period };
-        struct conan_label labels[2] = {
-            { .key = "thread", .str = cached_thread_name(names, s->tid) },
-            { .key = "tid", .num = s->tid },
-        };
-        conan_pprof_add(p, s->pcs, depth, values, labels, 2);
-    }
-    free(names);
-    int64_t start_ns = (int64_t)mon.window_wall_start.tv_sec * 1000000000LL + mon.window_wall_start.tv_nsec;
-    conan_pprof_set_time(p, start_ns, (int64_t)(w->duration_s * 1e9));
-    conan_pprof_set_default_type(p, 1);
-    conan_context_comments(p, &mon.cfg, &mon.ctx, &mon.window_trigger);
-    conan_pprof_comment(p, "cpu timer: %s, %d threads armed, %d Hz, %.2f s",
-                        w->timer == CONAN_TIMER_THREAD ? "thread" : "process", w->threads_armed,
-                        mon.cfg.cpu.hz, w->duration_s);
-    conan_pprof_comment(p, "samples: %ld taken, %ld dropped (%ld buffer full, %ld in the dynamic loader), over %.2f CPU-seconds",
-                        w->samples, w->dropped, w->dropped_full, w->dropped_loader, w->cpu_s);
-    if (mon.window_note) conan_pprof_comment(p, "note: %s", mon.window_note);
-    return p;
+    (void)arg;
+    conan_act_close_window(&mon.act, note);
 }
 
-/* Encodes p and writes it as a <kind> dump; fills the event's file and figures.
- * Takes syms (symbols opened when the profile was built), or opens its own. */
-static void write_profile(struct conan_pprof *p, struct conan_symbols *syms, const char *kind,
-                          struct conan_event *ev, char *path, size_t path_len, double t0)
-{
-    void *gz = NULL;
-    size_t gz_len = 0;
-    if (!syms) syms = conan_symbols_open();
-    int rc = p && syms ? conan_pprof_encode(p, syms, &gz, &gz_len) : -1; /* no symbols: out of memory */
-    if (syms) conan_symbols_close(syms);
-    if (rc != 0) {
-        ev->error = "could not build the profile (out of memory?)";
-        conan_log("could not build the %s profile; skipped", kind);
-    } else if (conan_dump_write(&mon.cfg, kind, gz, gz_len, path, path_len) != 0) {
-        ev->error = "could not write the profile (see stderr)";
-    } else {
-        ev->file = path;
-        ev->bytes = gz_len;
-    }
-    free(gz);
-    ev->write_ms = (conan_monotonic_seconds() - t0) * 1000.0;
-}
+static const struct conan_decide_ops ops = { .act = act, .window_open = window_open, .close_window = close_window };
 
-static void close_cpu_window(void)
-{
-    struct conan_cpu_window w;
-    conan_cpu_stop(&w);
-        struct conan_pprof *p = cpu_profile(&w);
-    char path[PATH_MAX] = "";
-    struct conan_event ev = {
-        .kind = "cpu",
-        .trigger = &mon.window_trigger,
-        .file = "",
-        .timer = w.timer == CONAN_TIMER_THREAD ? "thread" : "process",
-        .samples = w.samples,
-        .dropped = w.dropped,
-        .duration_s = w.duration_s,
-        .cpu_s = w.cpu_s,
-        .note = mon.window_note,
-    };
-    write_profile(p, NULL, "cpu", &ev, path, sizeof path, conan_monotonic_seconds());
-    conan_pprof_free(p);
-    conan_cpu_release();
-    conan_dump_event(&mon.cfg, &ev);
-    conan_dump_prune(&mon.cfg);
-}
-
-/* ---- heap profiles: written at once, no window ---- */
-
-#define MIB (1024.0 * 1024.0)
-
-static void write_heap_profile(const struct conan_trigger *t, const char *note)
-{
-    struct conan_event ev = { .kind = "heap", .trigger = t, .file = "", .note = note };
-    if (!conan_heap_sampling()) {
-        ev.error = "heap sampling is off (heap.sample_bytes is 0)";
-        conan_dump_event(&mon.cfg, &ev);
-        return;
-    }
-    if (conan_dump_dir_ready(&mon.cfg) != 0) return;
-    double t0 = conan_monotonic_seconds();
-    struct conan_heap_stats st = { 0 };
-    struct conan_symbols *syms = conan_symbols_open();
-    struct conan_pprof *p = conan_heap_profile(&st, syms);
-    if (p) {
-        conan_pprof_set_time(p, wall_nanos(), 0);
-        conan_context_comments(p, &mon.cfg, &mon.ctx, t);
-        const char *source;
-        double in_use = conan_heap_in_use_bytes(&source);
-        conan_pprof_comment(p, "heap sampling: one sample per %d bytes on average; %ld sampled blocks live in %ld stacks; "
-                            "%ld sampled, %ld freed since start, %ld not recorded, %ld freed unseen",
-                            mon.cfg.heap.sample_bytes, st.live, st.stacks, st.sampled, st.freed, st.dropped,
-                            st.replaced);
-        conan_pprof_comment(p, "heap in use: %.1f MiB (%s, allocator %s); resident: %.1f MiB of %.1f MiB (%s)",
-                            in_use / MIB, source, conan_allocator.name, conan_rss_bytes() / MIB,
-                            mon.memory_limit / MIB, mon.memory_limit_source ? mon.memory_limit_source : "?");
-        if (note) conan_pprof_comment(p, "note: %s", note);
-    }
-    ev.samples = st.live;
-    ev.dropped = st.dropped;
-    char path[PATH_MAX] = "";
-    write_profile(p, syms, "heap", &ev, path, sizeof path, t0);
-    conan_pprof_free(p);
-    conan_dump_event(&mon.cfg, &ev);
-    conan_dump_prune(&mon.cfg);
-}
-
-/* ---- thread profiles: threadcreate, and the stack snapshot ---- */
-
-static void write_thread_profiles(const struct conan_trigger *t)
-{
-    if (conan_dump_dir_ready(&mon.cfg) != 0) return;
-    char path[PATH_MAX] = "";
-    int64_t now_ns = wall_nanos();
-
-    double t0 = conan_monotonic_seconds();
-    long threads = 0;
-    struct conan_symbols *syms = conan_symbols_open();
-    struct conan_pprof *p = conan_threads_create_profile(&threads, syms);
-    struct conan_event ev = { .kind = "threadcreate", .trigger = t, .file = "", .samples = threads };
-    if (p) {
-        conan_pprof_set_time(p, now_ns, 0);
-        conan_context_comments(p, &mon.cfg, &mon.ctx, t);
-        conan_pprof_comment(p, "threads: %ld live (libconan's monitor excluded), %ld made by pthread_create since "
-                            "libconan was loaded", threads, conan_threads_registered());
-    }
-    write_profile(p, syms, "threadcreate", &ev, path, sizeof path, t0);
-    conan_pprof_free(p);
-    conan_dump_event(&mon.cfg, &ev);
-
-    struct conan_event snap_ev = { .kind = "threads", .trigger = t, .file = "" };
-    if (threads > mon.cfg.threads.max) {
-        char note[128];
-        snprintf(note, sizeof note, "no stack snapshot: %ld threads, above threads.max (%d)", threads,
-                 mon.cfg.threads.max);
-        snap_ev.note = note;
-        snap_ev.samples = threads;
-        conan_dump_event(&mon.cfg, &snap_ev);
-        conan_dump_prune(&mon.cfg);
-        return;
-    }
-    struct conan_threads_snapshot snap;
-    p = conan_snapshot_profile(&mon.cfg, &snap);
-    if (p) {
-        conan_pprof_set_time(p, now_ns, (int64_t)(snap.duration_s * 1e9));
-        conan_context_comments(p, &mon.cfg, &mon.ctx, t);
-        conan_pprof_comment(p, "threads: %ld (libconan's monitor excluded), %ld stacks (%ld of blocked threads, "
-                            "read without a signal), %ld blocking SIGPROF, %ld no answer within %d ms; "
-                            "snapshot took %.1f ms", snap.threads, snap.stacks, snap.stacks_from_proc, snap.blocked,
-                            snap.timed_out, mon.cfg.threads.wait_ms, snap.duration_s * 1000.0);
-        if (snap.why_no_stacks) conan_pprof_comment(p, "note: no stacks: %s", snap.why_no_stacks);
-    }
-    snap_ev.samples = snap.threads;
-    snap_ev.dropped = snap.blocked + snap.timed_out;
-    snap_ev.duration_s = snap.duration_s;
-    snap_ev.note = snap.why_no_stacks;
-    write_profile(p, NULL, "threads", &snap_ev, path, sizeof path, conan_monotonic_seconds());
-    conan_pprof_free(p);
-    conan_dump_event(&mon.cfg, &snap_ev);
-    conan_dump_prune(&mon.cfg);
-}
-
-/* ---- opening windows ---- */
-
-static bool budget_allows(double now_s, int n)
-{
-    if (conan_budget_allows(&mon.budget, mon.cfg.limits.max_dumps_per_hour, now_s, n)) {
-        mon.budget_skip_logged = false;
-        return true;
-    }
-    if (!mon.budget_skip_logged) {
-        mon.budget_skip_logged = true;
-        conan_log("limits.max_dumps_per_hour (%d) reached; triggers are skipped until older dumps age out",
-                  mon.cfg.limits.max_dumps_per_hour);
-    }
-    return false;
-}
-
-/* Opens a CPU window for trigger t. A failed attempt (dump_dir unusable, SIGPROF
- * taken by the program) is logged once per attempt and still counts as the
- * trigger having been handled: the rule's cooldown starts, so a persistent
- * problem costs one line per cooldown, not one per tick. */
-static void open_cpu_window(const struct conan_trigger *t, double now_s)
-{
-    char why[256];
-    if (conan_dump_dir_ready(&mon.cfg) != 0) return;
-    if (conan_cpu_start(&mon.cfg, why, sizeof why) != 0) {
-        struct conan_event ev = { .kind = "cpu", .trigger = t, .file = "", .error = why };
-        conan_dump_event(&mon.cfg, &ev);
-        return;
-    }
-    clock_gettime(CLOCK_REALTIME, &mon.window_wall_start);
-        mon.window_end_s = now_s + mon.cfg.cpu.profile_seconds;
-    mon.window_trigger = *t;
-    mon.window_note = NULL;
-}
-
-/* What a trigger asks for. */
-enum { KIND_CPU = 1, KIND_HEAP = 2, KIND_THREADS = 4 };
-
-/* Acts on one trigger: every profile it asks for, for one unit of the hourly
- * budget; note goes into the heap profile. Returns false if the budget was spent. */
-static bool act_on(const struct conan_trigger *t, unsigned kinds, double now_s, const char *note)
-{
-    if (!budget_allows(now_s, 1)) return false;
-    conan_budget_spend(&mon.budget, mon.cfg.limits.max_dumps_per_hour, now_s, 1);
-    if (kinds & KIND_HEAP) write_heap_profile(t, note);
-    if (kinds & KIND_THREADS) write_thread_profiles(t);
-    if ((kinds & KIND_CPU) && !conan_cpu_window_open()) open_cpu_window(t, now_s);
-    return true;
-}
-
-/* Every kind that is on, for on-demand and continuous profiles. */
-static unsigned enabled_kinds(bool cpu_allowed)
-{
-    return (mon.cfg.cpu.rule.enable && cpu_allowed ? KIND_CPU : 0) | (conan_heap_sampling() ? KIND_HEAP : 0) |
-           (mon.cfg.threads.rule.enable ? KIND_THREADS : 0);
-}
-
-/* Profiles of every enabled kind, for an on-demand request. */
-static void serve_manual_request(double now_s)
-{
-    static const struct conan_trigger manual = { .metric = "", .reason = CONAN_REASON_MANUAL };
-    if (conan_cpu_window_open()) {
-        mon.manual_pending = true; /* served when the open window closes */
-        return;
-    }
-    mon.manual_pending = false;
-    act_on(&manual, enabled_kinds(true), now_s, NULL);
-}
-
-/* The memory and heap rules: either one writes a heap profile. */
-static void memory_rules(double now_s, const struct conan_process_stat *st)
-{
-    const char *source;
-    double rss_percent = 0, heap_mib = 0; /* read only for a rule that is on */
-    if (mon.cfg.memory.rule.enable && mon.memory_limit > 0) rss_percent = st->rss_bytes / mon.memory_limit * 100.0;
-    if (mon.cfg.heap.rule.enable) heap_mib = conan_heap_in_use_bytes(&source) / MIB;
-    struct conan_verdict mv = conan_rule_observe(&mon.cfg.memory.rule, &mon.memory_rule, rss_percent, now_s);
-    struct conan_verdict hv = conan_rule_observe(&mon.cfg.heap.rule, &mon.heap_rule, heap_mib, now_s);
-    if (mv.reason == CONAN_REASON_NONE && hv.reason == CONAN_REASON_NONE) return;
-    struct conan_trigger t;
-    if (mv.reason != CONAN_REASON_NONE)
-        t = (struct conan_trigger){ .metric = "memory", .reason = mv.reason, .value = rss_percent, .mean = mv.mean,
-                                    .rule = &mon.cfg.memory.rule };
-    else
-        t = (struct conan_trigger){ .metric = "heap", .reason = hv.reason, .value = heap_mib, .mean = hv.mean,
-                                    .rule = &mon.cfg.heap.rule };
-    if (!act_on(&t, KIND_HEAP, now_s, NULL)) return;
-    if (mv.reason != CONAN_REASON_NONE) conan_rule_commit(&mon.memory_rule, now_s);
-    if (hv.reason != CONAN_REASON_NONE) conan_rule_commit(&mon.heap_rule, now_s);
-    if (mon.cfg.heap.followup_s > 0 && conan_heap_sampling()) {
-        mon.followup_s = now_s + mon.cfg.heap.followup_s;
-        mon.followup_trigger = t;
-    }
-}
-
-/* The thread rule: live threads, our monitor excluded. */
-static void thread_rule(double now_s, const struct conan_process_stat *st)
-{
-    if (!mon.cfg.threads.rule.enable || st->threads <= 0) return;
-    double threads = (double)st->threads - 1;
-    struct conan_verdict v = conan_rule_observe(&mon.cfg.threads.rule, &mon.threads_rule, threads, now_s);
-    if (v.reason == CONAN_REASON_NONE) return;
-    struct conan_trigger t = { .metric = "threads", .reason = v.reason, .value = threads, .mean = v.mean,
-                               .rule = &mon.cfg.threads.rule };
-    if (act_on(&t, KIND_THREADS, now_s, NULL)) conan_rule_commit(&mon.threads_rule, now_s);
-}
-
-static bool same_time(struct timespec a, struct timespec b)
-{
-    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
-}
-
-/* <dump_dir>/conan.trigger.<pid> is ours alone: consume it. <dump_dir>/conan.trigger
- * is for every process sharing the directory, so each process acts once per
- * version of the file, and it is removed once it is old enough that every
- * monitor has ticked since it appeared. Creating either file changes the
- * directory's mtime, so a tick normally costs one stat of the directory. */
-static bool trigger_file_present(void)
-{
-    struct stat st;
-    if (stat(mon.cfg.dump_dir, &st) != 0) return false;
-    if (same_time(st.st_mtim, mon.dump_dir_mtime) && !mon.shared_trigger.present) return false;
-    mon.dump_dir_mtime = st.st_mtim;
-
-    char path[PATH_MAX];
-    bool request = false;
-    if (conan_format(path, sizeof path, "%s/conan.trigger.%d", mon.cfg.dump_dir, (int)mon.pid) && unlink(path) == 0)
-        request = true;
-
-    mon.shared_trigger.present = false;
-    if (!conan_format(path, sizeof path, "%s/conan.trigger", mon.cfg.dump_dir) || lstat(path, &st) != 0 ||
-        !S_ISREG(st.st_mode))
-        return request;
-    mon.shared_trigger.present = true;
-    double mtime = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9;
-    bool same = mon.shared_trigger.seen && mon.shared_trigger.dev == st.st_dev &&
-                mon.shared_trigger.ino == st.st_ino && same_time(mon.shared_trigger.mtime, st.st_mtim);
-    if (!same && mtime >= mon.started_wall_s - 1.0) request = true;
-    mon.shared_trigger.dev = st.st_dev;
-    mon.shared_trigger.ino = st.st_ino;
-    mon.shared_trigger.mtime = st.st_mtim;
-    mon.shared_trigger.seen = true;
-    double interval_s = mon.cfg.interval_ms / 1000.0;
-    if (wall_seconds() - mtime > 2 * interval_s + 1.0 && unlink(path) == 0) mon.shared_trigger.present = false;
-    return request;
-}
+/* ---- a tick: read the collectors, decide ---- */
 
 static void tick(double now_s, const struct conan_process_stat *st)
 {
+    const struct conan_cgroup *cg = mon.ctx.have_cgroup ? &mon.ctx.cgroup : NULL;
     if (now_s - mon.limits_read_s >= LIMITS_REFRESH_S || mon.usable_cpus <= 0) {
         const char *source;
-        mon.usable_cpus = conan_usable_cpus(mon.ctx.have_cgroup ? &mon.ctx.cgroup : NULL, &source);
-        mon.memory_limit = conan_memory_limit_bytes(mon.ctx.have_cgroup ? &mon.ctx.cgroup : NULL,
-                                                    &mon.memory_limit_source);
+        mon.usable_cpus = conan_usable_cpus(cg, &source);
+        mon.act.memory_limit = conan_memory_limit_bytes(cg, &mon.act.memory_limit_source);
         mon.limits_read_s = now_s;
     }
-    double cpu = conan_cpu_meter_percent(&mon.meter, mon.usable_cpus);
-    bool over_ceiling = mon.cfg.cpu.max > 0 && cpu >= mon.cfg.cpu.max;
-
-    if (conan_cpu_window_open() && over_ceiling) {
-        mon.window_note = "stopped early: CPU reached cpu.max";
-        close_cpu_window();
+    struct conan_readings r = { .threads = st->threads, .heap_sampling = conan_heap_sampling() };
+    r.cpu_percent = conan_cpu_meter_percent(&mon.meter, mon.usable_cpus);
+    if (mon.cfg.memory.rule.enable && mon.act.memory_limit > 0)
+        r.rss_percent = st->rss_bytes / mon.act.memory_limit * 100.0; /* read only for a rule that is on */
+    if (mon.cfg.heap.rule.enable) {
+        const char *source;
+        r.heap_mib = conan_heap_in_use_bytes(&source) / MIB;
     }
-
-    struct conan_verdict v = conan_rule_observe(&mon.cfg.cpu.rule, &mon.cpu_rule, cpu, now_s);
-    if (v.reason != CONAN_REASON_NONE && !conan_cpu_window_open() && !over_ceiling) {
-        struct conan_trigger t = { .metric = "cpu", .reason = v.reason, .value = cpu, .mean = v.mean,
-                                   .rule = &mon.cfg.cpu.rule };
-        if (act_on(&t, KIND_CPU, now_s, NULL)) conan_rule_commit(&mon.cpu_rule, now_s);
-    }
-
-    memory_rules(now_s, st);
-    thread_rule(now_s, st);
+    conan_decide_tick(&mon.decider, now_s, &r);
     conan_sigprof_settle(); /* SIGPROF back to the program once late signals of ours have arrived */
     /* Objects loaded since the last tick become unwindable for heap samples. */
     if (conan_heap_sampling()) {
         conan_unwind_refresh_tables();
         conan_unwind_release_retired();
     }
-
-    if (mon.cfg.mode == CONAN_MODE_CONTINUOUS && now_s >= mon.next_continuous_s && !conan_cpu_window_open()) {
-        static const struct conan_trigger continuous = { .metric = "", .reason = CONAN_REASON_CONTINUOUS };
-        act_on(&continuous, enabled_kinds(!over_ceiling), now_s, NULL);
-        mon.next_continuous_s = now_s + mon.cfg.continuous.every_s;
-    }
-
-    if (trigger_file_present()) serve_manual_request(now_s);
+    if (conan_trigger_file_present(&mon.decider, wall_seconds()))
+        conan_decide_request(&mon.decider, now_s, conan_heap_sampling());
 }
 
 /* ---- the thread ---- */
@@ -509,16 +150,16 @@ static void *monitor_main(void *arg)
     double now_s = conan_monotonic_seconds();
     conan_cpu_meter_percent(&mon.meter, 1); /* prime */
     mon.next_tick_s = now_s + interval_s;
-    mon.next_continuous_s = now_s + mon.cfg.continuous.every_s;
+    conan_decider_reset(&mon.decider, &mon.cfg, &ops, now_s, mon.started_wall_s, mon.pid);
 
     while (!__atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE)) {
         double deadline = mon.next_tick_s;
         if (conan_cpu_window_open()) {
             double rescan = conan_monotonic_seconds() + RESCAN_MS / 1000.0;
             if (rescan < deadline) deadline = rescan;
-            if (mon.window_end_s < deadline) deadline = mon.window_end_s;
+            if (mon.act.window_end_s < deadline) deadline = mon.act.window_end_s;
         }
-        if (mon.followup_s > 0 && mon.followup_s < deadline) deadline = mon.followup_s;
+        deadline = conan_decide_next_deadline(&mon.decider, deadline);
         /* main has left: look often whether the program's last thread has too */
         if (conan_threads_main_exited() && conan_monotonic_seconds() + 0.05 < deadline)
             deadline = conan_monotonic_seconds() + 0.05;
@@ -530,17 +171,14 @@ static void *monitor_main(void *arg)
 
         if (conan_cpu_window_open()) {
             __atomic_store_n(&mon.thread_event, 0, __ATOMIC_RELAXED);
-            if (now_s >= mon.window_end_s)
-                close_cpu_window();
+            if (now_s >= mon.act.window_end_s)
+                conan_act_close_window(&mon.act, NULL);
             else
                 conan_cpu_rescan_threads();
         }
-        if (__atomic_exchange_n(&mon.requested, 0, __ATOMIC_ACQ_REL) || (mon.manual_pending && !conan_cpu_window_open()))
-            serve_manual_request(now_s);
-        if (mon.followup_s > 0 && now_s >= mon.followup_s) {
-            mon.followup_s = 0;
-            act_on(&mon.followup_trigger, KIND_HEAP, now_s, "follow-up: heap.followup_s after the trip");
-        }
+        if (__atomic_exchange_n(&mon.requested, 0, __ATOMIC_ACQ_REL))
+            conan_decide_request(&mon.decider, now_s, conan_heap_sampling());
+        conan_decide_pending(&mon.decider, now_s, conan_heap_sampling());
         /* main called pthread_exit and the program's other threads are gone:
          * the process ends when its last thread does, and that is us. */
         bool poked = __atomic_exchange_n(&mon.poked, 0, __ATOMIC_ACQ_REL);
@@ -560,10 +198,7 @@ static void *monitor_main(void *arg)
     /* The program is exiting mid-window: keep what was sampled. The exit path
      * waits at most STOP_WAIT_MS for this; a write cut short by the process
      * ending leaves only a hidden temporary file, which pruning removes. */
-    if (conan_cpu_window_open()) {
-        mon.window_note = mon.stop_note;
-        close_cpu_window();
-    }
+    if (conan_cpu_window_open()) conan_act_close_window(&mon.act, mon.stop_note);
     if (!__atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE)) set_monitor_running(false); /* we left on our own */
     return NULL;
 }
@@ -588,17 +223,14 @@ void conan_monitor_after_fork(void)
     forked = false;
     if (!mon.cfg.follow_fork) return;
     conan_cpu_postfork_child();
-    /* A new process: nothing of the parent's schedule, requests or spending. */
-        mon.window_note = mon.stop_note = NULL;
-    mon.manual_pending = false;
-    mon.followup_s = 0;
+    /* A new process: nothing of the parent's schedule, requests or spending
+     * (the decider starts afresh with the thread). */
+    mon.act.window_note = mon.stop_note = NULL;
     __atomic_store_n(&mon.requested, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&mon.thread_event, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&mon.poked, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&mon.stop, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&mon.wake_word, 0, __ATOMIC_RELAXED);
-    memset(&mon.budget, 0, sizeof mon.budget);
-    mon.budget_skip_logged = false;
     memset(&mon.meter, 0, sizeof mon.meter);
     mon.keep_context = true; /* same executable, host and cgroup as the parent */
     conan_monitor_start(&mon.cfg);
@@ -611,10 +243,8 @@ int conan_monitor_start(const struct conan_config *cfg)
     if (cfg != &mon.cfg) mon.cfg = *cfg;
     if (!mon.keep_context) conan_context_collect(&mon.ctx);
     mon.keep_context = false;
-    conan_rule_reset(&mon.cpu_rule);
-    conan_rule_reset(&mon.memory_rule);
-    conan_rule_reset(&mon.heap_rule);
-    conan_rule_reset(&mon.threads_rule);
+    mon.act.cfg = &mon.cfg;
+    mon.act.ctx = &mon.ctx;
     mon.started_wall_s = wall_seconds();
     mon.pid = getpid();
     static int no_cgroup_once;

@@ -1,0 +1,211 @@
+/* actions.c — what the monitor does when a decision asks for profiles
+ * (decide.c): builds the heap profile and the two thread profiles at once,
+ * and opens a CPU window, whose samples become the CPU profile when it
+ * closes. Every profile then goes through emit.c. Monitor thread only. */
+#include "actions.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cpu.h"
+#include "emit.h"
+#include "heap.h"
+#include "kinds.h"
+#include "log.h"
+#include "metrics.h"
+#include "thread_registry.h"
+#include "thread_snapshot.h"
+
+#define MIB (1024.0 * 1024.0)
+
+static int64_t wall_nanos(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---- the CPU window: opened by a decision, closed on time or early ---- */
+
+struct thread_name_cache {
+    pid_t tid[256];
+    char name[256][16];
+    int n;
+};
+
+static const char *cached_thread_name(struct thread_name_cache *c, pid_t tid)
+{
+    for (int i = 0; i < c->n; i++)
+        if (c->tid[i] == tid) return c->name[i];
+    const char *name = conan_cpu_thread_name(tid);
+    if (c->n == 256) return name;
+    c->tid[c->n] = tid;
+    snprintf(c->name[c->n], sizeof c->name[c->n], "%s", name);
+    return c->name[c->n++];
+}
+
+static struct conan_pprof *cpu_profile(struct conan_actions *a, const struct conan_cpu_window *w)
+{
+    static const struct conan_value_type types[] = { { "samples", "count" }, { "cpu", "nanoseconds" } };
+    int64_t period = 1000000000LL / a->cfg->cpu.hz;
+    struct conan_pprof *p = conan_pprof_new(types, 2, types[1], period);
+    if (!p) return NULL;
+    struct thread_name_cache *names = calloc(1, sizeof *names);
+    if (!names) {
+        conan_pprof_free(p);
+        return NULL;
+    }
+    for (long i = 0; i < w->nsample; i++) {
+        const struct conan_stack_slot *s = &w->sample[i];
+        int depth = conan_stack_slot_depth(s);
+        if (depth <= 0) continue;
+        int64_t values[2] = { s->weight, s->weight * period };
+        struct conan_label labels[2] = {
+            { .key = "thread", .str = cached_thread_name(names, s->tid) },
+            { .key = "tid", .num = s->tid },
+        };
+        conan_pprof_add(p, s->pcs, depth, values, labels, 2);
+    }
+    free(names);
+    int64_t start_ns = (int64_t)a->window_wall_start.tv_sec * 1000000000LL + a->window_wall_start.tv_nsec;
+    conan_emit_stamp(p, a->cfg, a->ctx, &a->window_trigger, start_ns, (int64_t)(w->duration_s * 1e9));
+    conan_pprof_set_default_type(p, 1);
+    conan_pprof_comment(p, "cpu timer: %s, %d threads armed, %d Hz, %.2f s",
+                        w->timer == CONAN_TIMER_THREAD ? "thread" : "process", w->threads_armed,
+                        a->cfg->cpu.hz, w->duration_s);
+    conan_pprof_comment(p, "samples: %ld taken, %ld dropped (%ld buffer full, %ld in the dynamic loader), over %.2f CPU-seconds",
+                        w->samples, w->dropped, w->dropped_full, w->dropped_loader, w->cpu_s);
+    if (a->window_note) conan_pprof_comment(p, "note: %s", a->window_note);
+    return p;
+}
+
+void conan_act_close_window(struct conan_actions *a, const char *note)
+{
+    if (note) a->window_note = note;
+    struct conan_cpu_window w;
+    conan_cpu_stop(&w);
+    struct conan_pprof *p = cpu_profile(a, &w);
+    double t0 = conan_monotonic_seconds();
+    struct conan_event ev = {
+        .kind = conan_kind_name(CONAN_KIND_CPU),
+        .trigger = &a->window_trigger,
+        .file = "",
+        .timer = w.timer == CONAN_TIMER_THREAD ? "thread" : "process",
+        .samples = w.samples,
+        .dropped = w.dropped,
+        .duration_s = w.duration_s,
+        .cpu_s = w.cpu_s,
+        .note = a->window_note,
+    };
+    conan_emit_write(a->cfg, p, NULL, &ev, t0);
+    conan_cpu_release();
+}
+
+/* ---- heap profiles: written at once, no window ---- */
+
+static void write_heap_profile(struct conan_actions *a, const struct conan_trigger *t, const char *note)
+{
+    const struct conan_config *cfg = a->cfg;
+    struct conan_event ev = { .kind = conan_kind_name(CONAN_KIND_HEAP), .trigger = t, .file = "", .note = note };
+    if (!conan_heap_sampling()) {
+        ev.error = "heap sampling is off (heap.sample_bytes is 0)";
+        conan_dump_event(cfg, &ev);
+        return;
+    }
+    if (conan_dump_dir_ready(cfg) != 0) return;
+    double t0 = conan_monotonic_seconds();
+    struct conan_heap_stats st = { 0 };
+    struct conan_symbols *syms = conan_symbols_open();
+    struct conan_pprof *p = conan_heap_profile(&st, syms);
+    if (p) {
+        conan_emit_stamp(p, cfg, a->ctx, t, wall_nanos(), 0);
+        const char *source;
+        double in_use = conan_heap_in_use_bytes(&source);
+        conan_pprof_comment(p, "heap sampling: one sample per %d bytes on average; %ld sampled blocks live in %ld stacks; "
+                            "%ld sampled, %ld freed since start, %ld not recorded, %ld freed unseen",
+                            cfg->heap.sample_bytes, st.live, st.stacks, st.sampled, st.freed, st.dropped, st.replaced);
+        conan_pprof_comment(p, "heap in use: %.1f MiB (%s, allocator %s); resident: %.1f MiB of %.1f MiB (%s)",
+                            in_use / MIB, source, conan_allocator.name, conan_rss_bytes() / MIB,
+                            a->memory_limit / MIB, a->memory_limit_source ? a->memory_limit_source : "?");
+        if (note) conan_pprof_comment(p, "note: %s", note);
+    }
+    ev.samples = st.live;
+    ev.dropped = st.dropped;
+    conan_emit_write(cfg, p, syms, &ev, t0);
+}
+
+/* ---- thread profiles: threadcreate, and the stack snapshot ---- */
+
+static void write_thread_profiles(struct conan_actions *a, const struct conan_trigger *t)
+{
+    const struct conan_config *cfg = a->cfg;
+    if (conan_dump_dir_ready(cfg) != 0) return;
+    int64_t now_ns = wall_nanos();
+
+    double t0 = conan_monotonic_seconds();
+    long threads = 0;
+    struct conan_symbols *syms = conan_symbols_open();
+    struct conan_pprof *p = conan_threads_create_profile(&threads, syms);
+    struct conan_event ev = { .kind = conan_kind_name(CONAN_KIND_THREADCREATE), .trigger = t, .file = "",
+                              .samples = threads };
+    if (p) {
+        conan_emit_stamp(p, cfg, a->ctx, t, now_ns, 0);
+        conan_pprof_comment(p, "threads: %ld live (libconan's monitor excluded), %ld made by pthread_create since "
+                            "libconan was loaded", threads, conan_threads_registered());
+    }
+    conan_emit_write(cfg, p, syms, &ev, t0);
+
+    struct conan_event snap_ev = { .kind = conan_kind_name(CONAN_KIND_THREADS), .trigger = t, .file = "" };
+    if (threads > cfg->threads.max) {
+        char note[128];
+        snprintf(note, sizeof note, "no stack snapshot: %ld threads, above threads.max (%d)", threads,
+                 cfg->threads.max);
+        snap_ev.note = note;
+        snap_ev.samples = threads;
+        conan_dump_event(cfg, &snap_ev);
+        conan_dump_prune(cfg);
+        return;
+    }
+    struct conan_threads_snapshot snap;
+    p = conan_snapshot_profile(cfg, &snap);
+    if (p) {
+        conan_emit_stamp(p, cfg, a->ctx, t, now_ns, (int64_t)(snap.duration_s * 1e9));
+        conan_pprof_comment(p, "threads: %ld (libconan's monitor excluded), %ld stacks (%ld of blocked threads, "
+                            "read without a signal), %ld blocking SIGPROF, %ld no answer within %d ms; "
+                            "snapshot took %.1f ms", snap.threads, snap.stacks, snap.stacks_from_proc, snap.blocked,
+                            snap.timed_out, cfg->threads.wait_ms, snap.duration_s * 1000.0);
+        if (snap.why_no_stacks) conan_pprof_comment(p, "note: no stacks: %s", snap.why_no_stacks);
+    }
+    snap_ev.samples = snap.threads;
+    snap_ev.dropped = snap.blocked + snap.timed_out;
+    snap_ev.duration_s = snap.duration_s;
+    snap_ev.note = snap.why_no_stacks;
+    conan_emit_write(cfg, p, NULL, &snap_ev, conan_monotonic_seconds());
+}
+
+/* Opens a CPU window for trigger t. A failed attempt (dump_dir unusable, SIGPROF
+ * taken by the program) is logged once per attempt and still counts as the
+ * trigger having been handled: the rule's cooldown starts, so a persistent
+ * problem costs one line per cooldown, not one per tick. */
+static void open_cpu_window(struct conan_actions *a, const struct conan_trigger *t, double now_s)
+{
+    char why[256];
+    if (conan_dump_dir_ready(a->cfg) != 0) return;
+    if (conan_cpu_start(a->cfg, why, sizeof why) != 0) {
+        struct conan_event ev = { .kind = conan_kind_name(CONAN_KIND_CPU), .trigger = t, .file = "", .error = why };
+        conan_dump_event(a->cfg, &ev);
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &a->window_wall_start);
+    a->window_end_s = now_s + a->cfg->cpu.profile_seconds;
+    a->window_trigger = *t;
+    a->window_note = NULL;
+}
+
+
+void conan_act(struct conan_actions *a, unsigned kinds, const struct conan_trigger *t, const char *note, double now_s)
+{
+    if (kinds & CONAN_WANTS_HEAP) write_heap_profile(a, t, note);
+    if (kinds & CONAN_WANTS_THREADS) write_thread_profiles(a, t);
+    if (kinds & CONAN_WANTS_CPU) open_cpu_window(a, t, now_s);
+}

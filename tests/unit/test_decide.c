@@ -1,0 +1,251 @@
+/* test_decide.c — the monitor's decisions without a monitor: a fake carries
+ * out the actions and plays the CPU window, and each case checks what was
+ * asked for, in which order, and what the budget, cooldowns, ceiling,
+ * continuous period, deferred requests, follow-up and trigger files did. */
+#include "check.h"
+#include "internal.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_CALLS 32
+
+static struct {
+    int n;
+    unsigned kinds[MAX_CALLS];
+    char metric[MAX_CALLS][16];
+    enum conan_reason reason[MAX_CALLS];
+    const char *note[MAX_CALLS];
+    bool window;                 /* the fake window */
+    int closed;                  /* close_window calls */
+    const char *close_note;
+} fake;
+
+static void fake_act(void *arg, unsigned kinds, const struct conan_trigger *t, const char *note, double now_s)
+{
+    (void)arg, (void)now_s;
+    if (fake.n == MAX_CALLS) return;
+    fake.kinds[fake.n] = kinds;
+    snprintf(fake.metric[fake.n], sizeof fake.metric[0], "%s", t->metric);
+    fake.reason[fake.n] = t->reason;
+    fake.note[fake.n] = note;
+    fake.n++;
+    if (kinds & CONAN_WANTS_CPU) fake.window = true;
+}
+
+static bool fake_window_open(void *arg)
+{
+    (void)arg;
+    return fake.window;
+}
+
+static void fake_close(void *arg, const char *note)
+{
+    (void)arg;
+    fake.window = false;
+    fake.closed++;
+    fake.close_note = note;
+}
+
+static const struct conan_decide_ops ops = { .act = fake_act, .window_open = fake_window_open, .close_window = fake_close };
+
+static struct conan_config cfg;
+static struct conan_decider d;
+
+static void start(void)
+{
+    memset(&fake, 0, sizeof fake);
+    conan_decider_reset(&d, &cfg, &ops, 0, 1000, 4242);
+}
+
+static struct conan_readings cpu_at(double percent)
+{
+    return (struct conan_readings){ .cpu_percent = percent, .threads = 3, .heap_sampling = true };
+}
+
+static void cpu_rule_opens_one_window_and_cools_down(void)
+{
+    conan_config_defaults(&cfg);
+    cfg.cpu.rule.abs = 50;
+    cfg.cpu.rule.window = 0;
+    cfg.cpu.rule.cooldown_s = 60;
+    start();
+    struct conan_readings r = cpu_at(20);
+    conan_decide_tick(&d, 5, &r);
+    CHECK_INT(fake.n, 0);
+    r = cpu_at(80);
+    conan_decide_tick(&d, 10, &r);
+    CHECK_INT(fake.n, 1);
+    CHECK_INT(fake.kinds[0], CONAN_WANTS_CPU);
+    CHECK_STR(fake.metric[0], "cpu");
+    CHECK_INT(fake.reason[0], CONAN_REASON_ABS);
+    conan_decide_tick(&d, 15, &r); /* window still open: nothing */
+    CHECK_INT(fake.n, 1);
+    fake.window = false;
+    conan_decide_tick(&d, 20, &r); /* cooling down */
+    CHECK_INT(fake.n, 1);
+    conan_decide_tick(&d, 71, &r); /* cooldown over */
+    CHECK_INT(fake.n, 2);
+}
+
+static void ceiling_closes_the_window_and_opens_none(void)
+{
+    conan_config_defaults(&cfg);
+    cfg.cpu.rule.abs = 50;
+    cfg.cpu.rule.window = 0;
+    cfg.cpu.max = 90;
+    start();
+    fake.window = true;
+    struct conan_readings r = cpu_at(95);
+    conan_decide_tick(&d, 5, &r);
+    CHECK_INT(fake.closed, 1);
+    CHECK_STR(fake.close_note, "stopped early: CPU reached cpu.max");
+    CHECK_INT(fake.n, 0);
+    CHECK(!fake.window);
+}
+
+static void memory_and_heap_rules_write_one_heap_profile_and_a_followup(void)
+{
+    conan_config_defaults(&cfg);
+    cfg.memory.rule.enable = true;
+    cfg.memory.rule.abs = 50;
+    cfg.memory.rule.window = 0;
+    cfg.heap.rule.enable = true;
+    cfg.heap.rule.abs = 10;
+    cfg.heap.rule.window = 0;
+    cfg.heap.followup_s = 30;
+    start();
+    struct conan_readings r = { .cpu_percent = 1, .rss_percent = 60, .heap_mib = 20, .threads = 2, .heap_sampling = true };
+    conan_decide_tick(&d, 5, &r);
+    CHECK_INT(fake.n, 1);
+    CHECK_INT(fake.kinds[0], CONAN_WANTS_HEAP);
+    CHECK_STR(fake.metric[0], "memory"); /* the memory rule names the trigger when both trip */
+    CHECK_NEAR(conan_decide_next_deadline(&d, 1000), 35, 1e-9);
+    conan_decide_pending(&d, 20, true); /* not yet due */
+    CHECK_INT(fake.n, 1);
+    conan_decide_pending(&d, 35, true);
+    CHECK_INT(fake.n, 2);
+    CHECK_INT(fake.kinds[1], CONAN_WANTS_HEAP);
+    CHECK_STR(fake.note[1], "follow-up: heap.followup_s after the trip");
+    CHECK_NEAR(conan_decide_next_deadline(&d, 1000), 1000, 1e-9);
+}
+
+static void thread_rule_excludes_the_monitor(void)
+{
+    conan_config_defaults(&cfg);
+    cfg.threads.rule.enable = true;
+    cfg.threads.rule.abs = 10;
+    cfg.threads.rule.min = 0;
+    cfg.threads.rule.window = 0;
+    start();
+    struct conan_readings r = { .threads = 10, .heap_sampling = false }; /* 9 of the program's */
+    conan_decide_tick(&d, 5, &r);
+    CHECK_INT(fake.n, 0);
+    r.threads = 11;
+    conan_decide_tick(&d, 10, &r);
+    CHECK_INT(fake.n, 1);
+    CHECK_INT(fake.kinds[0], CONAN_WANTS_THREADS);
+}
+
+static void budget_caps_triggers_per_hour(void)
+{
+    conan_config_defaults(&cfg);
+    cfg.threads.rule.enable = true;
+    cfg.threads.rule.abs = 1;
+    cfg.threads.rule.min = 0;
+    cfg.threads.rule.window = 0;
+    cfg.threads.rule.cooldown_s = 0;
+    cfg.limits.max_dumps_per_hour = 2;
+    start();
+    struct conan_readings r = { .threads = 50 };
+    for (int i = 1; i <= 5; i++) conan_decide_tick(&d, i * 10.0, &r);
+    CHECK_INT(fake.n, 2);
+    conan_decide_tick(&d, 3611, &r); /* the first has aged out */
+    CHECK_INT(fake.n, 3);
+}
+
+static void request_waits_for_the_open_window(void)
+{
+    conan_config_defaults(&cfg);
+    cfg.threads.rule.enable = true;
+    start();
+    fake.window = true;
+    conan_decide_request(&d, 5, true);
+    CHECK_INT(fake.n, 0);
+    conan_decide_pending(&d, 6, true); /* still open */
+    CHECK_INT(fake.n, 0);
+    fake.window = false;
+    conan_decide_pending(&d, 7, true);
+    CHECK_INT(fake.n, 1);
+    CHECK_INT(fake.reason[0], CONAN_REASON_MANUAL);
+    CHECK_INT(fake.kinds[0], CONAN_WANTS_CPU | CONAN_WANTS_HEAP | CONAN_WANTS_THREADS);
+    conan_decide_pending(&d, 8, true); /* served once */
+    CHECK_INT(fake.n, 1);
+}
+
+static void continuous_asks_for_every_enabled_kind_on_schedule(void)
+{
+    conan_config_defaults(&cfg);
+    cfg.mode = CONAN_MODE_CONTINUOUS;
+    cfg.continuous.every_s = 60;
+    cfg.cpu.rule.enable = true;
+    cfg.cpu.max = 90;
+    cfg.threads.rule.enable = false;
+    start();
+    struct conan_readings r = cpu_at(5);
+    r.heap_sampling = false;
+    conan_decide_tick(&d, 30, &r);
+    CHECK_INT(fake.n, 0);
+    conan_decide_tick(&d, 60, &r);
+    CHECK_INT(fake.n, 1);
+    CHECK_INT(fake.reason[0], CONAN_REASON_CONTINUOUS);
+    CHECK_INT(fake.kinds[0], CONAN_WANTS_CPU);
+    fake.window = false;
+    r = cpu_at(95); /* above the ceiling: no CPU window, the rest still comes */
+    r.heap_sampling = true;
+    conan_decide_tick(&d, 120, &r);
+    CHECK_INT(fake.n, 2);
+    CHECK_INT(fake.kinds[1], CONAN_WANTS_HEAP);
+}
+
+static void trigger_files(void)
+{
+    char dir[] = "/tmp/conan-decide-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    conan_config_defaults(&cfg);
+    snprintf(cfg.dump_dir, sizeof cfg.dump_dir, "%s", dir);
+    cfg.interval_ms = 1000;
+    start();
+    CHECK(!conan_trigger_file_present(&d, 1000));
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/conan.trigger.4242", dir);
+    fclose(fopen(path, "w"));
+    CHECK(conan_trigger_file_present(&d, 1000));
+    CHECK(access(path, F_OK) != 0);              /* ours: consumed */
+    snprintf(path, sizeof path, "%s/conan.trigger", dir);
+    fclose(fopen(path, "w"));
+    struct stat st;
+    CHECK(stat(path, &st) == 0);
+    double wall = (double)st.st_mtim.tv_sec + 1; /* the monitor started before the file */
+    d.started_wall_s = wall - 10;
+    CHECK(conan_trigger_file_present(&d, wall));
+    CHECK(!conan_trigger_file_present(&d, wall)); /* once per version of the file */
+    CHECK(access(path, F_OK) == 0);              /* shared: stays for the other processes */
+    CHECK(!conan_trigger_file_present(&d, wall + 10));
+    CHECK(access(path, F_OK) != 0);              /* old enough: removed */
+    rmdir(dir);
+}
+
+int main(void)
+{
+    cpu_rule_opens_one_window_and_cools_down();
+    ceiling_closes_the_window_and_opens_none();
+    memory_and_heap_rules_write_one_heap_profile_and_a_followup();
+    thread_rule_excludes_the_monitor();
+    budget_caps_triggers_per_hour();
+    request_waits_for_the_open_window();
+    continuous_asks_for_every_enabled_kind_on_schedule();
+    trigger_files();
+    CHECK_DONE();
+}
