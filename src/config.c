@@ -7,7 +7,7 @@
  * the shim inert: a config we do not understand is never half-applied. */
 #include "config.h"
 #include "log.h"
-#include "rules.h"
+#include "trip_rules.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -10,7 +10,7 @@
 enum conan_mode { CONAN_MODE_ADAPTIVE, CONAN_MODE_CONTINUOUS, CONAN_MODE_OFF };
 enum conan_cpu_timer { CONAN_TIMER_THREAD, CONAN_TIMER_PROCESS };
 
-/* The keys every rule shares (cpu now; memory, heap and threads later). */
+/* The keys every trip rule shares (cpu, memory, heap, threads). */
 struct conan_rule_config {
     bool enable;
     double min;       /* value must be at least this to trip at all */

@@ -6,7 +6,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "pprof.h"
-#include "rules.h"
+#include "trip_rules.h"
 #include "symbols.h"
 
 #include <gnu/libc-version.h>

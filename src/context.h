@@ -8,7 +8,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "pprof.h"
-#include "rules.h"
+#include "trip_rules.h"
 
 /* Facts about the process that do not change while it runs. */
 struct conan_context {
@@ -24,7 +24,7 @@ void conan_context_collect(struct conan_context *ctx);
 
 /* What made a profile happen, for comments and the event line. */
 struct conan_trigger {
-    const char *metric;          /* "cpu", or "" for manual/continuous */
+    const char *metric;          /* "cpu", "memory", "heap", "threads", or "" for manual/continuous */
     enum conan_reason reason;
     double value, mean;
     const struct conan_rule_config *rule;

@@ -18,6 +18,7 @@
  * on the monitor thread. */
 #include "cpu.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -101,6 +102,7 @@ bool conan_cpu_samples_active(void)
 
 int conan_cpu_samples_open(long capacity, uintptr_t loader_start, uintptr_t loader_end)
 {
+    assert(!buf.slot && !conan_cpu_samples_active()); /* one window at a time */
     size_t bytes = (size_t)capacity * sizeof(struct conan_stack_slot);
     void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) return -1;

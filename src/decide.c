@@ -10,6 +10,7 @@
  * thread rule → continuous period. The monitor then looks for trigger files. */
 #include "decide.h"
 
+#include <assert.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 void conan_decider_reset(struct conan_decider *d, const struct conan_config *cfg, const struct conan_decide_ops *ops,
                          double now_s, double wall_s, pid_t pid)
 {
+    assert(ops->act && ops->window_open && ops->close_window);
     memset(d, 0, sizeof *d);
     d->cfg = cfg;
     d->ops = *ops;

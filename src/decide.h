@@ -12,7 +12,7 @@
 #include "config.h"
 #include "context.h"
 #include "kinds.h"
-#include "rules.h"
+#include "trip_rules.h"
 
 /* What the monitor does for a decision. */
 struct conan_decide_ops {

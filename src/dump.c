@@ -10,7 +10,7 @@
 #include "config.h"
 #include "context.h"
 #include "log.h"
-#include "rules.h"
+#include "trip_rules.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>

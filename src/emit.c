@@ -3,6 +3,7 @@
  * its time and context, encode, write, record, prune. Monitor thread only. */
 #include "emit.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include "log.h"
 #include "metrics.h"
@@ -18,6 +19,7 @@ void conan_emit_stamp(struct conan_pprof *p, const struct conan_config *cfg, con
 void conan_emit_write(const struct conan_config *cfg, struct conan_pprof *p, struct conan_symbols *syms,
                       struct conan_event *ev, double t0_s)
 {
+    assert(ev->kind && ev->trigger);
     char path[PATH_MAX] = "";
     void *gz = NULL;
     size_t gz_len = 0;

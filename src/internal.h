@@ -18,7 +18,7 @@
 #include "heap.h"
 #include "thread_registry.h"
 #include "thread_snapshot.h"
-#include "rules.h"
+#include "trip_rules.h"
 #include "decide.h"
 #include "actions.h"
 #include "monitor.h"

@@ -38,6 +38,7 @@
 #include "thread_snapshot.h"
 #include "procfs.h"
 
+#include <assert.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -264,6 +265,7 @@ void conan_sigprof_give_back(void)
     sigset_t saved;
     lock_view(&saved);
     struct conan_sigprof_view *v = &conan_sigprof_view;
+    assert(v->holders > 0); /* a give-back without its take */
     if (v->holders > 0) v->holders--;
     if (v->holders == 0 && __atomic_load_n(&v->installed, __ATOMIC_ACQUIRE)) {
         if (!pending)

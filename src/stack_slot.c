@@ -4,6 +4,7 @@
  * no allocation. */
 #include "stack_slot.h"
 
+#include <assert.h>
 #include <ucontext.h>
 #include "metrics.h"
 
@@ -35,6 +36,7 @@ int conan_stack_slot_fill(struct conan_stack_slot *s, void *ucontext, bool keep_
 
 bool conan_gate_drain(struct conan_gate *g, int wait_ms)
 {
+    assert(__atomic_load_n(&g->open, __ATOMIC_RELAXED) == 0); /* closed first, or handlers keep coming */
     for (int waited = 0; __atomic_load_n(&g->inflight, __ATOMIC_SEQ_CST) != 0; waited++) {
         if (waited >= wait_ms) return false;
         conan_sleep_ms(1);

@@ -16,6 +16,7 @@
  * stack snapshot (the threads profile) is thread_snapshot.c. */
 #include "thread_registry.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,7 @@ static void unlink_record(struct thread_record *r, const char *ended)
         reg.ended[at].tid = r->tid;
         memcpy(reg.ended[at].name, ended, sizeof reg.ended[at].name);
     }
+    assert(reg.count > 0 && (r->prev || reg.live == r));
     if (r->prev) r->prev->next = r->next;
     else reg.live = r->next;
     if (r->next) r->next->prev = r->prev;

@@ -1,4 +1,7 @@
-/* rules.c — the trip decision every metric shares, and the hourly dump budget.
+/* trip_rules.c — the trip rule every metric shares (when a reading trips a
+ * profile: min, abs, spike, sustain, cooldown), and the hourly dump budget.
+ * "Trip rules" are these; the "call-frame rules" of frame_rules.c are unwind
+ * information, unrelated.
  *
  * Pure code: no clock, no I/O, no globals; the caller passes the value and the
  * time. A rule trips when value >= min and either value >= abs (no warm-up; abs 0
@@ -6,7 +9,7 @@
  * full and value >= mean * (1 + diff/100), for `sustain` consecutive ticks, and the rule is not cooling down. Observing and
  * committing are separate so that a trip the monitor cannot act on (budget spent,
  * CPU above the ceiling, a window already running) does not start a cooldown. */
-#include "rules.h"
+#include "trip_rules.h"
 #include "config.h"
 
 const char *conan_reason_name(enum conan_reason reason)

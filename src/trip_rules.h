@@ -1,7 +1,7 @@
-/* rules.h — trip rules: when a metric trips a profile, and the hourly
- * dump budget (rules.c). Pure functions of their arguments. */
-#ifndef CONAN_RULES_H
-#define CONAN_RULES_H
+/* trip_rules.h — trip rules: when a metric trips a profile, and the hourly
+ * dump budget (trip_rules.c). Pure functions of their arguments. */
+#ifndef CONAN_TRIP_RULES_H
+#define CONAN_TRIP_RULES_H
 
 #include <stdbool.h>
 #include "config.h"
