@@ -4,7 +4,7 @@
 # "N passed, N failed[, N skipped]". Skipped tests print their reason.
 #
 #   scripts/test.sh                 the plain suite, then the AddressSanitizer+
-#                                   UBSan pass (README, "Sanitizers"); what CI runs
+#                                   UBSan pass (docs/TESTING.md, "Sanitizers"); what CI runs
 #   scripts/test.sh --sanitize      the sanitized passes only: ASan+UBSan and
 #                                   ThreadSanitizer
 #   scripts/test.sh [--sanitize] ARGS...   ARGS go to `meson test` (test names,

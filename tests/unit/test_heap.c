@@ -1,7 +1,7 @@
 /* test_heap.c — the heap sampler's engine driven directly, the way the malloc
  * wrappers drive it, so that it also runs under AddressSanitizer and
  * ThreadSanitizer (which own malloc themselves, so a preloaded libconan's
- * wrappers would never be reached; see README "Sanitizers").
+ * wrappers would never be reached; see docs/TESTING.md, "Sanitizers").
  *
  * 8 threads allocate with the C library, count down, sample, and free each
  * other's blocks through a shared array, with realloc's forget/restore path
