@@ -256,28 +256,26 @@ static void restore_program_action(void)
     v->lingering_since_s = 0;
 }
 
-/* Not under the view lock: reading /proc for pending signals is slow, and the
- * program's sigaction calls must not wait for it. A take between the check
- * and the lock makes holders non-zero, and then nothing is restored. */
+/* The last holder leaves the handler "lingering" and settles at once: the
+ * program's disposition comes back now if no signal of ours is pending. */
 void conan_sigprof_give_back(void)
 {
-    bool pending = conan_sigprof_pending();
     sigset_t saved;
     lock_view(&saved);
     struct conan_sigprof_view *v = &conan_sigprof_view;
     assert(v->holders > 0); /* a give-back without its take */
     if (v->holders > 0) v->holders--;
-    if (v->holders == 0 && __atomic_load_n(&v->installed, __ATOMIC_ACQUIRE)) {
-        if (!pending)
-            restore_program_action();
-        else if (v->lingering_since_s == 0)
-            v->lingering_since_s = conan_monotonic_seconds();
-    }
+    if (v->holders == 0 && __atomic_load_n(&v->installed, __ATOMIC_ACQUIRE) && v->lingering_since_s == 0)
+        v->lingering_since_s = conan_monotonic_seconds();
     unlock_view(&saved);
+    conan_sigprof_settle();
 }
 
 #define PENDING_LOG_S 10.0   /* a signal of ours undelivered this long is worth a line */
 
+/* Reading /proc for pending signals is slow: it is done without the view
+ * lock, so the program's sigaction calls never wait for it. A take in between
+ * makes holders non-zero again, and then nothing is restored. */
 void conan_sigprof_settle(void)
 {
     static int pending_once;
