@@ -11,6 +11,7 @@
 #define CONAN_INTERNAL_H
 
 #include "log.h"
+#include "once.h"
 #include "config.h"
 #include "metrics.h"
 #include "cgroup.h"

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "monitor.h"
+#include "once.h"
 #include "pprof.h"
 #include "procfs.h"
 #include "sigprof.h"
@@ -133,7 +134,7 @@ static void child_after_fork(void)
 void conan_threads_init(void)
 {
     static int done;
-    if (done++) return;
+    if (!conan_first_time(&done)) return;
     conan_unwind_prepare(); /* creation stacks are walked from the first pthread_create on */
     reg.key_ok = pthread_key_create(&reg.key, thread_ended) == 0;
     pthread_atfork(lock_for_fork, unlock_after_fork, child_after_fork);

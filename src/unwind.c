@@ -39,6 +39,7 @@
 
 #include "frame_rules.h"
 #include "log.h"
+#include "once.h"
 #include "procfs.h"
 #include "stack_walk.h"
 
@@ -366,7 +367,7 @@ void conan_unwind_prepare(void)
 {
     static int prepared, warned;
     conan_unwind_refresh_tables();
-    if (__atomic_exchange_n(&prepared, 1, __ATOMIC_ACQ_REL)) return;
+    if (!conan_first_time(&prepared)) return;
     pthread_atfork(before_fork, parent_after_fork, child_after_fork);
     find_gcc_unwinder();
     dl_iterate_phdr(find_own_text, (void *)(uintptr_t)conan_unwind_caller);
