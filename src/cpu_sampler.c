@@ -17,10 +17,10 @@
  * signals are allowed to drain, and the previous disposition is restored — unless
  * a thread still has one pending (signals blocked), in which case our handler,
  * now a no-op, stays so that the stray signal cannot kill the process. */
+#include "clock.h"
 #include "config.h"
 #include "cpu.h"
 #include "log.h"
-#include "metrics.h"
 #include "procfs.h"
 #include "sigprof.h"
 #include "stack_walk.h"

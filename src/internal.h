@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "once.h"
+#include "clock.h"
 #include "config.h"
 #include "metrics.h"
 #include "cgroup.h"

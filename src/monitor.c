@@ -13,6 +13,7 @@
  * conan_monitor_request and conan_monitor_stop set: no file descriptor, so a
  * program that closes descriptors it did not open cannot disturb it. */
 #include "monitor.h"
+#include "clock.h"
 #include "config.h"
 #include "context.h"
 #include "cpu.h"
@@ -66,7 +67,7 @@ static struct {
 
     bool window_open;
     double window_end_s;
-    struct timespec window_wall_start;
+    int64_t window_wall_start_ns;
     struct conan_trigger window_trigger;
     const char *window_note;
 
@@ -83,18 +84,6 @@ static struct {
 
 static bool monitor_running(void) { return __atomic_load_n(&mon.running, __ATOMIC_ACQUIRE); }
 static void set_monitor_running(bool on) { __atomic_store_n(&mon.running, on, __ATOMIC_RELEASE); }
-
-static int64_t wall_nanos(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static double wall_seconds(void)
-{
-    return (double)wall_nanos() / 1e9;
-}
 
 /* ---- closing a CPU window: aggregate, symbolize, encode, write ---- */
 
@@ -138,8 +127,7 @@ static struct conan_pprof *cpu_profile(const struct conan_cpu_window *w)
         conan_pprof_add(p, s->pcs, depth, values, labels, 2);
     }
     free(names);
-    int64_t start_ns = (int64_t)mon.window_wall_start.tv_sec * 1000000000LL + mon.window_wall_start.tv_nsec;
-    conan_pprof_set_time(p, start_ns, (int64_t)(w->duration_s * 1e9));
+    conan_pprof_set_time(p, mon.window_wall_start_ns, (int64_t)(w->duration_s * 1e9));
     conan_pprof_set_default_type(p, 1);
     conan_context_comments(p, &mon.cfg, &mon.ctx, &mon.window_trigger);
     conan_pprof_comment(p, "cpu timer: %s, %d threads armed, %d Hz, %.2f s",
@@ -217,7 +205,7 @@ static void write_heap_profile(const struct conan_trigger *t, const char *note)
     struct conan_symbols *syms = conan_symbols_open();
     struct conan_pprof *p = conan_heap_profile(&st, syms);
     if (p) {
-        conan_pprof_set_time(p, wall_nanos(), 0);
+        conan_pprof_set_time(p, conan_wall_nanos(), 0);
         conan_context_comments(p, &mon.cfg, &mon.ctx, t);
         const char *source;
         double in_use = conan_heap_in_use_bytes(&source);
@@ -245,7 +233,7 @@ static void write_thread_profiles(const struct conan_trigger *t)
 {
     if (conan_dump_dir_ready(&mon.cfg) != 0) return;
     char path[PATH_MAX] = "";
-    int64_t now_ns = wall_nanos();
+    int64_t now_ns = conan_wall_nanos();
 
     double t0 = conan_monotonic_seconds();
     long threads = 0;
@@ -323,7 +311,7 @@ static void open_cpu_window(const struct conan_trigger *t, double now_s)
         conan_dump_event(&mon.cfg, &ev);
         return;
     }
-    clock_gettime(CLOCK_REALTIME, &mon.window_wall_start);
+    mon.window_wall_start_ns = conan_wall_nanos();
     mon.window_open = true;
     mon.window_end_s = now_s + mon.cfg.cpu.profile_seconds;
     mon.window_trigger = *t;
@@ -438,7 +426,7 @@ static bool trigger_file_present(void)
     mon.shared_trigger.mtime = st.st_mtim;
     mon.shared_trigger.seen = true;
     double interval_s = mon.cfg.interval_ms / 1000.0;
-    if (wall_seconds() - mtime > 2 * interval_s + 1.0 && unlink(path) == 0) mon.shared_trigger.present = false;
+    if (conan_wall_seconds() - mtime > 2 * interval_s + 1.0 && unlink(path) == 0) mon.shared_trigger.present = false;
     return request;
 }
 
@@ -618,7 +606,7 @@ int conan_monitor_start(const struct conan_config *cfg)
     conan_rule_reset(&mon.memory_rule);
     conan_rule_reset(&mon.heap_rule);
     conan_rule_reset(&mon.threads_rule);
-    mon.started_wall_s = wall_seconds();
+    mon.started_wall_s = conan_wall_seconds();
     mon.pid = getpid();
     static int no_cgroup_once;
     if (!mon.ctx.have_cgroup)
@@ -745,8 +733,7 @@ static void stop_monitor(const char *why, int wait_ms, bool must_join)
         set_monitor_running(false); /* it will only see the flag and leave */
         return;
     }
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
+    struct timespec deadline = conan_clock_read(CLOCK_REALTIME);
     deadline.tv_nsec += wait_ms * 1000000L;
     deadline.tv_sec += deadline.tv_nsec / 1000000000L;
     deadline.tv_nsec %= 1000000000L;

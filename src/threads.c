@@ -22,11 +22,11 @@
  * would terminate the process. Requests are sent as timer signals, which
  * execve discards, so none can follow a thread into a new program. */
 #include "threads.h"
+#include "clock.h"
 #include "config.h"
 #include "frame_rules.h"
 #include "heap_inline.h"
 #include "log.h"
-#include "metrics.h"
 #include "monitor.h"
 #include "once.h"
 #include "pprof.h"
