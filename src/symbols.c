@@ -31,6 +31,7 @@
  * time.
  */
 #include "symbols.h"
+#include "procfs.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -763,32 +764,27 @@ static int compare_mappings(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
+struct mappings_build {
+    struct conan_symbols *s;
+    size_t capacity;
+    bool ok;
+};
+
+static bool add_executable_mapping(const struct conan_maps_entry *m, void *arg)
+{
+    struct mappings_build *b = arg;
+    if (m->perms[2] != 'x' || m->end <= m->start || strcmp(m->path, VSYSCALL_NAME) == 0) return true;
+    b->ok = add_mapping(b->s, &b->capacity, m->start, m->end, m->offset, m->path);
+    return b->ok;
+}
+
 static bool read_executable_mappings(struct conan_symbols *s)
 {
-    FILE *maps = fopen("/proc/self/maps", "re");
-    if (!maps) return false;
-    char *line = NULL;
-    size_t line_cap = 0, capacity = 0;
-    bool ok = true;
-    ssize_t len;
-    errno = 0;
-    while (ok && (len = getline(&line, &line_cap, maps)) > 0) {
-        if (line[len - 1] == '\n') line[--len] = '\0';
-        unsigned long start, limit, offset, inode;
-        unsigned dev_major, dev_minor;
-        char perms[8];
-        int path_at = -1;
-        if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu %n", &start, &limit, perms, &offset,
-                   &dev_major, &dev_minor, &inode, &path_at) < 7)
-            continue;
-        if (strlen(perms) < 3 || perms[2] != 'x' || limit <= start) continue;
-        const char *path = path_at >= 0 && path_at <= len ? line + path_at : "";
-        if (strcmp(path, VSYSCALL_NAME) == 0) continue;
-        ok = add_mapping(s, &capacity, start, limit, offset, path);
-    }
-    if (ok && errno == ENOMEM) alloc_failures++; /* getline could not grow its line */
-    free(line);
-    fclose(maps);
+    struct mappings_build b = { .s = s, .ok = true };
+    int rc = conan_for_each_mapping(add_executable_mapping, &b);
+    if (rc < 0) return false;
+    bool ok = b.ok;
+    if (ok && rc == ENOMEM) alloc_failures++; /* a line could not be read: mappings are missing */
     /* The kernel lists mappings in address order; lookups rely on it. */
     for (size_t i = 1; ok && i < s->nmappings; i++) {
         if (s->mappings[i].start < s->mappings[i - 1].start) {
