@@ -37,6 +37,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "dwarf_encoding.h"
 #include "frame_rules.h"
 #include "log.h"
 #include "once.h"
@@ -76,27 +77,6 @@ struct table_snapshot {
 static struct table_snapshot *tables;   /* read by handlers with one atomic load */
 static long walkers;                    /* atomic: walks running now (signal handlers, heap samples) */
 
-/* Reads a DWARF pointer encoding used by .eh_frame_hdr's header fields; only
- * the encodings linkers emit there are accepted. */
-static bool read_encoded(const unsigned char **p, unsigned char encoding, uintptr_t *out)
-{
-    const unsigned char *at = *p;
-    int64_t value;
-    switch (encoding & 0x0f) {
-    case 0x03: { uint32_t v; memcpy(&v, at, 4); value = v; *p += 4; break; }    /* udata4 */
-    case 0x0b: { int32_t v; memcpy(&v, at, 4); value = v; *p += 4; break; }     /* sdata4 */
-    case 0x00:
-    case 0x04:
-    case 0x0c: { int64_t v; memcpy(&v, at, 8); value = v; *p += 8; break; }     /* absptr, udata8, sdata8 */
-    default: return false;
-    }
-    switch (encoding & 0x70) {
-    case 0x00: *out = (uintptr_t)value; return true;                              /* absolute */
-    case 0x10: *out = (uintptr_t)at + (uintptr_t)value; return true;              /* pc-relative */
-    default: return false;
-    }
-}
-
 struct snapshot_build {
     struct table_snapshot *snap;
     int cap;
@@ -111,15 +91,21 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *arg)
         b->subs = info->dlpi_subs;
     }
     const unsigned char *hdr = NULL;
+    size_t hdr_size = 0;
     for (int i = 0; i < info->dlpi_phnum; i++)
-        if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
+        if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME) {
             hdr = (const unsigned char *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+            hdr_size = info->dlpi_phdr[i].p_memsz;
+        }
     /* version 1, and a table of (sdata4 initial location, sdata4 FDE) pairs
      * relative to the header (DW_EH_PE_datarel | DW_EH_PE_sdata4). */
-    if (!hdr || hdr[0] != 1 || hdr[3] != 0x3b) return 0;
-    const unsigned char *p = hdr + 4;
+    if (!hdr || hdr_size < 4 || hdr[0] != 1 || hdr[3] != (DW_EH_PE_datarel | DW_EH_PE_sdata4)) return 0;
+    struct conan_dwarf_cursor c = { hdr + 4, hdr + hdr_size, false };
     uintptr_t eh_frame, fde_count;
-    if (!read_encoded(&p, hdr[1], &eh_frame) || !read_encoded(&p, hdr[2], &fde_count) || fde_count == 0) return 0;
+    if (!conan_dwarf_read_pointer(&c, hdr[1], &eh_frame) || !conan_dwarf_read_pointer(&c, hdr[2], &fde_count) ||
+        fde_count == 0)
+        return 0;
+    const unsigned char *p = c.p; /* the table */
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
