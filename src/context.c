@@ -5,6 +5,7 @@
 #include "context.h"
 #include "cgroup.h"
 #include "config.h"
+#include "elf_image.h"
 #include "pprof.h"
 #include "procfs.h"
 #include "rules.h"
