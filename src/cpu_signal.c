@@ -7,7 +7,7 @@
  * add in a buffer the monitor thread preallocated. What it cannot take safely it
  * drops and counts: a full buffer, or a thread interrupted inside the dynamic
  * loader (objects may be appearing or vanishing under the unwind-table
- * snapshot; the walk itself never takes the loader's lock, see unwind.c).
+ * snapshot; the walk itself never takes the loader's lock, see unwind_context.c).
  * A SIGPROF without our timers' cookie is a thread-snapshot request, handled
  * in threads.c, or else the program's, forwarded to its handler (sigprof.c).
  * All aggregation, symbolization and encoding happen later on the monitor
@@ -66,7 +66,7 @@ static void take_sample(const siginfo_t *info, void *ucontext)
     /* A POSIX timer whose signal was still queued counts the missed ticks as
      * overruns: this sample stands for them too. */
     s->weight = 1 + (info->si_code == SI_TIMER && info->si_overrun > 0 ? info->si_overrun : 0);
-    int depth = conan_unwind_signal(ucontext, s->pcs, CONAN_MAX_FRAMES);
+    int depth = conan_unwind_context(ucontext, s->pcs, CONAN_MAX_FRAMES);
     if (depth == 0) {
         s->pcs[0] = pc;
         depth = 1;

@@ -13,7 +13,7 @@
  * two loads.
  *
  * What this walk does not handle makes it give up, and the caller walks with
- * libgcc instead (src/unwind.c): a rule it cannot express (a CFA expression,
+ * libgcc instead (src/unwind_caller.c): a rule it cannot express (a CFA expression,
  * stack realignment through another register, the return address or rbp kept
  * in a register, a frame over 512 KiB), a signal frame, code without an FDE
  * (JIT code), or a stack outside the thread's known bounds (coroutines,

@@ -12,11 +12,11 @@
  *
  * Slow-path constraints: it runs inside the program's malloc, possibly with the
  * dynamic loader's lock held, and must never call malloc: records and stacks
- * come from pools we mmap, the stack walk is unwind.c's (no loader lock), and
- * the one lock here is never held across anything that could block on the
- * program. Frees find sampled blocks through conan_heap_hint (one load when the
- * block was not sampled). Nothing is ever unmapped, so a free that arrives
- * after our destructor still finds a consistent table. */
+ * come from pools we mmap, the stack walk is unwind_caller.c's (no loader
+ * lock), and the one lock here is never held across anything that could block
+ * on the program. Frees find sampled blocks through conan_heap_hint (one load
+ * when the block was not sampled). Nothing is ever unmapped, so a free that
+ * arrives after our destructor still finds a consistent table. */
 #include "heap.h"
 #include "clock.h"
 #include "config.h"

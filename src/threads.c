@@ -322,7 +322,7 @@ bool conan_threads_on_signal(const siginfo_t *info, void *ucontext)
     __atomic_fetch_add(&snap.inflight, 1, __ATOMIC_SEQ_CST);
     unsigned generation = __atomic_load_n(&snap.generation, __ATOMIC_SEQ_CST);
     if (generation && s->generation == generation && s->tid == gettid()) {
-        int depth = conan_unwind_signal(ucontext, s->pcs, CONAN_MAX_FRAMES);
+        int depth = conan_unwind_context(ucontext, s->pcs, CONAN_MAX_FRAMES);
         __atomic_store_n(&s->depth, depth > 0 ? depth : -1, __ATOMIC_RELEASE);
     }
     __atomic_fetch_sub(&snap.inflight, 1, __ATOMIC_SEQ_CST);
