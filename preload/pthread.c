@@ -1,4 +1,4 @@
-/* threads.c — the interposed pthread_create: every thread the program makes
+/* pthread.c — the interposed pthread_create: every thread the program makes
  * goes through the registry in src/threads.c (its creator's stack, its start
  * and end), then to the C library's pthread_create; and pthread_exit, so the
  * monitor knows when main has left (the process must end with its last
