@@ -6,7 +6,6 @@
  * are dropped), and the constructor, which reads CONAN_CONFIG and starts the
  * monitor thread, and the destructor, which stops it. No policy lives here. A config we cannot use leaves the shim inert, with
  * one line on stderr: the program runs exactly as it would without us. */
-#include <dlfcn.h>
 #include <linux/nsfs.h>
 #include <sys/ioctl.h>
 #include <errno.h>
@@ -24,15 +23,17 @@
 #include "interpose.h"
 #include "log.h"
 #include "monitor.h"
+#include "next.h"
 #include "sigprof.h"
 #include "thread_registry.h"
 
 static struct conan_config config; /* static: too large for a constructor's stack */
 
-/* The next definition of an interposed function (the C library's), or NULL. */
-static void *next_symbol(const char *name)
+/* The next definition is missing: fail as a missing system call would. */
+static int no_next_definition(void)
 {
-    return dlsym(RTLD_NEXT, name);
+    errno = ENOSYS;
+    return -1;
 }
 
 CONAN_INTERPOSED int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -45,9 +46,9 @@ CONAN_INTERPOSED int sigaction(int sig, const struct sigaction *act, struct siga
  * so that siginterrupt() keeps its effect. */
 CONAN_INTERPOSED sighandler_t signal(int sig, sighandler_t handler)
 {
-    static sighandler_t (*real_signal)(int, sighandler_t);
+    typedef sighandler_t (*signal_fn)(int, sighandler_t);
     if (sig != SIGPROF) {
-        if (!real_signal) real_signal = (sighandler_t(*)(int, sighandler_t))next_symbol("signal");
+        signal_fn real_signal = CONAN_NEXT(signal_fn, "signal");
         return real_signal ? real_signal(sig, handler) : SIG_ERR;
     }
     struct sigaction sa, old;
@@ -76,25 +77,15 @@ static void disarm_inherited_prof_timer(void)
 
 static int real_unshare(int flags, int unused)
 {
-    static int (*next)(int);
+    int (*next)(int) = CONAN_NEXT(int (*)(int), "unshare");
     (void)unused;
-    if (!next) next = (int (*)(int))next_symbol("unshare");
-    if (!next) {
-        errno = ENOSYS;
-        return -1;
-    }
-    return next(flags);
+    return next ? next(flags) : no_next_definition();
 }
 
 static int real_setns(int fd, int nstype)
 {
-    static int (*next)(int, int);
-    if (!next) next = (int (*)(int, int))next_symbol("setns");
-    if (!next) {
-        errno = ENOSYS;
-        return -1;
-    }
-    return next(fd, nstype);
+    int (*next)(int, int) = CONAN_NEXT(int (*)(int, int), "setns");
+    return next ? next(fd, nstype) : no_next_definition();
 }
 
 CONAN_INTERPOSED int unshare(int flags)
@@ -129,12 +120,8 @@ static void start_child_monitor(void)
 
 CONAN_INTERPOSED pid_t fork(void)
 {
-    static pid_t (*next)(void);
-    if (!next) next = (pid_t(*)(void))next_symbol("fork");
-    if (!next) {
-        errno = ENOSYS;
-        return -1;
-    }
+    pid_t (*next)(void) = CONAN_NEXT(pid_t(*)(void), "fork");
+    if (!next) return no_next_definition();
     pid_t pid = next();
     if (pid == 0) start_child_monitor();
     return pid;
@@ -142,12 +129,8 @@ CONAN_INTERPOSED pid_t fork(void)
 
 CONAN_INTERPOSED int daemon(int nochdir, int noclose)
 {
-    static int (*next)(int, int);
-    if (!next) next = (int (*)(int, int))next_symbol("daemon");
-    if (!next) {
-        errno = ENOSYS;
-        return -1;
-    }
+    int (*next)(int, int) = CONAN_NEXT(int (*)(int, int), "daemon");
+    if (!next) return no_next_definition();
     int rc = next(nochdir, noclose);
     if (rc == 0) start_child_monitor(); /* only the grandchild returns */
     return rc;
@@ -159,8 +142,7 @@ CONAN_INTERPOSED int daemon(int nochdir, int noclose)
  * loader's. */
 CONAN_INTERPOSED int dlclose(void *handle)
 {
-    static int (*next)(void *);
-    if (!next) next = (int (*)(void *))next_symbol("dlclose");
+    int (*next)(void *) = CONAN_NEXT(int (*)(void *), "dlclose");
     if (!next) return -1;
     conan_frame_rules_forget();
     int rc = next(handle);

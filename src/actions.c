@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "clock.h"
 #include "cpu.h"
 #include "emit.h"
 #include "heap.h"
@@ -17,13 +18,6 @@
 #include "thread_snapshot.h"
 
 #define MIB (1024.0 * 1024.0)
-
-static int64_t wall_nanos(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* ---- the CPU window: opened by a decision, closed on time or early ---- */
 
@@ -67,8 +61,7 @@ static struct conan_pprof *cpu_profile(struct conan_actions *a, const struct con
         conan_pprof_add(p, s->pcs, depth, values, labels, 2);
     }
     free(names);
-    int64_t start_ns = (int64_t)a->window_wall_start.tv_sec * 1000000000LL + a->window_wall_start.tv_nsec;
-    conan_emit_stamp(p, a->cfg, a->ctx, &a->window_trigger, start_ns, (int64_t)(w->duration_s * 1e9));
+    conan_emit_stamp(p, a->cfg, a->ctx, &a->window_trigger, a->window_wall_start_ns, (int64_t)(w->duration_s * 1e9));
     conan_pprof_set_default_type(p, 1);
     conan_pprof_comment(p, "cpu timer: %s, %d threads armed, %d Hz, %.2f s",
                         w->timer == CONAN_TIMER_THREAD ? "thread" : "process", w->threads_armed,
@@ -118,7 +111,7 @@ static void write_heap_profile(struct conan_actions *a, const struct conan_trigg
     struct conan_symbols *syms = conan_symbols_open();
     struct conan_pprof *p = conan_heap_profile(&st, syms);
     if (p) {
-        conan_emit_stamp(p, cfg, a->ctx, t, wall_nanos(), 0);
+        conan_emit_stamp(p, cfg, a->ctx, t, conan_wall_nanos(), 0);
         const char *source;
         double in_use = conan_heap_in_use_bytes(&source);
         conan_pprof_comment(p, "heap sampling: one sample per %d bytes on average; %ld sampled blocks live in %ld stacks; "
@@ -140,7 +133,7 @@ static void write_thread_profiles(struct conan_actions *a, const struct conan_tr
 {
     const struct conan_config *cfg = a->cfg;
     if (conan_dump_dir_ready(cfg) != 0) return;
-    int64_t now_ns = wall_nanos();
+    int64_t now_ns = conan_wall_nanos();
 
     double t0 = conan_monotonic_seconds();
     long threads = 0;
@@ -196,7 +189,7 @@ static void open_cpu_window(struct conan_actions *a, const struct conan_trigger 
         conan_dump_event(a->cfg, &ev);
         return;
     }
-    clock_gettime(CLOCK_REALTIME, &a->window_wall_start);
+    a->window_wall_start_ns = conan_wall_nanos();
     a->window_end_s = now_s + a->cfg->cpu.profile_seconds;
     a->window_trigger = *t;
     a->window_note = NULL;

@@ -3,7 +3,7 @@
 #define CONAN_ACTIONS_H
 
 #include <stdbool.h>
-#include <time.h>
+#include <stdint.h>
 #include "config.h"
 #include "context.h"
 
@@ -14,7 +14,7 @@ struct conan_actions {
     const char *memory_limit_source;
     /* the open CPU window */
     double window_end_s;                  /* monotonic */
-    struct timespec window_wall_start;
+    int64_t window_wall_start_ns;         /* wall clock */
     struct conan_trigger window_trigger;
     const char *window_note;              /* why it ended early, or NULL */
 };

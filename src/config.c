@@ -7,6 +7,7 @@
  * the shim inert: a config we do not understand is never half-applied. */
 #include "config.h"
 #include "log.h"
+#include "procfs.h"
 #include "trip_rules.h"
 
 #include <cjson/cJSON.h>
@@ -118,12 +119,10 @@ static void exe_base_name(char *out, size_t len)
     const char *name = program_invocation_short_name;
     char exe[PATH_MAX];
     if (!name || !name[0]) {
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n <= 0) {
+        if (!conan_self_exe(exe, sizeof exe)) {
             snprintf(out, len, "unknown");
             return;
         }
-        exe[n] = '\0';
         const char *slash = strrchr(exe, '/');
         name = slash ? slash + 1 : exe;
     }

@@ -5,7 +5,9 @@
 #include "context.h"
 #include "cgroup.h"
 #include "config.h"
+#include "elf_image.h"
 #include "pprof.h"
+#include "procfs.h"
 #include "trip_rules.h"
 #include "symbols.h"
 
@@ -18,11 +20,7 @@ void conan_context_collect(struct conan_context *ctx)
 {
     memset(ctx, 0, sizeof *ctx);
     if (gethostname(ctx->host, sizeof ctx->host - 1) != 0) snprintf(ctx->host, sizeof ctx->host, "unknown");
-    ssize_t n = readlink("/proc/self/exe", ctx->exe, sizeof ctx->exe - 1);
-    if (n > 0) {
-        ctx->exe[n] = '\0';
-        conan_build_id_of_file(ctx->exe, ctx->exe_build_id);
-    }
+    if (conan_self_exe(ctx->exe, sizeof ctx->exe)) conan_build_id_of_file(ctx->exe, ctx->exe_build_id);
     struct utsname u;
     if (uname(&u) == 0) snprintf(ctx->kernel, sizeof ctx->kernel, "%s %s %s", u.sysname, u.release, u.machine);
     snprintf(ctx->glibc, sizeof ctx->glibc, "%s", gnu_get_libc_version());

@@ -17,10 +17,10 @@
  * signals are allowed to drain, and the previous disposition is restored — unless
  * a thread still has one pending (signals blocked), in which case our handler,
  * now a no-op, stays so that the stray signal cannot kill the process. */
+#include "clock.h"
 #include "config.h"
 #include "cpu.h"
 #include "log.h"
-#include "metrics.h"
 #include "procfs.h"
 #include "sigprof.h"
 #include "stack_walk.h"
@@ -105,23 +105,22 @@ static bool program_owns_sigprof(void)
 }
 
 /* Text of the dynamic loader, where samples are dropped (see cpu_samples.c). */
+static bool take_loader_text(const struct conan_maps_entry *m, void *arg)
+{
+    uintptr_t *range = arg;
+    if (m->perms[2] != 'x') return true;
+    if (!strstr(m->path, "/ld-linux") && !strstr(m->path, "/ld-musl") && !strstr(m->path, "/ld64.so")) return true;
+    range[0] = m->start;
+    range[1] = m->end;
+    return false;
+}
+
 static void find_loader_text(uintptr_t *start, uintptr_t *end)
 {
-    *start = *end = 0;
-    FILE *maps = fopen("/proc/self/maps", "re");
-    if (!maps) return;
-    char line[PATH_MAX + 128];
-    while (fgets(line, sizeof line, maps)) {
-        unsigned long lo, hi;
-        char perms[8];
-        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[2] != 'x') continue;
-        if (strstr(line, "/ld-linux") || strstr(line, "/ld-musl") || strstr(line, "/ld64.so")) {
-            *start = lo;
-            *end = hi;
-            break;
-        }
-    }
-    fclose(maps);
+    uintptr_t range[2] = { 0, 0 };
+    conan_for_each_mapping(take_loader_text, range);
+    *start = range[0];
+    *end = range[1];
 }
 
 static bool thread_known(pid_t tid)

@@ -6,6 +6,7 @@
  * pattern and touches nothing else in the directory. Every failure is one log
  * line; the next trigger simply tries again. */
 #include "dump.h"
+#include "clock.h"
 #include "kinds.h"
 #include "config.h"
 #include "context.h"
@@ -170,8 +171,7 @@ int conan_dump_write(const struct conan_config *cfg, const char *kind, const voi
 
 static void iso_time_now(char *out, size_t len)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    struct timespec ts = conan_clock_read(CLOCK_REALTIME);
     struct tm utc;
     gmtime_r(&ts.tv_sec, &utc);
     char base[32];

@@ -5,8 +5,8 @@
 
 #include <assert.h>
 #include <stdlib.h>
+#include "clock.h"
 #include "log.h"
-#include "metrics.h"
 
 void conan_emit_stamp(struct conan_pprof *p, const struct conan_config *cfg, const struct conan_context *ctx,
                       const struct conan_trigger *t, int64_t time_ns, int64_t duration_ns)

@@ -37,6 +37,7 @@
 #include "cpu.h"
 #include "heap.h"
 #include "monitor.h"
+#include "once.h"
 #include "sigprof.h"
 #include "stack_walk.h"
 #include "thread_registry.h"
@@ -68,5 +69,5 @@ static void postfork_child(void)
 void conan_fork_init(void)
 {
     static int registered;
-    if (!__atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL)) pthread_atfork(prefork, postfork_parent, postfork_child);
+    if (conan_first_time(&registered)) pthread_atfork(prefork, postfork_parent, postfork_child);
 }

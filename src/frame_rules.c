@@ -13,7 +13,7 @@
  * two loads.
  *
  * What this walk does not handle makes it give up, and the caller walks with
- * libgcc instead (src/unwind.c): a rule it cannot express (a CFA expression,
+ * libgcc instead (src/unwind_caller.c): a rule it cannot express (a CFA expression,
  * stack realignment through another register, the return address or rbp kept
  * in a register, a frame over 512 KiB), a signal frame, code without an FDE
  * (JIT code), or a stack outside the thread's known bounds (coroutines,
@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "dwarf_encoding.h"
 #include "frame_rules.h"
 
 #if defined(__x86_64__)
@@ -60,70 +61,6 @@ static long signed7(uint32_t v) { return (long)(v & 0x40 ? (int)v - 0x80 : (int)
 static long ra_off_of(uint32_t r) { return signed7((r >> 18) & 0x7f) * 8; }
 static long bp_off_of(uint32_t r) { return signed7((r >> 25) & 0x7f) * 8; }
 
-/* ---- reading .eh_frame ---- */
-
-struct cursor {
-    const unsigned char *p, *end;
-    bool bad;
-};
-
-static uint64_t uleb(struct cursor *c)
-{
-    uint64_t v = 0;
-    for (int shift = 0; c->p < c->end && shift < 64; shift += 7) {
-        unsigned char b = *c->p++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) return v;
-    }
-    c->bad = true;
-    return 0;
-}
-
-static int64_t sleb(struct cursor *c)
-{
-    int64_t v = 0;
-    int shift = 0;
-    while (c->p < c->end && shift < 64) {
-        unsigned char b = *c->p++;
-        v |= (int64_t)(b & 0x7f) << shift;
-        shift += 7;
-        if (!(b & 0x80)) {
-            if (shift < 64 && (b & 0x40)) v |= -((int64_t)1 << shift);
-            return v;
-        }
-    }
-    c->bad = true;
-    return 0;
-}
-
-static uint64_t fixed(struct cursor *c, int size)
-{
-    if (c->end - c->p < size) {
-        c->bad = true;
-        return 0;
-    }
-    uint64_t v = 0;
-    memcpy(&v, c->p, (size_t)size); /* little-endian */
-    c->p += size;
-    return v;
-}
-
-/* Skips a pointer in DWARF encoding enc (only its size matters here); false if
- * the encoding is not one the header fields use. */
-static bool skip_encoded(struct cursor *c, unsigned char enc)
-{
-    if (enc == 0xff) return true; /* DW_EH_PE_omit */
-    switch (enc & 0x0f) {
-    case 0x00: case 0x04: case 0x0c: fixed(c, 8); break;
-    case 0x02: case 0x0a: fixed(c, 2); break;
-    case 0x03: case 0x0b: fixed(c, 4); break;
-    case 0x01: uleb(c); break;
-    case 0x09: sleb(c); break;
-    default: return false;
-    }
-    return !c->bad;
-}
-
 /* ---- the call-frame program ---- */
 
 #define DWARF_RBP 6
@@ -144,7 +81,7 @@ struct cie {
     int64_t data_align;
     unsigned char fde_enc;
     bool augmented;
-    struct cursor program;  /* its initial instructions */
+    struct conan_dwarf_cursor program; /* its initial instructions */
 };
 
 static bool parse_cie(const unsigned char *at, struct cie *cie)
@@ -152,31 +89,31 @@ static bool parse_cie(const unsigned char *at, struct cie *cie)
     uint32_t len;
     memcpy(&len, at, 4);
     if (len == 0 || len == 0xffffffffu) return false; /* 64-bit .eh_frame: not emitted on Linux */
-    struct cursor c = { at + 4, at + 4 + len, false };
-    if (fixed(&c, 4) != 0) return false; /* a CIE's id is 0 in .eh_frame */
-    unsigned version = (unsigned)fixed(&c, 1);
+    struct conan_dwarf_cursor c = { at + 4, at + 4 + len, false };
+    if (conan_dwarf_fixed(&c, 4) != 0) return false; /* a CIE's id is 0 in .eh_frame */
+    unsigned version = (unsigned)conan_dwarf_fixed(&c, 1);
     if (version != 1 && version != 3) return false;
     const char *aug = (const char *)c.p;
     size_t aug_len = strnlen(aug, (size_t)(c.end - c.p));
     if (aug_len == (size_t)(c.end - c.p)) return false;
     c.p += aug_len + 1;
-    cie->code_align = uleb(&c);
-    cie->data_align = sleb(&c);
-    uint64_t ra_reg = version == 1 ? fixed(&c, 1) : uleb(&c);
+    cie->code_align = conan_dwarf_uleb(&c);
+    cie->data_align = conan_dwarf_sleb(&c);
+    uint64_t ra_reg = version == 1 ? conan_dwarf_fixed(&c, 1) : conan_dwarf_uleb(&c);
     if (c.bad || ra_reg != DWARF_RA) return false;
-    cie->fde_enc = 0; /* DW_EH_PE_absptr */
+    cie->fde_enc = DW_EH_PE_absptr;
     cie->augmented = aug[0] == 'z';
     if (cie->augmented) {
-        uint64_t data_len = uleb(&c);
+        uint64_t data_len = conan_dwarf_uleb(&c);
         if (c.bad || data_len > (uint64_t)(c.end - c.p)) return false;
         const unsigned char *data_end = c.p + data_len;
         for (const char *a = aug + 1; *a; a++) {
             switch (*a) {
-            case 'R': cie->fde_enc = (unsigned char)fixed(&c, 1); break;
-            case 'L': fixed(&c, 1); break;
+            case 'R': cie->fde_enc = (unsigned char)conan_dwarf_fixed(&c, 1); break;
+            case 'L': conan_dwarf_fixed(&c, 1); break;
             case 'P': {
-                unsigned char enc = (unsigned char)fixed(&c, 1);
-                if (!skip_encoded(&c, enc)) return false;
+                unsigned char enc = (unsigned char)conan_dwarf_fixed(&c, 1);
+                if (!conan_dwarf_skip_pointer(&c, enc)) return false;
                 break;
             }
             default: return false; /* 'S' (a signal frame) and anything unknown */
@@ -202,8 +139,8 @@ static void kept_elsewhere(struct row *row, uint64_t reg)
 /* Runs program on row up to target (the address of the call instruction):
  * the rows of locations above it are not applied. initial is the CIE's row,
  * for DW_CFA_restore; NULL while running the CIE itself. */
-static bool run_program(struct cursor c, const struct cie *cie, uint64_t loc, uint64_t target,
-                        const struct row *initial, struct row *row)
+static bool run_program(struct conan_dwarf_cursor c, const struct cie *cie, uint64_t loc,
+                        uint64_t target, const struct row *initial, struct row *row)
 {
     struct row stack[STATE_DEPTH];
     int depth = 0;
@@ -214,24 +151,32 @@ static bool run_program(struct cursor c, const struct cie *cie, uint64_t loc, ui
         bool set_reg = false, restore = false;
         switch (op >> 6) {
         case 1: delta = op & 0x3f; break;                                   /* advance_loc */
-        case 2: reg = op & 0x3f; off = (int64_t)uleb(&c) * cie->data_align; set_reg = true; break; /* offset */
+        case 2:                                                             /* offset */
+            reg = op & 0x3f;
+            off = (int64_t)conan_dwarf_uleb(&c) * cie->data_align;
+            set_reg = true;
+            break;
         case 3: reg = op & 0x3f; restore = true; break;                     /* restore */
         default:
             switch (op) {
             case 0x00: break;                                               /* nop */
-            case 0x02: delta = fixed(&c, 1); break;                         /* advance_loc1 */
-            case 0x03: delta = fixed(&c, 2); break;                         /* advance_loc2 */
-            case 0x04: delta = fixed(&c, 4); break;                         /* advance_loc4 */
-            case 0x05: reg = uleb(&c); off = (int64_t)uleb(&c) * cie->data_align; set_reg = true; break;
-            case 0x06: reg = uleb(&c); restore = true; break;               /* restore_extended */
+            case 0x02: delta = conan_dwarf_fixed(&c, 1); break;             /* advance_loc1 */
+            case 0x03: delta = conan_dwarf_fixed(&c, 2); break;             /* advance_loc2 */
+            case 0x04: delta = conan_dwarf_fixed(&c, 4); break;             /* advance_loc4 */
+            case 0x05:                                                      /* offset_extended */
+                reg = conan_dwarf_uleb(&c);
+                off = (int64_t)conan_dwarf_uleb(&c) * cie->data_align;
+                set_reg = true;
+                break;
+            case 0x06: reg = conan_dwarf_uleb(&c); restore = true; break;   /* restore_extended */
             case 0x07: case 0x08:                                           /* undefined, same_value */
-                reg = uleb(&c);
+                reg = conan_dwarf_uleb(&c);
                 if (reg == DWARF_RA) row->ra = op == 0x07 ? SAVED_UNDEFINED : SAVED_OTHER;
                 if (reg == DWARF_RBP) row->bp = op == 0x07 ? SAVED_OTHER : SAVED_SAME;
                 break;
             case 0x09:                                                      /* register */
-                reg = uleb(&c);
-                uleb(&c);
+                reg = conan_dwarf_uleb(&c);
+                conan_dwarf_uleb(&c);
                 kept_elsewhere(row, reg);
                 break;
             case 0x0a:                                                      /* remember_state */
@@ -242,34 +187,48 @@ static bool run_program(struct cursor c, const struct cie *cie, uint64_t loc, ui
                 if (depth == 0) return false;
                 *row = stack[--depth];
                 break;
-            case 0x0c: row->cfa_reg = (int)uleb(&c); row->cfa_off = (int64_t)uleb(&c); break; /* def_cfa */
-            case 0x0d: row->cfa_reg = (int)uleb(&c); break;                 /* def_cfa_register */
-            case 0x0e: row->cfa_off = (int64_t)uleb(&c); break;             /* def_cfa_offset */
+            case 0x0c:                                                      /* def_cfa */
+                row->cfa_reg = (int)conan_dwarf_uleb(&c);
+                row->cfa_off = (int64_t)conan_dwarf_uleb(&c);
+                break;
+            case 0x0d: row->cfa_reg = (int)conan_dwarf_uleb(&c); break;     /* def_cfa_register */
+            case 0x0e: row->cfa_off = (int64_t)conan_dwarf_uleb(&c); break; /* def_cfa_offset */
             case 0x0f: {                                                    /* def_cfa_expression */
-                uint64_t n = uleb(&c);
+                uint64_t n = conan_dwarf_uleb(&c);
                 if (n > (uint64_t)(c.end - c.p)) return false;
                 c.p += n;
                 row->cfa_reg = -1;
                 break;
             }
             case 0x10: case 0x16: {                                         /* expression, val_expression */
-                reg = uleb(&c);
-                uint64_t n = uleb(&c);
+                reg = conan_dwarf_uleb(&c);
+                uint64_t n = conan_dwarf_uleb(&c);
                 if (c.bad || n > (uint64_t)(c.end - c.p)) return false;
                 c.p += n;
                 kept_elsewhere(row, reg);
                 break;
             }
-            case 0x11: reg = uleb(&c); off = sleb(&c) * cie->data_align; set_reg = true; break; /* offset_extended_sf */
-            case 0x12: row->cfa_reg = (int)uleb(&c); row->cfa_off = sleb(&c) * cie->data_align; break; /* def_cfa_sf */
-            case 0x13: row->cfa_off = sleb(&c) * cie->data_align; break;    /* def_cfa_offset_sf */
+            case 0x11:                                                      /* offset_extended_sf */
+                reg = conan_dwarf_uleb(&c);
+                off = conan_dwarf_sleb(&c) * cie->data_align;
+                set_reg = true;
+                break;
+            case 0x12:                                                      /* def_cfa_sf */
+                row->cfa_reg = (int)conan_dwarf_uleb(&c);
+                row->cfa_off = conan_dwarf_sleb(&c) * cie->data_align;
+                break;
+            case 0x13: row->cfa_off = conan_dwarf_sleb(&c) * cie->data_align; break; /* def_cfa_offset_sf */
             case 0x14: case 0x15:                                           /* val_offset(_sf) */
-                reg = uleb(&c);
-                if (op == 0x14) uleb(&c); else sleb(&c);
+                reg = conan_dwarf_uleb(&c);
+                if (op == 0x14) conan_dwarf_uleb(&c); else conan_dwarf_sleb(&c);
                 kept_elsewhere(row, reg);
                 break;
-            case 0x2e: uleb(&c); break;                                     /* GNU_args_size */
-            case 0x2f: reg = uleb(&c); off = -(int64_t)uleb(&c) * cie->data_align; set_reg = true; break;
+            case 0x2e: conan_dwarf_uleb(&c); break;                         /* GNU_args_size */
+            case 0x2f:                                                      /* GNU_negative_offset_extended */
+                reg = conan_dwarf_uleb(&c);
+                off = -(int64_t)conan_dwarf_uleb(&c) * cie->data_align;
+                set_reg = true;
+                break;
             default: return false; /* set_loc and anything else: not emitted by GCC or LLVM for x86-64 */
             }
         }
@@ -309,11 +268,12 @@ static uint32_t compute_rule(uintptr_t ra)
     if (len == 0 || len == 0xffffffffu) return RULE_NONE;
     struct cie cie;
     if (!parse_cie(fde + 4 - cie_back, &cie)) return RULE_NONE;
-    struct cursor c = { fde + 8, fde + 4 + len, false };
-    if (!skip_encoded(&c, cie.fde_enc)) return RULE_NONE;                /* pc_begin: bases.func */
-    if (!skip_encoded(&c, (unsigned char)(cie.fde_enc & 0x0f))) return RULE_NONE; /* pc_range */
+    struct conan_dwarf_cursor c = { fde + 8, fde + 4 + len, false };
+    if (!conan_dwarf_skip_pointer(&c, cie.fde_enc)) return RULE_NONE; /* pc_begin: bases.func */
+    if (!conan_dwarf_skip_pointer(&c, (unsigned char)(cie.fde_enc & DW_EH_PE_FORMAT_MASK)))
+        return RULE_NONE; /* pc_range: the same format, never relative */
     if (cie.augmented) {
-        uint64_t n = uleb(&c);
+        uint64_t n = conan_dwarf_uleb(&c);
         if (c.bad || n > (uint64_t)(c.end - c.p)) return RULE_NONE;
         c.p += n;
     }

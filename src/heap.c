@@ -12,12 +12,13 @@
  *
  * Slow-path constraints: it runs inside the program's malloc, possibly with the
  * dynamic loader's lock held, and must never call malloc: records and stacks
- * come from pools we mmap, the stack walk is unwind.c's (no loader lock), and
- * the one lock here is never held across anything that could block on the
- * program. Frees find sampled blocks through conan_heap_hint (one load when the
- * block was not sampled). Nothing is ever unmapped, so a free that arrives
- * after our destructor still finds a consistent table. */
+ * come from pools we mmap, the stack walk is unwind_caller.c's (no loader
+ * lock), and the one lock here is never held across anything that could block
+ * on the program. Frees find sampled blocks through conan_heap_hint (one load
+ * when the block was not sampled). Nothing is ever unmapped, so a free that
+ * arrives after our destructor still finds a consistent table. */
 #include "heap.h"
+#include "clock.h"
 #include "fork.h"
 #include "config.h"
 #include "frame_rules.h"
@@ -106,8 +107,7 @@ static int64_t draw_interval(struct conan_heap_thread *t, int mean)
 
 static void seed(struct conan_heap_thread *t)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    struct timespec ts = conan_clock_read(CLOCK_MONOTONIC);
     uint64_t s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)t ^
                  ((uint64_t)gettid() << 17);
     t->rng = s ? s : 0x9E3779B97F4A7C15ull;
@@ -380,13 +380,6 @@ static double sampled_in_use(void)
  * time. If one call takes longer than this, we stop asking. */
 #define MALLINFO_MAX_MS 5.0
 
-static double thread_cpu_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 double conan_heap_in_use_bytes(const char **source)
 {
     static bool mallinfo_too_slow;
@@ -405,9 +398,9 @@ double conan_heap_in_use_bytes(const char **source)
         /* Timed in this thread's CPU time: walking free chunks is work, while
          * a wait on a busy machine (descheduled, or an arena lock held by the
          * program) says nothing about fragmentation. */
-        double t0 = thread_cpu_seconds();
+        double t0 = conan_clock_seconds(CLOCK_THREAD_CPUTIME_ID);
         struct mallinfo2 mi = mallinfo2();
-        double ms = (thread_cpu_seconds() - t0) * 1000.0;
+        double ms = (conan_clock_seconds(CLOCK_THREAD_CPUTIME_ID) - t0) * 1000.0;
         if (ms > MALLINFO_MAX_MS) {
             mallinfo_too_slow = true;
             conan_log_once(&slow_once, "mallinfo2() took %.0f ms (a fragmented heap); the heap rule uses "

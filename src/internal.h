@@ -6,11 +6,13 @@
  * The data path, in the order the headers are listed:
  *   interposers (preload/) → collectors (metrics, cgroup, procfs, heap, threads)
  *   → trip rules (rules) → samplers (sigprof, cpu, threads) → stack walks
- *   (unwind, frame_rules) → symbols → pprof → dump files (dump). */
+ *   (unwind, frame_rules) → ELF images, symbols → pprof → dump files (dump). */
 #ifndef CONAN_INTERNAL_H
 #define CONAN_INTERNAL_H
 
 #include "log.h"
+#include "once.h"
+#include "clock.h"
 #include "config.h"
 #include "metrics.h"
 #include "cgroup.h"
@@ -26,6 +28,7 @@
 #include "cpu.h"
 #include "stack_walk.h"
 #include "frame_rules.h"
+#include "elf_image.h"
 #include "symbols.h"
 #include "pprof.h"
 #include "context.h"

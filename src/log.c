@@ -2,6 +2,7 @@
  * Each line goes out in a single write(2), so it never interleaves with the
  * program's own output, and nothing is ever written to stdout. */
 #include "log.h"
+#include "once.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -32,7 +33,7 @@ void conan_log(const char *fmt, ...)
 
 void conan_log_once(int *once, const char *fmt, ...)
 {
-    if (__atomic_exchange_n(once, 1, __ATOMIC_RELAXED)) return;
+    if (!conan_first_time(once)) return;
     va_list ap;
     va_start(ap, fmt);
     log_line(fmt, ap);

@@ -6,32 +6,14 @@
  * small syscall or one small /proc read, so a monitor tick stays far below 100 µs. */
 #include "metrics.h"
 #include "cgroup.h"
+#include "clock.h"
 #include "procfs.h"
 
-#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static double timespec_seconds(clockid_t clock)
-{
-    struct timespec ts;
-    if (clock_gettime(clock, &ts) != 0) return 0;
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-double conan_monotonic_seconds(void)
-{
-    return timespec_seconds(CLOCK_MONOTONIC);
-}
-
-double conan_process_cpu_seconds(void)
-{
-    return timespec_seconds(CLOCK_PROCESS_CPUTIME_ID);
-}
 
 static int affinity_cpus(void)
 {
@@ -76,13 +58,6 @@ double conan_cpu_meter_percent(struct conan_cpu_meter *m, double usable_cpus)
     m->last_wall_s = wall;
     m->primed = true;
     return percent;
-}
-
-void conan_sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
 }
 
 bool conan_process_stat(struct conan_process_stat *out)

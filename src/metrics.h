@@ -6,11 +6,6 @@
 #include <stdbool.h>
 #include "cgroup.h"
 
-double conan_monotonic_seconds(void);
-double conan_process_cpu_seconds(void);
-/* Sleeps ms milliseconds, resuming after signals. */
-void conan_sleep_ms(long ms);
-
 /* CPUs the process may really use: the smallest of cgroup quota, affinity mask
  * and online CPUs. *source names which one won ("cgroup", "affinity", "online"). */
 double conan_usable_cpus(const struct conan_cgroup *cg, const char **source);

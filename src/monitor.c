@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "actions.h"
+#include "clock.h"
 #include "context.h"
 #include "cpu.h"
 #include "decide.h"
@@ -65,13 +66,6 @@ static struct {
 
 static bool monitor_running(void) { return __atomic_load_n(&mon.running, __ATOMIC_ACQUIRE); }
 static void set_monitor_running(bool on) { __atomic_store_n(&mon.running, on, __ATOMIC_RELEASE); }
-
-static double wall_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- decisions, carried out ---- */
 
@@ -121,7 +115,7 @@ static void tick(double now_s, const struct conan_process_stat *st)
         conan_unwind_refresh_tables();
         conan_unwind_release_retired();
     }
-    if (conan_trigger_file_present(&mon.decider, wall_seconds()))
+    if (conan_trigger_file_present(&mon.decider, conan_wall_seconds()))
         conan_decide_request(&mon.decider, now_s, conan_heap_sampling());
 }
 
@@ -245,7 +239,7 @@ int conan_monitor_start(const struct conan_config *cfg)
     mon.keep_context = false;
     mon.act.cfg = &mon.cfg;
     mon.act.ctx = &mon.ctx;
-    mon.started_wall_s = wall_seconds();
+    mon.started_wall_s = conan_wall_seconds();
     mon.pid = getpid();
     static int no_cgroup_once;
     if (!mon.ctx.have_cgroup)
@@ -372,8 +366,7 @@ static void stop_monitor(const char *why, int wait_ms, bool must_join)
         set_monitor_running(false); /* it will only see the flag and leave */
         return;
     }
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
+    struct timespec deadline = conan_clock_read(CLOCK_REALTIME);
     deadline.tv_nsec += wait_ms * 1000000L;
     deadline.tv_sec += deadline.tv_nsec / 1000000000L;
     deadline.tv_nsec %= 1000000000L;

@@ -12,7 +12,7 @@ struct conan_label { const char *key; const char *str; int64_t num; const char *
 struct conan_pprof;
 struct conan_pprof *conan_pprof_new(const struct conan_value_type *types, int ntypes,
                                     struct conan_value_type period_type, int64_t period);
-/* Adds one stack (leaf first, addresses already adjusted as conan_unwind_signal
+/* Adds one stack (leaf first, addresses already adjusted as conan_unwind_context
  * gives them). Samples with the same stack and labels are merged. */
 int conan_pprof_add(struct conan_pprof *p, const uintptr_t *pcs, int depth,
                     const int64_t *values, const struct conan_label *labels, int nlabels);

@@ -1,9 +1,11 @@
 /* procfs.c — the few reads of /proc the engine makes about its own process:
- * the list of its threads, a thread's one-line files (comm, syscall), and a
- * field of a status file. Monitor-thread code: stdio and allocation are fine. */
+ * the list of its threads, a thread's one-line files (comm, syscall), a field
+ * of a status file, the mappings (/proc/self/maps) and the executable's path.
+ * Monitor-thread code: stdio and allocation are fine. */
 #include "procfs.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,4 +107,43 @@ bool conan_task_status(pid_t tid, const char *field, int base, unsigned long lon
         }
     fclose(f);
     return found;
+}
+
+int conan_for_each_mapping(bool (*fn)(const struct conan_maps_entry *m, void *arg), void *arg)
+{
+    FILE *maps = fopen("/proc/self/maps", "re");
+    if (!maps) return -1;
+    char *line = NULL;
+    size_t line_cap = 0;
+    ssize_t len;
+    errno = 0;
+    while ((len = getline(&line, &line_cap, maps)) > 0) {
+        if (line[len - 1] == '\n') line[--len] = '\0';
+        unsigned long start, end, offset, inode;
+        unsigned dev_major, dev_minor;
+        char perms[8];
+        int path_at = -1;
+        if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu %n", &start, &end, perms, &offset, &dev_major, &dev_minor,
+                   &inode, &path_at) < 7 || strlen(perms) < 3)
+            continue;
+        struct conan_maps_entry m = {
+            .start = start, .end = end, .offset = offset, .perms = perms,
+            .path = path_at >= 0 && path_at <= len ? line + path_at : "",
+        };
+        if (!fn(&m, arg)) {
+            errno = 0;
+            break;
+        }
+    }
+    int rc = errno == ENOMEM ? ENOMEM : 0; /* getline could not grow its line */
+    free(line);
+    fclose(maps);
+    return rc;
+}
+
+bool conan_self_exe(char *out, size_t len)
+{
+    ssize_t n = readlink("/proc/self/exe", out, len - 1);
+    out[n > 0 ? n : 0] = '\0';
+    return n > 0;
 }

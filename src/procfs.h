@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Calls fn (may be NULL) for each thread of the process; returns how many
@@ -28,5 +29,21 @@ const char *conan_task_stat(pid_t tid, char *buf, size_t len);
 char conan_task_state(pid_t tid);
 /* The value of "<field>:" in that status file, parsed in base (16 for masks). */
 bool conan_task_status(pid_t tid, const char *field, int base, unsigned long long *value);
+
+/* One line of /proc/self/maps. */
+struct conan_maps_entry {
+    uintptr_t start, end, offset;
+    const char *perms;           /* "r-xp": read, write, execute, private or shared */
+    const char *path;            /* the file, "[vdso]" and the like, or "" (anonymous) */
+};
+/* Calls fn for each mapping of /proc/self/maps, in the kernel's (address)
+ * order, until fn returns false; the entry lives until fn returns. Returns 0,
+ * -1 if the file cannot be read, or ENOMEM if a line could not be allocated
+ * (the rest of the list is missing). */
+int conan_for_each_mapping(bool (*fn)(const struct conan_maps_entry *m, void *arg), void *arg);
+
+/* The path of the process's executable (/proc/self/exe), cut to len - 1
+ * bytes; false (and "") if it cannot be read. */
+bool conan_self_exe(char *out, size_t len);
 
 #endif

@@ -32,9 +32,9 @@
  * signals blocked, so a handler on the same thread can never spin on it. A
  * forked child gets the lock released and the program's disposition made real. */
 #include "sigprof.h"
+#include "clock.h"
 #include "cpu.h"
 #include "log.h"
-#include "metrics.h"
 #include "thread_snapshot.h"
 #include "procfs.h"
 

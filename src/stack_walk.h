@@ -1,5 +1,6 @@
 /* stack_walk.h — stack walks: from a machine context (signal handlers,
- * blocked threads) and from the calling thread (heap samples) (unwind.c). */
+ * blocked threads; unwind_context.c) and from the calling thread (heap
+ * samples, thread creation; unwind_caller.c). */
 #ifndef CONAN_STACK_WALK_H
 #define CONAN_STACK_WALK_H
 
@@ -15,9 +16,10 @@ void conan_unwind_prepare(void);
 void conan_unwind_refresh_tables(void);
 /* After a window has drained: frees snapshots no walk can still be reading. */
 void conan_unwind_release_retired(void);
-/* Async-signal-safe: unwinds from a signal's ucontext into pcs (leaf first: the
+/* Async-signal-safe: unwinds from a machine context (a signal's ucontext, or
+ * one filled from /proc or by getcontext) into pcs (leaf first: the
  * interrupted PC exactly, callers as return address − 1). Returns depth. */
-int conan_unwind_signal(void *ucontext, uintptr_t *pcs, int max);
+int conan_unwind_context(void *ucontext, uintptr_t *pcs, int max);
 /* Not in signal context: unwinds the calling thread from here (this function's
  * caller first, every frame as return address − 1). No lock, no allocation
  * once conan_unwind_prepare has run. Returns depth. */
@@ -28,6 +30,9 @@ int conan_unwind_from(uintptr_t sp, uintptr_t pc, uintptr_t *pcs, int max);
 /* The same without libconan's own frames on top: the stack of the program's
  * code that called into us (malloc, pthread_create). */
 int conan_unwind_caller(uintptr_t *pcs, int max);
+/* Once, from conan_unwind_prepare: finds libgcc_s's unwinder and libconan's
+ * own text for the calling-thread walks. */
+void conan_unwind_caller_prepare(void);
 
 /* fork (fork.c): running walks are waited for; the child reads its own pid. */
 void conan_unwind_prefork(void);

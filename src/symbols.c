@@ -23,39 +23,26 @@
  * when libstdc++ happens to be loaded; it is made on demand and kept until
  * close. The system name is the symbol table's, untouched.
  *
- * Only ELF of the process's own class and byte order is read. Every read is
- * bounds-checked (pread or memcpy within a known size) and every size is
- * capped, so a truncated, stripped, corrupt or deleted file only means
+ * Files and images are read through elf_image.c, which reads only ELF of the
+ * process's own class and byte order, bounds-checks every read and caps
+ * every size, so a truncated, stripped, corrupt or deleted file only means
  * "unknown": nothing here prints, exits or aborts. Runs on a normal thread (it
  * allocates and takes the loader lock); a snapshot is used by one thread at a
  * time.
  */
 #include "symbols.h"
+#include "elf_image.h"
+#include "procfs.h"
 
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <stdio.h>
-
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define NATIVE_ELF_DATA ELFDATA2LSB
-#else
-#define NATIVE_ELF_DATA ELFDATA2MSB
-#endif
-#define NATIVE_ELF_CLASS (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32)
-
-/* Caps that keep a corrupt header from asking for absurd allocations. */
-#define MAX_HEADER_COUNT 65536
-#define MAX_NOTES_BYTES ((uint64_t)1 << 20)
-#define MAX_TABLE_BYTES ((uint64_t)1 << 31)
-#define MAX_BUILD_ID_BYTES 32
 
 static const char DELETED_SUFFIX[] = " (deleted)";
 static const char DEBUG_BUILD_ID_DIR[] = "/usr/lib/debug/.build-id";
@@ -64,44 +51,19 @@ static const char VSYSCALL_NAME[] = "[vsyscall]";
 
 typedef char *(*demangle_fn)(const char *mangled, char *buf, size_t *len, int *status);
 
-/* ------------------------------------------------------------ ELF images */
-
-/* An ELF file (through a descriptor) or an ELF image in memory (the vdso). */
-struct elf_image {
-    int fd;                        /* -1 for an image in memory */
-    const unsigned char *memory;   /* the image when fd is -1 */
-    uint64_t size;                 /* bytes readable from offset 0 */
-    ElfW(Ehdr) ehdr;
-    ElfW(Phdr) *phdrs;             /* NULL when absent or unreadable */
-    size_t phnum;
-    ElfW(Shdr) *shdrs;             /* NULL when absent or unreadable (stripped) */
-    size_t shnum;
-};
-
-static bool image_read(const struct elf_image *img, uint64_t offset, void *buf, uint64_t len)
-{
-    if (offset > img->size || len > img->size - offset) return false;
-    if (img->fd < 0) {
-        memcpy(buf, img->memory + offset, len);
-        return true;
-    }
-    unsigned char *out = buf;
-    while (len > 0) {
-        ssize_t n = pread(img->fd, out, len, (off_t)offset);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;   /* shrank under us, or an I/O error */
-        out += n;
-        offset += (uint64_t)n;
-        len -= (uint64_t)n;
-    }
-    return true;
-}
+/* ------------------------------------------------------------- objects */
 
 /* Allocation failures while a snapshot is built or read. A profile made from
  * an incomplete snapshot would show a name it could not allocate as unknown,
  * or a mapping as missing, so its caller refuses it (conan_symbols_complete).
  * Counted per thread: a snapshot is used by one thread. */
 static __thread unsigned alloc_failures;
+
+/* Every allocation failure so far on this thread, ours and ELF reading's. */
+static unsigned failures_now(void)
+{
+    return alloc_failures + conan_elf_alloc_failures();
+}
 
 static void *counted(void *p, size_t n)
 {
@@ -113,183 +75,6 @@ static void *counted_calloc(size_t n, size_t size) { return counted(calloc(n, si
 static void *counted_realloc(void *old, size_t n) { return counted(realloc(old, n), n); }
 static char *counted_strdup(const char *s) { return counted(strdup(s), 1); }
 static char *counted_strndup(const char *s, size_t n) { return counted(strndup(s, n), 1); }
-
-/* len bytes at offset in a new buffer followed by a NUL, or NULL. */
-static char *image_read_copy(const struct elf_image *img, uint64_t offset, uint64_t len)
-{
-    if (len > MAX_TABLE_BYTES) return NULL;
-    char *buf = counted_malloc(len + 1);
-    if (!buf) return NULL;
-    if (!image_read(img, offset, buf, len)) {
-        free(buf);
-        return NULL;
-    }
-    buf[len] = '\0';
-    return buf;
-}
-
-static void *image_read_table(const struct elf_image *img, uint64_t offset, size_t count,
-                              size_t entry_size)
-{
-    if (count == 0 || count > MAX_HEADER_COUNT) return NULL;
-    return image_read_copy(img, offset, (uint64_t)count * entry_size);
-}
-
-/* Checks the ELF header and reads the program and section header tables that
- * are present and sane. False only when this is not a native ELF at all. */
-static bool image_load_headers(struct elf_image *img)
-{
-    ElfW(Ehdr) *eh = &img->ehdr;
-    if (!image_read(img, 0, eh, sizeof *eh)) return false;
-    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != NATIVE_ELF_CLASS ||
-        eh->e_ident[EI_DATA] != NATIVE_ELF_DATA || eh->e_ident[EI_VERSION] != EV_CURRENT)
-        return false;
-
-    /* Section headers first: with more than 0xff00 entries (or program
-     * headers), the real counts live in section header 0. */
-    size_t shnum = eh->e_shnum;
-    ElfW(Shdr) first;
-    bool have_first = eh->e_shoff != 0 && eh->e_shentsize == sizeof(ElfW(Shdr)) &&
-                      image_read(img, eh->e_shoff, &first, sizeof first);
-    if (have_first && shnum == 0) shnum = (size_t)first.sh_size;
-    if (have_first && shnum > 0) {
-        img->shdrs = image_read_table(img, eh->e_shoff, shnum, sizeof(ElfW(Shdr)));
-        if (img->shdrs) img->shnum = shnum;
-    }
-
-    size_t phnum = eh->e_phnum;
-    if (phnum == PN_XNUM) phnum = have_first ? first.sh_info : 0;
-    if (eh->e_phoff != 0 && eh->e_phentsize == sizeof(ElfW(Phdr)) && phnum > 0) {
-        img->phdrs = image_read_table(img, eh->e_phoff, phnum, sizeof(ElfW(Phdr)));
-        if (img->phdrs) img->phnum = phnum;
-    }
-    return true;
-}
-
-static void image_close(struct elf_image *img)
-{
-    if (img->fd >= 0) close(img->fd);
-    free(img->phdrs);
-    free(img->shdrs);
-    memset(img, 0, sizeof *img);
-    img->fd = -1;
-}
-
-static bool image_open_file(struct elf_image *img, const char *path)
-{
-    memset(img, 0, sizeof *img);
-    img->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (img->fd < 0) return false;
-    struct stat st;
-    if (fstat(img->fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
-        image_close(img);
-        return false;
-    }
-    img->size = (uint64_t)st.st_size;
-    if (!image_load_headers(img)) {
-        image_close(img);
-        return false;
-    }
-    return true;
-}
-
-static bool image_open_memory(struct elf_image *img, const void *base, uint64_t size)
-{
-    memset(img, 0, sizeof *img);
-    img->fd = -1;
-    img->memory = base;
-    img->size = size;
-    if (!image_load_headers(img)) {
-        image_close(img);
-        return false;
-    }
-    return true;
-}
-
-/* ----------------------------------------------------------- build IDs */
-
-static uint64_t align_up(uint64_t value, uint64_t align)
-{
-    return (value + align - 1) & ~(align - 1);
-}
-
-static void hex_encode(const unsigned char *bytes, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[bytes[i] >> 4];
-        out[2 * i + 1] = digits[bytes[i] & 0xf];
-    }
-    out[2 * n] = '\0';
-}
-
-/* Walks a block of ELF notes for NT_GNU_BUILD_ID owned by "GNU". */
-static bool notes_find_build_id(const unsigned char *notes, uint64_t len, uint64_t align,
-                                char out[65])
-{
-    align = align == 8 ? 8 : 4;
-    uint64_t pos = 0;
-    while (pos <= len && len - pos >= sizeof(ElfW(Nhdr))) {
-        ElfW(Nhdr) note;
-        memcpy(&note, notes + pos, sizeof note);
-        uint64_t name_at = pos + sizeof note;
-        if (note.n_namesz > len - name_at) return false;
-        uint64_t desc_at = align_up(name_at + note.n_namesz, align);
-        if (desc_at > len || note.n_descsz > len - desc_at) return false;
-        if (note.n_type == NT_GNU_BUILD_ID && note.n_namesz == sizeof "GNU" &&
-            memcmp(notes + name_at, "GNU", sizeof "GNU") == 0 && note.n_descsz > 0 &&
-            note.n_descsz <= MAX_BUILD_ID_BYTES) {
-            hex_encode(notes + desc_at, note.n_descsz, out);
-            return true;
-        }
-        pos = align_up(desc_at + note.n_descsz, align);
-    }
-    return false;
-}
-
-static bool image_notes_build_id(const struct elf_image *img, uint64_t offset, uint64_t len,
-                                 uint64_t align, char out[65])
-{
-    if (len == 0 || len > MAX_NOTES_BYTES) return false;
-    char *notes = image_read_copy(img, offset, len);
-    if (!notes) return false;
-    bool found = notes_find_build_id((const unsigned char *)notes, len, align, out);
-    free(notes);
-    return found;
-}
-
-/* Note sections first (they survive in debug files), then PT_NOTE segments
- * (they survive section-header stripping). */
-static bool image_build_id(const struct elf_image *img, char out[65])
-{
-    for (size_t i = 0; i < img->shnum; i++) {
-        const ElfW(Shdr) *sh = &img->shdrs[i];
-        if (sh->sh_type == SHT_NOTE &&
-            image_notes_build_id(img, sh->sh_offset, sh->sh_size, sh->sh_addralign, out))
-            return true;
-    }
-    for (size_t i = 0; i < img->phnum; i++) {
-        const ElfW(Phdr) *ph = &img->phdrs[i];
-        if (ph->p_type == PT_NOTE &&
-            image_notes_build_id(img, ph->p_offset, ph->p_filesz, ph->p_align, out))
-            return true;
-    }
-    out[0] = '\0';
-    return false;
-}
-
-int conan_build_id_of_file(const char *path, char out[65])
-{
-    out[0] = '\0';
-    if (!path) return -1;
-    struct elf_image img;
-    if (!image_open_file(&img, path)) return -1;
-    bool found = image_build_id(&img, out);
-    image_close(&img);
-    return found ? 0 : -1;
-}
-
-/* ------------------------------------------------------------- objects */
 
 struct func_symbol {
     uintptr_t addr, size;          /* ELF virtual address; size 0 when unknown */
@@ -326,7 +111,7 @@ struct elf_object {
 struct conan_symbols {
     struct conan_mapping *mappings; /* sorted by start, as /proc/self/maps lists them */
     struct elf_object **mapping_objects; /* parallel to mappings; NULL for anonymous ones */
-    unsigned failures_at_open;     /* alloc_failures when it was opened */
+    unsigned failures_at_open;     /* failures_now() when it was opened */
     size_t nmappings;
     struct elf_object **objects;
     size_t nobjects, objects_capacity;
@@ -340,7 +125,7 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static void object_take_loads(struct elf_object *obj, const struct elf_image *img)
+static void object_take_loads(struct elf_object *obj, const struct conan_elf_image *img)
 {
     size_t count = 0;
     for (size_t i = 0; i < img->phnum; i++)
@@ -362,11 +147,11 @@ static void object_take_loads(struct elf_object *obj, const struct elf_image *im
 /* Program headers and build ID from a readable file; false if it is not one. */
 static bool object_read_file(struct elf_object *obj, const char *path)
 {
-    struct elf_image img;
-    if (!image_open_file(&img, path)) return false;
+    struct conan_elf_image img;
+    if (!conan_elf_open_file(&img, path)) return false;
     object_take_loads(obj, &img);
-    image_build_id(&img, obj->build_id);
-    image_close(&img);
+    conan_elf_build_id(&img, obj->build_id);
+    conan_elf_close(&img);
     obj->open_path = counted_strdup(path);
     return obj->open_path != NULL;
 }
@@ -408,11 +193,11 @@ static int match_loaded_object(struct dl_phdr_info *info, size_t info_size, void
     q->bias = info->dlpi_addr;
     for (size_t i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_NOTE || ph->p_memsz > MAX_NOTES_BYTES ||
+        if (ph->p_type != PT_NOTE || ph->p_memsz > CONAN_ELF_MAX_NOTES_BYTES ||
             !loaded_range_readable(info, ph->p_vaddr, ph->p_memsz))
             continue;
         const unsigned char *notes = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
-        if (notes_find_build_id(notes, ph->p_memsz, ph->p_align, q->build_id)) break;
+        if (conan_elf_notes_build_id(notes, ph->p_memsz, ph->p_align, q->build_id)) break;
     }
     return 1;
 }
@@ -432,13 +217,13 @@ static void object_init_vdso(struct elf_object *obj, const struct conan_mapping 
 {
     uintptr_t base = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
     if (base == 0 || base < m->start || base >= m->limit) return;
-    struct elf_image img;
-    if (!image_open_memory(&img, (const void *)base, m->limit - base)) return;
+    struct conan_elf_image img;
+    if (!conan_elf_open_memory(&img, (const void *)base, m->limit - base)) return;
     obj->vdso_base = (const void *)base;
     obj->vdso_size = m->limit - base;
     object_take_loads(obj, &img);
-    image_build_id(&img, obj->build_id);
-    image_close(&img);
+    conan_elf_build_id(&img, obj->build_id);
+    conan_elf_close(&img);
 }
 
 /* A deleted file: its mapping through /proc/self/map_files (needs privilege),
@@ -576,7 +361,7 @@ static int compare_symbols(const void *a, const void *b)
 
 /* Reads the symbol table of the given type (SHT_SYMTAB or SHT_DYNSYM) and its
  * string table into obj. False if the image has no usable such table. */
-static bool object_take_symbols(struct elf_object *obj, const struct elf_image *img, uint32_t type)
+static bool object_take_symbols(struct elf_object *obj, const struct conan_elf_image *img, uint32_t type)
 {
     const ElfW(Shdr) *table = NULL, *strtab = NULL;
     for (size_t i = 0; i < img->shnum && !table; i++) {
@@ -590,11 +375,11 @@ static bool object_take_symbols(struct elf_object *obj, const struct elf_image *
         strtab = linked;
     }
     if (!table || table->sh_size < sizeof(ElfW(Sym))) return false;
-    if (table->sh_size > MAX_TABLE_BYTES || strtab->sh_size > MAX_TABLE_BYTES) return false;
+    if (table->sh_size > CONAN_ELF_MAX_TABLE_BYTES || strtab->sh_size > CONAN_ELF_MAX_TABLE_BYTES) return false;
 
     size_t count = table->sh_size / sizeof(ElfW(Sym));
-    ElfW(Sym) *syms = (ElfW(Sym) *)image_read_copy(img, table->sh_offset, count * sizeof *syms);
-    char *strings = image_read_copy(img, strtab->sh_offset, strtab->sh_size);
+    ElfW(Sym) *syms = (ElfW(Sym) *)conan_elf_read_copy(img, table->sh_offset, count * sizeof *syms);
+    char *strings = conan_elf_read_copy(img, strtab->sh_offset, strtab->sh_size);
     struct func_symbol *funcs = NULL;
     size_t nfuncs = 0;
     if (syms && strings) funcs = counted_malloc(count * sizeof *funcs);
@@ -652,35 +437,35 @@ static bool object_take_debug_file_symbols(struct elf_object *obj)
 {
     size_t id_len = strlen(obj->build_id);
     if (id_len < 3) return false;
-    char path[sizeof DEBUG_BUILD_ID_DIR + 2 * MAX_BUILD_ID_BYTES + 16];
+    char path[sizeof DEBUG_BUILD_ID_DIR + 2 * CONAN_BUILD_ID_MAX_BYTES + 16];
     snprintf(path, sizeof path, "%s/%.2s/%s.debug", DEBUG_BUILD_ID_DIR, obj->build_id,
              obj->build_id + 2);
-    struct elf_image img;
-    if (!image_open_file(&img, path)) return false;
+    struct conan_elf_image img;
+    if (!conan_elf_open_file(&img, path)) return false;
     bool ok = object_take_symbols(obj, &img, SHT_SYMTAB);
-    image_close(&img);
+    conan_elf_close(&img);
     return ok;
 }
 
 static void object_load_symbols(struct elf_object *obj)
 {
     obj->symbols_loaded = true;
-    struct elf_image img;
+    struct conan_elf_image img;
     if (obj->is_vdso) {
-        if (!obj->vdso_base || !image_open_memory(&img, obj->vdso_base, obj->vdso_size)) return;
+        if (!obj->vdso_base || !conan_elf_open_memory(&img, obj->vdso_base, obj->vdso_size)) return;
         if (!object_take_symbols(obj, &img, SHT_SYMTAB))
             object_take_symbols(obj, &img, SHT_DYNSYM);
-        image_close(&img);
+        conan_elf_close(&img);
         return;
     }
-    bool have_image = obj->open_path && image_open_file(&img, obj->open_path);
+    bool have_image = obj->open_path && conan_elf_open_file(&img, obj->open_path);
     if (have_image && object_take_symbols(obj, &img, SHT_SYMTAB)) {
-        image_close(&img);
+        conan_elf_close(&img);
         return;
     }
     if (!object_take_debug_file_symbols(obj) && have_image)
         object_take_symbols(obj, &img, SHT_DYNSYM);
-    if (have_image) image_close(&img);
+    if (have_image) conan_elf_close(&img);
 }
 
 /* The symbol containing vaddr, or NULL. */
@@ -763,32 +548,27 @@ static int compare_mappings(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
+struct mappings_build {
+    struct conan_symbols *s;
+    size_t capacity;
+    bool ok;
+};
+
+static bool add_executable_mapping(const struct conan_maps_entry *m, void *arg)
+{
+    struct mappings_build *b = arg;
+    if (m->perms[2] != 'x' || m->end <= m->start || strcmp(m->path, VSYSCALL_NAME) == 0) return true;
+    b->ok = add_mapping(b->s, &b->capacity, m->start, m->end, m->offset, m->path);
+    return b->ok;
+}
+
 static bool read_executable_mappings(struct conan_symbols *s)
 {
-    FILE *maps = fopen("/proc/self/maps", "re");
-    if (!maps) return false;
-    char *line = NULL;
-    size_t line_cap = 0, capacity = 0;
-    bool ok = true;
-    ssize_t len;
-    errno = 0;
-    while (ok && (len = getline(&line, &line_cap, maps)) > 0) {
-        if (line[len - 1] == '\n') line[--len] = '\0';
-        unsigned long start, limit, offset, inode;
-        unsigned dev_major, dev_minor;
-        char perms[8];
-        int path_at = -1;
-        if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu %n", &start, &limit, perms, &offset,
-                   &dev_major, &dev_minor, &inode, &path_at) < 7)
-            continue;
-        if (strlen(perms) < 3 || perms[2] != 'x' || limit <= start) continue;
-        const char *path = path_at >= 0 && path_at <= len ? line + path_at : "";
-        if (strcmp(path, VSYSCALL_NAME) == 0) continue;
-        ok = add_mapping(s, &capacity, start, limit, offset, path);
-    }
-    if (ok && errno == ENOMEM) alloc_failures++; /* getline could not grow its line */
-    free(line);
-    fclose(maps);
+    struct mappings_build b = { .s = s, .ok = true };
+    int rc = conan_for_each_mapping(add_executable_mapping, &b);
+    if (rc < 0) return false;
+    bool ok = b.ok;
+    if (ok && rc == ENOMEM) alloc_failures++; /* a line could not be read: mappings are missing */
     /* The kernel lists mappings in address order; lookups rely on it. */
     for (size_t i = 1; ok && i < s->nmappings; i++) {
         if (s->mappings[i].start < s->mappings[i - 1].start) {
@@ -821,7 +601,7 @@ static struct elf_object *find_or_add_object(struct conan_symbols *s, const stru
 
 struct conan_symbols *conan_symbols_open(void)
 {
-    unsigned failures_before = alloc_failures;
+    unsigned failures_before = failures_now();
     struct conan_symbols *s = counted_calloc(1, sizeof *s);
     if (!s) return NULL;
     s->failures_at_open = failures_before;
@@ -906,5 +686,5 @@ void conan_symbols_close(struct conan_symbols *s)
 
 bool conan_symbols_complete(const struct conan_symbols *s)
 {
-    return s && alloc_failures == s->failures_at_open;
+    return s && failures_now() == s->failures_at_open;
 }

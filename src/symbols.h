@@ -1,4 +1,5 @@
-/* symbols.h — executable mappings, symbol tables and build IDs (symbols.c). */
+/* symbols.h — executable mappings and their symbol tables (symbols.c); ELF
+ * reading and build IDs are elf_image.h's. */
 #ifndef CONAN_SYMBOLS_H
 #define CONAN_SYMBOLS_H
 
@@ -30,7 +31,5 @@ void conan_symbols_close(struct conan_symbols *s);
 /* False if an allocation failed while s was built or read: names or mappings
  * may be missing, so a profile made from it is refused. */
 bool conan_symbols_complete(const struct conan_symbols *s);
-/* GNU build ID of an ELF file on disk, lowercase hex; 0 on success. */
-int conan_build_id_of_file(const char *path, char out[65]);
 
 #endif

@@ -22,10 +22,11 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+#include "clock.h"
 #include "frame_rules.h"
 #include "heap_inline.h"
-#include "metrics.h"
 #include "monitor.h"
+#include "once.h"
 #include "pprof.h"
 #include "procfs.h"
 #include "stack_walk.h"
@@ -136,7 +137,7 @@ void conan_threads_postfork_child(void)
 void conan_threads_init(void)
 {
     static int done;
-    if (done++) return;
+    if (!conan_first_time(&done)) return;
     conan_unwind_prepare(); /* creation stacks are walked from the first pthread_create on */
     reg.key_ok = pthread_key_create(&reg.key, thread_ended) == 0;
 }

@@ -21,8 +21,8 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "clock.h"
 #include "log.h"
-#include "metrics.h"
 #include "procfs.h"
 #include "sigprof.h"
 #include "stack_slot.h"

@@ -32,7 +32,7 @@ static void on_sigprof(int sig, siginfo_t *info, void *uc)
     if (i >= MAX_SAMPLES) return;
     uintptr_t pcs[CONAN_MAX_FRAMES];
     double t0 = now_ns();
-    ours_depth[i] = conan_unwind_signal(uc, pcs, CONAN_MAX_FRAMES);
+    ours_depth[i] = conan_unwind_context(uc, pcs, CONAN_MAX_FRAMES);
     double t1 = now_ns();
     unw_cursor_t cursor;
     int depth = 0;

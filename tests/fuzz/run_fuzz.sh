@@ -46,7 +46,7 @@ binary="$out/config_fuzz"
 # shellcheck disable=SC2086  # $cjson is a list of flags
 "$clang" -std=gnu11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE "${sanitize[@]}" \
     -I"$root/include" -I"$root/src" \
-    "$here/config_fuzz.c" "$root/src/log.c" $cjson -lm -o "$binary" ||
+    "$here/config_fuzz.c" "$root/src/log.c" "$root/src/procfs.c" $cjson -lm -o "$binary" ||
     fail "building $binary with $clang failed"
 
 mkdir -p "$work/corpus" "$work/artifacts"

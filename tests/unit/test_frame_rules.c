@@ -121,7 +121,7 @@ static int qsort_result;
 static int by_value(const void *a, const void *b)
 {
     static int once;
-    if (!once++) qsort_result = recurse(2, "inside qsort");
+    if (conan_first_time(&once)) qsort_result = recurse(2, "inside qsort");
     return *(const int *)a - *(const int *)b;
 }
 

@@ -327,9 +327,7 @@ static void check_exe_mapping(const Profile *prof)
     CHECK(m != NULL);
     if (!m) return;
     char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    CHECK(n > 0);
-    exe[n > 0 ? n : 0] = '\0';
+    CHECK(conan_self_exe(exe, sizeof exe));
     CHECK_STR(str_at(prof, m->filename), exe);
     char build_id[65];
     CHECK_INT(conan_build_id_of_file("/proc/self/exe", build_id), 0);

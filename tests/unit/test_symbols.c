@@ -110,9 +110,7 @@ static void test_own_functions(struct conan_symbols *s)
     CHECK_STR(name_at(s, (uintptr_t)&main), "main");
 
     char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    CHECK(n > 0);
-    exe[n > 0 ? n : 0] = '\0';
+    CHECK(conan_self_exe(exe, sizeof exe));
     long i = conan_symbols_find_mapping(s, static_pc);
     CHECK(i >= 0);
     if (i < 0) return;

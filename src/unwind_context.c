@@ -1,6 +1,10 @@
-/* unwind.c — stack walking with libunwind, from a signal context.
+/* unwind_context.c — stack walks from a machine context, with libunwind: a
+ * signal's ucontext (the SIGPROF handler), the registers /proc shows for a
+ * thread blocked in the kernel (thread snapshots), or a getcontext (the last
+ * resort of the calling-thread walk, unwind_caller.c); the unwind-table
+ * snapshot these walks search and the validated reads they make.
  *
- * conan_unwind_signal runs inside the SIGPROF handler, so it must be
+ * conan_unwind_context runs inside the SIGPROF handler, so it must be
  * async-signal-safe, must take no lock another thread of the program may hold,
  * and must not touch anything of the program's. libunwind's ready-made local
  * unwinder breaks the last two rules:
@@ -24,11 +28,9 @@
  *   be allowed (a seccomp filter is active), we do not walk at all: the sample
  *   keeps its leaf PC only.
  * No descriptor, no allocation, no lock the program can hold. */
-#include <dlfcn.h>
 #include <libunwind.h>
 #include <link.h>
 #include <pthread.h>
-#include <unwind.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -37,8 +39,9 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "frame_rules.h"
+#include "dwarf_encoding.h"
 #include "log.h"
+#include "once.h"
 #include "procfs.h"
 #include "stack_walk.h"
 #include "fork.h"
@@ -76,27 +79,6 @@ struct table_snapshot {
 static struct table_snapshot *tables;   /* read by handlers with one atomic load */
 static long walkers;                    /* atomic: walks running now (signal handlers, heap samples) */
 
-/* Reads a DWARF pointer encoding used by .eh_frame_hdr's header fields; only
- * the encodings linkers emit there are accepted. */
-static bool read_encoded(const unsigned char **p, unsigned char encoding, uintptr_t *out)
-{
-    const unsigned char *at = *p;
-    int64_t value;
-    switch (encoding & 0x0f) {
-    case 0x03: { uint32_t v; memcpy(&v, at, 4); value = v; *p += 4; break; }    /* udata4 */
-    case 0x0b: { int32_t v; memcpy(&v, at, 4); value = v; *p += 4; break; }     /* sdata4 */
-    case 0x00:
-    case 0x04:
-    case 0x0c: { int64_t v; memcpy(&v, at, 8); value = v; *p += 8; break; }     /* absptr, udata8, sdata8 */
-    default: return false;
-    }
-    switch (encoding & 0x70) {
-    case 0x00: *out = (uintptr_t)value; return true;                              /* absolute */
-    case 0x10: *out = (uintptr_t)at + (uintptr_t)value; return true;              /* pc-relative */
-    default: return false;
-    }
-}
-
 struct snapshot_build {
     struct table_snapshot *snap;
     int cap;
@@ -111,15 +93,21 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *arg)
         b->subs = info->dlpi_subs;
     }
     const unsigned char *hdr = NULL;
+    size_t hdr_size = 0;
     for (int i = 0; i < info->dlpi_phnum; i++)
-        if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
+        if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME) {
             hdr = (const unsigned char *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+            hdr_size = info->dlpi_phdr[i].p_memsz;
+        }
     /* version 1, and a table of (sdata4 initial location, sdata4 FDE) pairs
      * relative to the header (DW_EH_PE_datarel | DW_EH_PE_sdata4). */
-    if (!hdr || hdr[0] != 1 || hdr[3] != 0x3b) return 0;
-    const unsigned char *p = hdr + 4;
+    if (!hdr || hdr_size < 4 || hdr[0] != 1 || hdr[3] != (DW_EH_PE_datarel | DW_EH_PE_sdata4)) return 0;
+    struct conan_dwarf_cursor c = { hdr + 4, hdr + hdr_size, false };
     uintptr_t eh_frame, fde_count;
-    if (!read_encoded(&p, hdr[1], &eh_frame) || !read_encoded(&p, hdr[2], &fde_count) || fde_count == 0) return 0;
+    if (!conan_dwarf_read_pointer(&c, hdr[1], &eh_frame) || !conan_dwarf_read_pointer(&c, hdr[2], &fde_count) ||
+        fde_count == 0)
+        return 0;
+    const unsigned char *p = c.p; /* the table */
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
@@ -361,17 +349,13 @@ void conan_unwind_postfork_child(void)
     __atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
 }
 
-static void find_gcc_unwinder(void);
-static int find_own_text(struct dl_phdr_info *info, size_t size, void *arg);
-
 void conan_unwind_prepare(void)
 {
     static int prepared, warned;
     conan_unwind_refresh_tables();
-    if (__atomic_exchange_n(&prepared, 1, __ATOMIC_ACQ_REL)) return;
+    if (!conan_first_time(&prepared)) return;
     conan_fork_init();
-    find_gcc_unwinder();
-    dl_iterate_phdr(find_own_text, (void *)(uintptr_t)conan_unwind_caller);
+    conan_unwind_caller_prepare();
     own_pid = getpid();
     page_mask = ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
     if (!no_seccomp_filter()) {
@@ -414,7 +398,7 @@ void conan_unwind_prepare(void)
  * is a return address, so we report it minus one to land inside the call
  * instruction (what pprof expects of non-leaf locations). A frame right after a
  * signal trampoline was interrupted too, so it is exact as well. */
-int conan_unwind_signal(void *ucontext, uintptr_t *pcs, int max)
+int conan_unwind_context(void *ucontext, uintptr_t *pcs, int max)
 {
     unw_addr_space_t as = __atomic_load_n(&address_space, __ATOMIC_ACQUIRE);
     if (!as) return 0;
@@ -456,107 +440,5 @@ int conan_unwind_from(uintptr_t sp, uintptr_t pc, uintptr_t *pcs, int max)
     uc.uc_mcontext.sp = sp;
     uc.uc_mcontext.pc = pc;
 #endif
-    return conan_unwind_signal(&uc, pcs, max);
-}
-
-/* ---- unwinding the calling thread (heap samples) ----
- *
- * Not signal context: the stack is the program's own at a call to malloc, so
- * it is consistent and can be read directly. libgcc_s's unwinder finds each
- * object with _dl_find_object, which takes no lock and does not allocate, and
- * keeps no cache to lock, where libunwind's cache locking costs two sigprocmask
- * calls per frame. It is taken from libgcc_s.so.1 by handle: libunwind.so.8
- * exports an _Unwind_Backtrace of its own, built on its local unwinder (which
- * takes the loader lock). Without libgcc_s, heap samples use our
- * signal-context walk from a getcontext.
- *
- * libgcc still parses every frame's call-frame program at every sample (about
- * 1,700 instructions a frame); so the walk first tries the cached rules of
- * src/frame_rules.c, found through libgcc's own FDE search, and falls back to
- * libgcc's full walk for the stacks those rules cannot step through. */
-
-typedef _Unwind_Reason_Code (*backtrace_fn)(_Unwind_Trace_Fn, void *);
-typedef _Unwind_Ptr (*get_ip_info_fn)(struct _Unwind_Context *, int *);
-static backtrace_fn gcc_backtrace;      /* set once by conan_unwind_prepare */
-static get_ip_info_fn gcc_get_ip_info;
-
-struct here_walk {
-    uintptr_t *pcs;
-    int max, depth;
-};
-
-static _Unwind_Reason_Code collect_frame(struct _Unwind_Context *ctx, void *arg)
-{
-    struct here_walk *w = arg;
-    int exact = 0;
-    uintptr_t ip = (uintptr_t)gcc_get_ip_info(ctx, &exact);
-    if (ip == 0) return _URC_END_OF_STACK;
-    /* a return address, unless the frame was interrupted (a signal frame) */
-    w->pcs[w->depth++] = exact ? ip : ip - 1;
-    return w->depth < w->max ? _URC_NO_REASON : _URC_END_OF_STACK;
-}
-
-static uintptr_t own_start, own_end; /* libconan's text, set by conan_unwind_prepare */
-
-static int find_own_text(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    uintptr_t here = (uintptr_t)arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
-        if (here >= start && here < end) {
-            own_start = start;
-            own_end = end;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-int conan_unwind_caller(uintptr_t *pcs, int max)
-{
-    uintptr_t raw[CONAN_MAX_FRAMES];
-    int depth = conan_unwind_here(raw, CONAN_MAX_FRAMES);
-    int skip = 0;
-    while (skip < depth && raw[skip] >= own_start && raw[skip] < own_end) skip++;
-    if (skip == depth) skip = 0; /* all ours: a test linking the engine directly */
-    int n = 0;
-    for (int i = skip; i < depth && n < max; i++) pcs[n++] = raw[i];
-    return n;
-}
-
-/* Not inlined, and with a frame pointer (its frame address is taken): the
- * first step, to our caller, reads the return address and saved rbp there. */
-__attribute__((noinline)) int conan_unwind_here(uintptr_t *pcs, int max)
-{
-    const uintptr_t *frame = __builtin_frame_address(0);
-    int depth = conan_frame_walk((uintptr_t)__builtin_return_address(0), (uintptr_t)(frame + 2), frame[0], pcs, max);
-    if (depth >= 0) return depth;
-    backtrace_fn backtrace = __atomic_load_n(&gcc_backtrace, __ATOMIC_ACQUIRE);
-    if (backtrace) {
-        struct here_walk w = { pcs, max, 0 };
-        backtrace(collect_frame, &w);
-        return w.depth;
-    }
-    ucontext_t uc;
-    if (getcontext(&uc) != 0) return 0;
-    return conan_unwind_signal(&uc, pcs, max);
-}
-
-static void find_gcc_unwinder(void)
-{
-    void *gcc_s = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!gcc_s) return;
-    get_ip_info_fn get_ip_info = (get_ip_info_fn)dlsym(gcc_s, "_Unwind_GetIPInfo");
-    backtrace_fn backtrace = (backtrace_fn)dlsym(gcc_s, "_Unwind_Backtrace");
-    if (!get_ip_info || !backtrace) return;
-    gcc_get_ip_info = get_ip_info;
-    void *find_fde = dlsym(gcc_s, "_Unwind_Find_FDE");
-    if (find_fde) conan_frame_rules_prepare(find_fde);
-    uintptr_t warm[4];
-    struct here_walk w = { warm, 4, 0 };
-    backtrace(collect_frame, &w); /* its one-time set-up happens here */
-    __atomic_store_n(&gcc_backtrace, backtrace, __ATOMIC_RELEASE);
+    return conan_unwind_context(&uc, pcs, max);
 }
