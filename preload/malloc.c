@@ -6,7 +6,7 @@
  * semantics are exactly that allocator's.
  *
  * Hot path (every call of the program's): one thread-local countdown on
- * allocation and one load of a hint counter on free (src/internal.h). No lock,
+ * allocation and one load of a hint counter on free (src/heap_inline.h). No lock,
  * no atomic read-modify-write, no syscall; the forwarding is a tail call. Only
  * the allocation that exhausts the countdown, or a free whose hint is set,
  * goes to the slow path in src/heap.c.

@@ -77,7 +77,7 @@ struct conan_allocator {
 };
 extern struct conan_allocator conan_allocator;
 
-/* The thread registry (threads.c) marks the threads it runs, from their start
+/* The thread registry (thread_registry.c) marks the threads it runs, from their start
  * routine to the end of its bookkeeping at their exit. Only the sanitized
  * test builds look at the mark (preload/malloc.c): a sanitizer runtime knows a
  * thread only between its own start and end hooks, yet the allocations it
