@@ -8,6 +8,7 @@
 # instead of hanging the test. 300 forks catch a 1-in-50 hang with
 # probability 1 - (49/50)^300 > 99.7%.
 . "$(dirname "$0")/lib.sh"
+skip_if_sanitized "the sanitizers' runtimes cannot fork a process whose threads allocate (see threads_fork.sh)"
 write_config "$WORK/c.json" '{ "dump_dir": "@DUMPS@", "mode": "continuous", "interval_ms": 100,
   "continuous": { "every_s": 1 }, "heap": { "sample_bytes": 1 },
   "cpu": { "profile_seconds": 1, "hz": 250 }, "limits": { "max_dumps_per_hour": 3600 } }'
