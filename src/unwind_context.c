@@ -222,7 +222,13 @@ static void page_remember(struct walk *w, uintptr_t page)
     if (w->npage < PAGE_CACHE) w->npage++;
 }
 
-/* Async-signal-safe read of one word that cannot fault. */
+/* Async-signal-safe read of one word that cannot fault. The word may be on
+ * another thread's stack (a blocked thread walked from /proc, whose stack does
+ * not move while it stays blocked, which the caller checks afterwards): a
+ * deliberate read of memory we do not own, so the sanitizers do not instrument
+ * it, as for frame_rules.c's stack reads (the first read of each page goes
+ * through process_vm_readv, which they do not see either). */
+__attribute__((no_sanitize_address, no_sanitize_thread))
 static int read_word(struct walk *w, uintptr_t addr, unw_word_t *val)
 {
     uintptr_t first = addr & page_mask, last = (addr + sizeof *val - 1) & page_mask;

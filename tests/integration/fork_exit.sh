@@ -4,6 +4,7 @@
 # child-side teardown; it does not by itself prove the atfork handler (glibc
 # already marks the parent's other threads finished in the child).
 . "$(dirname "$0")/lib.sh"
+skip_under_tsan "$TSAN_FORK_LIMIT"
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@" }'
 base=$("$WORKLOADS/fork_children" 20) || fail "fork_children failed: $base"
 with=$(under_shim "$WORK/c.json" "$WORKLOADS/fork_children" 20) || fail "fork_children under the shim failed: $with"

@@ -5,6 +5,7 @@
 # work. With "follow_fork": false the workers stay inert. Output and exit
 # status are the program's own either way.
 . "$(dirname "$0")/lib.sh"
+skip_under_tsan "$TSAN_FORK_LIMIT"
 require_go
 rule='"interval_ms": 100, "dump_dir": "@DUMPS@", "cpu": { "min": 0, "abs": 5, "window": 0, "profile_seconds": 1 }'
 write_config "$WORK/on.json" "{ $rule }"

@@ -6,6 +6,7 @@
 # full stacks and none of the parent's samples; the parent's profiles show
 # parent_burn only.
 . "$(dirname "$0")/lib.sh"
+skip_under_tsan "$TSAN_FORK_LIMIT"
 require_go
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
   "cpu": { "min": 0, "abs": 1, "window": 0, "cooldown_s": 0, "profile_seconds": 2 } }'

@@ -31,6 +31,10 @@ fi
 # skip_under_tsan REASON — for what ThreadSanitizer's runtime itself changes.
 skip_if_sanitized() { [ -z "$SANITIZED" ] || skip "under $SANITIZED: $*"; }
 skip_under_tsan() { [ "$SANITIZED" != tsan ] || skip "under tsan: $*"; }
+# For tests whose forked children start a monitor thread of their own.
+TSAN_FORK_LIMIT="libtsan refuses new threads in the child of a multi-threaded fork (\"starting new threads after
+multi-threaded fork is not supported\"), and these children start their own monitor; with die_after_fork=0 libtsan
+then fails on its own thread table (\"dup thread with used id\")"
 
 # at_exit CMD — run CMD (eval'd) when the test ends, before the scratch goes.
 exit_hooks=()
