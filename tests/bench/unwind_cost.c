@@ -1,7 +1,20 @@
 /* unwind_cost.c — the cost and reach of libconan's signal-context unwinder,
  * measured side by side with libunwind's stock local unwinder on the same
  * SIGPROF samples of a 25-frame recursion. Prints the median µs per walk for
- * each and fails if ours is over 100 µs or stops short of the stock depth.
+ * each and fails if ours stops short of the stock depth, or costs more than
+ * MAX_RATIO times the stock walk (the median of the per-sample ratios), or
+ * over MAX_WALK_US in absolute terms.
+ *
+ * Both walks are timed in the thread's CPU time and compared sample by
+ * sample, ours first on even samples and libunwind's first on odd ones. A
+ * loaded machine slows both alike: each walk makes ~60 system calls (mostly
+ * libunwind's sigprocmask around its caches), and system calls on this VM
+ * cost several times more when other processes keep its CPUs busy (a median
+ * walk took 13.7 µs alone and 90-130 µs of CPU beside another test suite,
+ * which failed the absolute 100-µs bound this test used to have). The ratio
+ * is our code's own property; 2.5x is a gross-regression bound, as the old
+ * 100 µs was (7x the idle median): a walk that made a system call for every
+ * word it reads measured 1.8-2.1x.
  * usage: unwind_cost (also run by the test suite) */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -13,16 +26,40 @@
 #include "internal.h"
 
 #define MAX_SAMPLES 4096
+#define MAX_RATIO 2.5    /* ours over the stock walk, median of the per-sample ratios */
+#define MAX_WALK_US 1000 /* a sanity bound only: 8x the slowest median seen under load */
 
-static double ours_ns[MAX_SAMPLES], stock_ns[MAX_SAMPLES];
+static double ours_ns[MAX_SAMPLES], stock_ns[MAX_SAMPLES], ratio[MAX_SAMPLES];
 static int ours_depth[MAX_SAMPLES], stock_depth[MAX_SAMPLES];
 static volatile int nsamples;
 
+/* The thread's CPU time: time spent descheduled is not the walk's. */
 static double now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* One walk each way; they return the CPU ns it took and store its depth. */
+static double walk_ours(void *uc, int *depth)
+{
+    uintptr_t pcs[CONAN_MAX_FRAMES];
+    double t0 = now_ns();
+    *depth = conan_unwind_context(uc, pcs, CONAN_MAX_FRAMES);
+    return now_ns() - t0;
+}
+
+static double walk_stock(void *uc, int *depth)
+{
+    unw_cursor_t cursor;
+    int n = 0;
+    double t0 = now_ns();
+    if (unw_init_local2(&cursor, uc, UNW_INIT_SIGNAL_FRAME) == 0)
+        do n++;
+        while (n < CONAN_MAX_FRAMES && unw_step(&cursor) > 0);
+    *depth = n;
+    return now_ns() - t0;
 }
 
 static void on_sigprof(int sig, siginfo_t *info, void *uc)
@@ -30,19 +67,13 @@ static void on_sigprof(int sig, siginfo_t *info, void *uc)
     (void)sig, (void)info;
     int i = nsamples;
     if (i >= MAX_SAMPLES) return;
-    uintptr_t pcs[CONAN_MAX_FRAMES];
-    double t0 = now_ns();
-    ours_depth[i] = conan_unwind_context(uc, pcs, CONAN_MAX_FRAMES);
-    double t1 = now_ns();
-    unw_cursor_t cursor;
-    int depth = 0;
-    if (unw_init_local2(&cursor, uc, UNW_INIT_SIGNAL_FRAME) == 0)
-        do depth++;
-        while (depth < CONAN_MAX_FRAMES && unw_step(&cursor) > 0);
-    double t2 = now_ns();
-    stock_depth[i] = depth;
-    ours_ns[i] = t1 - t0;
-    stock_ns[i] = t2 - t1;
+    if (i % 2 == 0) {
+        ours_ns[i] = walk_ours(uc, &ours_depth[i]);
+        stock_ns[i] = walk_stock(uc, &stock_depth[i]);
+    } else {
+        stock_ns[i] = walk_stock(uc, &stock_depth[i]);
+        ours_ns[i] = walk_ours(uc, &ours_depth[i]);
+    }
     nsamples = i + 1;
 }
 
@@ -76,11 +107,16 @@ int main(void)
     setitimer(ITIMER_PROF, &off, NULL);
 
     int n = nsamples, short_walks = 0;
-    for (int i = 0; i < n; i++) short_walks += ours_depth[i] < stock_depth[i];
+    for (int i = 0; i < n; i++) {
+        short_walks += ours_depth[i] < stock_depth[i];
+        ratio[i] = stock_ns[i] > 0 ? ours_ns[i] / stock_ns[i] : 1e9;
+    }
     qsort(ours_ns, (size_t)n, sizeof *ours_ns, by_value);
     qsort(stock_ns, (size_t)n, sizeof *stock_ns, by_value);
-    double ours = ours_ns[n / 2] / 1e3, stock = stock_ns[n / 2] / 1e3;
+    qsort(ratio, (size_t)n, sizeof *ratio, by_value);
+    double ours = ours_ns[n / 2] / 1e3, stock = stock_ns[n / 2] / 1e3, paired = ratio[n / 2];
     printf("samples %d: median per walk %.1f us (libconan) vs %.1f us (libunwind local), ratio %.2f; "
-           "walks shorter than libunwind's: %d\n", n, ours, stock, ours / stock, short_walks);
-    return n >= 50 && ours < 100 && short_walks == 0 ? 0 : 1;
+           "walks shorter than libunwind's: %d; median per-sample ratio %.2f (at most %.1f)\n", n, ours, stock,
+           ours / stock, short_walks, paired, MAX_RATIO);
+    return n >= 50 && short_walks == 0 && paired <= MAX_RATIO && ours <= MAX_WALK_US ? 0 : 1;
 }
