@@ -23,7 +23,6 @@
 #include "interpose.h"
 #include "log.h"
 #include "monitor.h"
-#include "next.h"
 #include "sigprof.h"
 #include "thread_registry.h"
 

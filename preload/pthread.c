@@ -8,7 +8,6 @@
 
 #include "thread_registry.h"
 #include "interpose.h"
-#include "next.h"
 
 CONAN_INTERPOSED int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *),
                                     void *arg)

@@ -32,6 +32,7 @@
  * signals blocked, so a handler on the same thread can never spin on it. A
  * forked child gets the lock released and the program's disposition made real. */
 #include "sigprof.h"
+#include "interpose.h"
 #include "clock.h"
 #include "cpu.h"
 #include "log.h"
@@ -67,7 +68,7 @@ static const struct sigprof_consumer {
     { "thread snapshot", conan_snapshot_on_signal }, /* thread_snapshot.c: a pointer to one of its slots */
 };
 
-static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+static void *real_sigaction;    /* the C library's, found once (interpose.h) */
 static int view_lock;
 
 static int libc_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
@@ -114,8 +115,7 @@ void conan_sigprof_postfork_child(void)
 
 void conan_sigprof_init(void)
 {
-    if (!__atomic_load_n(&real_sigaction, __ATOMIC_ACQUIRE))
-        __atomic_store_n(&real_sigaction, dlsym(RTLD_NEXT, "sigaction"), __ATOMIC_RELEASE);
+    conan_next_definition(&real_sigaction, "sigaction");
 }
 
 /* The handler: signal context. */
@@ -133,7 +133,8 @@ static void on_sigprof(int sig, siginfo_t *info, void *ucontext)
 static int libc_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     conan_sigprof_init();
-    int (*next)(int, const struct sigaction *, struct sigaction *) = __atomic_load_n(&real_sigaction, __ATOMIC_ACQUIRE);
+    int (*next)(int, const struct sigaction *, struct sigaction *) =
+        (int (*)(int, const struct sigaction *, struct sigaction *))conan_next_definition(&real_sigaction, "sigaction");
     if (!next) {
         errno = ENOSYS;
         return -1;
