@@ -6,7 +6,7 @@
 # status are the program's own either way.
 . "$(dirname "$0")/lib.sh"
 require_go
-rule='"interval_ms": 100, "dump_dir": "@DUMPS@", "cpu": { "min": 0, "abs": 5, "window": 0, "profile_seconds": 1 }'
+rule='"interval_ms": 100, "dump_dir": "@DUMPS@", "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "profile_seconds": 1 }'
 write_config "$WORK/on.json" "{ $rule }"
 write_config "$WORK/off.json" "{ $rule, \"follow_fork\": false }"
 
