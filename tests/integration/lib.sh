@@ -60,6 +60,18 @@ cpu_percent() { awk -v c="$1" -v n="$(nproc)" 'BEGIN { printf "%.2f", 100 * c / 
 # sleeping process uses ~0.001.
 BUSY_ABS=$(cpu_percent 0.05)
 
+# on_one_cpu CMD... — runs CMD (a command or a function) with every thread on
+# one CPU, the first this test may use: threads that must get equal CPU get
+# it whatever other processes do to the CPUs (beside another suite, two busy
+# threads on two CPUs got 23% and 77% of one window's samples). The process
+# then has one usable CPU.
+on_one_cpu() {
+    command -v taskset >/dev/null || fail "taskset (util-linux) is missing"
+    local cpu
+    cpu=$(taskset -cp $$ | sed 's/.*: *//; s/[-,].*//')
+    ( taskset -cp "$cpu" "$BASHPID" >/dev/null || exit 1; "$@" )
+}
+
 # write_config FILE JSON — JSON may use @DUMPS@ for the scratch dump dir.
 write_config() { printf '%s\n' "${2//@DUMPS@/$DUMPS}" > "$1"; }
 
