@@ -6,7 +6,7 @@
 for timer in thread process; do
     rm -rf "$DUMPS"
     write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
-      "cpu": { "abs": 20, "window": 0, "cooldown_s": 600, "profile_seconds": 1, "timer": "'$timer'" } }'
+      "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "cooldown_s": 600, "profile_seconds": 1, "timer": "'$timer'" } }'
     out=$(under_shim "$WORK/c.json" "$WORKLOADS/sigwaiter" 1500 2>"$WORK/err") || fail "$timer: workload failed"
     [ "$out" = "sigprofs received 0" ] || fail "$timer: the program's sigwait got our signals: $out"
     [ "$(count_dumps cpu)" -eq 0 ] || fail "$timer: a window opened"

@@ -5,7 +5,7 @@
 # windows keep sampling before and after.
 . "$(dirname "$0")/lib.sh"
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
-  "cpu": { "abs": 20, "window": 0, "cooldown_s": 1, "profile_seconds": 1 } }'
+  "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "cooldown_s": 1, "profile_seconds": 1 } }'
 out=$(under_shim "$WORK/c.json" "$WORKLOADS/closefrom_logs" "$WORK") || fail "workload failed: $out"
 [ "$out" = "failed writes 0, lines 30 30 30" ] || fail "the program's files were disturbed: $out"
 [ "$(count_dumps cpu)" -ge 2 ] || fail "want windows before and after closefrom, got $(count_dumps cpu) dumps"

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 require_go
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
-  "cpu": { "abs": 30, "window": 0, "profile_seconds": 1 } }'
+  "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "profile_seconds": 1 } }'
 under_shim "$WORK/c.json" "$WORKLOADS/spike_cpp" 200 2000 >/dev/null || fail "workload failed"
 [ "$(count_dumps cpu)" -eq 1 ] || fail "want 1 cpu dump, got $(count_dumps cpu)"
 top=$(top_function "$DUMPS/$(dumps_of_kind cpu)")

@@ -14,10 +14,8 @@
 # 100-ms ticks and a 0.3 ceiling saw one tick at 0.21 CPU beside a fork storm).
 # Ticks are 200 ms apart, so a short stall does not fill a whole tick.
 . "$(dirname "$0")/lib.sh"
-ncpu=$(nproc)
-percent_of() { awk -v c="$1" -v n="$ncpu" 'BEGIN { printf "%.2f", 100 * c / n }'; } # CPUs → percent
-abs=$(percent_of 0.04)
-max=$(percent_of 0.2)
+abs=$(cpu_percent 0.04)
+max=$(cpu_percent 0.2)
 
 # 1. Heavy from the start: abs trips on every tick, but cpu.max forbids starting.
 write_config "$WORK/c.json" '{ "interval_ms": 200, "dump_dir": "@DUMPS@",

@@ -13,7 +13,7 @@ trap 'umount "$mnt" 2>/dev/null; rm -rf "$WORK"' EXIT
 mkdir -m 0700 "$mnt/dumps"
 dd if=/dev/zero of="$mnt/filler" bs=4k 2>/dev/null || true   # until ENOSPC
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "'"$mnt"'/dumps",
-  "cpu": { "min": 0, "abs": 5, "window": 0, "cooldown_s": 1, "profile_seconds": 1 } }'
+  "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "cooldown_s": 1, "profile_seconds": 1 } }'
 
 run_beside "$WORK/c.json" "$WORKLOADS/spike" 0 3500 1 0 3
 profile_lines=$(grep -c "^libconan: $mnt/dumps/.*: cannot write profile: No space left on device\$" "$WORK/shim.err")

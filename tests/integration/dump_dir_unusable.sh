@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 touch "$WORK/afile"
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "'"$WORK"'/afile/dumps",
-  "cpu": { "abs": 20, "window": 0, "cooldown_s": 1, "profile_seconds": 1 } }'
+  "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "cooldown_s": 1, "profile_seconds": 1 } }'
 run_beside "$WORK/c.json" "$WORKLOADS/spike" 0 2500 1 0 3
 lines=$(grep -c "^libconan: $WORK/afile/dumps: cannot create dump directory: Not a directory\$" "$WORK/shim.err")
 others=$(grep '^libconan: ' "$WORK/shim.err" | grep -vc "cannot create dump directory")

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 skip_under_tsan "$TSAN_FORK_LIMIT"
 require_go
-rule='"interval_ms": 100, "dump_dir": "@DUMPS@", "cpu": { "min": 0, "abs": 5, "window": 0, "profile_seconds": 1 }'
+rule='"interval_ms": 100, "dump_dir": "@DUMPS@", "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "profile_seconds": 1 }'
 write_config "$WORK/on.json" "{ $rule }"
 write_config "$WORK/off.json" "{ $rule, \"follow_fork\": false }"
 

@@ -54,6 +54,28 @@ finish() {
 }
 trap finish EXIT
 
+# cpu_percent CPUS — CPUS (in CPUs: 0.05 is a twentieth of one) as the CPU
+# rule's percent, which is of the CPUs the process may use.
+cpu_percent() { awk -v c="$1" -v n="$(nproc)" 'BEGIN { printf "%.2f", 100 * c / n }'; }
+# BUSY_ABS — the CPU rule's abs for "a busy thread": 0.05 of a CPU (use it
+# with "min": 0). When another test suite shares the 2-core VM, one busy
+# thread gets 0.2-0.4 of a CPU, at times 0.1 over a tick, and abs 20-30%
+# of two CPUs (0.4-0.6 of a CPU) did not trip in whole runs; an idle or
+# sleeping process uses ~0.001.
+BUSY_ABS=$(cpu_percent 0.05)
+
+# on_one_cpu CMD... — runs CMD (a command or a function) with every thread on
+# one CPU, the first this test may use: threads that must get equal CPU get
+# it whatever other processes do to the CPUs (beside another suite, two busy
+# threads on two CPUs got 23% and 77% of one window's samples). The process
+# then has one usable CPU.
+on_one_cpu() {
+    command -v taskset >/dev/null || fail "taskset (util-linux) is missing"
+    local cpu
+    cpu=$(taskset -cp $$ | sed 's/.*: *//; s/[-,].*//')
+    ( taskset -cp "$cpu" "$BASHPID" >/dev/null || exit 1; "$@" )
+}
+
 # write_config FILE JSON — JSON may use @DUMPS@ for the scratch dump dir.
 write_config() { printf '%s\n' "${2//@DUMPS@/$DUMPS}" > "$1"; }
 

@@ -14,7 +14,7 @@
 require_go
 PROFILES=3
 HANG_S=60   # no PROFILES windows in this long, or no exit this long after SIGUSR1: a hang
-abs=$(awk -v n="$(nproc)" 'BEGIN { printf "%.2f", 2 / n }')  # 0.02 CPU, as a percent of the CPUs
+abs=$(cpu_percent 0.02)
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
   "cpu": { "min": 0, "abs": '"$abs"', "window": 0, "cooldown_s": 1, "profile_seconds": 1 } }'
 LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/c.json" "$WORKLOADS/loader_busy" $((2 * HANG_S)) >"$WORK/out" &

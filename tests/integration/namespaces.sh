@@ -7,7 +7,7 @@ skip_under_tsan "libtsan runs a background thread of its own, and unshare(CLONE_
 require_go
 "$WORKLOADS/userns" 10 >/dev/null 2>&1 || skip "this machine does not allow unshare(CLONE_NEWUSER) even without the shim"
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
-  "cpu": { "abs": 20, "window": 0, "cooldown_s": 600, "profile_seconds": 1 } }'
+  "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "cooldown_s": 600, "profile_seconds": 1 } }'
 out=$(under_shim "$WORK/c.json" "$WORKLOADS/userns" 1800) || fail "unshare failed under the shim: $out"
 [ "$out" = "unshare: ok" ] || fail "unexpected output: $out"
 [ "$(count_dumps cpu)" -eq 1 ] || fail "the monitor did not come back after unshare: $(count_dumps cpu) dumps"

@@ -23,7 +23,7 @@ grep -q '"reason":"manual"' "$DUMPS/events.jsonl" || fail "per-pid trigger: no m
 # trips at once (cooldown 600 s), then the request brings a second profile.
 rm -rf "$DUMPS"; mkdir -p "$DUMPS"
 write_config "$WORK/hot.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
-  "cpu": { "abs": 20, "window": 0, "cooldown_s": 600, "profile_seconds": 1 } }'
+  "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "cooldown_s": 600, "profile_seconds": 1 } }'
 env LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/hot.json" "$WORKLOADS/spike" 0 4500 1 0 >/dev/null &
 pid=$!
 wait_for 10 test -s "$DUMPS/events.jsonl" || fail "the abs rule did not trip"

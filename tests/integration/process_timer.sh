@@ -7,7 +7,7 @@ require_go
 for cfg in '"timer": "process"' '"timer": "thread", "thread_timer_limit": 1'; do
     rm -rf "$DUMPS"
     write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
-      "cpu": { "abs": 30, "window": 0, "cooldown_s": 600, "profile_seconds": 1, '"$cfg"' } }'
+      "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "cooldown_s": 600, "profile_seconds": 1, '"$cfg"' } }'
     under_shim "$WORK/c.json" "$WORKLOADS/two_threads" 2 >/dev/null 2>"$WORK/err" || fail "workload failed"
     [ ! -s "$WORK/err" ] || fail "$cfg: unexpected stderr: $(cat "$WORK/err")"
     line=$(head -1 "$DUMPS/events.jsonl")

@@ -79,12 +79,11 @@ cum_percent() { # cum_percent FILE SAMPLE_INDEX FUNCTION — its cum%, 0 if abse
 redis_functions_among() { grep -Fxf "$WORK/redis.functions" || true; }
 event_for() { grep -F "\"file\":\"$1\"" "$DUMPS/events.jsonl"; }
 
-ncpu=$(nproc)
 # The CPU rule trips at 0.1 of a CPU for two 200-ms ticks: SORT from four
 # clients keeps redis over it even when another test suite shares the machine
 # (at 0.3 of a CPU, redis beside one did not trip in 40 s), while redis's
 # start-up (~30 ms of CPU) and filling the list (~10 ms) cannot.
-cpu_abs=$(awk -v n="$ncpu" 'BEGIN { printf "%.2f", 10 / n }')
+cpu_abs=$(cpu_percent 0.1)
 # app: the default is the executable's base name, and redis-server is a
 # symbolic link to redis-check-rdb.
 write_config "$WORK/c.json" '{ "app": "redis-server", "interval_ms": 200, "dump_dir": "@DUMPS@",

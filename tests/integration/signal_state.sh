@@ -11,7 +11,7 @@ plain=$("$WORKLOADS/signal_state" 500) || fail "without the shim"
 for timer in thread process; do
     rm -rf "$DUMPS"
     write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@", "limits": { "max_dumps_per_hour": 3600 },
-      "cpu": { "min": 0, "abs": 5, "window": 0, "cooldown_s": 0, "profile_seconds": 1, "timer": "'$timer'" },
+      "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "cooldown_s": 0, "profile_seconds": 1, "timer": "'$timer'" },
       "threads": { "min": 0, "abs": 2, "window": 0, "cooldown_s": 0 } }'
     got=$(under_shim "$WORK/c.json" "$WORKLOADS/signal_state" 3000 2>"$WORK/err") || fail "$timer timer: status $?"
     [ "$got" = "$want" ] || fail "$timer timer: $got $(cat "$WORK/err")"

@@ -5,7 +5,7 @@
 # window ends.
 . "$(dirname "$0")/lib.sh"
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
-  "cpu": { "abs": 20, "window": 0, "cooldown_s": 600, "profile_seconds": 2 } }'
+  "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "cooldown_s": 600, "profile_seconds": 2 } }'
 
 out=$(under_shim "$WORK/c.json" "$WORKLOADS/sigprof_midwindow" reset 2500 2>&1); rc=$?
 [ $rc -eq 0 ] && [ "$out" = survived ] || fail "reset mid-window: exit $rc, output: $out"

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 require_go
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
-  "cpu": { "abs": 30, "window": 0, "cooldown_s": 600, "profile_seconds": 3, "thread_timer_limit": 4 },
+  "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "cooldown_s": 600, "profile_seconds": 3, "thread_timer_limit": 4 },
   "heap": { "sample_bytes": 0 }, "threads": { "enable": false } }'
 under_shim "$WORK/c.json" "$WORKLOADS/short_threads" 3.5 1.2 10 >/dev/null || fail "workload failed"
 f="$DUMPS/$(dumps_of_kind cpu | head -1)"

@@ -4,8 +4,10 @@
  * all the while. Then the program waits until PROFILES heap profiles (default
  * 1) appear in DUMP_DIR (the rule under test writes them) or WAIT_S seconds
  * pass, leaking LEAK_MIB more after the first one, and prints the exact bytes
- * it leaked.
- * usage: heap_leak LEAK_MIB DUMP_DIR [WAIT_S [PROFILES]] */
+ * it leaked. With PROGRESS_FILE, it also writes there how far leak_into_cache
+ * had got at each block: "<CLOCK_REALTIME ms> <bytes leaked>" per line, so a
+ * test can tell what a profile taken at a given time should have seen.
+ * usage: heap_leak LEAK_MIB DUMP_DIR [WAIT_S [PROFILES [PROGRESS_FILE]]] */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +21,14 @@
 static volatile int stop;
 static void **cache;
 static size_t cached;
+static struct progress { double wall_ms; size_t leaked; } *progress; /* one per cached block */
+
+static double wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 static unsigned next_random(unsigned *state)
 {
@@ -37,8 +47,9 @@ __attribute__((noinline)) size_t leak_into_cache(size_t total)
         char *p = malloc(n);
         if (!p) break;
         memset(p, (int)cached, n);
-        cache[cached++] = p;
         leaked += n;
+        if (progress) progress[cached] = (struct progress){ wall_ms(), leaked };
+        cache[cached++] = p;
     }
     return leaked;
 }
@@ -77,12 +88,13 @@ __attribute__((noinline)) static void *churn_short_lived(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: heap_leak LEAK_MIB DUMP_DIR [WAIT_S]\n");
+        fprintf(stderr, "usage: heap_leak LEAK_MIB DUMP_DIR [WAIT_S [PROFILES [PROGRESS_FILE]]]\n");
         return 2;
     }
     size_t total = (size_t)atol(argv[1]) << 20;
     int wait_s = argc > 3 ? atoi(argv[3]) : 20;
     int profiles = argc > 4 ? atoi(argv[4]) : 1;
+    if (argc > 5) progress = calloc(total / 1024 + 1, sizeof *progress); /* here: not leak_into_cache's */
     pthread_t churn;
     pthread_create(&churn, NULL, churn_short_lived, NULL);
     size_t leaked = leak_into_cache(total);
@@ -98,5 +110,8 @@ int main(int argc, char **argv)
     stop = 1;
     pthread_join(churn, NULL);
     printf("leaked %zu\n", leaked);
+    FILE *f = argc > 5 ? fopen(argv[5], "w") : NULL;
+    for (size_t i = 0; f && progress && i < cached; i++) fprintf(f, "%.3f %zu\n", progress[i].wall_ms, progress[i].leaked);
+    if (f) fclose(f);
     return 0;
 }

@@ -3,11 +3,12 @@
  *   setns N CALLS: N threads re-enter this process's own network namespace with
  *     setns(fd, 0) CALLS times each; prints how many calls failed and how many
  *     conan-monitor threads exist afterwards (1 under the shim, 0 without).
- *   fork COUNT: one thread queries sigaction(SIGPROF) in a loop while the main
- *     thread forks COUNT children that call signal(SIGPROF, SIG_DFL); prints
- *     how many children got stuck (a lock copied held into the child); stops
- *     at the first.
- * usage: threads_and_namespaces setns N CALLS | fork COUNT */
+ *   fork COUNT [SECONDS]: one thread queries sigaction(SIGPROF) in a loop
+ *     while the main thread forks COUNT children (or as many as it can in
+ *     SECONDS) that call signal(SIGPROF, SIG_DFL); prints how many children
+ *     got stuck (a lock copied held into the child) and how many it forked;
+ *     stops at the first stuck one.
+ * usage: threads_and_namespaces setns N CALLS | fork COUNT [SECONDS] */
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,6 +22,13 @@
 #include <unistd.h>
 
 static int ns_fd, calls, failures;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 static pthread_mutex_t failures_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void *enter_namespace(void *arg)
@@ -74,10 +82,11 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc >= 3 && strcmp(argv[1], "fork") == 0) {
-        int count = atoi(argv[2]), stuck = 0;
+        int count = atoi(argv[2]), stuck = 0, forked = 0;
+        double seconds = argc > 3 ? atof(argv[3]) : 0, end = now_s() + seconds;
         pthread_t t;
         pthread_create(&t, NULL, query_sigprof, NULL);
-        for (int i = 0; i < count && !stuck; i++) {
+        for (; forked < count && !stuck && (seconds <= 0 || now_s() < end); forked++) {
             pid_t pid = fork();
             if (pid == 0) {
                 signal(SIGPROF, SIG_DFL);
@@ -95,7 +104,7 @@ int main(int argc, char **argv)
                 nanosleep(&ms, NULL);
             }
         }
-        printf("stuck children %d\n", stuck);
+        printf("stuck children %d of %d\n", stuck, forked);
         return 0;
     }
     return 2;
