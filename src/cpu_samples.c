@@ -161,8 +161,16 @@ bool conan_cpu_samples_free(void)
     return freed;
 }
 
+/* The parent's monitor may have been opening or freeing the buffer when the
+ * process was copied, so its pointer and size may not match: the child's copy
+ * of the mapping is forgotten, never unmapped (it costs the child address
+ * space, and memory only for pages it writes). */
 void conan_cpu_samples_postfork_child(void)
 {
     conan_gate_reset(&buf.gate);
     buf.kernel_timer = 0;
+    buf.slot = NULL;
+    buf.capacity = 0;
+    buf.bytes = 0;
+    buf.leaked = false;
 }

@@ -437,11 +437,16 @@ void conan_cpu_release(void)
  * one was open, is forgotten. fork copies no timer, so there is nothing to
  * disarm, and the parent's timer ids are not deleted: in the child they could
  * name timers it creates itself. Handlers that were running in the parent's
- * other threads never finish here. */
+ * other threads never finish here. Nothing of the parent's window is freed
+ * (see cpu_samples.c's hook for its buffer). */
 void conan_cpu_postfork_child(void)
 {
     conan_cpu_samples_postfork_child();
     set_open(false);
     win.timers = 0;
-    conan_cpu_release();
+    /* The parent's monitor may have been growing the thread table when the
+     * process was copied (inside realloc): freeing it here could free it
+     * twice. It is dropped, as thread_registry.c drops the parent's records. */
+    win.thread = NULL;
+    win.nthread = win.thread_cap = 0;
 }

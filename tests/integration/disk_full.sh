@@ -9,7 +9,7 @@
 mnt="$WORK/small"
 mkdir -p "$mnt"
 mount -t tmpfs -o size=256k,mode=0700 tmpfs "$mnt" 2>"$WORK/mount.err" || skip "cannot mount a tmpfs: $(cat "$WORK/mount.err")"
-trap 'umount "$mnt" 2>/dev/null; rm -rf "$WORK"' EXIT
+at_exit 'umount "$mnt" 2>/dev/null'
 mkdir -m 0700 "$mnt/dumps"
 dd if=/dev/zero of="$mnt/filler" bs=4k 2>/dev/null || true   # until ENOSPC
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "'"$mnt"'/dumps",
