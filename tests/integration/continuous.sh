@@ -17,14 +17,12 @@ for kind in threadcreate threads; do
     [ "$n" -eq 3 ] || { cat "$DUMPS/events.jsonl" >&2; fail "want 3 continuous $kind profiles in 7.5 s, got $n"; }
 done
 [ "$(grep -c '"reason":"continuous"' "$DUMPS/events.jsonl")" -eq 12 ] || fail "event reasons are not all continuous"
-# The periods are every_s apart: compare the CPU windows' wall-clock start
-# times, each event's time (when its file was written) less its write_ms and
-# its duration_s (comparing the event times, as before, also compared how
-# long each write took, which a loaded machine stretches: 0.03-0.3 s seen).
-grep '"kind":"cpu"' "$DUMPS/events.jsonl" | while read -r line; do
-    t=$(json_field "$line" time); t=${t#*T}; t=${t%Z}
-    awk -v t="$t" -v w="$(json_field "$line" write_ms)" -v d="$(json_field "$line" duration_s)" \
-        'BEGIN { split(t, h, ":"); printf "%.3f\n", h[1] * 3600 + h[2] * 60 + h[3] - w / 1000 - d }'
-done | awk 'NR > 1 { gap = $1 - prev; if (gap < 1.8 || gap > 2.4) { print "FAIL: gap " gap > "/dev/stderr"; bad = 1 } } { prev = $1 } END { exit bad }' \
+# The periods are every_s apart: compare the CPU windows' start times, each
+# profile's time_nanos (read by tests/bench/profile_times.py). The events'
+# times, compared before, are when each file was written, and a loaded
+# machine stretches the writes (0.03-0.3 s seen) and what comes before them.
+for f in $(dumps_of_kind cpu); do
+    python3 "$(dirname "$0")/../bench/profile_times.py" "$DUMPS/$f" || fail "cannot read the times of $f"
+done | sort -n | awk 'NR > 1 { gap = ($1 - prev) / 1e9; if (gap < 1.8 || gap > 2.4) { print "FAIL: gap " gap > "/dev/stderr"; bad = 1 } } { prev = $1 } END { exit bad }' \
     || fail "profiles are not every_s apart"
 exit 0

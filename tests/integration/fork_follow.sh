@@ -7,7 +7,11 @@
 . "$(dirname "$0")/lib.sh"
 skip_under_tsan "$TSAN_FORK_LIMIT"
 require_go
-rule='"interval_ms": 100, "dump_dir": "@DUMPS@", "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "profile_seconds": 1 }'
+# A busy thread trips the rule (BUSY_ABS) if it holds for three ticks: the
+# workers burn for 2 s, while the parent's own CPU is the two forks, a burst
+# that can fill one or two ticks to 0.05 of a CPU on a loaded machine (it
+# wrote a profile of its own when one tick was enough) but never three.
+rule='"interval_ms": 100, "dump_dir": "@DUMPS@", "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "sustain": 3, "profile_seconds": 1 }'
 write_config "$WORK/on.json" "{ $rule }"
 write_config "$WORK/off.json" "{ $rule, \"follow_fork\": false }"
 

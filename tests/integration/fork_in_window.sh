@@ -8,9 +8,13 @@
 . "$(dirname "$0")/lib.sh"
 skip_under_tsan "$TSAN_FORK_LIMIT"
 require_go
+# Each child burns 2.5 s and its windows last 1 s, so its first profile is
+# written while it runs. (With 2-s windows and 1.2-s children, a child's
+# profile was the one its exit writes, within the 200 ms the exit waits,
+# which a loaded machine does not always give: "child wrote no CPU profile".)
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
-  "cpu": { "min": 0, "abs": 1, "window": 0, "cooldown_s": 0, "profile_seconds": 2 } }'
-args=(in_window 4 1200 500)
+  "cpu": { "min": 0, "abs": 1, "window": 0, "cooldown_s": 0, "profile_seconds": 1 } }'
+args=(in_window 4 2500 500)
 "$WORKLOADS/forks" "${args[@]}" "$WORK/plain.log" >"$WORK/plain.out" 2>&1 || fail "without the shim: $(cat "$WORK/plain.out")"
 under_shim "$WORK/c.json" "$WORKLOADS/forks" "${args[@]}" "$WORK/shim.log" >"$WORK/shim.out" 2>"$WORK/shim.err" \
     || fail "under the shim (status $?): $(cat "$WORK/shim.out" "$WORK/shim.err")"

@@ -64,16 +64,31 @@ cpu_percent() { awk -v c="$1" -v n="$(nproc)" 'BEGIN { printf "%.2f", 100 * c / 
 # sleeping process uses ~0.001.
 BUSY_ABS=$(cpu_percent 0.05)
 
-# on_one_cpu CMD... — runs CMD (a command or a function) with every thread on
-# one CPU, the first this test may use: threads that must get equal CPU get
-# it whatever other processes do to the CPUs (beside another suite, two busy
-# threads on two CPUs got 23% and 77% of one window's samples). The process
-# then has one usable CPU.
-on_one_cpu() {
-    command -v taskset >/dev/null || fail "taskset (util-linux) is missing"
-    local cpu
-    cpu=$(taskset -cp $$ | sed 's/.*: *//; s/[-,].*//')
-    ( taskset -cp "$cpu" "$BASHPID" >/dev/null || exit 1; "$@" )
+# window_cpu PROFILE LOG — the CPU seconds each thread in LOG (lines "<name>
+# <CLOCK_REALTIME ns> <thread CPU ns>", as two_threads writes them) spent
+# inside the CPU profile's window (its time_nanos to time_nanos +
+# duration_nanos, read by tests/bench/profile_times.py), one "<name> <s>" per
+# line: what each thread really got, for tests whose machine may give them
+# far less than the window's wall time, and unequal shares.
+window_cpu() {
+    local times
+    times=$(python3 "$(dirname "$0")/../bench/profile_times.py" "$1") || fail "cannot read the times of $1"
+    python3 - "$2" $times <<'PY'
+import sys
+log, start = sys.argv[1], float(sys.argv[2])
+end = start + float(sys.argv[3])
+series = {}
+for line in open(log):
+    name, wall, cpu = line.split()
+    series.setdefault(name, []).append((float(wall), float(cpu)))
+def cpu_at(points, t):
+    if t <= points[0][0]: return points[0][1]
+    for (w0, c0), (w1, c1) in zip(points, points[1:]):
+        if t <= w1: return c0 + (c1 - c0) * (t - w0) / (w1 - w0) if w1 > w0 else c1
+    return points[-1][1]
+for name, points in series.items():
+    print(name, "%.4f" % ((cpu_at(points, end) - cpu_at(points, start)) / 1e9))
+PY
 }
 
 # write_config FILE JSON — JSON may use @DUMPS@ for the scratch dump dir.
