@@ -40,5 +40,11 @@ grep -q '1.0 (.*): blocks SIGPROF' "$WORK/tags" || { cat "$WORK/tags" >&2; fail 
 event=$(grep '"kind":"threads"' "$DUMPS/events.jsonl")
 took=$(json_field "$event" duration_s)
 note "snapshot of 57 threads took ${took}s (wait bound 0.1 s)"
-awk -v t="$took" 'BEGIN { exit !(t < 0.3) }' || fail "the snapshot took ${took}s, beyond its 100-ms bound"
+# The wait for answers is bounded by wait_ms (100 ms); the rest of the
+# snapshot is work: reading /proc and walking the stacks of 57 threads, whose
+# wall time a loaded machine stretches (0.33 s beside another suite, against
+# a 0.3-s bound that left 0.2 s for it). The failures this guards against
+# cost far more: a wait per thread is 5.7 s, an unbounded one never ends. So
+# the bound is 1 s.
+awk -v t="$took" 'BEGIN { exit !(t < 1.0) }' || fail "the snapshot took ${took}s, beyond its 100-ms wait bound and the work"
 exit 0

@@ -2,14 +2,19 @@
  * DELAY seconds it starts COUNT short-lived threads one after another, named
  * short-0, short-1..., each burning 40 ms of CPU in short_lived_burner and
  * exiting. For CPU windows that must arm threads as they are born and give
- * their timers back as they end.
- * usage: short_threads SECONDS DELAY COUNT */
+ * their timers back as they end. With LOG, writes there "<name> <start> <end>"
+ * per short thread (CLOCK_REALTIME ns), so a test can tell which of them lived
+ * inside a profiling window.
+ * usage: short_threads SECONDS DELAY COUNT [LOG] */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 volatile double sink;
+
+#define MAX_SHORT 64
+static double lived[MAX_SHORT][2]; /* start, end: CLOCK_REALTIME ns */
 
 static double clock_s(clockid_t clock)
 {
@@ -28,10 +33,13 @@ static void burn_until(double cpu_s)
 
 __attribute__((noinline)) static void *short_lived_burner(void *arg)
 {
+    int i = (int)(long)arg;
+    if (i < MAX_SHORT) lived[i][0] = clock_s(CLOCK_REALTIME) * 1e9;
     char name[16];
-    snprintf(name, sizeof name, "short-%d", (int)(long)arg);
+    snprintf(name, sizeof name, "short-%d", i);
     pthread_setname_np(pthread_self(), name);
     burn_until(0.040);
+    if (i < MAX_SHORT) lived[i][1] = clock_s(CLOCK_REALTIME) * 1e9;
     return NULL;
 }
 
@@ -55,6 +63,9 @@ int main(int argc, char **argv)
         pthread_join(t, NULL);
     }
     main_burn(start + seconds);
+    FILE *f = argc > 4 ? fopen(argv[4], "w") : NULL;
+    for (int i = 0; f && i < count && i < MAX_SHORT; i++) fprintf(f, "short-%d %.0f %.0f\n", i, lived[i][0], lived[i][1]);
+    if (f) fclose(f);
     printf("done\n");
     return 0;
 }
