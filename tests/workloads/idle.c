@@ -2,11 +2,11 @@
  * microseconds: under the shim that is what the monitor thread spent.
  *
  * With "reference", a thread of its own does for those MS the least a monitor
- * tick must do: wake on a 10-ms grid and read /proc/self/stat. Timed beside
- * the monitor's ticks, under whatever load the machine has at that moment, it
- * is the yardstick for them. It then prints the process's CPU µs, the
- * conan-monitor thread's CPU µs and how many times it was scheduled in (0 0
- * when there is none), the reference thread's CPU µs and its wake-ups.
+ * tick must do: wake once per 10-ms period and read /proc/self/stat. Timed
+ * beside the monitor's ticks, under whatever load the machine has at that
+ * moment, it is the yardstick for them. It then prints the process's CPU µs,
+ * the conan-monitor thread's CPU µs and how many times it was scheduled in
+ * (0 0 when there is none), and the reference thread's CPU µs and wake-ups.
  * usage: idle MS [reference] */
 #include <dirent.h>
 #include <fcntl.h>
@@ -44,17 +44,23 @@ static int before(const struct timespec *a, const struct timespec *b)
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec <= b->tv_nsec);
 }
 
-/* Wakes every REFERENCE_PERIOD_NS on an absolute grid, as the monitor does,
- * and reads /proc/self/stat, as each of its ticks does. */
+/* Wakes once in every REFERENCE_PERIOD_NS of an absolute grid, as the monitor
+ * does, at a random point of the period, and reads /proc/self/stat, as each of
+ * its ticks does. The random points average over what a wake-up meets on a
+ * busy machine (a process to preempt, or an idle CPU): at a fixed phase, a
+ * reference thread's cost per wake-up varied 5x from one run to the next. */
 static void *reference(void *arg)
 {
     (void)arg;
-    struct timespec next, end;
-    clock_gettime(CLOCK_MONOTONIC, &next);
-    end = next;
+    unsigned seed = (unsigned)time(NULL);
+    struct timespec period, end;
+    clock_gettime(CLOCK_MONOTONIC, &period);
+    end = period;
     add_ns(&end, ms * 1000000L);
-    for (add_ns(&next, REFERENCE_PERIOD_NS); before(&next, &end); add_ns(&next, REFERENCE_PERIOD_NS)) {
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) != 0) {
+    for (add_ns(&period, REFERENCE_PERIOD_NS); before(&period, &end); add_ns(&period, REFERENCE_PERIOD_NS)) {
+        struct timespec at = period;
+        add_ns(&at, (long)(rand_r(&seed) % REFERENCE_PERIOD_NS));
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) != 0) {
         }
         wakeups++;
         char buf[1024];
