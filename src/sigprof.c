@@ -298,11 +298,6 @@ void conan_sigprof_settle(void)
     unlock_view(&saved);
 }
 
-bool conan_sigprof_installed(void)
-{
-    return __atomic_load_n(&conan_sigprof_view.installed, __ATOMIC_ACQUIRE);
-}
-
 /* Signal context: the program's SIGPROF while ours is installed. SIG_DFL would
  * terminate the process; a SIGPROF sent by someone else during a window is
  * swallowed instead (documented). */

@@ -22,8 +22,6 @@ void conan_sigprof_give_back(void);
 /* Monitor, every tick: restores the program's disposition once no signal of
  * ours is pending and nobody holds SIGPROF. */
 void conan_sigprof_settle(void);
-/* Our handler is the one installed now. */
-bool conan_sigprof_installed(void);
 /* True if SIGPROF is queued for the process or any of its threads. */
 bool conan_sigprof_pending(void);
 /* A thread that blocks SIGPROF would keep our signal pending forever, and one
