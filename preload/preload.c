@@ -4,8 +4,10 @@
  * need a single-threaded caller go through conan_monitor_call_alone), fork and
  * daemon (the child starts a monitor of its own), dlclose (cached unwind rules
  * are dropped), and the constructor, which reads CONAN_CONFIG and starts the
- * monitor thread, and the destructor, which stops it. No policy lives here. A config we cannot use leaves the shim inert, with
- * one line on stderr: the program runs exactly as it would without us. */
+ * monitor thread, and the destructor, which stops it. No policy lives here.
+ * A config we cannot use leaves the shim inert, with one line on stderr; a
+ * program the config's `only` list does not name stays inert silently: either
+ * way the program runs exactly as it would without us. */
 #include <linux/nsfs.h>
 #include <sys/ioctl.h>
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include "config.h"
 #include "fork.h"
 #include "frame_rules.h"
+#include "heap.h"
 #include "inherit.h"
 #include "interpose.h"
 #include "log.h"
@@ -149,23 +152,43 @@ CONAN_INTERPOSED int dlclose(void *handle)
     return rc;
 }
 
+/* Inert: the program runs as without us. No thread, no file, no signal
+ * handler; allocations only pass through. */
+static void stay_inert(void)
+{
+    conan_heap_never();
+}
+
 __attribute__((constructor)) static void conan_preload_start(void)
 {
     char err[1024];
+    conan_sigprof_init();
     /* setuid/setgid programs: the environment is the caller's, not the
      * program's; a config from it must not make a privileged process write. */
-    conan_sigprof_init();
-    if (getauxval(AT_SECURE)) return;
-    conan_fork_init();
-    disarm_inherited_prof_timer();
-    conan_config_defaults(&config);
-    const char *path = secure_getenv("CONAN_CONFIG");
-    if (path && path[0] && conan_config_load(path, &config, err, sizeof err) != 0) {
-        conan_log("%s (libconan stays inert)", err);
+    if (getauxval(AT_SECURE)) {
+        stay_inert();
         return;
     }
+    disarm_inherited_prof_timer();
+    conan_config_defaults(&config);
+    const char *path = conan_config_path();
+    if (path && conan_config_load(path, &config, err, sizeof err) != 0) {
+        conan_log("%s (libconan stays inert)", err);
+        stay_inert();
+        return;
+    }
+    /* A system-wide preload (/etc/ld.so.preload) reaches every program; the
+     * config's `only` list picks the ones we watch, decided here once. */
+    if (!conan_config_selects(&config)) {
+        stay_inert();
+        return;
+    }
+    conan_fork_init();
     if (!config.inherit) conan_inherit_stop();
-    if (config.mode == CONAN_MODE_OFF) return;
+    if (config.mode == CONAN_MODE_OFF) {
+        stay_inert();
+        return;
+    }
     conan_threads_init(); /* before the monitor: its own thread is not registered */
     conan_monitor_start(&config);
 }

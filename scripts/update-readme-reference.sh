@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
 build=${BUILD_DIR:-build}
-"$build/tests/config_reference" > /tmp/conan-reference.$$
+"$build/config_reference" > /tmp/conan-reference.$$
 awk -v ref=/tmp/conan-reference.$$ '
     /<!-- config-reference:end -->/ { while ((getline line < ref) > 0) print line; skip = 0 }
     !skip { print }

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 #include <unistd.h>
 #include <stdint.h>
 
-enum key_type { KEY_OBJECT, KEY_BOOL, KEY_INT, KEY_NUMBER, KEY_STRING, KEY_PATH, KEY_ENUM, KEY_TAGS };
+enum key_type { KEY_OBJECT, KEY_BOOL, KEY_INT, KEY_NUMBER, KEY_STRING, KEY_PATH, KEY_ENUM, KEY_TAGS, KEY_NAMES };
 
 struct config_key {
     const char *path;           /* dotted JSON path */
@@ -62,6 +63,9 @@ static const struct config_key keys[] = {
     STR("version", version, "", "application version, in profile comments"),
     { "tags", KEY_TAGS, 0, 0, 0, "{}", 0, CONAN_MAX_TAGS, NULL,
       "string labels for the profile comments, e.g. {\"region\": \"eu-1\"}" },
+    { "only", KEY_NAMES, 0, 0, 0, "[] (every program)", 0, CONAN_MAX_ONLY, NULL,
+      "programs to profile, as names or globs matched against the name the program was started as and its "
+      "executable's name, e.g. [\"nginx\", \"java*\"]; every other program stays inert" },
     ENUM("mode", mode, CONAN_MODE_ADAPTIVE, "adaptive|continuous|off",
          "adaptive: profile when a rule trips; continuous: also every continuous.every_s; off: inert"),
     INT("interval_ms", interval_ms, 5000, 10, 3600000, "monitor tick: how often metrics are read"),
@@ -129,6 +133,31 @@ static void exe_base_name(char *out, size_t len)
     if (!conan_format(out, len, "%s", name)) out[len - 1] = '\0'; /* a long name is cut */
 }
 
+const char *conan_config_path(void)
+{
+    const char *path = secure_getenv("CONAN_CONFIG");
+    if (path && path[0]) return path;
+    if (access(CONAN_SYSTEM_CONFIG, F_OK) == 0) return CONAN_SYSTEM_CONFIG;
+    return NULL;
+}
+
+bool conan_config_selects(const struct conan_config *cfg)
+{
+    if (cfg->nonly == 0) return true;
+    const char *started_as = program_invocation_short_name;
+    char exe[PATH_MAX];
+    const char *exe_name = NULL;
+    if (conan_self_exe(exe, sizeof exe)) {
+        const char *slash = strrchr(exe, '/');
+        exe_name = slash ? slash + 1 : exe;
+    }
+    for (int i = 0; i < cfg->nonly; i++) {
+        if (started_as && started_as[0] && fnmatch(cfg->only[i], started_as, 0) == 0) return true;
+        if (exe_name && fnmatch(cfg->only[i], exe_name, 0) == 0) return true;
+    }
+    return false;
+}
+
 void conan_config_defaults(struct conan_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -142,7 +171,8 @@ void conan_config_defaults(struct conan_config *cfg)
         case KEY_PATH: snprintf(field(cfg, k), k->size, "%s", k->def_text); break;
         case KEY_STRING: /* the app default is derived, version's is empty */
         case KEY_OBJECT:
-        case KEY_TAGS: break;
+        case KEY_TAGS:
+        case KEY_NAMES: break;
         }
     }
     exe_base_name(cfg->app, sizeof cfg->app);
@@ -276,6 +306,29 @@ static int apply_tags(struct parse *ps, const char *path, const cJSON *obj)
     return 0;
 }
 
+static int apply_names(struct parse *ps, const char *path, const cJSON *list)
+{
+    if (!cJSON_IsArray(list)) return fail(ps, path, "must be a list of strings, got %s", json_type_name(list));
+    struct conan_config *cfg = ps->cfg;
+    cfg->nonly = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, list) {
+        char ipath[512];
+        if (!conan_format(ipath, sizeof ipath, "%s[%d]", path, cfg->nonly)) return fail(ps, path, "key too long");
+        if (!cJSON_IsString(item)) return fail(ps, ipath, "must be a string, got %s", json_type_name(item));
+        if (cfg->nonly == CONAN_MAX_ONLY) return fail(ps, ipath, "too many names (at most %d)", CONAN_MAX_ONLY);
+        if (item->valuestring[0] == '\0') return fail(ps, ipath, "must not be empty");
+        if (strchr(item->valuestring, '/'))
+            return fail(ps, ipath, "\"%s\" has a '/': names are matched without their directory",
+                        item->valuestring);
+        if (strlen(item->valuestring) >= CONAN_NAME_MAX)
+            return fail(ps, ipath, "too long (at most %d characters)", CONAN_NAME_MAX - 1);
+        snprintf(cfg->only[cfg->nonly], CONAN_NAME_MAX, "%s", item->valuestring);
+        cfg->nonly++;
+    }
+    return 0;
+}
+
 static int apply_enum(struct parse *ps, const struct config_key *k, const cJSON *item)
 {
     if (!cJSON_IsString(item))
@@ -352,6 +405,7 @@ static int apply_object(struct parse *ps, const char *prefix, const cJSON *obj)
         case KEY_PATH: rc = apply_string(ps, k, item); break;
         case KEY_ENUM: rc = apply_enum(ps, k, item); break;
         case KEY_TAGS: rc = apply_tags(ps, path, item); break;
+        case KEY_NAMES: rc = apply_names(ps, path, item); break;
         }
         if (rc) return rc;
     }
@@ -456,45 +510,97 @@ static const char *type_name(const struct config_key *k)
     case KEY_PATH: return "path";
     case KEY_ENUM: return "enum";
     case KEY_TAGS: return "object";
+    case KEY_NAMES: return "list";
     }
     return "?";
 }
 
-void conan_config_reference(FILE *out)
+/* A key's default and range, as the reference shows them. */
+static void describe(const struct config_key *k, char *def, size_t deflen, char *range, size_t rangelen)
 {
-    fprintf(out, "| key | type | default | range | meaning |\n");
-    fprintf(out, "| --- | --- | --- | --- | --- |\n");
+    def[0] = range[0] = '\0';
+    switch (k->type) {
+    case KEY_OBJECT: break;
+    case KEY_BOOL: snprintf(def, deflen, "%s", k->def ? "true" : "false"); break;
+    case KEY_INT:
+    case KEY_NUMBER:
+        snprintf(def, deflen, "%.15g", k->def);
+        snprintf(range, rangelen, "%.15g – %.15g", k->min, k->max);
+        break;
+    case KEY_ENUM: {
+        size_t n = strcspn(k->choices, "|");
+        const char *c = k->choices;
+        for (int index = 0; index < (int)k->def; index++) {
+            c += n + 1;
+            n = strcspn(c, "|");
+        }
+        snprintf(def, deflen, "%.*s", (int)n, c);
+        snprintf(range, rangelen, "%s", k->choices);
+        for (char *p = range; *p; p++)
+            if (*p == '|') *p = '/';
+        break;
+    }
+    case KEY_STRING:
+    case KEY_PATH:
+    case KEY_TAGS:
+    case KEY_NAMES:
+        snprintf(def, deflen, "%s", k->def_text && k->def_text[0] ? k->def_text : "\"\"");
+        if (k->type != KEY_STRING && k->type != KEY_PATH) snprintf(range, rangelen, "≤ %g entries", k->max);
+        break;
+    }
+}
+
+/* Text for a roff page: a backslash is \e, a hyphen \-, the two non-ASCII
+ * characters the table uses are named glyphs, and a line may not start with a
+ * control character ('.' or '\''). */
+static void roff_text(FILE *out, const char *text)
+{
+    if (text[0] == '.' || text[0] == '\'') fputs("\\&", out);
+    for (const char *c = text; *c; c++) {
+        if (strncmp(c, "–", strlen("–")) == 0) {
+            fputs("\\(en", out);
+            c += strlen("–") - 1;
+        } else if (strncmp(c, "≤", strlen("≤")) == 0) {
+            fputs("\\(<=", out);
+            c += strlen("≤") - 1;
+        } else if (*c == '\\')
+            fputs("\\e", out);
+        else if (*c == '-')
+            fputs("\\-", out);
+        else
+            fputc(*c, out);
+    }
+}
+
+void conan_config_reference(FILE *out, enum conan_reference_format format)
+{
+    if (format == CONAN_REFERENCE_MARKDOWN) {
+        fprintf(out, "| key | type | default | range | meaning |\n");
+        fprintf(out, "| --- | --- | --- | --- | --- |\n");
+    }
     for (size_t i = 0; i < nkeys; i++) {
         const struct config_key *k = &keys[i];
-        char def[160] = "", range[160] = "";
-        switch (k->type) {
-        case KEY_OBJECT: break;
-        case KEY_BOOL: snprintf(def, sizeof def, "%s", k->def ? "true" : "false"); break;
-        case KEY_INT:
-        case KEY_NUMBER:
-            snprintf(def, sizeof def, "%.15g", k->def);
-            snprintf(range, sizeof range, "%.15g – %.15g", k->min, k->max);
-            break;
-        case KEY_ENUM: {
-            size_t n = strcspn(k->choices, "|");
-            const char *c = k->choices;
-            for (int index = 0; index < (int)k->def; index++) {
-                c += n + 1;
-                n = strcspn(c, "|");
-            }
-            snprintf(def, sizeof def, "%.*s", (int)n, c);
-            snprintf(range, sizeof range, "%s", k->choices);
-            for (char *p = range; *p; p++)
-                if (*p == '|') *p = '/';
-            break;
+        char def[160], range[160];
+        describe(k, def, sizeof def, range, sizeof range);
+        if (format == CONAN_REFERENCE_MARKDOWN) {
+            fprintf(out, "| `%s` | %s | %s | %s | %s |\n", k->path, type_name(k), def, range, k->help);
+            continue;
         }
-        case KEY_STRING:
-        case KEY_PATH:
-        case KEY_TAGS:
-            snprintf(def, sizeof def, "%s", k->def_text && k->def_text[0] ? k->def_text : "\"\"");
-            if (k->type == KEY_TAGS) snprintf(range, sizeof range, "≤ %g entries", k->max);
-            break;
+        /* roff: one tagged paragraph per key. */
+        fputs(".TP\n.B ", out);
+        roff_text(out, k->path);
+        fputs("\n(", out);
+        roff_text(out, type_name(k));
+        if (def[0]) {
+            fputs("; default ", out);
+            roff_text(out, def);
         }
-        fprintf(out, "| `%s` | %s | %s | %s | %s |\n", k->path, type_name(k), def, range, k->help);
+        if (range[0]) {
+            fputs("; ", out);
+            roff_text(out, range);
+        }
+        fputs(")\n.br\n", out);
+        roff_text(out, k->help);
+        fputs("\n", out);
     }
 }

@@ -23,6 +23,7 @@ struct conan_rule_config {
 
 #define CONAN_MAX_TAGS 16
 #define CONAN_NAME_MAX 128
+#define CONAN_MAX_ONLY 32
 
 struct conan_config {
     char source[PATH_MAX];            /* file it came from, or "" for built-in defaults */
@@ -31,6 +32,8 @@ struct conan_config {
     int ntags;
     char tag_key[CONAN_MAX_TAGS][CONAN_NAME_MAX];
     char tag_value[CONAN_MAX_TAGS][CONAN_NAME_MAX];
+    int nonly;                        /* 0: every program */
+    char only[CONAN_MAX_ONLY][CONAN_NAME_MAX];
     enum conan_mode mode;
     int interval_ms;
     char dump_dir[PATH_MAX];
@@ -61,6 +64,16 @@ struct conan_config {
     struct { int max_dumps_per_hour; int max_dir_mb; int keep; } limits;
 };
 
+/* Where the config comes from: $CONAN_CONFIG when set and not empty, else
+ * CONAN_SYSTEM_CONFIG when that file exists (the system-wide preload's
+ * config), else NULL: the built-in defaults. */
+#define CONAN_SYSTEM_CONFIG "/etc/conan/conan.json"
+const char *conan_config_path(void);
+/* Whether this program is one the config's `only` list names (always, when
+ * the list is empty): matched by name glob against the name it was started as
+ * and its executable's name. */
+bool conan_config_selects(const struct conan_config *cfg);
+
 void conan_config_defaults(struct conan_config *cfg);
 /* Reads and validates a JSON config file over the defaults. On any problem
  * returns -1 with err = "<file>: <json.path>: <what is wrong>". */
@@ -68,7 +81,9 @@ int conan_config_load(const char *path, struct conan_config *cfg, char *err, siz
 /* The same from a buffer; `label` names the source in messages. */
 int conan_config_parse(const char *json, size_t len, const char *label,
                        struct conan_config *cfg, char *err, size_t errlen);
-/* Markdown table of every key (name, type, default, range, meaning). */
-void conan_config_reference(FILE *out);
+/* Every key (name, type, default, range, meaning): as the README's Markdown
+ * table, or as roff paragraphs for conan.json(5). */
+enum conan_reference_format { CONAN_REFERENCE_MARKDOWN, CONAN_REFERENCE_ROFF };
+void conan_config_reference(FILE *out, enum conan_reference_format format);
 
 #endif

@@ -73,6 +73,7 @@ struct live_block {
 static struct {
     pthread_mutex_t lock;
     int sample_bytes;            /* atomic: 0 = off */
+    bool never;                  /* atomic: this process never samples (the shim is inert) */
     struct live_block *live[1u << LIVE_BITS];
     struct live_block *free_blocks;
     struct stack_bucket *stacks[1u << STACK_BITS];
@@ -257,7 +258,7 @@ static void record(void *p, size_t size, int rate)
 void conan_heap_sample(void *p, size_t size)
 {
     struct conan_heap_thread *t = &conan_heap_tls;
-    if (t->exempt) {
+    if (t->exempt || __atomic_load_n(&heap.never, __ATOMIC_RELAXED)) {
         t->bytes_left = EXEMPT_BYTES;
         return;
     }
@@ -344,6 +345,11 @@ void conan_heap_exempt_this_thread(void)
 {
     conan_heap_tls.exempt = true;
     conan_heap_tls.bytes_left = EXEMPT_BYTES;
+}
+
+void conan_heap_never(void)
+{
+    __atomic_store_n(&heap.never, true, __ATOMIC_RELAXED);
 }
 
 void conan_heap_start(const struct conan_config *cfg)

@@ -15,6 +15,9 @@
 void conan_heap_start(const struct conan_config *cfg);
 /* The calling thread (libconan's own) is never sampled. */
 void conan_heap_exempt_this_thread(void);
+/* The shim stays inert in this process: each thread's next slow path puts its
+ * countdown out of reach, so allocations cost the forwarding call alone. */
+void conan_heap_never(void);
 void conan_heap_stop(void);
 /* fork (fork.c): the table lock is held across it. */
 void conan_heap_prefork(void);

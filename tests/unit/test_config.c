@@ -122,7 +122,7 @@ static void test_bad_configs(void)
         { "{} trailing", "conf.json: $: malformed JSON: unexpected text at line 1, column 4" },
         { "[1, 2]", "conf.json: $: must be a JSON object, got an array" },
         { "{ \"colour\": 1 }",
-          "conf.json: colour: unknown key (valid here: app, version, tags, mode, interval_ms, dump_dir, "
+          "conf.json: colour: unknown key (valid here: app, version, tags, only, mode, interval_ms, dump_dir, "
           "follow_fork, inherit, cpu, memory, heap, threads, continuous, limits)" },
         { "{ \"cpu\": { \"hertz\": 99 } }",
           "conf.json: cpu.hertz: unknown key (valid here: enable, min, diff, abs, window, sustain, cooldown_s, "
@@ -151,6 +151,14 @@ static void test_bad_configs(void)
         { "{ \"heap\": { \"followup_s\": 1.5 } }", "conf.json: heap.followup_s: must be a whole number, got 1.5" },
         { "{ \"memory\": { \"abs\": 101 } }", "conf.json: memory.abs: 101 is out of range [0, 100]" },
         { "{ \"threads\": { \"wait_ms\": 0 } }", "conf.json: threads.wait_ms: 0 is out of range [1, 5000]" },
+        { "{ \"only\": \"nginx\" }", "conf.json: only: must be a list of strings, got a string" },
+        { "{ \"only\": [\"nginx\", 3] }", "conf.json: only[1]: must be a string, got a number" },
+        { "{ \"only\": [\"\"] }", "conf.json: only[0]: must not be empty" },
+        { "{ \"only\": [\"/usr/sbin/nginx\"] }",
+          "conf.json: only[0]: \"/usr/sbin/nginx\" has a '/': names are matched without their directory" },
+        { "{ \"only\": [\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+          "\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"b\"] }",
+          "conf.json: only[32]: too many names (at most 32)" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct conan_config c;
@@ -162,6 +170,27 @@ static void test_bad_configs(void)
             check_failures++;
         }
     }
+}
+
+/* `only`: globs against the name this program was started as (test_config,
+ * or test_config_asan) and its executable's name. */
+static void test_only_selects_by_name(void)
+{
+    struct conan_config c;
+    char err[512] = "";
+    CHECK_INT(parse("{}", &c, err, sizeof err), 0);
+    CHECK_INT(c.nonly, 0);
+    CHECK(conan_config_selects(&c)); /* no list: every program */
+    CHECK_INT(parse("{ \"only\": [\"nginx\", \"java*\"] }", &c, err, sizeof err), 0);
+    CHECK_INT(c.nonly, 2);
+    CHECK_STR(c.only[1], "java*");
+    CHECK(!conan_config_selects(&c));
+    CHECK_INT(parse("{ \"only\": [\"nginx\", \"test_conf?g*\"] }", &c, err, sizeof err), 0);
+    CHECK(conan_config_selects(&c));
+    CHECK_INT(parse("{ \"only\": [\"test_config_\"] }", &c, err, sizeof err), 0);
+    CHECK(!conan_config_selects(&c)); /* whole names, not prefixes */
+    CHECK_INT(parse("{ \"only\": [] }", &c, err, sizeof err), 0);
+    CHECK(conan_config_selects(&c));
 }
 
 static void test_file_errors(void)
@@ -191,9 +220,9 @@ static void test_reference_lists_every_key(void)
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    conan_config_reference(f);
+    conan_config_reference(f, CONAN_REFERENCE_MARKDOWN);
     fclose(f);
-    static const char *const keys[] = { "`app`", "`version`", "`tags`", "`mode`", "`interval_ms`", "`dump_dir`",
+    static const char *const keys[] = { "`app`", "`version`", "`tags`", "`only`", "`mode`", "`interval_ms`", "`dump_dir`",
                                         "`cpu.enable`", "`cpu.min`", "`cpu.diff`", "`cpu.abs`", "`cpu.window`",
                                         "`cpu.sustain`", "`cpu.cooldown_s`", "`cpu.profile_seconds`", "`cpu.hz`",
                                         "`cpu.max`", "`cpu.timer`", "`continuous.every_s`",
@@ -214,6 +243,7 @@ int main(void)
     test_full_example();
     test_empty_object_keeps_defaults();
     test_bad_configs();
+    test_only_selects_by_name();
     test_file_errors();
     test_reference_lists_every_key();
     CHECK_DONE();
