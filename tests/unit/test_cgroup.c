@@ -24,7 +24,7 @@ static const char *fixtures;
 /* Resolves fixture `name`; its root path goes to root_out for building expectations. */
 static int resolve_fixture(const char *name, struct conan_cgroup *cg, char *root_out)
 {
-    snprintf(root_out, PATH_MAX, "%s/%s", fixtures, name);
+    if (!conan_format(root_out, PATH_MAX, "%s/%s", fixtures, name)) return -1;
     return conan_cgroup_resolve(root_out, cg);
 }
 
@@ -34,7 +34,7 @@ static const char *under(const char *root, const char *suffix)
     static char path[2][PATH_MAX];
     static int which;
     which ^= 1;
-    snprintf(path[which], PATH_MAX, "%s%s", root, suffix);
+    if (!conan_format(path[which], PATH_MAX, "%s%s", root, suffix)) return "(path too long)";
     return path[which];
 }
 
