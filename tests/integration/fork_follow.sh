@@ -5,7 +5,7 @@
 # work. With "follow_fork": false the workers stay inert. Output and exit
 # status are the program's own either way.
 . "$(dirname "$0")/lib.sh"
-skip_under_tsan "$TSAN_FORK_LIMIT"
+skip_forking_children_if_sanitized
 require_go
 # A busy thread trips the rule (BUSY_ABS) if it holds for three ticks: the
 # workers burn for 2 s, while the parent's own CPU is the two forks, a burst

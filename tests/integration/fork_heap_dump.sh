@@ -5,7 +5,7 @@
 # each allocating and freeing under sampling before it exits. No child hangs
 # or fails, and the test checks that forks really landed inside heap dumps.
 . "$(dirname "$0")/lib.sh"
-skip_under_tsan "$TSAN_FORK_LIMIT"
+skip_forking_children_if_sanitized
 require_go
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@", "mode": "continuous",
   "continuous": { "every_s": 1 }, "cpu": { "enable": false }, "heap": { "sample_bytes": 64 } }'

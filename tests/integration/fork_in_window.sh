@@ -6,7 +6,7 @@
 # full stacks and none of the parent's samples; the parent's profiles show
 # parent_burn only.
 . "$(dirname "$0")/lib.sh"
-skip_under_tsan "$TSAN_FORK_LIMIT"
+skip_forking_children_if_sanitized
 require_go
 # Each child burns 2.5 s and its windows last 1 s, so its first profile is
 # written while it runs. (With 2-s windows and 1.2-s children, a child's
