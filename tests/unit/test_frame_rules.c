@@ -95,11 +95,23 @@ static __attribute__((noinline)) int with_alloca(int n, const char *what)
     return r + p[0] - n + sink;
 }
 
+/* A frame that keeps its frame pointer: GCC has a per-function attribute for
+ * it; clang has none, but a variable-size alloca needs one too. */
+#ifdef __clang__
+static __attribute__((noinline)) int with_frame_pointer(const char *what)
+{
+    volatile char *keep = alloca((size_t)sink + 1);
+    keep[0] = 0;
+    int r = with_alloca(40, what);
+    return r + sink + keep[0];
+}
+#else
 static __attribute__((noinline, optimize("no-omit-frame-pointer"))) int with_frame_pointer(const char *what)
 {
     int r = with_alloca(40, what);
     return r + sink;
 }
+#endif
 
 static __attribute__((noinline)) int big_frame(const char *what, size_t touch)
 {
