@@ -75,7 +75,7 @@ static struct {
     double started_s, started_cpu_s;
 } win;
 
-static int owned_once, kept_handler_once, fallback_once;
+static int owned_once, fallback_once;
 
 bool conan_cpu_window_open(void)
 {
@@ -393,7 +393,10 @@ void conan_cpu_rescan_threads(void)
  * — a stray SIGPROF meeting SIG_DFL would terminate the program — and waits
  * until no handler is running. After it, nothing touches the buffer. A signal
  * still pending after DRAIN_WAIT_MS keeps our (now no-op) handler installed
- * until it has been delivered (sigprof.c's give-back sees it pending). */
+ * until it has been delivered (sigprof.c's give-back sees it pending; its
+ * settle says so on stderr only if that lasts PENDING_LOG_S: a loaded machine
+ * can leave a woken thread unscheduled for longer than DRAIN_WAIT_MS, which
+ * is no news to the user). */
 static void disarm_and_drain(void)
 {
     conan_cpu_samples_stop();
@@ -401,12 +404,8 @@ static void disarm_and_drain(void)
         delete_thread_timers();
     else
         stop_process_timer();
-    bool pending = true;
-    for (int waited = 0; waited < DRAIN_WAIT_MS && (pending = conan_sigprof_pending()); waited += 5)
+    for (int waited = 0; waited < DRAIN_WAIT_MS && conan_sigprof_pending(); waited += 5)
         conan_sleep_ms(5);
-    if (pending)
-        conan_log_once(&kept_handler_once, "a thread still has SIGPROF pending (signals blocked?); "
-                                           "keeping libconan's no-op SIGPROF handler installed");
     conan_sigprof_give_back();
     conan_cpu_samples_drain();
 }
