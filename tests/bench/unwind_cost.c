@@ -102,7 +102,7 @@ int main(void)
     struct itimerval it = { { 0, 10000 }, { 0, 10000 } };
     setitimer(ITIMER_PROF, &it, NULL);
     volatile double sink = 0;
-    for (int round = 0; round < 300 && nsamples < 200; round++) sink += recurse(25, 1.0);
+    for (int round = 0; round < 300 && nsamples < 200; round++) sink = sink + recurse(25, 1.0);
     struct itimerval off = { { 0, 0 }, { 0, 0 } };
     setitimer(ITIMER_PROF, &off, NULL);
 

@@ -10,7 +10,9 @@
 
 // Replacing only these two is valid C++ (the other forms call them); g++ warns
 // anyway, and this program exists to do exactly that.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wsized-deallocation"
+#endif
 
 static int news, deletes;
 

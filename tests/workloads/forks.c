@@ -23,6 +23,14 @@
 
 #include "burn.h"
 
+/* Stay a frame of their own in every profile: GCC's noipa also keeps the
+ * compiler from cloning or specializing them; clang has noinline only. */
+#ifdef __clang__
+#define NOT_INLINED __attribute__((noinline))
+#else
+#define NOT_INLINED __attribute__((noipa))
+#endif
+
 #define CHILD_DEADLINE_MS 20000
 
 static volatile double sink;
@@ -35,8 +43,8 @@ static double epoch_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-__attribute__((noipa)) static void worker_burn(long ms) { sink = burn_wall_ms(ms); }
-__attribute__((noipa)) static void child_burn(long ms) { sink = burn_wall_ms(ms); }
+NOT_INLINED static void worker_burn(long ms) { sink = burn_wall_ms(ms); }
+NOT_INLINED static void child_burn(long ms) { sink = burn_wall_ms(ms); }
 
 __attribute__((noinline)) static void parent_burn(void)
 {
@@ -71,8 +79,8 @@ __attribute__((noinline)) static unsigned long child_allocate(void)
 /* Allocates one block through a call path spelled by the bits of path: the
  * parent's live heap then has thousands of distinct stacks, so its heap
  * profiles take long enough to build for forks to land in the middle. */
-__attribute__((noipa)) static void *step_zero(unsigned path, int depth);
-__attribute__((noipa)) static void *step_one(unsigned path, int depth);
+NOT_INLINED static void *step_zero(unsigned path, int depth);
+NOT_INLINED static void *step_one(unsigned path, int depth);
 
 static void *step(unsigned path, int depth)
 {
@@ -80,14 +88,14 @@ static void *step(unsigned path, int depth)
     return (path & 1) ? step_one(path >> 1, depth - 1) : step_zero(path >> 1, depth - 1);
 }
 
-__attribute__((noipa)) static void *step_zero(unsigned path, int depth)
+NOT_INLINED static void *step_zero(unsigned path, int depth)
 {
     void *p = step(path, depth);
     __asm__ volatile("" ::: "memory"); /* not a tail call: the frame stays */
     return p;
 }
 
-__attribute__((noipa)) static void *step_one(unsigned path, int depth)
+NOT_INLINED static void *step_one(unsigned path, int depth)
 {
     void *p = step(path, depth);
     __asm__ volatile("" ::: "memory");

@@ -20,7 +20,9 @@
 #include "profiles.h"
 
 /* A failed realloc leaves the block valid, which this file checks on purpose. */
-#pragma GCC diagnostic ignored "-Wuse-after-free"
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic ignored "-Wuse-after-free" /* GCC's; clang has no such warning */
+#endif
 
 static int checks, failures;
 
