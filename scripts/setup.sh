@@ -16,6 +16,7 @@ packages=(
     redis-server redis-tools python3                     # tests: real programs under the shim
     google-perftools libgoogle-perftools4                # bench: tcmalloc, gperftools' heap and CPU profilers
     libjemalloc-dev heaptrack                            # bench: jeprof (jemalloc's profiler), heaptrack
+    debhelper dpkg-dev fakeroot lintian debootstrap      # package: scripts/package.sh, tests/integration/package.sh
 )
 
 missing=()
