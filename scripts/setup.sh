@@ -17,6 +17,7 @@ packages=(
     google-perftools libgoogle-perftools4                # bench: tcmalloc, gperftools' heap and CPU profilers
     libjemalloc-dev heaptrack                            # bench: jeprof (jemalloc's profiler), heaptrack
     patchelf python3-yaml systemd groff-base             # tests: the deploy/ recipes, the man pages
+    debhelper dpkg-dev fakeroot lintian debootstrap      # package: scripts/package.sh, tests/integration/package.sh
 )
 
 missing=()
