@@ -116,20 +116,22 @@ static void *field(struct conan_config *cfg, const struct config_key *k)
     return (char *)cfg + k->offset;
 }
 
+/* The base name of /proc/self/exe, in buf; NULL when it cannot be read. */
+static const char *executable_name(char *buf, size_t len)
+{
+    if (!conan_self_exe(buf, len)) return NULL;
+    const char *slash = strrchr(buf, '/');
+    return slash ? slash + 1 : buf;
+}
+
 /* The name the program was started as (argv[0]'s base name: redis-server, not
  * the redis-check-rdb its symlink points at), else the executable's. */
 static void exe_base_name(char *out, size_t len)
 {
     const char *name = program_invocation_short_name;
     char exe[PATH_MAX];
-    if (!name || !name[0]) {
-        if (!conan_self_exe(exe, sizeof exe)) {
-            snprintf(out, len, "unknown");
-            return;
-        }
-        const char *slash = strrchr(exe, '/');
-        name = slash ? slash + 1 : exe;
-    }
+    if (!name || !name[0]) name = executable_name(exe, sizeof exe);
+    if (!name) name = "unknown";
     if (!conan_format(out, len, "%s", name)) out[len - 1] = '\0'; /* a long name is cut */
 }
 
@@ -146,11 +148,7 @@ bool conan_config_selects(const struct conan_config *cfg)
     if (cfg->nonly == 0) return true;
     const char *started_as = program_invocation_short_name;
     char exe[PATH_MAX];
-    const char *exe_name = NULL;
-    if (conan_self_exe(exe, sizeof exe)) {
-        const char *slash = strrchr(exe, '/');
-        exe_name = slash ? slash + 1 : exe;
-    }
+    const char *exe_name = executable_name(exe, sizeof exe);
     for (int i = 0; i < cfg->nonly; i++) {
         if (started_as && started_as[0] && fnmatch(cfg->only[i], started_as, 0) == 0) return true;
         if (exe_name && fnmatch(cfg->only[i], exe_name, 0) == 0) return true;
