@@ -45,6 +45,16 @@ static void check_tags(const struct conan_config *cfg)
     }
 }
 
+static void check_only(const struct conan_config *cfg)
+{
+    require(cfg->nonly >= 0 && cfg->nonly <= CONAN_MAX_ONLY, "nonly within [0, CONAN_MAX_ONLY]");
+    for (int i = 0; i < cfg->nonly; i++) {
+        require(nul_within(cfg->only[i], CONAN_NAME_MAX), "only entry NUL-terminated in its buffer");
+        require(cfg->only[i][0] != '\0', "only entry not empty");
+        require(strchr(cfg->only[i], '/') == NULL, "only entry has no '/'");
+    }
+}
+
 /* Every key of the table holds a value its validation allows. */
 static void check_against_table(struct conan_config *cfg)
 {
@@ -80,6 +90,7 @@ static void check_against_table(struct conan_config *cfg)
             if (k->type == KEY_PATH) require(((const char *)value)[0] == '/', "path is absolute");
             break;
         case KEY_TAGS: check_tags(cfg); break;
+        case KEY_NAMES: check_only(cfg); break;
         }
     }
 }
