@@ -11,6 +11,7 @@ rc=$?
 [ $rc -eq 0 ] || fail "setns: exit $rc: $out"
 [ "$out" = "failed 0, monitors 1" ] || fail "setns: $out"
 [ "$SANITIZED" != tsan ] || { note "the fork half is not run under tsan: $TSAN_FORK_LIMIT"; exit 0; }
+[ "$SANITIZED" != asan ] || { note "the fork half is not run under asan: $ASAN_FORK_LIMIT"; exit 0; }
 # Up to 2000 forks, for at most 60 s: a fork under the shim took 77 ms beside
 # another test suite (32 ms without the shim), so 2000 of them outlasted the
 # 120-s timeout that catches a parent that hangs. At least 200 must have run
