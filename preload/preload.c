@@ -7,7 +7,7 @@
  * monitor thread, and the destructor, which stops it. No policy lives here.
  * A config we cannot use leaves the shim inert, with one line on stderr; a
  * program the config's `only` list does not name stays inert silently: either
- * way the program runs exactly as it would without us. */
+ * way the program runs exactly as it would without us (see configured()). */
 #include <linux/nsfs.h>
 #include <sys/ioctl.h>
 #include <errno.h>
@@ -152,45 +152,46 @@ CONAN_INTERPOSED int dlclose(void *handle)
     return rc;
 }
 
-/* Inert: the program runs as without us. No thread, no file, no signal
- * handler; allocations only pass through. */
-static void stay_inert(void)
+/* Reads the config and decides, once, whether this program is watched.
+ * Every "no" leaves the program running as it would without us. A config we
+ * cannot use is reported in one line — unless the library came only through
+ * /etc/ld.so.preload, where that line would go to every program on the
+ * machine; `LD_PRELOAD=libconan.so.0 true` shows it. Loaded that way with no
+ * system config at all, we stay inert too: a system-wide preload watches the
+ * programs its config names, never everything by default. */
+static bool configured(void)
 {
-    conan_heap_never();
+    char err[1024];
+    /* setuid/setgid programs: the environment is the caller's, not the
+     * program's; a config from it must not make a privileged process write. */
+    if (getauxval(AT_SECURE)) return false;
+    conan_config_defaults(&config);
+    enum conan_config_origin origin;
+    if (conan_config_find(&config, &origin, err, sizeof err) != 0) {
+        if (origin != CONAN_CONFIG_SYSTEM || !conan_loaded_by_system_preload())
+            conan_log("%s (libconan stays inert)", err);
+        return false;
+    }
+    if (origin == CONAN_CONFIG_BUILT_IN && conan_loaded_by_system_preload()) return false;
+    return conan_config_selects(&config);
 }
 
 __attribute__((constructor)) static void conan_preload_start(void)
 {
-    char err[1024];
     conan_sigprof_init();
-    /* setuid/setgid programs: the environment is the caller's, not the
-     * program's; a config from it must not make a privileged process write. */
-    if (getauxval(AT_SECURE)) {
-        stay_inert();
-        return;
-    }
     disarm_inherited_prof_timer();
-    conan_config_defaults(&config);
-    const char *path = conan_config_path();
-    if (path && conan_config_load(path, &config, err, sizeof err) != 0) {
-        conan_log("%s (libconan stays inert)", err);
-        stay_inert();
-        return;
+    if (configured()) {
+        if (!config.inherit) conan_inherit_stop();
+        if (config.mode != CONAN_MODE_OFF) {
+            conan_fork_init();
+            conan_threads_init(); /* before the monitor: its own thread is not registered */
+            conan_monitor_start(&config);
+            return;
+        }
     }
-    /* A system-wide preload (/etc/ld.so.preload) reaches every program; the
-     * config's `only` list picks the ones we watch, decided here once. */
-    if (!conan_config_selects(&config)) {
-        stay_inert();
-        return;
-    }
-    conan_fork_init();
-    if (!config.inherit) conan_inherit_stop();
-    if (config.mode == CONAN_MODE_OFF) {
-        stay_inert();
-        return;
-    }
-    conan_threads_init(); /* before the monitor: its own thread is not registered */
-    conan_monitor_start(&config);
+    /* Inert: no thread, no file, no signal handler; allocations only pass
+     * through. */
+    conan_heap_never();
 }
 
 __attribute__((destructor)) static void conan_preload_stop(void)

@@ -135,14 +135,6 @@ static void exe_base_name(char *out, size_t len)
     if (!conan_format(out, len, "%s", name)) out[len - 1] = '\0'; /* a long name is cut */
 }
 
-const char *conan_config_path(void)
-{
-    const char *path = secure_getenv("CONAN_CONFIG");
-    if (path && path[0]) return path;
-    if (access(CONAN_SYSTEM_CONFIG, F_OK) == 0) return CONAN_SYSTEM_CONFIG;
-    return NULL;
-}
-
 bool conan_config_selects(const struct conan_config *cfg)
 {
     if (cfg->nonly == 0) return true;
@@ -459,15 +451,52 @@ int conan_config_parse(const char *json, size_t len, const char *label,
 
 #define CONFIG_FILE_MAX (1 << 20)
 
+static int load_fd(int fd, const char *path, bool system, struct conan_config *cfg, char *err, size_t errlen);
+
 int conan_config_load(const char *path, struct conan_config *cfg, char *err, size_t errlen)
 {
-    struct parse ps = { cfg, path, err, errlen };
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(&ps, "$", "cannot open: %s", strerror(errno));
+    if (fd < 0) {
+        struct parse ps = { cfg, path, err, errlen };
+        return fail(&ps, "$", "cannot open: %s", strerror(errno));
+    }
+    return load_fd(fd, path, false, cfg, err, errlen);
+}
+
+int conan_config_find(struct conan_config *cfg, enum conan_config_origin *origin, char *err, size_t errlen)
+{
+    const char *path = secure_getenv("CONAN_CONFIG");
+    if (path && path[0]) {
+        *origin = CONAN_CONFIG_ENVIRONMENT;
+        return conan_config_load(path, cfg, err, errlen);
+    }
+    *origin = CONAN_CONFIG_SYSTEM;
+    int fd = open(CONAN_SYSTEM_CONFIG, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        *origin = CONAN_CONFIG_BUILT_IN;
+        return 0;
+    }
+    if (fd < 0) {
+        struct parse ps = { cfg, CONAN_SYSTEM_CONFIG, err, errlen };
+        return fail(&ps, "$", "cannot open: %s", strerror(errno));
+    }
+    return load_fd(fd, CONAN_SYSTEM_CONFIG, true, cfg, err, errlen);
+}
+
+/* Reads and parses the open config file fd (closed here). A system config
+ * must be root's and writable by root alone: every program on the machine,
+ * root's daemons included, obeys it. */
+static int load_fd(int fd, const char *path, bool system, struct conan_config *cfg, char *err, size_t errlen)
+{
+    struct parse ps = { cfg, path, err, errlen };
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return fail(&ps, "$", "not a regular file");
+    }
+    if (system && (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))) {
+        close(fd);
+        return fail(&ps, "$", "a system-wide config must be owned by root and writable by root alone");
     }
     if (st.st_size > CONFIG_FILE_MAX) {
         close(fd);

@@ -66,9 +66,12 @@ struct conan_config {
 
 /* Where the config comes from: $CONAN_CONFIG when set and not empty, else
  * CONAN_SYSTEM_CONFIG when that file exists (the system-wide preload's
- * config), else NULL: the built-in defaults. */
+ * config; it must be root's and writable by root alone), else the built-in
+ * defaults. Loads it over cfg's defaults and says where it came from; -1 with
+ * err when the file found cannot be used (never a fall-back to the next). */
 #define CONAN_SYSTEM_CONFIG "/etc/conan/conan.json"
-const char *conan_config_path(void);
+enum conan_config_origin { CONAN_CONFIG_BUILT_IN, CONAN_CONFIG_ENVIRONMENT, CONAN_CONFIG_SYSTEM };
+int conan_config_find(struct conan_config *cfg, enum conan_config_origin *origin, char *err, size_t errlen);
 /* Whether this program is one the config's `only` list names (always, when
  * the list is empty): matched by name glob against the name it was started as
  * and its executable's name. */

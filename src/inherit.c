@@ -1,4 +1,6 @@
-/* inherit.c — what the programs this one executes see of libconan.
+/* inherit.c — preload lists and libconan's place in them: how this process
+ * came to load libconan (its LD_PRELOAD, or /etc/ld.so.preload), and what the
+ * programs this one executes see of it.
  *
  * With "inherit": false, our entry in LD_PRELOAD and CONAN_CONFIG are removed
  * from the environment before main runs, so every program started from here on
@@ -8,7 +10,9 @@
 #include "inherit.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <limits.h>
@@ -30,25 +34,69 @@ static bool names_us(const char *entry, size_t len, const char *self, const stru
     return self_st && stat(path, &st) == 0 && st.st_dev == self_st->st_dev && st.st_ino == self_st->st_ino;
 }
 
+/* The file this library was loaded from, and its identity. */
+struct self {
+    const char *path;
+    struct stat st;
+    bool have_st;
+};
+
+static bool find_self(struct self *self)
+{
+    Dl_info info;
+    if (!dladdr((void *)find_self, &info) || !info.dli_fname) return false;
+    self->path = info.dli_fname;
+    self->have_st = stat(info.dli_fname, &self->st) == 0;
+    return true;
+}
+
+/* ld.so separates entries with spaces or colons (and, in /etc/ld.so.preload,
+ * any white space). */
+#define SEPARATORS " :\t\n"
+
+static bool list_names_us(const char *list, const struct self *self)
+{
+    for (const char *p = list; *p;) {
+        p += strspn(p, SEPARATORS);
+        size_t entry = strcspn(p, SEPARATORS);
+        if (entry && names_us(p, entry, self->path, self->have_st ? &self->st : NULL)) return true;
+        p += entry;
+    }
+    return false;
+}
+
+bool conan_loaded_by_system_preload(void)
+{
+    struct self self;
+    if (!find_self(&self)) return false;
+    const char *preload = getenv("LD_PRELOAD");
+    if (preload && list_names_us(preload, &self)) return false;
+    char list[4096];
+    int fd = open("/etc/ld.so.preload", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t n = read(fd, list, sizeof list - 1);
+    close(fd);
+    if (n <= 0) return false;
+    list[n] = '\0';
+    return list_names_us(list, &self);
+}
+
 void conan_inherit_stop(void)
 {
     unsetenv("CONAN_CONFIG");
     const char *preload = getenv("LD_PRELOAD");
-    Dl_info info;
-    if (!preload || !dladdr((void *)conan_inherit_stop, &info) || !info.dli_fname) return;
-    struct stat self_st;
-    bool have_st = stat(info.dli_fname, &self_st) == 0;
+    struct self self;
+    if (!preload || !find_self(&self)) return;
 
     size_t len = strlen(preload);
     char *kept = malloc(len + 1);
     if (!kept) return;
     size_t n = 0;
-    /* ld.so separates entries with spaces or colons. */
     for (const char *p = preload; *p;) {
-        size_t skip = strspn(p, " :");
+        size_t skip = strspn(p, SEPARATORS);
         p += skip;
-        size_t entry = strcspn(p, " :");
-        if (entry && !names_us(p, entry, info.dli_fname, have_st ? &self_st : NULL)) {
+        size_t entry = strcspn(p, SEPARATORS);
+        if (entry && !names_us(p, entry, self.path, self.have_st ? &self.st : NULL)) {
             if (n) kept[n++] = ' ';
             memcpy(kept + n, p, entry);
             n += entry;
