@@ -19,7 +19,7 @@ python=/usr/bin/python3
 # systemd
 if command -v systemd-analyze >/dev/null; then
     mkdir -p "$WORK/units/demo.service.d"
-    printf '[Unit]\nDescription=a service libconan is added to\n[Service]\nExecStart=/bin/sleep 1\n' \
+    printf '[Unit]\nDescription=a service libconan is added to\nDefaultDependencies=no\n[Service]\nExecStart=/bin/sleep 1\n' \
         > "$WORK/units/demo.service"
     cp "$deploy/systemd/conan.conf" "$WORK/units/demo.service.d/"
     SYSTEMD_UNIT_PATH="$WORK/units:" systemd-analyze verify "$WORK/units/demo.service" >"$WORK/verify" 2>&1 ||
@@ -32,7 +32,7 @@ fi
 
 # Kubernetes
 $python - "$deploy/kubernetes/app-with-conan.yaml" "$WORK/k8s-conan.json" <<'PY' || fail "kubernetes example"
-import json, sys, yaml
+import json, os, sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 kinds = {d["kind"]: d for d in docs}
 def need(cond, what):
@@ -60,15 +60,37 @@ need(cfg_volume and volumes[cfg_volume[0]].get("configMap", {}).get("name") == k
      "CONAN_CONFIG is not in the ConfigMap's volume")
 need(cfg_file in kinds["ConfigMap"]["data"], "the ConfigMap has no " + cfg_file)
 dump_dir = json.loads(config)["dump_dir"]
-need(dump_dir in mounts.values(), "dump_dir " + dump_dir + " is not a volume of the app")
+dump_mount = [p for p in mounts.values() if dump_dir == p.rstrip("/") or dump_dir.startswith(p.rstrip("/") + "/")]
+need(dump_mount, "dump_dir " + dump_dir + " is not inside a volume of the app")
+need(dump_mount[0] != lib_dir and dump_mount[0] != cfg_dir, "dump_dir is inside a read-only volume")
+open(sys.argv[2] + ".in-volume", "w").write(os.path.relpath(dump_dir, dump_mount[0]))
 PY
+# Both configs are valid, and the Kubernetes one writes dumps where its
+# dump_dir is: an emptyDir is a directory writable by everyone (0777, no
+# sticky bit), stood in for by one under $WORK; dump_dir is moved under it.
 "$WORKLOADS/spike" 0 50 1 10 0 >/dev/null 2>"$WORK/plain.err" || fail "the workload failed"
-for cfg in "$WORK/k8s-conan.json" "$deploy/conan.json"; do
+mkdir -m 0777 "$WORK/emptydir" && chmod 0777 "$WORK/emptydir"
+$python - "$WORK/k8s-conan.json" "$WORK/emptydir" "$deploy/conan.json" "$DUMPS" <<'PY' || fail "cannot rewrite the configs"
+import json, os, sys
+k8s = json.load(open(sys.argv[1]))
+k8s["dump_dir"] = os.path.normpath(os.path.join(sys.argv[2], open(sys.argv[1] + ".in-volume").read()))
+k8s.update({"mode": "continuous", "interval_ms": 100, "continuous": {"every_s": 1}, "cpu": {"profile_seconds": 1}})
+json.dump(k8s, open(sys.argv[1] + ".run", "w"))
+example = json.load(open(sys.argv[3]))
+example["dump_dir"] = sys.argv[4]
+example.pop("only", None)
+json.dump(example, open(sys.argv[1] + ".example", "w"))
+PY
+for cfg in "$WORK/k8s-conan.json.run" "$WORK/k8s-conan.json.example"; do
     LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$cfg" "$WORKLOADS/spike" 0 50 1 10 0 >/dev/null 2>"$WORK/err" ||
         fail "$cfg: the workload failed under it"
     cmp -s "$WORK/plain.err" "$WORK/err" || fail "$cfg is not a valid config: $(cat "$WORK/err")"
 done
-note "kubernetes example and conan.json: consistent and valid"
+LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/k8s-conan.json.run" "$WORKLOADS/two_threads" 2 >/dev/null 2>"$WORK/err" ||
+    fail "the workload failed under the Kubernetes config"
+[ ! -s "$WORK/err" ] || fail "under the Kubernetes config: $(cat "$WORK/err")"
+ls "$WORK"/emptydir/*/*.pb.gz >/dev/null 2>&1 || fail "the Kubernetes config wrote no dump into its volume: $(cat "$WORK/err")"
+note "kubernetes example and conan.json: consistent and valid; dumps in $(ls -d "$WORK"/emptydir/* | xargs -n1 basename)"
 
 # bundle-libconan.sh
 command -v patchelf >/dev/null || skip "patchelf is not installed (scripts/setup.sh installs it)"
