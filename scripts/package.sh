@@ -7,9 +7,11 @@
 # reports an error or a warning. The copy holds the files git tracks, as they
 # are in the working tree: a new file must be `git add`ed to be packaged.
 set -euo pipefail
+# OUTDIR is relative to where the script was called from; the default to the tree.
+out=${1:-$(dirname "$0")/../build-deb}
+case $out in /*) ;; *) out=$PWD/$out ;; esac
 cd "$(dirname "$0")/.."
 source_dir=$PWD
-out=${1:-build-deb}
 # A directory made here is output, which git should not see (as meson's build dirs).
 [ -d "$out" ] || { mkdir -p "$out" && echo '*' >"$out/.gitignore"; }
 out=$(cd "$out" && pwd)

@@ -7,13 +7,18 @@
 # glibc must be at least as new as the one libconan was built against.
 set -eu
 dest=${1:?usage: bundle-libconan.sh DEST [LIBCONAN]}
-lib=${2:-$(ldconfig -p | awk '$1 == "libconan.so.0" { print $NF; exit }')}
+lib=${2:-$(/sbin/ldconfig -p | awk '$1 == "libconan.so.0" { print $NF; exit }')}
 [ -n "$lib" ] && [ -e "$lib" ] || { echo "bundle-libconan.sh: libconan.so.0 not found (pass its path)" >&2; exit 1; }
 command -v patchelf >/dev/null || { echo "bundle-libconan.sh: patchelf is needed" >&2; exit 1; }
 mkdir -p "$dest"
 cp -L "$lib" "$dest/libconan.so.0"
 # ldd lists every library of the closure; glibc's own stay the app's.
-ldd "$lib" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | while read -r dep; do
+deps=$(ldd "$lib") || { echo "bundle-libconan.sh: ldd $lib failed" >&2; exit 1; }
+if printf '%s\n' "$deps" | grep -q "not found"; then
+    echo "bundle-libconan.sh: $lib needs libraries this machine lacks: $(printf '%s\n' "$deps" | grep "not found" | tr -s ' \t\n' ' ')" >&2
+    exit 1
+fi
+printf '%s\n' "$deps" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | while read -r dep; do
     case "$(basename "$dep")" in
         libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*|libgcc_s.so.*) continue ;;
     esac

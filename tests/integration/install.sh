@@ -10,8 +10,10 @@
 : "${SOURCE_ROOT:?}" "${CONFIG_REFERENCE:?}"
 skip_if_sanitized "this builds its own, unsanitized, library"
 started=$SECONDS
+multiarch=$(gcc -print-multiarch 2>/dev/null)
+[ -n "$multiarch" ] || multiarch=$(uname -m)-linux-gnu
 meson setup "$WORK/build" "$SOURCE_ROOT" --werror --buildtype=release -Db_lto=true -Dtests=false \
-    --prefix=/usr --libdir=lib/x86_64-linux-gnu >"$WORK/setup.log" 2>&1 || fail "meson setup: $(tail -20 "$WORK/setup.log")"
+    --prefix=/usr --libdir="lib/$multiarch" >"$WORK/setup.log" 2>&1 || fail "meson setup: $(tail -20 "$WORK/setup.log")"
 nice ninja -C "$WORK/build" >"$WORK/build.log" 2>&1 || fail "release build: $(grep -E 'error|warning' "$WORK/build.log" | head -20)"
 grep -q "warning:" "$WORK/build.log" && fail "release build warns: $(grep warning: "$WORK/build.log" | head)"
 DESTDIR= meson install -C "$WORK/build" --destdir "$WORK/root" >"$WORK/install.log" 2>&1 ||
@@ -19,7 +21,7 @@ DESTDIR= meson install -C "$WORK/build" --destdir "$WORK/root" >"$WORK/install.l
 note "release+LTO build and install: $((SECONDS - started)) s"
 
 root="$WORK/root"
-libdir="$root/usr/lib/x86_64-linux-gnu"
+libdir="$root/usr/lib/$multiarch"
 [ -f "$libdir/libconan.so.0.1.0" ] || fail "no libconan.so.0.1.0 in $libdir: $(find "$root" -name 'libconan*')"
 [ "$(readlink "$libdir/libconan.so.0")" = libconan.so.0.1.0 ] || fail "libconan.so.0 is not a link to libconan.so.0.1.0"
 [ "$(readlink "$libdir/libconan.so")" = libconan.so.0 ] || fail "libconan.so is not a link to libconan.so.0"
@@ -32,7 +34,7 @@ for f in man/man7/libconan.7 man/man5/conan.json.5 doc/libconan/examples/conan.j
     [ -f "$root/usr/share/$f" ] || fail "/usr/share/$f is not installed"
 done
 # Nothing of the test suite is installed.
-extra=$(cd "$root" && find . -type f | grep -v -E '^\./usr/(lib/x86_64-linux-gnu/(libconan\.so\.0\.1\.0|pkgconfig/conan\.pc)|include/conan\.h|share/(man|doc/libconan)/)' || true)
+extra=$(cd "$root" && find . -type f | grep -v -E '^\./usr/(lib/'"$multiarch"'/(libconan\.so\.0\.1\.0|pkgconfig/conan\.pc)|include/conan\.h|share/(man|doc/libconan)/)' || true)
 [ -z "$extra" ] || fail "unexpected installed files: $extra"
 
 # pkg-config, for a program that links -lconan to call the public API.
