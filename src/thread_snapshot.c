@@ -89,6 +89,8 @@ static int send_request(pid_t tid, struct conan_stack_slot *s)
 
 /* A slot's depth: > 0 the stack is in; 0 waiting for (or needing) a signal. */
 enum { NOT_ASKED = -2, GONE = -3, IN_EXEC = -4 };
+#define RETRY_MS 5     /* a thread that blocks SIGPROF is read from /proc again this often */
+#define RETRY_FOR_MS 30 /* and for this long at most */
 
 /* A thread blocked in the kernel, walked from its /proc registers: depth > 0;
  * 0 if it is running (ask it with a signal); IN_EXEC if it is in execve (a
@@ -176,13 +178,35 @@ struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struc
             __atomic_store_n(&snap.slot[i].depth, GONE, __ATOMIC_RELEASE);
     }
 
-    /* Wait for the answers, never longer than threads.wait_ms. */
+    /* Wait for the answers, never longer than threads.wait_ms. A thread that
+     * blocks SIGPROF was running when /proc was read; it may be back in the
+     * kernel a moment later (a loaded machine leaves a woken sleeper waiting
+     * for a CPU), so it is read from /proc again every RETRY_MS, for at most
+     * RETRY_FOR_MS: a thread that blocks SIGPROF and computes costs every
+     * snapshot that much more, no longer. */
     double deadline = t0 + cfg->threads.wait_ms / 1000.0;
-    for (;;) {
-        long answered = 0;
-        for (int i = 0; signals && i < tasks.n; i++)
-            if (__atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE) != 0) answered++;
-        if (!signals || answered == tasks.n || conan_monotonic_seconds() >= deadline) break;
+    double retry_until = conan_monotonic_seconds() + RETRY_FOR_MS / 1000.0;
+    for (int round = 1;; round++) {
+        long answered = 0, not_asked = 0;
+        bool retrying = conan_monotonic_seconds() < retry_until;
+        bool retry = retrying && round % RETRY_MS == 0;
+        for (int i = 0; signals && i < tasks.n; i++) {
+            int depth = __atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE);
+            if (depth == NOT_ASKED && retry) {
+                int walked = walk_blocked(tasks.tid[i], snap.slot[i].pcs);
+                if (walked > 0) {
+                    __atomic_store_n(&snap.slot[i].depth, walked, __ATOMIC_RELEASE);
+                    out->stacks_from_proc++;
+                    out->blocked--;
+                    depth = walked;
+                }
+            }
+            not_asked += depth == NOT_ASKED;
+            if (depth != 0) answered++;
+        }
+        if (!signals || (answered == tasks.n && (not_asked == 0 || !retrying)) ||
+            conan_monotonic_seconds() >= deadline)
+            break;
         conan_sleep_ms(1);
     }
     conan_gate_close(&snap.gate);

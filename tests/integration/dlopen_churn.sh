@@ -10,7 +10,7 @@ libdir=$WORKLOADS   # the two libraries are built beside the workloads
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@", "mode": "continuous",
   "continuous": { "every_s": 1 }, "cpu": { "profile_seconds": 1 }, "heap": { "sample_bytes": 4096 } }'
 "$WORKLOADS/dlopen_churn" "$libdir" 3500 >"$WORK/plain.out" 2>/dev/null || fail "without the shim"
-under_shim "$WORK/c.json" "$WORKLOADS/dlopen_churn" "$libdir" 3500 >"$WORK/shim.out" 2>"$WORK/shim.err" \
+under_shim "$WORK/c.json" "$WORKLOADS/dlopen_churn" "$libdir" 3500 "$DUMPS" >"$WORK/shim.out" 2>"$WORK/shim.err" \
     || fail "under the shim (status $?): $(cat "$WORK/shim.err")"
 cmp -s "$WORK/plain.out" "$WORK/shim.out" || fail "stdout changed: $(cat "$WORK/shim.out")"
 ! grep -q '^libconan: ' "$WORK/shim.err" || fail "stderr: $(cat "$WORK/shim.err")"
@@ -20,7 +20,7 @@ build_id=$(readelf -n "$libdir/libdl_resident.so" | awk '/Build ID/ { print $3 }
 [ -n "$build_id" ] || fail "libdl_resident.so has no build ID"
 found=0
 for f in $(dumps_of_kind cpu); do
-    pprof -top "$DUMPS/$f" | grep -q " dl_resident_burn$" || continue
+    pprof -top -nodefraction=0 "$DUMPS/$f" | grep -q " dl_resident_burn$" || continue
     pprof -raw "$DUMPS/$f" | sed -n '/^Mappings/,$p' | grep -q "/libdl_resident.so $build_id" \
         || fail "$f: libdl_resident.so not in the mappings with build ID $build_id"
     found=$((found + 1))

@@ -4,13 +4,17 @@
  * libdl_transient.so, burns and allocates in it, and unloads it again, over
  * and over (so samples and stack walks meet the loader lock held and code
  * that is gone by the time the profile is written).
- * usage: dlopen_churn LIBDIR MS
+ * With DUMP_DIR, the burn goes on past MS until DUMP_DIR holds 3 CPU profiles
+ * (20 s more at most): a loaded machine gives the monitor fewer windows in MS.
+ * usage: dlopen_churn LIBDIR MS [DUMP_DIR]
  * stdout: rounds that completed, independent of timing. */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "profiles.h"
 
 typedef void (*burn_fn)(long);
 typedef void **(*alloc_fn)(int, int);
@@ -55,11 +59,12 @@ static void *churn(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: dlopen_churn LIBDIR MS\n");
+        fprintf(stderr, "usage: dlopen_churn LIBDIR MS [DUMP_DIR]\n");
         return 2;
     }
     libdir = argv[1];
     long ms = atol(argv[2]);
+    const char *dump_dir = argc > 3 ? argv[3] : NULL;
     void *h = open_lib("libdl_resident.so");
     burn_fn burn = h ? (burn_fn)dlsym(h, "dl_resident_burn") : NULL;
     alloc_fn alloc = h ? (alloc_fn)dlsym(h, "dl_resident_alloc") : NULL;
@@ -70,9 +75,11 @@ int main(int argc, char **argv)
     long churned = 0;
     pthread_t t;
     pthread_create(&t, NULL, churn, &churned);
-    double end = now_ms() + ms;
+    double start = now_ms();
     int rounds = 0;
-    while (now_ms() < end) {
+    for (;;) {
+        double elapsed = now_ms() - start;
+        if (elapsed >= ms && (!dump_dir || profiles_of_kind(dump_dir, "cpu") >= 3 || elapsed >= ms + 20000)) break;
         burn(20);
         alloc(20, 1); /* kept: live in the heap profile */
         rounds++;

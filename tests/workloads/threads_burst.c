@@ -72,14 +72,17 @@ __attribute__((noinline)) static void sleep_with_signals_blocked(void)
 {
     report_ready();
     while (!__atomic_load_n(&released, __ATOMIC_ACQUIRE)) {
-        struct timespec ms = { 0, 200000000 }; /* long naps: asleep when the snapshot looks */
+        struct timespec ms = { 0, 500000000 }; /* long naps: asleep when the snapshot looks */
         nanosleep(&ms, NULL);
     }
 }
 
+static pid_t blocked_tid; /* atomic */
+
 static void *blocked_thread(void *arg)
 {
     (void)arg;
+    __atomic_store_n(&blocked_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
     block_signals_named("blocked");
     sleep_with_signals_blocked();
     return NULL;
@@ -123,10 +126,38 @@ static void *sleeper_thread(void *arg)
     return NULL;
 }
 
+static pid_t dstate_tid; /* atomic */
+
+/* A thread's state letter from /proc (R, S, D...), '?' when unreadable. */
+static char task_state(pid_t tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' ? paren[2] : '?';
+}
+
+/* A loaded machine can leave a thread that reported ready short of the wait
+ * it is about to enter: wait (5 s at most) until it is in that state. */
+static void wait_for_state(const pid_t *tid, char state)
+{
+    for (int i = 0; i < 5000; i++) {
+        pid_t t = __atomic_load_n(tid, __ATOMIC_ACQUIRE);
+        if (t && task_state(t) == state) return;
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+}
+
 static void *dstate_thread(void *arg)
 {
     (void)arg;
     pthread_setname_np(pthread_self(), "dstate");
+    __atomic_store_n(&dstate_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
     report_ready();
     pid_t child = vfork(); /* this thread waits, uninterruptibly, until the child exits */
     if (child == 0) {
@@ -182,6 +213,8 @@ int main(int argc, char **argv)
     }
     struct timespec settle = { 0, 50000000 };
     nanosleep(&settle, NULL); /* the last ones from "ready" into the wait itself */
+    if (dstate) wait_for_state(&dstate_tid, 'D');
+    if (blocked) wait_for_state(&blocked_tid, 'S');
     if (dir && rule)
         for (int i = 0; i < 200 && !threads_event_in(dir); i++) {
             struct timespec ms = { 0, 50000000 };
