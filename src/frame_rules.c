@@ -403,6 +403,7 @@ __attribute__((no_sanitize_address, no_sanitize_thread))
 static bool load(uintptr_t at, uintptr_t sp, uintptr_t high, uintptr_t *out)
 {
     if (at < sp || at > high - sizeof(uintptr_t)) return false;
+    if (at % sizeof(uintptr_t)) return false; /* saved words are aligned; a rule that says otherwise is wrong */
     *out = *(const uintptr_t *)at;
     return true;
 }
