@@ -54,14 +54,26 @@ static bool find_self(struct self *self)
  * any white space). */
 #define SEPARATORS " :\t\n"
 
+/* The next entry of a preload list at or after *p: its start, its length in
+ * *len (0 at the end), and *p moved past it. */
+static const char *next_entry(const char **p, size_t *len)
+{
+    const char *entry = *p + strspn(*p, SEPARATORS);
+    *len = strcspn(entry, SEPARATORS);
+    *p = entry + *len;
+    return entry;
+}
+
+static bool is_us(const char *entry, size_t len, const struct self *self)
+{
+    return names_us(entry, len, self->path, self->have_st ? &self->st : NULL);
+}
+
 static bool list_names_us(const char *list, const struct self *self)
 {
-    for (const char *p = list; *p;) {
-        p += strspn(p, SEPARATORS);
-        size_t entry = strcspn(p, SEPARATORS);
-        if (entry && names_us(p, entry, self->path, self->have_st ? &self->st : NULL)) return true;
-        p += entry;
-    }
+    size_t len;
+    for (const char *p = list, *entry; (entry = next_entry(&p, &len)), len;)
+        if (is_us(entry, len, self)) return true;
     return false;
 }
 
@@ -92,16 +104,12 @@ void conan_inherit_stop(void)
     char *kept = malloc(len + 1);
     if (!kept) return;
     size_t n = 0;
-    for (const char *p = preload; *p;) {
-        size_t skip = strspn(p, SEPARATORS);
-        p += skip;
-        size_t entry = strcspn(p, SEPARATORS);
-        if (entry && !names_us(p, entry, self.path, self.have_st ? &self.st : NULL)) {
-            if (n) kept[n++] = ' ';
-            memcpy(kept + n, p, entry);
-            n += entry;
-        }
-        p += entry;
+    size_t entry_len;
+    for (const char *p = preload, *entry; (entry = next_entry(&p, &entry_len)), entry_len;) {
+        if (is_us(entry, entry_len, &self)) continue;
+        if (n) kept[n++] = ' ';
+        memcpy(kept + n, entry, entry_len);
+        n += entry_len;
     }
     kept[n] = '\0';
     if (n)

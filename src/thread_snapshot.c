@@ -185,11 +185,14 @@ struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struc
      * RETRY_FOR_MS: a thread that blocks SIGPROF and computes costs every
      * snapshot that much more, no longer. */
     double deadline = t0 + cfg->threads.wait_ms / 1000.0;
-    double retry_until = conan_monotonic_seconds() + RETRY_FOR_MS / 1000.0;
-    for (int round = 1;; round++) {
+    double now = conan_monotonic_seconds();
+    double retry_until = now + RETRY_FOR_MS / 1000.0, next_retry = now + RETRY_MS / 1000.0;
+    for (;;) {
         long answered = 0, not_asked = 0;
-        bool retrying = conan_monotonic_seconds() < retry_until;
-        bool retry = retrying && round % RETRY_MS == 0;
+        now = conan_monotonic_seconds();
+        bool retrying = now < retry_until;
+        bool retry = retrying && now >= next_retry;
+        if (retry) next_retry = now + RETRY_MS / 1000.0;
         for (int i = 0; signals && i < tasks.n; i++) {
             int depth = __atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE);
             if (depth == NOT_ASKED && retry) {
@@ -204,9 +207,7 @@ struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struc
             not_asked += depth == NOT_ASKED;
             if (depth != 0) answered++;
         }
-        if (!signals || (answered == tasks.n && (not_asked == 0 || !retrying)) ||
-            conan_monotonic_seconds() >= deadline)
-            break;
+        if (!signals || (answered == tasks.n && (not_asked == 0 || !retrying)) || now >= deadline) break;
         conan_sleep_ms(1);
     }
     conan_gate_close(&snap.gate);
