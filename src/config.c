@@ -8,6 +8,7 @@
 #include "config.h"
 #include "log.h"
 #include "procfs.h"
+#include "timeline.h"
 #include "trip_rules.h"
 
 #include <cjson/cJSON.h>
@@ -47,23 +48,30 @@ struct config_key {
 #define ENUM(name, field, d, choices, help) { name, KEY_ENUM, AT(field), 0, d, NULL, 0, 0, choices, help }
 
 /* The rule keys every metric shares; `unit` names what min and abs are in. */
-#define RULE_KEYS(sec, r, d_min, d_diff, d_abs, hi, unit)                                        \
+#define RULE_KEYS(sec, r, d_min, d_diff, d_abs, d_window, hi, unit)                                      \
     BOOL(sec ".enable", r.enable, 1, "evaluate this rule"),                                     \
     NUM(sec ".min", r.min, d_min, 0, hi, "never trip below this value (" unit ")"),             \
     NUM(sec ".diff", r.diff, d_diff, 0, 100000, "spike: percent above the mean of the window"), \
     NUM(sec ".abs", r.abs, d_abs, 0, hi,                                                       \
         "trip at or above this value (" unit "), no warm-up; 0 = no absolute threshold"),       \
-    INT(sec ".window", r.window, 10, 0, CONAN_WINDOW_MAX,                                       \
+    INT(sec ".window", r.window, d_window, 0, CONAN_WINDOW_MAX,                                       \
         "previous ticks averaged for the spike test; 0 turns the spike test off"),              \
     INT(sec ".sustain", r.sustain, 1, 1, 1000, "consecutive ticks the condition must hold"),    \
     INT(sec ".cooldown_s", r.cooldown_s, 60, 0, 86400, "seconds the rule stays quiet after a trip")
+
+/* Blocking calls that idle threads park in: event loops, pools, timers,
+ * parents waiting for children, signal waits. */
+#define STUCK_IGNORE_DEFAULT                                                                                \
+    "epoll_wait,epoll_pwait*,*poll,*select,accept*,sigwait*,sigtimedwait,sigsuspend,pause,"                \
+    "*pthread_cond_*wait*,*sem_*wait*,pthread_join*,*nanosleep*,usleep,sleep,io_getevents,io_uring_enter," \
+    "wait,waitpid,wait4,waitid"
 
 static const struct config_key keys[] = {
     STR("app", app, "base name the program was started as", "application name, in file names and comments"),
     STR("version", version, "", "application version, in profile comments"),
     { "tags", KEY_TAGS, 0, 0, 0, "{}", 0, CONAN_MAX_TAGS, NULL,
       "string labels for the profile comments, e.g. {\"region\": \"eu-1\"}" },
-    { "only", KEY_NAMES, 0, 0, 0, "[] (every program)", 0, CONAN_MAX_ONLY, NULL,
+    { "only", KEY_NAMES, AT(only), 0, 0, "[] (every program)", 0, CONAN_MAX_NAMES, NULL,
       "programs to profile, as names or globs matched against the name the program was started as and its "
       "executable's name, e.g. [\"nginx\", \"java*\"]; every other program stays inert" },
     ENUM("mode", mode, CONAN_MODE_ADAPTIVE, "adaptive|continuous|off",
@@ -77,7 +85,7 @@ static const struct config_key keys[] = {
          "programs this one executes are profiled too; false: libconan's LD_PRELOAD entry and CONAN_CONFIG "
          "are removed from the environment at start"),
     SECTION("cpu", "CPU rule and sampling"),
-    RULE_KEYS("cpu", cpu.rule, 10, 25, 70, 1000, "% of usable CPUs"),
+    RULE_KEYS("cpu", cpu.rule, 10, 25, 70, 10, 1000, "% of usable CPUs"),
     INT("cpu.profile_seconds", cpu.profile_seconds, 5, 1, 3600, "length of a CPU profile"),
     INT("cpu.hz", cpu.hz, 100, 1, 1000, "samples per CPU-second per thread"),
     NUM("cpu.max", cpu.max, 0, 0, 100,
@@ -87,19 +95,57 @@ static const struct config_key keys[] = {
     INT("cpu.thread_timer_limit", cpu.thread_timer_limit, 1000, 1, 100000,
         "above this many threads the process timer is used instead"),
     SECTION("memory", "memory rule: resident memory against what the process may use"),
-    RULE_KEYS("memory", memory.rule, 10, 25, 80, 100, "% of the smallest of cgroup limit and RAM"),
+    RULE_KEYS("memory", memory.rule, 10, 25, 80, 10, 100, "% of the smallest of cgroup limit and RAM"),
     SECTION("heap", "heap sampling and the heap rule"),
-    RULE_KEYS("heap", heap.rule, 64, 50, 0, 1048576, "MiB in use on the heap"),
+    RULE_KEYS("heap", heap.rule, 64, 50, 0, 10, 1048576, "MiB in use on the heap"),
     INT("heap.sample_bytes", heap.sample_bytes, 524288, 0, 1 << 30,
         "mean bytes allocated between sampled allocations (Poisson); 0 turns heap sampling off"),
     INT("heap.followup_s", heap.followup_s, 0, 0, 86400,
         "after a memory or heap trip, a second heap profile this many seconds later; 0 = none"),
     SECTION("threads", "thread rule and thread profiles"),
-    RULE_KEYS("threads", threads.rule, 100, 50, 0, 1000000, "live threads"),
+    RULE_KEYS("threads", threads.rule, 100, 50, 0, 10, 1000000, "live threads"),
     INT("threads.max", threads.max, 10000, 1, 1000000,
         "above this many threads only the count and threadcreate profile are taken, no stack snapshot"),
     INT("threads.wait_ms", threads.wait_ms, 100, 1, 5000,
         "longest the stack snapshot waits for threads to answer; the rest are marked unavailable"),
+    SECTION("throttle", "CPU throttling rule: the share of the cgroup's CFS periods throttled in a tick (cpu.stat "
+            "of the cgroup whose quota binds); a trip writes a CPU profile. Idle without a CPU quota. abs 20: one "
+            "period in five cut short already stalls every request that spans it; no spike test (window 0): the share "
+            "swings from tick to tick"),
+    RULE_KEYS("throttle", throttle.rule, 5, 100, 20, 0, 100, "% of CFS periods throttled"),
+    SECTION("pressure", "pressure stall rules (Linux PSI): the share of a tick in which some task of the "
+            "process's cgroup waited for CPU, memory or I/O, from the growth of the \"some\" total; "
+            "thresholds are absolute (window 0): stall shares swing from tick to tick"),
+    BOOL("pressure.host", pressure.host, 0,
+         "without cgroup v2 pressure files (cgroup v1 hosts), read the machine's /proc/pressure: every program's "
+         "stalls count then, so it is off by default and a neighbour's load cannot spend this process's dumps"),
+    SECTION("pressure.cpu", "CPU stalls; a trip writes a CPU profile. abs 50: tasks waited for a CPU half "
+            "the time, the point where latency is dominated by queueing"),
+    RULE_KEYS("pressure.cpu", pressure.cpu, 10, 100, 50, 0, 100, "% of the tick"),
+    SECTION("pressure.memory", "memory stalls (reclaim, swap-in, refaults); a trip writes a heap profile. abs 10: a "
+            "healthy process hardly ever waits for memory, a tenth of the time is already severe"),
+    RULE_KEYS("pressure.memory", pressure.memory, 2, 100, 10, 0, 100, "% of the tick"),
+    SECTION("pressure.io", "I/O stalls; a trip writes the thread profiles (who waits where). abs 40: "
+            "disk-bound services wait some of the time; waiting most of it is an incident"),
+    RULE_KEYS("pressure.io", pressure.io, 10, 100, 40, 0, 100, "% of the tick"),
+    SECTION("stuck", "stuck-thread rule: a thread blocked at one place (same system call, same stack) for "
+            "stuck.after_s, after it was seen elsewhere; a trip writes the thread profiles, stuck threads labelled"),
+    BOOL("stuck.enable", stuck.enable, 1, "evaluate this rule"),
+    INT("stuck.after_s", stuck.after_s, 30, 1, 86400,
+        "seconds at one place before a thread is stuck; 30: longer than sane request timeouts, short enough "
+        "to catch a hung call or a deadlock while it lasts"),
+    INT("stuck.cooldown_s", stuck.cooldown_s, 600, 0, 86400,
+        "seconds the rule stays quiet after a trip; a thread already reported is not reported again until it "
+        "moves"),
+    INT("stuck.max_threads", stuck.max_threads, 1000, 1, 1000000,
+        "above this many threads the check is skipped (it reads each thread's /proc syscall file every tick)"),
+    { "stuck.ignore", KEY_NAMES, AT(stuck.ignore), 0, 0, STUCK_IGNORE_DEFAULT, 0, CONAN_MAX_NAMES, NULL,
+      "globs of function names: a blocked thread with one of them on its stack is idle, never stuck (event "
+      "loops, pools, timers); a list given replaces the defaults" },
+    SECTION("timeline", "the story around a trip"),
+    INT("timeline.ticks", timeline.ticks, 60, 0, CONAN_TIMELINE_MAX,
+        "ticks of every metric kept and written into each event and profile; 60 is 5 minutes at the default "
+        "tick; 0 = none"),
     SECTION("continuous", "continuous mode"),
     INT("continuous.every_s", continuous.every_s, 60, 1, 86400, "seconds between continuous profiles"),
     SECTION("limits", "what the shim may spend"),
@@ -137,15 +183,30 @@ static void exe_base_name(char *out, size_t len)
 
 bool conan_config_selects(const struct conan_config *cfg)
 {
-    if (cfg->nonly == 0) return true;
+    if (cfg->only.n == 0) return true;
     const char *started_as = program_invocation_short_name;
     char exe[PATH_MAX];
     const char *exe_name = executable_name(exe, sizeof exe);
-    for (int i = 0; i < cfg->nonly; i++) {
-        if (started_as && started_as[0] && fnmatch(cfg->only[i], started_as, 0) == 0) return true;
-        if (exe_name && fnmatch(cfg->only[i], exe_name, 0) == 0) return true;
-    }
+    return (started_as && started_as[0] && conan_names_match(&cfg->only, started_as)) ||
+           (exe_name && conan_names_match(&cfg->only, exe_name));
+}
+
+bool conan_names_match(const struct conan_names *names, const char *name)
+{
+    for (int i = 0; i < names->n; i++)
+        if (fnmatch(names->name[i], name, 0) == 0) return true;
     return false;
+}
+
+/* A default list of names, from its comma-separated text. */
+static void default_names(struct conan_names *names, const char *text)
+{
+    names->n = 0;
+    while (*text && names->n < CONAN_MAX_NAMES) {
+        size_t len = strcspn(text, ",");
+        snprintf(names->name[names->n++], CONAN_NAME_MAX, "%.*s", (int)len, text);
+        text += len + (text[len] == ',');
+    }
 }
 
 void conan_config_defaults(struct conan_config *cfg)
@@ -161,8 +222,10 @@ void conan_config_defaults(struct conan_config *cfg)
         case KEY_PATH: snprintf(field(cfg, k), k->size, "%s", k->def_text); break;
         case KEY_STRING: /* the app default is derived, version's is empty */
         case KEY_OBJECT:
-        case KEY_TAGS:
-        case KEY_NAMES: break;
+        case KEY_TAGS: break;
+        case KEY_NAMES:
+            if (k->def_text && k->def_text[0] != '[') default_names(field(cfg, k), k->def_text);
+            break;
         }
     }
     exe_base_name(cfg->app, sizeof cfg->app);
@@ -296,25 +359,25 @@ static int apply_tags(struct parse *ps, const char *path, const cJSON *obj)
     return 0;
 }
 
-static int apply_names(struct parse *ps, const char *path, const cJSON *list)
+static int apply_names(struct parse *ps, const struct config_key *k, const char *path, const cJSON *list)
 {
     if (!cJSON_IsArray(list)) return fail(ps, path, "must be a list of strings, got %s", json_type_name(list));
-    struct conan_config *cfg = ps->cfg;
-    cfg->nonly = 0;
+    struct conan_names *names = field(ps->cfg, k);
+    names->n = 0;
     const cJSON *item;
     cJSON_ArrayForEach(item, list) {
         char ipath[512];
-        if (!conan_format(ipath, sizeof ipath, "%s[%d]", path, cfg->nonly)) return fail(ps, path, "key too long");
+        if (!conan_format(ipath, sizeof ipath, "%s[%d]", path, names->n)) return fail(ps, path, "key too long");
         if (!cJSON_IsString(item)) return fail(ps, ipath, "must be a string, got %s", json_type_name(item));
-        if (cfg->nonly == CONAN_MAX_ONLY) return fail(ps, ipath, "too many names (at most %d)", CONAN_MAX_ONLY);
+        if (names->n == CONAN_MAX_NAMES) return fail(ps, ipath, "too many names (at most %d)", CONAN_MAX_NAMES);
         if (item->valuestring[0] == '\0') return fail(ps, ipath, "must not be empty");
         if (strchr(item->valuestring, '/'))
             return fail(ps, ipath, "\"%s\" has a '/': names are matched without their directory",
                         item->valuestring);
         if (strlen(item->valuestring) >= CONAN_NAME_MAX)
             return fail(ps, ipath, "too long (at most %d characters)", CONAN_NAME_MAX - 1);
-        snprintf(cfg->only[cfg->nonly], CONAN_NAME_MAX, "%s", item->valuestring);
-        cfg->nonly++;
+        snprintf(names->name[names->n], CONAN_NAME_MAX, "%s", item->valuestring);
+        names->n++;
     }
     return 0;
 }
@@ -395,7 +458,7 @@ static int apply_object(struct parse *ps, const char *prefix, const cJSON *obj)
         case KEY_PATH: rc = apply_string(ps, k, item); break;
         case KEY_ENUM: rc = apply_enum(ps, k, item); break;
         case KEY_TAGS: rc = apply_tags(ps, path, item); break;
-        case KEY_NAMES: rc = apply_names(ps, path, item); break;
+        case KEY_NAMES: rc = apply_names(ps, k, path, item); break;
         }
         if (rc) return rc;
     }

@@ -23,7 +23,13 @@ struct conan_rule_config {
 
 #define CONAN_MAX_TAGS 16
 #define CONAN_NAME_MAX 128
-#define CONAN_MAX_ONLY 32
+#define CONAN_MAX_NAMES 32
+
+/* A list of names or globs (only, stuck.ignore). */
+struct conan_names {
+    int n;
+    char name[CONAN_MAX_NAMES][CONAN_NAME_MAX];
+};
 
 struct conan_config {
     char source[PATH_MAX];            /* file it came from, or "" for built-in defaults */
@@ -32,8 +38,7 @@ struct conan_config {
     int ntags;
     char tag_key[CONAN_MAX_TAGS][CONAN_NAME_MAX];
     char tag_value[CONAN_MAX_TAGS][CONAN_NAME_MAX];
-    int nonly;                        /* 0: every program */
-    char only[CONAN_MAX_ONLY][CONAN_NAME_MAX];
+    struct conan_names only;          /* empty: every program */
     enum conan_mode mode;
     int interval_ms;
     char dump_dir[PATH_MAX];
@@ -60,6 +65,21 @@ struct conan_config {
         int max;                      /* above this many, no stack snapshot */
         int wait_ms;                  /* longest the snapshot waits for threads to answer */
     } threads;
+    struct {
+        struct conan_rule_config rule; /* percent of CFS periods throttled in a tick */
+    } throttle;
+    struct {
+        bool host;                    /* without cgroup v2 pressure files, read /proc/pressure */
+        struct conan_rule_config cpu, memory, io; /* stall share of a tick, percent */
+    } pressure;
+    struct {
+        bool enable;
+        int after_s;                  /* blocked at one place this long = stuck */
+        int cooldown_s;
+        int max_threads;              /* above this many threads the check is skipped */
+        struct conan_names ignore;    /* globs of function names: waits that are idle, not stuck */
+    } stuck;
+    struct { int ticks; } timeline;
     struct { int every_s; } continuous;
     struct { int max_dumps_per_hour; int max_dir_mb; int keep; } limits;
 };
@@ -76,6 +96,8 @@ int conan_config_find(struct conan_config *cfg, enum conan_config_origin *origin
  * the list is empty): matched by name glob against the name it was started as
  * and its executable's name. */
 bool conan_config_selects(const struct conan_config *cfg);
+/* Whether name matches one of the globs in names. */
+bool conan_names_match(const struct conan_names *names, const char *name);
 
 void conan_config_defaults(struct conan_config *cfg);
 /* Reads and validates a JSON config file over the defaults. On any problem

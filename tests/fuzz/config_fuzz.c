@@ -45,13 +45,13 @@ static void check_tags(const struct conan_config *cfg)
     }
 }
 
-static void check_only(const struct conan_config *cfg)
+static void check_names(const struct conan_names *names)
 {
-    require(cfg->nonly >= 0 && cfg->nonly <= CONAN_MAX_ONLY, "nonly within [0, CONAN_MAX_ONLY]");
-    for (int i = 0; i < cfg->nonly; i++) {
-        require(nul_within(cfg->only[i], CONAN_NAME_MAX), "only entry NUL-terminated in its buffer");
-        require(cfg->only[i][0] != '\0', "only entry not empty");
-        require(strchr(cfg->only[i], '/') == NULL, "only entry has no '/'");
+    require(names->n >= 0 && names->n <= CONAN_MAX_NAMES, "names within [0, CONAN_MAX_NAMES]");
+    for (int i = 0; i < names->n; i++) {
+        require(nul_within(names->name[i], CONAN_NAME_MAX), "name NUL-terminated in its buffer");
+        require(names->name[i][0] != '\0', "name not empty");
+        require(strchr(names->name[i], '/') == NULL, "name has no '/'");
     }
 }
 
@@ -90,7 +90,7 @@ static void check_against_table(struct conan_config *cfg)
             if (k->type == KEY_PATH) require(((const char *)value)[0] == '/', "path is absolute");
             break;
         case KEY_TAGS: check_tags(cfg); break;
-        case KEY_NAMES: check_only(cfg); break;
+        case KEY_NAMES: check_names(value); break;
         }
     }
 }
@@ -99,7 +99,8 @@ static void check_against_table(struct conan_config *cfg)
 static void check_consumer_limits(const struct conan_config *cfg)
 {
     const struct conan_rule_config *rules[] = { &cfg->cpu.rule, &cfg->memory.rule, &cfg->heap.rule,
-                                                &cfg->threads.rule };
+                                                &cfg->threads.rule, &cfg->throttle.rule, &cfg->pressure.cpu,
+                                                &cfg->pressure.memory, &cfg->pressure.io };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         require(rules[i]->window >= 0 && rules[i]->window <= CONAN_WINDOW_MAX, "rule window fits its history ring");
         require(rules[i]->sustain >= 1, "rule sustain at least one tick");

@@ -123,7 +123,7 @@ static void test_bad_configs(void)
         { "[1, 2]", "conf.json: $: must be a JSON object, got an array" },
         { "{ \"colour\": 1 }",
           "conf.json: colour: unknown key (valid here: app, version, tags, only, mode, interval_ms, dump_dir, "
-          "follow_fork, inherit, cpu, memory, heap, threads, continuous, limits)" },
+          "follow_fork, inherit, cpu, memory, heap, threads, throttle, pressure, stuck, timeline, continuous, limits)" },
         { "{ \"cpu\": { \"hertz\": 99 } }",
           "conf.json: cpu.hertz: unknown key (valid here: enable, min, diff, abs, window, sustain, cooldown_s, "
           "profile_seconds, hz, max, timer, thread_timer_limit)" },
@@ -179,11 +179,11 @@ static void test_only_selects_by_name(void)
     struct conan_config c;
     char err[512] = "";
     CHECK_INT(parse("{}", &c, err, sizeof err), 0);
-    CHECK_INT(c.nonly, 0);
+    CHECK_INT(c.only.n, 0);
     CHECK(conan_config_selects(&c)); /* no list: every program */
     CHECK_INT(parse("{ \"only\": [\"nginx\", \"java*\"] }", &c, err, sizeof err), 0);
-    CHECK_INT(c.nonly, 2);
-    CHECK_STR(c.only[1], "java*");
+    CHECK_INT(c.only.n, 2);
+    CHECK_STR(c.only.name[1], "java*");
     CHECK(!conan_config_selects(&c));
     CHECK_INT(parse("{ \"only\": [\"nginx\", \"test_conf?g*\"] }", &c, err, sizeof err), 0);
     CHECK(conan_config_selects(&c));

@@ -1,0 +1,35 @@
+/* timeline.h — the last timeline.ticks monitor ticks of every metric, in a
+ * fixed ring, for the events and the profile comments (timeline.c). Written
+ * by the monitor thread only, read by it when it writes a dump. */
+#ifndef CONAN_TIMELINE_H
+#define CONAN_TIMELINE_H
+
+#include <stdbool.h>
+#include "pressure.h"
+
+#define CONAN_TIMELINE_MAX 600
+
+/* One tick: what the rules saw. A metric that was not read is NaN. */
+struct conan_tick {
+    double mono_s, wall_s;
+    double cpu_percent;          /* of the usable CPUs */
+    double rss_mib;
+    double heap_mib;             /* NaN when the heap rule is off */
+    double threads;              /* the monitor excluded */
+    double throttled_percent;    /* of the CFS periods that ended in the tick; NaN: no quota */
+    double throttled_s;
+    double pressure[CONAN_PSI_COUNT]; /* stall share (%); NaN: unavailable */
+    double stuck;                /* threads stuck now; NaN when the stuck rule is off */
+};
+
+struct conan_timeline {
+    struct conan_tick tick[CONAN_TIMELINE_MAX];
+    int cap, n, next;
+};
+
+void conan_timeline_reset(struct conan_timeline *tl, int ticks);
+void conan_timeline_add(struct conan_timeline *tl, const struct conan_tick *t);
+/* The i-th oldest tick kept (0 <= i < tl->n). */
+const struct conan_tick *conan_timeline_at(const struct conan_timeline *tl, int i);
+
+#endif
