@@ -196,9 +196,13 @@ static void open_cpu_window(struct conan_actions *a, const struct conan_trigger 
 }
 
 
-void conan_act(struct conan_actions *a, unsigned kinds, const struct conan_trigger *t, const char *note, double now_s)
+void conan_act(struct conan_actions *a, unsigned kinds, const struct conan_trigger *trigger, const char *note,
+               double now_s)
 {
-    if (kinds & CONAN_WANTS_HEAP) write_heap_profile(a, t, note);
-    if (kinds & CONAN_WANTS_THREADS) write_thread_profiles(a, t);
-    if (kinds & CONAN_WANTS_CPU) open_cpu_window(a, t, now_s);
+    struct conan_trigger t = *trigger; /* with the story around it */
+    t.timeline = a->timeline;
+    t.at_s = now_s;
+    if (kinds & CONAN_WANTS_HEAP) write_heap_profile(a, &t, note);
+    if (kinds & CONAN_WANTS_THREADS) write_thread_profiles(a, &t);
+    if (kinds & CONAN_WANTS_CPU) open_cpu_window(a, &t, now_s);
 }

@@ -12,6 +12,7 @@ struct conan_actions {
     const struct conan_context *ctx;
     double memory_limit;                  /* bytes, for the heap profile's comment */
     const char *memory_limit_source;
+    const struct conan_timeline *timeline; /* the monitor's, for triggers' events and comments */
     /* the open CPU window */
     double window_end_s;                  /* monotonic */
     int64_t window_wall_start_ns;         /* wall clock */
