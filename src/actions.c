@@ -193,6 +193,15 @@ static void open_cpu_window(struct conan_actions *a, const struct conan_trigger 
     a->window_end_s = now_s + a->cfg->cpu.profile_seconds;
     a->window_trigger = *t;
     a->window_note = NULL;
+    if (t->timeline) {
+        conan_timeline_freeze(&a->window_timeline, t->timeline);
+        a->window_trigger.timeline = &a->window_timeline;
+    }
+}
+
+void conan_act_window_tick(struct conan_actions *a, const struct conan_tick *t)
+{
+    conan_timeline_extend(&a->window_timeline, t);
 }
 
 

@@ -117,6 +117,7 @@ static void record_tick(double now_s, const struct conan_readings *r, const stru
     for (int i = 0; i < CONAN_PSI_COUNT; i++)
         t.pressure[i] = r->pressure_available[i] ? r->pressure_percent[i] : NAN;
     conan_timeline_add(&mon.timeline, &t);
+    if (conan_cpu_window_open()) conan_act_window_tick(&mon.act, &t);
 }
 
 static void tick(double now_s, const struct conan_process_stat *st)

@@ -29,6 +29,18 @@ void conan_timeline_add(struct conan_timeline *tl, const struct conan_tick *t)
     if (tl->n < tl->cap) tl->n++;
 }
 
+void conan_timeline_freeze(struct conan_timeline *dst, const struct conan_timeline *src)
+{
+    for (int i = 0; i < src->n; i++) dst->tick[i] = *conan_timeline_at(src, i);
+    dst->n = dst->next = src->n;
+    dst->cap = CONAN_TIMELINE_MAX;
+}
+
+void conan_timeline_extend(struct conan_timeline *tl, const struct conan_tick *t)
+{
+    if (tl->n < tl->cap) conan_timeline_add(tl, t);
+}
+
 const struct conan_tick *conan_timeline_at(const struct conan_timeline *tl, int i)
 {
     int oldest = (tl->next - tl->n + tl->cap) % tl->cap;

@@ -31,6 +31,12 @@ struct conan_timeline {
 
 void conan_timeline_reset(struct conan_timeline *tl, int ticks);
 void conan_timeline_add(struct conan_timeline *tl, const struct conan_tick *t);
+/* A CPU window's own timeline: dst gets src's ticks, oldest first, with
+ * room for CONAN_TIMELINE_MAX in all, so the ticks during the window, added
+ * with conan_timeline_extend, never push out those before it (ticks beyond
+ * the room are dropped). */
+void conan_timeline_freeze(struct conan_timeline *dst, const struct conan_timeline *src);
+void conan_timeline_extend(struct conan_timeline *tl, const struct conan_tick *t);
 /* The i-th oldest tick kept (0 <= i < tl->n). */
 const struct conan_tick *conan_timeline_at(const struct conan_timeline *tl, int i);
 
