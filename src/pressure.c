@@ -238,6 +238,12 @@ static bool psi_pick(char path[PATH_MAX], const char *dir, const char *name, con
     return false;
 }
 
+static bool is_child_cgroup(const char *dir)
+{
+    char path[PATH_MAX];
+    return conan_format(path, sizeof path, "%scgroup.type", dir) && access(path, F_OK) == 0;
+}
+
 /* cg->v2_dir already holds the root prefix (conan_cgroup_resolve put it
  * there), so only the host path is prefixed with root here. */
 int conan_psi_meter_open(struct conan_psi_meter *m, const struct conan_cgroup *cg, bool host_fallback, const char *root)
@@ -246,6 +252,12 @@ int conan_psi_meter_open(struct conan_psi_meter *m, const struct conan_cgroup *c
     if (!root) root = "";
     char cgroup_dir[PATH_MAX], host_dir[PATH_MAX];
     bool have_cgroup = cg && cg->v2_dir[0] && conan_format(cgroup_dir, sizeof cgroup_dir, "%s/", cg->v2_dir);
+    /* The root cgroup's pressure files are the whole machine's (a process
+     * in the root of a hybrid host's empty v2 tree sees them): they count as
+     * none, so only host_fallback reads the machine's, from /proc/pressure.
+     * A cgroup namespace's root is a real cgroup of its own, with the
+     * cgroup.type file every non-root cgroup has and the true root lacks. */
+    if (have_cgroup && !is_child_cgroup(cgroup_dir)) have_cgroup = false;
     bool have_host = host_fallback && conan_format(host_dir, sizeof host_dir, "%s/proc/pressure/", root);
     bool from_cgroup = false, from_host = false;
     int found = 0;

@@ -497,6 +497,8 @@ static void test_psi_open_gaps(void)
     snprintf(cg.v2_dir, sizeof cg.v2_dir, "%s/cg", tmp);
     snprintf(cg.v2_mount, sizeof cg.v2_mount, "%s/cg", tmp);
     char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/cg/cgroup.type", tmp); /* a child cgroup, not the root */
+    write_text(path, "domain\n");
     snprintf(path, sizeof path, "%s/cg/cpu.pressure", tmp);
     write_text(path, fixture_text("psi/cgroup_cpu"));
     snprintf(path, sizeof path, "%s/cg/memory.pressure", tmp);
@@ -517,6 +519,17 @@ static void test_psi_open_gaps(void)
     CHECK_INT(conan_psi_meter_open(&m, &cg, false, tmp), 1);
     CHECK_STR(m.path[CONAN_PSI_MEMORY], "");
     CHECK_STR(m.path[CONAN_PSI_IO], "");
+
+    /* The root cgroup (no cgroup.type) holds the whole machine's figures:
+     * they count as none without the host fallback, and with it the
+     * machine's come from /proc/pressure. */
+    snprintf(path, sizeof path, "%s/cg/cgroup.type", tmp);
+    CHECK(unlink(path) == 0);
+    CHECK_INT(conan_psi_meter_open(&m, &cg, false, tmp), 0);
+    CHECK(m.source == NULL);
+    CHECK_INT(conan_psi_meter_open(&m, &cg, true, tmp), 3);
+    CHECK_STR(m.source, "host");
+    CHECK_STR(m.path[CONAN_PSI_CPU], under(tmp, "/proc/pressure/cpu"));
     remove_tree(tmp);
 }
 
