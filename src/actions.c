@@ -122,7 +122,8 @@ static void write_heap_profile(struct conan_actions *a, const struct conan_trigg
                             "%ld sampled, %ld freed since start, %ld not recorded, %ld freed unseen",
                             cfg->heap.sample_bytes, st.live, st.stacks, st.sampled, st.freed, st.dropped, st.replaced);
         conan_pprof_comment(p, "heap in use: %.1f MiB (%s, allocator %s); resident: %.1f MiB of %.1f MiB (%s)",
-                            in_use / MIB, source, conan_allocator.name, conan_rss_bytes() / MIB,
+                            in_use / MIB, source, conan_allocator.name,
+                            (where.have_resident ? where.resident : conan_rss_bytes()) / MIB,
                             a->memory_limit / MIB, a->memory_limit_source ? a->memory_limit_source : "?");
         conan_memory_where_comment(p, &where, st.inuse_bytes);
         if (note) conan_pprof_comment(p, "note: %s", note);

@@ -138,8 +138,9 @@ static void comment_not_in_profile(struct conan_pprof *p, const struct conan_mem
     double rest = w->resident - in_profile;
     if (!allocator_totals(&w->allocator, &holds, &in_use)) {
         conan_pprof_comment(p, "resident not in the heap profile: %.1f MiB (resident %.1f less the profile's in-use "
-                            "estimate %.1f) = anonymous %.1f (the allocator's free memory and overhead, and "
-                            "anonymous memory outside it) + file %.1f + shmem %.1f MiB",
+                            "estimate %.1f) = anonymous beyond the estimate %.1f + file %.1f + shmem %.1f MiB "
+                            "(without the allocator's statistics, its free memory and overhead are not told "
+                            "apart from other anonymous memory)",
                             rest / MIB, w->resident / MIB, in_profile / MIB, (w->anonymous - in_profile) / MIB,
                             w->file / MIB, w->shmem / MIB);
         return;
