@@ -14,13 +14,8 @@
 . "$(dirname "$0")/lib.sh"
 require_go
 allocator=${1:-glibc}
-preload="$LIBCONAN"
-if [ "$allocator" = jemalloc ]; then
-    skip_if_sanitized "the sanitizer's allocator is behind the shim, jemalloc cannot be"
-    jemalloc=$(ls /usr/lib/*/libjemalloc.so.2 2>/dev/null | head -1)
-    [ -n "$jemalloc" ] || fail "libjemalloc.so.2 is not installed (scripts/setup.sh installs libjemalloc2)"
-    preload="$LIBCONAN $jemalloc"
-fi
+allocator_behind "$allocator"
+preload="$LIBCONAN${BEHIND:+ $BEHIND}"
 [ -n "$SANITIZED" ] && allocator=$SANITIZED
 # Every rule off: the on-demand request is the only profile.
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@",
