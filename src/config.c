@@ -61,10 +61,10 @@ struct config_key {
 
 /* Blocking calls that idle threads park in: event loops, pools, timers,
  * parents waiting for children, signal waits. */
-#define STUCK_IGNORE_DEFAULT                                                                                \
-    "epoll_wait,epoll_pwait*,*poll,*select,accept*,sigwait*,sigtimedwait,sigsuspend,pause,"                \
-    "*pthread_cond_*wait*,*sem_*wait*,pthread_join*,*nanosleep*,usleep,sleep,io_getevents,io_uring_enter," \
-    "wait,waitpid,wait4,waitid"
+#define STUCK_IGNORE_DEFAULT                                                                                   \
+    "epoll_wait, epoll_pwait*, *poll, *select, accept*, sigwait*, sigtimedwait, sigsuspend, pause, "              \
+    "*pthread_cond_*wait*, *sem_*wait*, pthread_join*, *nanosleep*, usleep, sleep, io_getevents, io_uring_enter, " \
+    "wait, waitpid, wait4, waitid"
 
 static const struct config_key keys[] = {
     STR("app", app, "base name the program was started as", "application name, in file names and comments"),
@@ -198,11 +198,13 @@ bool conan_names_match(const struct conan_names *names, const char *name)
     return false;
 }
 
-/* A default list of names, from its comma-separated text. */
+/* A default list of names, from its text: names separated by ", " (the
+ * reference shows that text, and a line can break after a comma). */
 static void default_names(struct conan_names *names, const char *text)
 {
     names->n = 0;
     while (*text && names->n < CONAN_MAX_NAMES) {
+        text += strspn(text, " ");
         size_t len = strcspn(text, ",");
         snprintf(names->name[names->n++], CONAN_NAME_MAX, "%.*s", (int)len, text);
         text += len + (text[len] == ',');
