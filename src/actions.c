@@ -160,7 +160,7 @@ static void write_thread_profiles(struct conan_actions *a, const struct conan_tr
         return;
     }
     struct conan_threads_snapshot snap;
-    p = conan_snapshot_profile(cfg, &snap, NULL);
+    p = conan_snapshot_profile(cfg, &snap, t->stuck);
     if (p) {
         conan_emit_stamp(p, cfg, a->ctx, t, now_ns, (int64_t)(snap.duration_s * 1e9));
         conan_pprof_comment(p, "threads: %ld (libconan's monitor excluded), %ld stacks (%ld of blocked threads, "
@@ -193,12 +193,25 @@ static void open_cpu_window(struct conan_actions *a, const struct conan_trigger 
     a->window_end_s = now_s + a->cfg->cpu.profile_seconds;
     a->window_trigger = *t;
     a->window_note = NULL;
+    if (t->timeline) {
+        conan_timeline_freeze(&a->window_timeline, t->timeline);
+        a->window_trigger.timeline = &a->window_timeline;
+    }
+}
+
+void conan_act_window_tick(struct conan_actions *a, const struct conan_tick *t)
+{
+    conan_timeline_extend(&a->window_timeline, t);
 }
 
 
-void conan_act(struct conan_actions *a, unsigned kinds, const struct conan_trigger *t, const char *note, double now_s)
+void conan_act(struct conan_actions *a, unsigned kinds, const struct conan_trigger *trigger, const char *note,
+               double now_s)
 {
-    if (kinds & CONAN_WANTS_HEAP) write_heap_profile(a, t, note);
-    if (kinds & CONAN_WANTS_THREADS) write_thread_profiles(a, t);
-    if (kinds & CONAN_WANTS_CPU) open_cpu_window(a, t, now_s);
+    struct conan_trigger t = *trigger; /* with the story around it */
+    t.timeline = a->timeline;
+    t.at_s = now_s;
+    if (kinds & CONAN_WANTS_HEAP) write_heap_profile(a, &t, note);
+    if (kinds & CONAN_WANTS_THREADS) write_thread_profiles(a, &t);
+    if (kinds & CONAN_WANTS_CPU) open_cpu_window(a, &t, now_s);
 }

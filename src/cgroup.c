@@ -1,4 +1,5 @@
-/* cgroup.c — owns finding this process's cgroups and reading their CPU quota.
+/* cgroup.c — owns finding this process's cgroups and reading their CPU quota
+ * (and which cgroup it comes from) and memory limit.
  *
  * Design: resolution is pure parsing of two files under a root prefix
  * (<root>/proc/self/cgroup and <root>/proc/self/mountinfo), so tests can feed
@@ -440,12 +441,15 @@ static double v1_limit_in(const char *dir)
     return limit_from(quota, period);
 }
 
-/* Smallest positive limit from dir and each ancestor up to and including mount.
- * Every step makes the path strictly shorter, so odd paths cannot loop. If dir
- * is not under mount, only dir itself is read. */
-static double smallest_limit_up_to_mount(const char *dir, const char *mount,
-                                         double (*limit_in)(const char *dir))
+/* Smallest positive limit from dir and each ancestor up to and including mount,
+ * and where it was found (into where, if not NULL; "" when none): the deepest
+ * of equal limits, as the walk goes up and only a strictly smaller one
+ * replaces it. Every step makes the path strictly shorter, so odd paths cannot
+ * loop. If dir is not under mount, only dir itself is read. */
+static double smallest_limit_up_to_mount(const char *dir, const char *mount, double (*limit_in)(const char *dir),
+                                         char where[PATH_MAX])
 {
+    if (where) where[0] = '\0';
     if (!dir[0]) return 0;
     char current[PATH_MAX];
     if (!copy_string(current, sizeof current, dir)) return 0;
@@ -453,7 +457,10 @@ static double smallest_limit_up_to_mount(const char *dir, const char *mount,
     double smallest = 0;
     for (;;) {
         double limit = limit_in(current);
-        if (limit > 0 && (smallest == 0 || limit < smallest)) smallest = limit;
+        if (limit > 0 && (smallest == 0 || limit < smallest)) {
+            smallest = limit;
+            if (where) memcpy(where, current, strlen(current) + 1);
+        }
         size_t len = strlen(current);
         if (len <= stop) break;
         char *slash = strrchr(current, '/');
@@ -464,13 +471,26 @@ static double smallest_limit_up_to_mount(const char *dir, const char *mount,
     return smallest;
 }
 
-double conan_cgroup_cpu_quota(const struct conan_cgroup *cg)
+/* One walk per hierarchy serves both the quota and where it binds, so the
+ * throttle meter reads the cpu.stat of the very cgroup the quota came from.
+ * The smaller of v2 and v1 wins; on a tie v1, which on a hybrid host is where
+ * the cpu controller (and so its cpu.stat) lives. */
+double conan_cgroup_cpu_quota_dir(const struct conan_cgroup *cg, char *dir, size_t len)
 {
-    double v2 = smallest_limit_up_to_mount(cg->v2_dir, cg->v2_mount, v2_limit_in);
-    double v1 = smallest_limit_up_to_mount(cg->cpu_v1_dir, cg->cpu_v1_mount, v1_limit_in);
-    if (v2 > 0 && v1 > 0) return v2 < v1 ? v2 : v1;
-    return v2 > 0 ? v2 : v1;
+    char v2_where[PATH_MAX], v1_where[PATH_MAX];
+    double v2 = smallest_limit_up_to_mount(cg->v2_dir, cg->v2_mount, v2_limit_in, v2_where);
+    double v1 = smallest_limit_up_to_mount(cg->cpu_v1_dir, cg->cpu_v1_mount, v1_limit_in, v1_where);
+    bool use_v1 = v1 > 0 && (v2 <= 0 || v1 <= v2);
+    double quota = use_v1 ? v1 : v2;
+    if (!dir || len == 0) return quota;
+    dir[0] = '\0';
+    if (quota <= 0) return 0;
+    /* A cut directory would name another cgroup: report none instead. */
+    if (!copy_string(dir, len, use_v1 ? v1_where : v2_where)) return 0;
+    return quota;
 }
+
+double conan_cgroup_cpu_quota(const struct conan_cgroup *cg) { return conan_cgroup_cpu_quota_dir(cg, NULL, 0); }
 
 /* ------------------------------------------------------------ memory limit */
 
@@ -491,8 +511,8 @@ static double v1_memory_in(const char *dir) { return bytes_limit_in(dir, "memory
 
 double conan_cgroup_memory_limit(const struct conan_cgroup *cg)
 {
-    double v2 = smallest_limit_up_to_mount(cg->v2_dir, cg->v2_mount, v2_memory_in);
-    double v1 = smallest_limit_up_to_mount(cg->mem_v1_dir, cg->mem_v1_mount, v1_memory_in);
+    double v2 = smallest_limit_up_to_mount(cg->v2_dir, cg->v2_mount, v2_memory_in, NULL);
+    double v1 = smallest_limit_up_to_mount(cg->mem_v1_dir, cg->mem_v1_mount, v1_memory_in, NULL);
     if (v2 > 0 && v1 > 0) return v2 < v1 ? v2 : v1;
     return v2 > 0 ? v2 : v1;
 }

@@ -3,6 +3,7 @@
 #define CONAN_CGROUP_H
 
 #include <limits.h>
+#include <stddef.h>
 
 /* Where this process's cgroups live. Paths include the root prefix that
  * conan_cgroup_resolve was given, so readers can open them directly. */
@@ -25,6 +26,11 @@ int conan_cgroup_resolve(const char *root, struct conan_cgroup *out);
  * mount point, v2 cpu.max and v1 cfs_quota_us/cfs_period_us both considered.
  * Returns 0 when no quota applies or nothing could be read. */
 double conan_cgroup_cpu_quota(const struct conan_cgroup *cg);
+/* The same quota, and the directory of the cgroup that sets it into dir (if
+ * not NULL): the nearest to the process among equal quotas; v1 on a tie
+ * between v2 and v1. Returns 0 and dir "" when no quota applies or the
+ * directory does not fit in len. */
+double conan_cgroup_cpu_quota_dir(const struct conan_cgroup *cg, char *dir, size_t len);
 /* Bytes of memory the cgroups allow (v2 memory.max, v1 memory.limit_in_bytes),
  * the smallest along the path up to the mount point; 0 when none applies. */
 double conan_cgroup_memory_limit(const struct conan_cgroup *cg);

@@ -8,6 +8,8 @@
 #include "elf_image.h"
 #include "pprof.h"
 #include "procfs.h"
+#include "stuck.h"
+#include "timeline.h"
 #include "trip_rules.h"
 #include "symbols.h"
 
@@ -25,6 +27,18 @@ void conan_context_collect(struct conan_context *ctx)
     if (uname(&u) == 0) snprintf(ctx->kernel, sizeof ctx->kernel, "%s %s %s", u.sysname, u.release, u.machine);
     snprintf(ctx->glibc, sizeof ctx->glibc, "%s", gnu_get_libc_version());
     ctx->have_cgroup = conan_cgroup_resolve("", &ctx->cgroup) == 0;
+}
+
+static void stuck_comments(struct conan_pprof *p, const struct conan_config *cfg, const struct conan_stuck_report *r)
+{
+    conan_pprof_comment(p, "trigger: stuck, %d thread%s blocked at one place for stuck.after_s (%d s) or more", r->n,
+                        r->n == 1 ? "" : "s", cfg->stuck.after_s);
+    for (int i = 0; i < r->n && i < CONAN_STUCK_MAX; i++) {
+        const struct conan_stuck_thread *st = &r->thread[i];
+        const char *call = conan_syscall_name(st->syscall);
+        conan_pprof_comment(p, "stuck: thread %s (tid %d) for %.0f s in %s%s%s", st->name, (int)st->tid, st->for_s,
+                            call ? call : "a system call", st->function[0] ? ", in " : "", st->function);
+    }
 }
 
 void conan_context_comments(struct conan_pprof *p, const struct conan_config *cfg,
@@ -48,6 +62,9 @@ void conan_context_comments(struct conan_pprof *p, const struct conan_config *cf
         conan_pprof_comment(p, "trigger: %s %s, value %.1f, window mean %.1f (min %g, diff %g%%, abs %g, window %d, sustain %d)",
                             t->metric, conan_reason_name(t->reason), t->value, t->mean, t->rule->min,
                             t->rule->diff, t->rule->abs, t->rule->window, t->rule->sustain);
+    else if (t->stuck)
+        stuck_comments(p, cfg, t->stuck);
     else
         conan_pprof_comment(p, "trigger: %s", conan_reason_name(t->reason));
+    conan_timeline_comments(p, t->timeline, t->at_s, cfg->interval_ms);
 }

@@ -23,11 +23,19 @@ struct conan_context {
 void conan_context_collect(struct conan_context *ctx);
 
 /* What made a profile happen, for comments and the event line. */
+struct conan_stuck_report;
+struct conan_timeline;
 struct conan_trigger {
-    const char *metric;          /* "cpu", "memory", "heap", "threads", or "" for manual/continuous */
+    const char *metric;          /* "cpu", "memory", "heap", "threads", "throttle", "pressure.cpu",
+                                    "pressure.memory", "pressure.io", "stuck", or "" for manual/continuous */
     enum conan_reason reason;
     double value, mean;
-    const struct conan_rule_config *rule;
+    const struct conan_rule_config *rule;     /* NULL for stuck, manual and continuous */
+    const struct conan_stuck_report *stuck;   /* the stuck threads, for a stuck trip */
+    /* Set by actions.c: the ticks around the trip, and when it happened
+     * (monotonic s); ticks after at_s are "during" a window. */
+    const struct conan_timeline *timeline;
+    double at_s;
 };
 /* Adds the context of the moment as profile comments. */
 void conan_context_comments(struct conan_pprof *p, const struct conan_config *cfg,

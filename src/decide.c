@@ -6,8 +6,12 @@
  * builds a profile or starts a timer.
  *
  * Order within a tick (it matters: a window opened by a trip means the
- * continuous period waits): CPU ceiling → CPU rule → memory and heap rules →
- * thread rule → continuous period. The monitor then looks for trigger files. */
+ * continuous period waits, and the first rule to open a window names it):
+ * CPU ceiling → CPU, throttle and CPU pressure rules (a CPU window) →
+ * memory, heap and memory pressure rules (a heap profile) → thread, I/O
+ * pressure and stuck rules (the thread profiles) → continuous period. The
+ * monitor then looks for trigger files. A metric the tick could not read
+ * (no quota, no PSI) is not fed to its rule at all. */
 #include "decide.h"
 
 #include <assert.h>
@@ -27,6 +31,8 @@ void conan_decider_reset(struct conan_decider *d, const struct conan_config *cfg
     conan_rule_reset(&d->memory_rule);
     conan_rule_reset(&d->heap_rule);
     conan_rule_reset(&d->threads_rule);
+    conan_rule_reset(&d->throttle_rule);
+    for (int i = 0; i < CONAN_PSI_COUNT; i++) conan_rule_reset(&d->pressure_rule[i]);
     d->next_continuous_s = now_s + cfg->continuous.every_s;
     d->started_wall_s = wall_s;
     d->pid = pid;
@@ -91,48 +97,108 @@ double conan_decide_next_deadline(const struct conan_decider *d, double limit_s)
     return d->followup_s > 0 && d->followup_s < limit_s ? d->followup_s : limit_s;
 }
 
-static void cpu_rule(struct conan_decider *d, double now_s, double cpu, bool over_ceiling)
+/* A rule whose trip opens a CPU window (cpu, throttle, pressure.cpu): not at
+ * or above the cpu.max ceiling, and not while a window is open, and then the
+ * rule does not start its cooldown, so it trips when the window has closed. */
+static void cpu_window_rule(struct conan_decider *d, double now_s, const struct conan_rule_config *rule,
+                            struct conan_rule_state *st, const char *metric, double value, bool over_ceiling)
 {
-    struct conan_verdict v = conan_rule_observe(&d->cfg->cpu.rule, &d->cpu_rule, cpu, now_s);
+    struct conan_verdict v = conan_rule_observe(rule, st, value, now_s);
     if (v.reason == CONAN_REASON_NONE || d->ops.window_open(d->ops.arg) || over_ceiling) return;
-    struct conan_trigger t = { .metric = "cpu", .reason = v.reason, .value = cpu, .mean = v.mean,
-                               .rule = &d->cfg->cpu.rule };
-    if (act_on(d, &t, CONAN_WANTS_CPU, now_s, NULL)) conan_rule_commit(&d->cpu_rule, now_s);
+    struct conan_trigger t = { .metric = metric, .reason = v.reason, .value = value, .mean = v.mean, .rule = rule };
+    if (act_on(d, &t, CONAN_WANTS_CPU, now_s, NULL)) conan_rule_commit(st, now_s);
 }
 
-/* The memory and heap rules: either one writes a heap profile. */
+/* A rule whose trip writes profiles at once (kinds: heap or threads). */
+static void instant_rule(struct conan_decider *d, double now_s, const struct conan_rule_config *rule,
+                         struct conan_rule_state *st, const char *metric, double value, unsigned kinds)
+{
+    struct conan_verdict v = conan_rule_observe(rule, st, value, now_s);
+    if (v.reason == CONAN_REASON_NONE) return;
+    struct conan_trigger t = { .metric = metric, .reason = v.reason, .value = value, .mean = v.mean, .rule = rule };
+    if (act_on(d, &t, kinds, now_s, NULL)) conan_rule_commit(st, now_s);
+}
+
+static void cpu_rules(struct conan_decider *d, double now_s, const struct conan_readings *r, bool over_ceiling)
+{
+    const struct conan_config *cfg = d->cfg;
+    cpu_window_rule(d, now_s, &cfg->cpu.rule, &d->cpu_rule, "cpu", r->cpu_percent, over_ceiling);
+    if (r->throttle_available)
+        cpu_window_rule(d, now_s, &cfg->throttle.rule, &d->throttle_rule, "throttle", r->throttle_percent,
+                        over_ceiling);
+    if (r->pressure_available[CONAN_PSI_CPU])
+        cpu_window_rule(d, now_s, &cfg->pressure.cpu, &d->pressure_rule[CONAN_PSI_CPU], "pressure.cpu",
+                        r->pressure_percent[CONAN_PSI_CPU], over_ceiling);
+}
+
+/* The memory, heap and memory pressure rules: any of them writes a heap
+ * profile, one for all that trip in the same tick (the first names it). */
 static void memory_rules(struct conan_decider *d, double now_s, const struct conan_readings *r)
 {
     const struct conan_config *cfg = d->cfg;
-    struct conan_verdict mv = conan_rule_observe(&cfg->memory.rule, &d->memory_rule, r->rss_percent, now_s);
-    struct conan_verdict hv = conan_rule_observe(&cfg->heap.rule, &d->heap_rule, r->heap_mib, now_s);
-    if (mv.reason == CONAN_REASON_NONE && hv.reason == CONAN_REASON_NONE) return;
-    struct conan_trigger t;
-    if (mv.reason != CONAN_REASON_NONE)
-        t = (struct conan_trigger){ .metric = "memory", .reason = mv.reason, .value = r->rss_percent,
-                                    .mean = mv.mean, .rule = &cfg->memory.rule };
-    else
-        t = (struct conan_trigger){ .metric = "heap", .reason = hv.reason, .value = r->heap_mib, .mean = hv.mean,
-                                    .rule = &cfg->heap.rule };
+    struct {
+        const char *metric;
+        const struct conan_rule_config *rule;
+        struct conan_rule_state *st;
+        double value;
+        bool read;
+        struct conan_verdict v;
+    } rules[] = {
+        { "memory", &cfg->memory.rule, &d->memory_rule, r->rss_percent, true, { 0 } },
+        { "heap", &cfg->heap.rule, &d->heap_rule, r->heap_mib, true, { 0 } },
+        { "pressure.memory", &cfg->pressure.memory, &d->pressure_rule[CONAN_PSI_MEMORY],
+          r->pressure_percent[CONAN_PSI_MEMORY], r->pressure_available[CONAN_PSI_MEMORY], { 0 } },
+    };
+    enum { N = sizeof rules / sizeof rules[0] };
+    int first = -1;
+    for (int i = 0; i < N; i++) {
+        if (!rules[i].read) continue;
+        rules[i].v = conan_rule_observe(rules[i].rule, rules[i].st, rules[i].value, now_s);
+        if (first < 0 && rules[i].v.reason != CONAN_REASON_NONE) first = i;
+    }
+    if (first < 0) return;
+    struct conan_trigger t = { .metric = rules[first].metric, .reason = rules[first].v.reason,
+                               .value = rules[first].value, .mean = rules[first].v.mean, .rule = rules[first].rule };
     if (!act_on(d, &t, CONAN_WANTS_HEAP, now_s, NULL)) return;
-    if (mv.reason != CONAN_REASON_NONE) conan_rule_commit(&d->memory_rule, now_s);
-    if (hv.reason != CONAN_REASON_NONE) conan_rule_commit(&d->heap_rule, now_s);
+    for (int i = 0; i < N; i++)
+        if (rules[i].read && rules[i].v.reason != CONAN_REASON_NONE) conan_rule_commit(rules[i].st, now_s);
     if (cfg->heap.followup_s > 0 && r->heap_sampling) {
         d->followup_s = now_s + cfg->heap.followup_s;
         d->followup_trigger = t;
     }
 }
 
-/* The thread rule: live threads, our monitor excluded. */
-static void thread_rule(struct conan_decider *d, double now_s, const struct conan_readings *r)
+/* The thread rule (live threads, our monitor excluded) and the I/O pressure
+ * rule: the thread profiles show who waits where (a wall profile would be
+ * better for I/O; libconan has none yet). */
+static void thread_rules(struct conan_decider *d, double now_s, const struct conan_readings *r)
 {
-    if (!d->cfg->threads.rule.enable || r->threads <= 0) return;
-    double threads = (double)r->threads - 1;
-    struct conan_verdict v = conan_rule_observe(&d->cfg->threads.rule, &d->threads_rule, threads, now_s);
-    if (v.reason == CONAN_REASON_NONE) return;
-    struct conan_trigger t = { .metric = "threads", .reason = v.reason, .value = threads, .mean = v.mean,
-                               .rule = &d->cfg->threads.rule };
-    if (act_on(d, &t, CONAN_WANTS_THREADS, now_s, NULL)) conan_rule_commit(&d->threads_rule, now_s);
+    const struct conan_config *cfg = d->cfg;
+    if (cfg->threads.rule.enable && r->threads > 0)
+        instant_rule(d, now_s, &cfg->threads.rule, &d->threads_rule, "threads", (double)r->threads - 1,
+                     CONAN_WANTS_THREADS);
+    if (r->pressure_available[CONAN_PSI_IO])
+        instant_rule(d, now_s, &cfg->pressure.io, &d->pressure_rule[CONAN_PSI_IO], "pressure.io",
+                     r->pressure_percent[CONAN_PSI_IO], CONAN_WANTS_THREADS);
+}
+
+/* Threads stuck at one place for stuck.after_s, not reported yet: the thread
+ * profiles, with the report (the labels and the event name them). The value
+ * is the longest time one of them has been stuck. */
+static void stuck_rule(struct conan_decider *d, double now_s, const struct conan_readings *r)
+{
+    d->stuck_acted = false;
+    const struct conan_stuck_report *stuck = r->stuck;
+    if (!stuck || stuck->fresh == 0) return;
+    if (d->stuck_tripped && now_s < d->stuck_last_trip_s + d->cfg->stuck.cooldown_s) return;
+    double longest = 0;
+    for (int i = 0; i < stuck->n && i < CONAN_STUCK_MAX; i++)
+        if (stuck->thread[i].for_s > longest) longest = stuck->thread[i].for_s;
+    struct conan_trigger t = { .metric = "stuck", .reason = CONAN_REASON_ABS, .value = longest, .stuck = stuck };
+    if (!act_on(d, &t, CONAN_WANTS_THREADS, now_s, NULL)) return;
+    d->stuck_tripped = true;
+    d->stuck_last_trip_s = now_s;
+    d->stuck_acted = true;
 }
 
 void conan_decide_tick(struct conan_decider *d, double now_s, const struct conan_readings *r)
@@ -140,9 +206,10 @@ void conan_decide_tick(struct conan_decider *d, double now_s, const struct conan
     const struct conan_config *cfg = d->cfg;
     bool over_ceiling = cfg->cpu.max > 0 && r->cpu_percent >= cfg->cpu.max;
     if (d->ops.window_open(d->ops.arg) && over_ceiling) d->ops.close_window(d->ops.arg, "stopped early: CPU reached cpu.max");
-    cpu_rule(d, now_s, r->cpu_percent, over_ceiling);
+    cpu_rules(d, now_s, r, over_ceiling);
     memory_rules(d, now_s, r);
-    thread_rule(d, now_s, r);
+    thread_rules(d, now_s, r);
+    stuck_rule(d, now_s, r);
     if (cfg->mode == CONAN_MODE_CONTINUOUS && now_s >= d->next_continuous_s && !d->ops.window_open(d->ops.arg)) {
         static const struct conan_trigger continuous = { .metric = "", .reason = CONAN_REASON_CONTINUOUS };
         act_on(d, &continuous, enabled_kinds(d, !over_ceiling, r->heap_sampling), now_s, NULL);

@@ -12,6 +12,8 @@
 #include "config.h"
 #include "context.h"
 #include "kinds.h"
+#include "pressure.h"
+#include "stuck.h"
 #include "trip_rules.h"
 
 /* What the monitor does for a decision. */
@@ -32,12 +34,21 @@ struct conan_readings {
     double heap_mib;             /* heap in use; 0 when the heap rule is off */
     long threads;                /* live threads, the monitor included; 0 if unknown */
     bool heap_sampling;
+    bool throttle_available;     /* a CPU quota applies and cpu.stat was read */
+    double throttle_percent;     /* of the CFS periods that ended in the tick */
+    bool pressure_available[CONAN_PSI_COUNT];
+    double pressure_percent[CONAN_PSI_COUNT]; /* stall share of the tick */
+    const struct conan_stuck_report *stuck;   /* NULL when the stuck rule is off */
 };
 
 struct conan_decider {
     const struct conan_config *cfg;
     struct conan_decide_ops ops;
-    struct conan_rule_state cpu_rule, memory_rule, heap_rule, threads_rule;
+    struct conan_rule_state cpu_rule, memory_rule, heap_rule, threads_rule, throttle_rule;
+    struct conan_rule_state pressure_rule[CONAN_PSI_COUNT];
+    bool stuck_tripped;
+    double stuck_last_trip_s;
+    bool stuck_acted;            /* this tick's stuck trip was acted on: its threads are reported */
     struct conan_budget budget;
     bool budget_skip_logged;
     double next_continuous_s;

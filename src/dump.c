@@ -11,6 +11,8 @@
 #include "config.h"
 #include "context.h"
 #include "log.h"
+#include "stuck.h"
+#include "timeline.h"
 #include "trip_rules.h"
 
 #include <cjson/cJSON.h>
@@ -18,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +182,28 @@ static void iso_time_now(char *out, size_t len)
     snprintf(out, len, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
 }
 
+/* The stuck threads a stuck trip names, and its threshold. */
+static void add_stuck(cJSON *o, const struct conan_config *cfg, const struct conan_stuck_report *stuck)
+{
+    cJSON *th = cJSON_AddObjectToObject(o, "thresholds");
+    if (th) cJSON_AddNumberToObject(th, "after_s", cfg->stuck.after_s);
+    cJSON *list = cJSON_AddArrayToObject(o, "stuck");
+    for (int i = 0; list && i < stuck->n && i < CONAN_STUCK_MAX; i++) {
+        const struct conan_stuck_thread *st = &stuck->thread[i];
+        cJSON *item = cJSON_CreateObject();
+        if (!item) break;
+        cJSON_AddNumberToObject(item, "tid", st->tid);
+        cJSON_AddStringToObject(item, "thread", st->name);
+        const char *call = conan_syscall_name(st->syscall);
+        if (call) cJSON_AddStringToObject(item, "syscall", call);
+        else cJSON_AddNumberToObject(item, "syscall", (double)st->syscall);
+        if (st->function[0]) cJSON_AddStringToObject(item, "function", st->function);
+        cJSON_AddNumberToObject(item, "for_s", round(st->for_s * 10.0) / 10.0);
+        cJSON_AddItemToArray(list, item);
+    }
+    if (stuck->n > CONAN_STUCK_MAX) cJSON_AddNumberToObject(o, "stuck_total", stuck->n);
+}
+
 static cJSON *event_json(const struct conan_config *cfg, const struct conan_event *ev)
 {
     char when[48];
@@ -216,6 +241,11 @@ static cJSON *event_json(const struct conan_config *cfg, const struct conan_even
     if (ev->bytes > 0) cJSON_AddNumberToObject(o, "bytes", (double)ev->bytes);
     if (ev->note) cJSON_AddStringToObject(o, "note", ev->note);
     if (ev->error) cJSON_AddStringToObject(o, "error", ev->error);
+    if (t->stuck) add_stuck(o, cfg, t->stuck);
+    if (t->timeline) { /* last: the long part of the line */
+        cJSON *timeline = conan_timeline_json(t->timeline, t->at_s, cfg->interval_ms);
+        if (timeline) cJSON_AddItemToObject(o, "timeline", timeline);
+    }
     return o;
 }
 

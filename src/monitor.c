@@ -14,6 +14,7 @@
 #include "monitor.h"
 
 #include <errno.h>
+#include <math.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
@@ -31,10 +32,13 @@
 #include "heap.h"
 #include "log.h"
 #include "metrics.h"
+#include "pressure.h"
 #include "procfs.h"
 #include "sigprof.h"
 #include "stack_walk.h"
+#include "stuck.h"
 #include "thread_registry.h"
+#include "timeline.h"
 
 #define RESCAN_MS 100          /* new-thread scan and window-end granularity */
 #define LIMITS_REFRESH_S 5.0   /* how often quota, affinity and online CPUs are re-read */
@@ -58,6 +62,10 @@ static struct {
     struct conan_decider decider;
     struct conan_actions act;
     struct conan_cpu_meter meter;
+    struct conan_throttle_meter throttle;
+    struct conan_psi_meter psi;
+    struct conan_stuck_report stuck;
+    struct conan_timeline timeline;
     double next_tick_s, started_wall_s;
     double usable_cpus, limits_read_s;
     pid_t pid;
@@ -91,6 +99,27 @@ static const struct conan_decide_ops ops = { .act = act, .window_open = window_o
 
 /* ---- a tick: read the collectors, decide ---- */
 
+/* The tick as the timeline keeps it: what the rules are about to see. */
+static void record_tick(double now_s, const struct conan_readings *r, const struct conan_process_stat *st,
+                        double throttled_s)
+{
+    struct conan_tick t = {
+        .mono_s = now_s,
+        .wall_s = conan_wall_seconds(),
+        .cpu_percent = r->cpu_percent,
+        .rss_mib = st->rss_bytes / MIB,
+        .heap_mib = mon.cfg.heap.rule.enable ? r->heap_mib : NAN,
+        .threads = st->threads > 0 ? (double)st->threads - 1 : NAN, /* the monitor excluded */
+        .throttled_percent = r->throttle_available ? r->throttle_percent : NAN,
+        .throttled_s = r->throttle_available ? throttled_s : NAN,
+        .stuck = r->stuck ? r->stuck->n : NAN,
+    };
+    for (int i = 0; i < CONAN_PSI_COUNT; i++)
+        t.pressure[i] = r->pressure_available[i] ? r->pressure_percent[i] : NAN;
+    conan_timeline_add(&mon.timeline, &t);
+    if (conan_cpu_window_open()) conan_act_window_tick(&mon.act, &t);
+}
+
 static void tick(double now_s, const struct conan_process_stat *st)
 {
     const struct conan_cgroup *cg = mon.ctx.have_cgroup ? &mon.ctx.cgroup : NULL;
@@ -108,7 +137,16 @@ static void tick(double now_s, const struct conan_process_stat *st)
         const char *source;
         r.heap_mib = conan_heap_in_use_bytes(&source) / MIB;
     }
+    double throttled_s = 0;
+    r.throttle_available = conan_throttle_meter_read(&mon.throttle, &r.throttle_percent, &throttled_s);
+    conan_psi_meter_read(&mon.psi, now_s, r.pressure_percent, r.pressure_available);
+    if (mon.cfg.stuck.enable) {
+        conan_stuck_check(&mon.cfg, now_s, &mon.stuck);
+        r.stuck = &mon.stuck;
+    }
+    record_tick(now_s, &r, st, throttled_s);
     conan_decide_tick(&mon.decider, now_s, &r);
+    if (mon.decider.stuck_acted) conan_stuck_reported(&mon.stuck);
     conan_sigprof_settle(); /* SIGPROF back to the program once late signals of ours have arrived */
     /* Objects loaded since the last tick become unwindable for heap samples. */
     if (conan_heap_sampling()) {
@@ -117,6 +155,33 @@ static void tick(double now_s, const struct conan_process_stat *st)
     }
     if (conan_trigger_file_present(&mon.decider, conan_wall_seconds()))
         conan_decide_request(&mon.decider, now_s, conan_heap_sampling());
+}
+
+/* The meters of what the container suffers, and a new timeline and stuck
+ * watch: at start and in a forked child (its own process, its own story). */
+static void open_meters(void)
+{
+    const struct conan_cgroup *cg = mon.ctx.have_cgroup ? &mon.ctx.cgroup : NULL;
+    conan_throttle_meter_open(&mon.throttle, cg);
+    conan_throttle_meter_read(&mon.throttle, &(double){ 0 }, &(double){ 0 }); /* prime */
+    const struct conan_config *cfg = &mon.cfg;
+    bool pressure_wanted = cfg->pressure.cpu.enable || cfg->pressure.memory.enable || cfg->pressure.io.enable;
+    int files = conan_psi_meter_open(&mon.psi, cg, cfg->pressure.host, "");
+    double unused[CONAN_PSI_COUNT];
+    bool unused_available[CONAN_PSI_COUNT];
+    conan_psi_meter_read(&mon.psi, conan_monotonic_seconds(), unused, unused_available); /* prime */
+    /* A kernel without PSI, where the config expects it (a cgroup v2 host, or
+     * pressure.host): said once. A cgroup v1 host without pressure.host is
+     * the documented default, not worth a line. */
+    static int no_psi_once;
+    bool expected = cfg->pressure.host || (cg && cg->v2_dir[0]);
+    if (pressure_wanted && files == 0 && expected && access("/proc/pressure", F_OK) != 0)
+        conan_log_once(&no_psi_once, "pressure rules unavailable: this kernel has no pressure stall information "
+                                     "(/proc/pressure is missing; PSI needs CONFIG_PSI and psi=1)");
+    conan_timeline_reset(&mon.timeline, cfg->timeline.ticks);
+    mon.act.timeline = &mon.timeline;
+    conan_stuck_reset();
+    memset(&mon.stuck, 0, sizeof mon.stuck);
 }
 
 /* ---- the thread ---- */
@@ -143,6 +208,7 @@ static void *monitor_main(void *arg)
     conan_heap_exempt_this_thread(); /* the profiles' own allocations are never sampled */
     double now_s = conan_monotonic_seconds();
     conan_cpu_meter_percent(&mon.meter, 1); /* prime */
+    open_meters();
     mon.next_tick_s = now_s + interval_s;
     conan_decider_reset(&mon.decider, &mon.cfg, &ops, now_s, mon.started_wall_s, mon.pid);
 

@@ -18,8 +18,8 @@ struct conan_cpu_stat {
     uint64_t periods, throttled;
     double throttled_s;
 };
-/* Parses the text of a cpu.stat file (v1 or v2 keys); false if the period
- * counters are missing. */
+/* Parses the text of a cpu.stat file (v1 or v2 keys, in any order, unknown
+ * keys skipped); false if nr_periods or nr_throttled is missing. */
 bool conan_cpu_stat_parse(const char *text, struct conan_cpu_stat *out);
 
 /* The throttle meter: which cgroup's cpu.stat it reads (the one whose quota
@@ -34,7 +34,9 @@ struct conan_throttle_meter {
 bool conan_throttle_meter_open(struct conan_throttle_meter *m, const struct conan_cgroup *cg);
 /* Since the previous call: the percent of CFS periods that were throttled
  * (0 when no period ended) and the throttled time. False when unavailable
- * (no quota, unreadable) and on the first call, which primes the meter. */
+ * (no quota, unreadable) and on the first call, which primes the meter; a
+ * counter that went backwards (the cgroup made anew) and the first good read
+ * after an unreadable one prime it again. */
 bool conan_throttle_meter_read(struct conan_throttle_meter *m, double *percent, double *throttled_s);
 
 /* ---- pressure stall information ---- */
@@ -54,17 +56,23 @@ struct conan_psi_meter {
     bool primed[CONAN_PSI_COUNT];
     const char *source;                   /* "cgroup", "host" or NULL (none) */
 };
-/* Picks the files: <v2 dir>/<resource>.pressure of the process's own cgroup
- * when they exist, else /proc/pressure/<resource> when host_fallback is set.
- * root prefixes every path ("" on a real system; tests pass a fixture tree).
- * Returns how many resources have a file; m->source says from where. */
+/* Picks the files, per resource: <cg->v2_dir>/<resource>.pressure of the
+ * process's own cgroup when it reads as a pressure text (PSI switched off
+ * reads as an error), else <root>/proc/pressure/<resource> when host_fallback
+ * is set. cg may be NULL (no cgroup found). root prefixes the host path only
+ * ("" on a real system; tests pass a fixture tree): cg's paths already hold
+ * the root that conan_cgroup_resolve was given. Returns how many resources
+ * have a file; m->source says from where: "cgroup" if any file is the
+ * cgroup's (the host's then only fill gaps), "host" if all are the host's. */
 int conan_psi_meter_open(struct conan_psi_meter *m, const struct conan_cgroup *cg, bool host_fallback,
                          const char *root);
 /* Stall share of each resource since the previous call, as a percent of the
- * wall time between the calls: the growth of the "some" total (time in
- * which at least one task waited), not the kernel's 10-second average, which
- * lags. available[r] is false for a resource without a file, if unreadable,
- * and on the first call (which primes). now_s is monotonic seconds. */
+ * wall time between the calls (clamped to [0, 100]): the growth of the
+ * "some" total (time in which at least one task waited), not the kernel's
+ * 10-second average, which lags. available[r] is false for a resource
+ * without a file, if unreadable, and on the first call (which primes); a
+ * total that went backwards, a clock that did not advance and the first good
+ * read after an unreadable one prime again. now_s is monotonic seconds. */
 void conan_psi_meter_read(struct conan_psi_meter *m, double now_s, double percent[CONAN_PSI_COUNT],
                           bool available[CONAN_PSI_COUNT]);
 

@@ -4,7 +4,9 @@
 #ifndef CONAN_TIMELINE_H
 #define CONAN_TIMELINE_H
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
+#include "pprof.h"
 #include "pressure.h"
 
 #define CONAN_TIMELINE_MAX 600
@@ -29,7 +31,21 @@ struct conan_timeline {
 
 void conan_timeline_reset(struct conan_timeline *tl, int ticks);
 void conan_timeline_add(struct conan_timeline *tl, const struct conan_tick *t);
+/* A CPU window's own timeline: dst gets src's ticks, oldest first, with
+ * room for CONAN_TIMELINE_MAX in all, so the ticks during the window, added
+ * with conan_timeline_extend, never push out those before it (ticks beyond
+ * the room are dropped). */
+void conan_timeline_freeze(struct conan_timeline *dst, const struct conan_timeline *src);
+void conan_timeline_extend(struct conan_timeline *tl, const struct conan_tick *t);
 /* The i-th oldest tick kept (0 <= i < tl->n). */
 const struct conan_tick *conan_timeline_at(const struct conan_timeline *tl, int i);
+
+/* The event's "timeline" object: {"interval_ms", "before": [ticks up to
+ * at_s], "during": [later ticks, if any]}, each tick with wall_s, t_s
+ * (seconds from the trip) and the metrics read. NULL on allocation failure. */
+cJSON *conan_timeline_json(const struct conan_timeline *tl, double at_s, int interval_ms);
+/* The same as profile comments: a header line, then one line per metric
+ * with its values oldest first and "|" after the trip's tick. */
+void conan_timeline_comments(struct conan_pprof *p, const struct conan_timeline *tl, double at_s, int interval_ms);
 
 #endif

@@ -101,6 +101,29 @@ for name, points in series.items():
 PY
 }
 
+# cpu_quota_cgroup QUOTA_US PERIOD_US — makes a child cgroup with that CPU
+# quota (v1 cpu controller, or v2 with the cpu controller), removed when the
+# test ends, and sets CG to it; skips (with the reason) where that cannot be
+# done. Needs root. Run a command in it with: in_cgroup CMD...
+cpu_quota_cgroup() {
+    [ "$(id -u)" -eq 0 ] || skip "needs root to create a cgroup"
+    CG=""
+    if [ -w /sys/fs/cgroup/cpu ] && [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+        CG=/sys/fs/cgroup/cpu/conan-test-$$
+        mkdir "$CG" || skip "cannot create $CG"
+        echo "$2" > "$CG/cpu.cfs_period_us"; echo "$1" > "$CG/cpu.cfs_quota_us"
+    elif grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+        CG=/sys/fs/cgroup/conan-test-$$
+        mkdir "$CG" || skip "cannot create $CG"
+        echo "+cpu" > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+        echo "$1 $2" > "$CG/cpu.max" || { rmdir "$CG"; skip "cannot set cpu.max"; }
+    else
+        skip "no writable cgroup cpu controller (v1 cpu or v2 with cpu) on this machine"
+    fi
+    at_exit 'rmdir "$CG" 2>/dev/null'
+}
+in_cgroup() { sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CG" "$@"; }
+
 # write_config FILE JSON — JSON may use @DUMPS@ for the scratch dump dir.
 write_config() { printf '%s\n' "${2//@DUMPS@/$DUMPS}" > "$1"; }
 

@@ -92,7 +92,7 @@ static struct conan_config cfg;
  * caller frees it) or NULL if it was refused. */
 static void *cycle(size_t *len)
 {
-    static const struct conan_trigger trigger = { "cpu", CONAN_REASON_ABS, 90, 10, NULL };
+    static const struct conan_trigger trigger = { .metric = "cpu", .reason = CONAN_REASON_ABS, .value = 90, .mean = 10 };
     struct conan_context ctx;
     memset(&ctx, 0, sizeof ctx);
     snprintf(ctx.host, sizeof ctx.host, "testhost");

@@ -193,6 +193,34 @@ static void test_only_selects_by_name(void)
     CHECK(conan_config_selects(&c));
 }
 
+/* stuck.ignore: the defaults name the idle waits; a list given replaces
+ * them; a nested rule section is checked like the others. */
+static void test_stuck_ignore_and_pressure(void)
+{
+    struct conan_config c;
+    char err[512] = "";
+    CHECK_INT(parse("{}", &c, err, sizeof err), 0);
+    CHECK(c.stuck.ignore.n > 10);
+    CHECK(conan_names_match(&c.stuck.ignore, "epoll_wait"));
+    CHECK(conan_names_match(&c.stuck.ignore, "pthread_cond_wait"));
+    CHECK(conan_names_match(&c.stuck.ignore, "__pthread_cond_timedwait"));
+    CHECK(conan_names_match(&c.stuck.ignore, "__poll"));
+    CHECK(!conan_names_match(&c.stuck.ignore, "pthread_mutex_lock"));
+    CHECK(!conan_names_match(&c.stuck.ignore, "read"));
+    CHECK(!c.pressure.host);
+    CHECK_INT(c.pressure.cpu.window, 0);
+    CHECK_INT(c.timeline.ticks, 60);
+    CHECK_INT(parse("{ \"stuck\": { \"ignore\": [\"my_pool_wait\"] }, \"pressure\": { \"io\": { \"abs\": 30 } } }",
+                    &c, err, sizeof err), 0);
+    CHECK_INT(c.stuck.ignore.n, 1);
+    CHECK(!conan_names_match(&c.stuck.ignore, "epoll_wait"));
+    CHECK_NEAR(c.pressure.io.abs, 30, 1e-9);
+    CHECK_INT(parse("{ \"pressure\": { \"io\": { \"abs\": 300 } } }", &c, err, sizeof err), -1);
+    CHECK_STR(err, "conf.json: pressure.io.abs: 300 is out of range [0, 100]");
+    CHECK_INT(parse("{ \"pressure\": { \"disk\": {} } }", &c, err, sizeof err), -1);
+    CHECK_STR(err, "conf.json: pressure.disk: unknown key (valid here: host, cpu, memory, io)");
+}
+
 static void test_file_errors(void)
 {
     struct conan_config c;
@@ -244,6 +272,7 @@ int main(void)
     test_empty_object_keeps_defaults();
     test_bad_configs();
     test_only_selects_by_name();
+    test_stuck_ignore_and_pressure();
     test_file_errors();
     test_reference_lists_every_key();
     CHECK_DONE();

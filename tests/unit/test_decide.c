@@ -17,6 +17,7 @@ static struct {
     char metric[MAX_CALLS][16];
     enum conan_reason reason[MAX_CALLS];
     const char *note[MAX_CALLS];
+    const struct conan_stuck_report *stuck[MAX_CALLS];
     bool window;                 /* the fake window */
     int closed;                  /* close_window calls */
     const char *close_note;
@@ -30,6 +31,7 @@ static void fake_act(void *arg, unsigned kinds, const struct conan_trigger *t, c
     snprintf(fake.metric[fake.n], sizeof fake.metric[0], "%s", t->metric);
     fake.reason[fake.n] = t->reason;
     fake.note[fake.n] = note;
+    fake.stuck[fake.n] = t->stuck;
     fake.n++;
     if (kinds & CONAN_WANTS_CPU) fake.window = true;
 }
@@ -237,6 +239,100 @@ static void trigger_files(void)
     rmdir(dir);
 }
 
+/* Throttling and CPU pressure open a CPU window like the CPU rule; a metric
+ * the tick could not read is not fed (an unavailable reading of 0 would
+ * otherwise count as a calm tick). */
+static void throttle_and_cpu_pressure_open_a_window_only_when_read(void)
+{
+    conan_config_defaults(&cfg);
+    cfg.cpu.rule.enable = false;
+    start();
+    struct conan_readings r = { .cpu_percent = 30, .threads = 3, .throttle_percent = 90 };
+    conan_decide_tick(&d, 5, &r); /* not available: not a trip */
+    CHECK_INT(fake.n, 0);
+    r.throttle_available = true;
+    conan_decide_tick(&d, 10, &r);
+    CHECK_INT(fake.n, 1);
+    CHECK_INT(fake.kinds[0], CONAN_WANTS_CPU);
+    CHECK_STR(fake.metric[0], "throttle");
+    r.pressure_available[CONAN_PSI_CPU] = true;
+    r.pressure_percent[CONAN_PSI_CPU] = 80;
+    conan_decide_tick(&d, 15, &r); /* the window is open: CPU pressure waits, without cooling down */
+    CHECK_INT(fake.n, 1);
+    fake.window = false;
+    conan_decide_tick(&d, 20, &r); /* throttle cools down; CPU pressure trips now */
+    CHECK_INT(fake.n, 2);
+    CHECK_STR(fake.metric[1], "pressure.cpu");
+    fake.window = false;
+    r.throttle_percent = 3; /* below throttle.min */
+    r.pressure_percent[CONAN_PSI_CPU] = 49; /* below pressure.cpu.abs */
+    conan_decide_tick(&d, 200, &r);
+    CHECK_INT(fake.n, 2);
+}
+
+/* Memory pressure writes a heap profile (one for every memory rule that
+ * trips in the tick), I/O pressure the thread profiles. */
+static void memory_and_io_pressure(void)
+{
+    conan_config_defaults(&cfg);
+    cfg.heap.rule.enable = false;
+    start();
+    struct conan_readings r = { .threads = 3, .heap_sampling = true };
+    r.pressure_available[CONAN_PSI_MEMORY] = r.pressure_available[CONAN_PSI_IO] = true;
+    r.pressure_percent[CONAN_PSI_MEMORY] = 12;
+    r.pressure_percent[CONAN_PSI_IO] = 5;
+    conan_decide_tick(&d, 5, &r);
+    CHECK_INT(fake.n, 1);
+    CHECK_INT(fake.kinds[0], CONAN_WANTS_HEAP);
+    CHECK_STR(fake.metric[0], "pressure.memory");
+    r.pressure_percent[CONAN_PSI_IO] = 45;
+    conan_decide_tick(&d, 10, &r); /* memory pressure cools down */
+    CHECK_INT(fake.n, 2);
+    CHECK_INT(fake.kinds[1], CONAN_WANTS_THREADS);
+    CHECK_STR(fake.metric[1], "pressure.io");
+    /* With the memory rule tripping in the same tick, one heap profile. */
+    conan_config_defaults(&cfg);
+    cfg.memory.rule.abs = 50;
+    cfg.memory.rule.window = 0;
+    start();
+    r = (struct conan_readings){ .threads = 3, .rss_percent = 60, .heap_sampling = true };
+    r.pressure_available[CONAN_PSI_MEMORY] = true;
+    r.pressure_percent[CONAN_PSI_MEMORY] = 30;
+    conan_decide_tick(&d, 5, &r);
+    CHECK_INT(fake.n, 1);
+    CHECK_STR(fake.metric[0], "memory");
+    conan_decide_tick(&d, 10, &r); /* both cool down */
+    CHECK_INT(fake.n, 1);
+}
+
+/* Fresh stuck threads write the thread profiles with the report; threads
+ * already reported do not; the cooldown holds new ones back. */
+static void stuck_threads_trip_once_each(void)
+{
+    conan_config_defaults(&cfg);
+    cfg.stuck.cooldown_s = 100;
+    start();
+    struct conan_stuck_report report = { .n = 2, .fresh = 2 };
+    report.thread[0].for_s = 31;
+    report.thread[1].for_s = 40;
+    struct conan_readings r = { .threads = 3, .stuck = &report };
+    conan_decide_tick(&d, 5, &r);
+    CHECK_INT(fake.n, 1);
+    CHECK_INT(fake.kinds[0], CONAN_WANTS_THREADS);
+    CHECK_STR(fake.metric[0], "stuck");
+    CHECK(fake.stuck[0] == &report);
+    CHECK(d.stuck_acted);
+    report.fresh = 0; /* the monitor marked them reported */
+    conan_decide_tick(&d, 10, &r);
+    CHECK_INT(fake.n, 1);
+    CHECK(!d.stuck_acted);
+    report.fresh = 1; /* a new one, within the cooldown */
+    conan_decide_tick(&d, 50, &r);
+    CHECK_INT(fake.n, 1);
+    conan_decide_tick(&d, 106, &r);
+    CHECK_INT(fake.n, 2);
+}
+
 int main(void)
 {
     cpu_rule_opens_one_window_and_cools_down();
@@ -247,5 +343,8 @@ int main(void)
     request_waits_for_the_open_window();
     continuous_asks_for_every_enabled_kind_on_schedule();
     trigger_files();
+    throttle_and_cpu_pressure_open_a_window_only_when_read();
+    memory_and_io_pressure();
+    stuck_threads_trip_once_each();
     CHECK_DONE();
 }
