@@ -315,10 +315,22 @@ static bool judge(struct check *c, const uintptr_t *pcs, int depth, bool *idle, 
     return conan_symbols_complete(c->syms);
 }
 
+/* A tick may come a little early (the monitor's sleeps are not exact): with
+ * stuck.after_s a whole number of ticks, a thread there since a look would
+ * otherwise wait one tick more, half the time. */
+#define TICK_JITTER 0.1          /* share of interval_ms a tick may be early */
+
+/* At its place for stuck.after_s, counted from the first look that found it
+ * there (it may have been there up to a tick longer). */
+static bool long_enough(const struct watched *w, const struct conan_config *cfg, double now_s)
+{
+    return now_s - w->since >= cfg->stuck.after_s - TICK_JITTER * cfg->interval_ms / 1000.0;
+}
+
 static bool is_stuck(const struct watched *w, const struct conan_config *cfg, double now_s)
 {
     return w->blocked && w->seen_elsewhere && w->walked && w->still && w->verdict == VERDICT_NOT_IDLE &&
-           now_s - w->since >= cfg->stuck.after_s;
+           long_enough(w, cfg, now_s);
 }
 
 /* The CPU time tid has had, in ns (schedstat's first field: exact, where
@@ -370,7 +382,7 @@ static void look_closer(struct watched *w, struct check *c)
         w->verdict = known->idle ? VERDICT_IDLE : VERDICT_NOT_IDLE;
         snprintf(w->function, sizeof w->function, "%s", known->function);
     }
-    if (w->verdict != VERDICT_UNKNOWN || !w->still || c->now_s - w->since < c->cfg->stuck.after_s) return;
+    if (w->verdict != VERDICT_UNKNOWN || !w->still || !long_enough(w, c->cfg, c->now_s)) return;
     bool idle;
     if (!judge(c, pcs, depth, &idle, w->function, sizeof w->function)) return;
     w->verdict = idle ? VERDICT_IDLE : VERDICT_NOT_IDLE;

@@ -16,6 +16,7 @@
  * (stuck.c) carry two more labels: stuck_for_s and syscall. */
 #include "thread_snapshot.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,7 +134,7 @@ static int thread_labels(struct conan_label *labels, const char *name, const cha
     labels[n++] = (struct conan_label){ .key = "state", .str = state };
     if (why) labels[n++] = (struct conan_label){ .key = "unavailable", .str = why };
     if (!stuck) return n;
-    labels[n++] = (struct conan_label){ .key = "stuck_for_s", .num = (int64_t)stuck->for_s, .num_unit = "seconds" };
+    labels[n++] = (struct conan_label){ .key = "stuck_for_s", .num = llround(stuck->for_s), .num_unit = "seconds" };
     if (n == SNAPSHOT_LABELS) return n;
     const char *known = conan_syscall_name(stuck->syscall);
     if (known) snprintf(syscall, syscall_len, "%s", known);

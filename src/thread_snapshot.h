@@ -19,8 +19,8 @@ struct conan_threads_snapshot {
     const char *why_no_stacks;   /* set when no thread could be asked */
 };
 /* Monitor thread: every thread's stack now, grouped by stack, name and state.
- * The threads of stuck (may be NULL) also carry the labels stuck_for_s (whole
- * seconds at their place) and syscall (the call they block in). */
+ * The threads of stuck (may be NULL) also carry the labels stuck_for_s (seconds
+ * at their place, rounded) and syscall (the call they block in). */
 struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struct conan_threads_snapshot *out,
                                            const struct conan_stuck_report *stuck);
 /* Signal context, sigprof.c's consumer table: a snapshot request (ours) is
