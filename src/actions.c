@@ -13,6 +13,7 @@
 #include "heap.h"
 #include "kinds.h"
 #include "log.h"
+#include "memory_where.h"
 #include "metrics.h"
 #include "thread_registry.h"
 #include "thread_snapshot.h"
@@ -112,14 +113,19 @@ static void write_heap_profile(struct conan_actions *a, const struct conan_trigg
     struct conan_pprof *p = conan_heap_profile(&st, syms);
     if (p) {
         conan_emit_stamp(p, cfg, a->ctx, t, conan_wall_nanos(), 0);
+        /* One read of the allocator for both comments: mallinfo2 can stall the program. */
+        struct conan_memory_where where;
+        conan_memory_where_read(&where);
         const char *source;
-        double in_use = conan_heap_in_use_bytes(&source);
+        double in_use = conan_heap_in_use_of(&where.allocator, &source);
         conan_pprof_comment(p, "heap sampling: one sample per %d bytes on average; %ld sampled blocks live in %ld stacks; "
                             "%ld sampled, %ld freed since start, %ld not recorded, %ld freed unseen",
                             cfg->heap.sample_bytes, st.live, st.stacks, st.sampled, st.freed, st.dropped, st.replaced);
         conan_pprof_comment(p, "heap in use: %.1f MiB (%s, allocator %s); resident: %.1f MiB of %.1f MiB (%s)",
-                            in_use / MIB, source, conan_allocator.name, conan_rss_bytes() / MIB,
+                            in_use / MIB, source, conan_allocator.name,
+                            (where.have_resident ? where.resident : conan_rss_bytes()) / MIB,
                             a->memory_limit / MIB, a->memory_limit_source ? a->memory_limit_source : "?");
+        conan_memory_where_comment(p, &where, st.inuse_bytes);
         if (note) conan_pprof_comment(p, "note: %s", note);
     }
     ev.samples = st.live;

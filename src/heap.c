@@ -80,8 +80,7 @@ static struct {
     struct stack_bucket *newest; /* head of the all-buckets list */
     char *pool, *pool_end;
     long pool_total;
-    struct conan_heap_stats stats;
-    double inuse_bytes;          /* sum of every bucket's inuse_bytes */
+    struct conan_heap_stats stats; /* its inuse_bytes: the sum of every bucket's */
 } heap = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* ---- intervals ---- */
@@ -182,7 +181,7 @@ static void count_inuse(struct stack_bucket *b, size_t size, double weight, doub
     b->inuse_count += sign * weight;
     b->inuse_bytes += sign * weight * (double)size;
     if (b->inuse_count < 0.5) b->inuse_count = b->inuse_bytes = 0; /* rounding, after the last free */
-    heap.inuse_bytes += b->inuse_bytes - before;
+    heap.stats.inuse_bytes += b->inuse_bytes - before;
 }
 
 static struct live_block *unlink_live(uintptr_t addr)
@@ -376,7 +375,7 @@ bool conan_heap_sampling(void)
 static double sampled_in_use(void)
 {
     pthread_mutex_lock(&heap.lock);
-    double bytes = heap.inuse_bytes;
+    double bytes = heap.stats.inuse_bytes;
     pthread_mutex_unlock(&heap.lock);
     return bytes;
 }
@@ -387,42 +386,96 @@ static double sampled_in_use(void)
  * call alone can be the machine's (a vCPU stolen by the hypervisor is still
  * counted in the thread's CPU time; seen beside another test suite: a call
  * over 5 ms on a heap where it takes 0.2), and the heap rule would then lose
- * the allocator's exact figure for the rest of the process's life. */
+ * the allocator's exact figure for the rest of the process's life. The heap
+ * rule and the heap profile's comments share this one count of slow calls. */
 #define MALLINFO_MAX_MS 5.0
 #define MALLINFO_SLOW_CALLS 2
 
-double conan_heap_in_use_bytes(const char **source)
+static bool read_mallinfo(struct conan_allocator_stats *out)
 {
-    static bool mallinfo_too_slow;
+    static bool too_slow;
     static int slow_calls, slow_once;
-    if (conan_allocator.mallctl) {
-        uint64_t epoch = 1;
-        size_t len = sizeof epoch, allocated = 0;
-        conan_allocator.mallctl("epoch", &epoch, &len, &epoch, len); /* refresh the statistics */
-        len = sizeof allocated;
-        if (conan_allocator.mallctl("stats.allocated", &allocated, &len, NULL, 0) == 0) {
-            *source = "jemalloc";
-            return (double)allocated;
-        }
+    if (too_slow) {
+        out->why_none = "mallinfo2 no longer called: it proved slow on this fragmented heap, and stalls the "
+                        "program's malloc while it runs";
+        return false;
     }
-    if (strcmp(conan_allocator.name, "glibc") == 0 && !mallinfo_too_slow) {
-        /* Timed in this thread's CPU time: walking free chunks is work, while
-         * a wait on a busy machine (descheduled, or an arena lock held by the
-         * program) says nothing about fragmentation. */
-        double t0 = conan_clock_seconds(CLOCK_THREAD_CPUTIME_ID);
-        struct mallinfo2 mi = mallinfo2();
-        double ms = (conan_clock_seconds(CLOCK_THREAD_CPUTIME_ID) - t0) * 1000.0;
-        slow_calls = ms > MALLINFO_MAX_MS ? slow_calls + 1 : 0;
-        if (slow_calls >= MALLINFO_SLOW_CALLS) {
-            mallinfo_too_slow = true;
-            conan_log_once(&slow_once, "mallinfo2() took %.0f ms (a fragmented heap); the heap rule uses "
-                                       "libconan's sampled estimate from now on", ms);
+    /* Timed in this thread's CPU time: walking free chunks is work, while
+     * a wait on a busy machine (descheduled, or an arena lock held by the
+     * program) says nothing about fragmentation. */
+    double t0 = conan_clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+    struct mallinfo2 mi = mallinfo2();
+    double ms = (conan_clock_seconds(CLOCK_THREAD_CPUTIME_ID) - t0) * 1000.0;
+    slow_calls = ms > MALLINFO_MAX_MS ? slow_calls + 1 : 0;
+    if (slow_calls >= MALLINFO_SLOW_CALLS) {
+        too_slow = true;
+        conan_log_once(&slow_once, "mallinfo2() took %.0f ms (a fragmented heap); the heap rule uses "
+                                   "libconan's sampled estimate from now on, and heap profiles go without "
+                                   "glibc's figures", ms);
+    }
+    out->glibc.arena = (double)mi.arena;
+    out->glibc.mmapped = (double)mi.hblkhd;
+    out->glibc.in_use = (double)mi.uordblks;
+    out->glibc.free = (double)mi.fordblks;
+    out->glibc.top_releasable = (double)mi.keepcost;
+    return true;
+}
+
+/* All six exist in any jemalloc built with statistics (the default); one
+ * built without them answers none. */
+static bool read_jemalloc(struct conan_allocator_stats *out)
+{
+    static const char *const names[] = { "stats.allocated", "stats.active", "stats.resident",
+                                         "stats.mapped", "stats.retained", "stats.metadata" };
+    double *fields[] = { &out->jemalloc.allocated, &out->jemalloc.active, &out->jemalloc.resident,
+                         &out->jemalloc.mapped, &out->jemalloc.retained, &out->jemalloc.metadata };
+    uint64_t epoch = 1;
+    size_t len = sizeof epoch;
+    conan_allocator.mallctl("epoch", &epoch, &len, &epoch, len); /* refresh the statistics */
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t value = 0;
+        len = sizeof value;
+        if (conan_allocator.mallctl(names[i], &value, &len, NULL, 0) != 0) {
+            out->why_none = "jemalloc answers no stats.* (built without statistics)";
+            return false;
         }
+        *fields[i] = (double)value;
+    }
+    return true;
+}
+
+void conan_heap_allocator_stats(struct conan_allocator_stats *out)
+{
+    *out = (struct conan_allocator_stats){ .view = CONAN_ALLOCATOR_NONE,
+                                           .why_none = "libconan reads the statistics of glibc and jemalloc only" };
+    if (conan_allocator.mallctl) {
+        if (read_jemalloc(out)) out->view = CONAN_ALLOCATOR_JEMALLOC;
+    } else if (strcmp(conan_allocator.name, "glibc") == 0) {
+        if (read_mallinfo(out)) out->view = CONAN_ALLOCATOR_GLIBC;
+    }
+}
+
+double conan_heap_in_use_of(const struct conan_allocator_stats *a, const char **source)
+{
+    switch (a->view) {
+    case CONAN_ALLOCATOR_JEMALLOC:
+        *source = "jemalloc";
+        return a->jemalloc.allocated;
+    case CONAN_ALLOCATOR_GLIBC:
         *source = "mallinfo2";
-        return (double)mi.uordblks + (double)mi.hblkhd;
+        return a->glibc.in_use + a->glibc.mmapped;
+    case CONAN_ALLOCATOR_NONE:
+        break;
     }
     *source = "sampled";
     return sampled_in_use();
+}
+
+double conan_heap_in_use_bytes(const char **source)
+{
+    struct conan_allocator_stats a;
+    conan_heap_allocator_stats(&a);
+    return conan_heap_in_use_of(&a, source);
 }
 
 struct bucket_copy {

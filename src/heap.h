@@ -28,7 +28,31 @@ bool conan_heap_sampling(void);
  * them (*source "mallinfo2", "jemalloc"), else the sampled estimate ("sampled"). */
 double conan_heap_in_use_bytes(const char **source);
 
+/* The allocator's own view of its memory. heap.c is the one place that asks
+ * the allocator (mallinfo2 can stall the program, see heap.c), for the heap
+ * rule and the heap profile's comments alike. Monitor thread only. */
+enum conan_allocator_view { CONAN_ALLOCATOR_NONE, CONAN_ALLOCATOR_GLIBC, CONAN_ALLOCATOR_JEMALLOC };
+struct conan_allocator_stats {
+    enum conan_allocator_view view;
+    const char *why_none;        /* NONE: why there are no statistics */
+    struct {                     /* mallinfo2(), summed over every arena; bytes */
+        double arena;            /* arena: what the arenas hold (main: sbrk; others: their mmapped heaps) */
+        double mmapped;          /* hblkhd: large blocks mmapped one by one, all in use */
+        double in_use;           /* uordblks: in use inside the arenas (tcache's cached chunks included) */
+        double free;             /* fordblks: free chunks in the arenas, top chunks included */
+        double top_releasable;   /* keepcost: the main arena's top chunk, what trimming gives back */
+    } glibc;
+    struct {                     /* jemalloc's stats.<name>, after an "epoch" refresh; bytes */
+        double allocated, active, resident, mapped, retained, metadata;
+    } jemalloc;
+};
+void conan_heap_allocator_stats(struct conan_allocator_stats *out);
+/* conan_heap_in_use_bytes from statistics already read: glibc in_use +
+ * mmapped, jemalloc allocated, else the sampled estimate. */
+double conan_heap_in_use_of(const struct conan_allocator_stats *a, const char **source);
+
 struct conan_heap_stats {
+    double inuse_bytes;          /* the sampled estimate: the heap profile's inuse_space total */
     long live;                   /* sampled blocks not yet freed */
     long stacks;                 /* distinct allocation stacks */
     long sampled, freed;         /* since start */

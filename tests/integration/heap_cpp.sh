@@ -12,12 +12,8 @@
 # instead of throwing and ignores the new_handler, with or without libconan).
 . "$(dirname "$0")/lib.sh"
 require_go
-behind=""
-if [ "${1:-glibc}" = jemalloc ]; then
-    skip_if_sanitized "the sanitizer's allocator is behind the shim, jemalloc cannot be"
-    behind=$(ls /usr/lib/*/libjemalloc.so.2 2>/dev/null | head -1)
-    [ -n "$behind" ] || fail "libjemalloc.so.2 is not installed (scripts/setup.sh installs libjemalloc2)"
-fi
+allocator_behind "${1:-glibc}"
+behind=$BEHIND
 [ -n "$SANITIZED" ] && export HEAP_CPP_NO_FAILING_NEW=1
 write_config "$WORK/c.json" '{ "dump_dir": "@DUMPS@", "cpu": { "enable": false }, "heap": { "sample_bytes": 65536 } }'
 plain=$(LD_PRELOAD="$behind" "$WORKLOADS/heap_cpp" 32) || fail "workload failed without the shim"

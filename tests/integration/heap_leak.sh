@@ -11,13 +11,8 @@
 . "$(dirname "$0")/lib.sh"
 require_go
 allocator=${1:-glibc}
-preload="$LIBCONAN"
-if [ "$allocator" = jemalloc ]; then
-    skip_if_sanitized "the sanitizer's allocator is behind the shim, jemalloc cannot be"
-    jemalloc=$(ls /usr/lib/*/libjemalloc.so.2 2>/dev/null | head -1)
-    [ -n "$jemalloc" ] || fail "libjemalloc.so.2 is not installed (scripts/setup.sh installs libjemalloc2)"
-    preload="$LIBCONAN $jemalloc"
-fi
+allocator_behind "$allocator"
+preload="$LIBCONAN${BEHIND:+ $BEHIND}"
 # sample_bytes 64 KiB: the estimate's standard error on 64 MiB is ~3%, so ±15%
 # is a 5-sigma bound (at the 512 KiB default it is ~9%, see docs). sustain 3:
 # the profile comes 200 ms after the heap first reaches 48 MiB, when the leak

@@ -124,6 +124,18 @@ cpu_quota_cgroup() {
 }
 in_cgroup() { sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CG" "$@"; }
 
+# allocator_behind ARG — for the tests whose argument "jemalloc" puts jemalloc
+# behind the shim: sets BEHIND to libjemalloc's path (empty for anything
+# else), skips under a sanitizer (its allocator is behind the shim then), and
+# fails if jemalloc is missing.
+allocator_behind() {
+    BEHIND=""
+    [ "${1:-glibc}" = jemalloc ] || return 0
+    skip_if_sanitized "the sanitizer's allocator is behind the shim, jemalloc cannot be"
+    BEHIND=$(ls /usr/lib/*/libjemalloc.so.2 2>/dev/null | head -1)
+    [ -n "$BEHIND" ] || fail "libjemalloc.so.2 is not installed (scripts/setup.sh installs libjemalloc2)"
+}
+
 # write_config FILE JSON — JSON may use @DUMPS@ for the scratch dump dir.
 write_config() { printf '%s\n' "${2//@DUMPS@/$DUMPS}" > "$1"; }
 
