@@ -166,7 +166,7 @@ static void write_thread_profiles(struct conan_actions *a, const struct conan_tr
         return;
     }
     struct conan_threads_snapshot snap;
-    p = conan_snapshot_profile(cfg, &snap);
+    p = conan_snapshot_profile(cfg, &snap, t->stuck);
     if (p) {
         conan_emit_stamp(p, cfg, a->ctx, t, now_ns, (int64_t)(snap.duration_s * 1e9));
         conan_pprof_comment(p, "threads: %ld (libconan's monitor excluded), %ld stacks (%ld of blocked threads, "

@@ -12,10 +12,13 @@
  * late is recognised as ours and dropped; until it has arrived, sigprof.c
  * keeps our handler installed, because SIG_DFL would terminate the process.
  * Requests are sent as timer signals, which execve discards, so none can
- * follow a thread into a new program. */
+ * follow a thread into a new program. Threads a stuck-thread report names
+ * (stuck.c) carry two more labels: stuck_for_s and syscall. */
 #include "thread_snapshot.h"
 
+#include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -27,6 +30,7 @@
 #include "sigprof.h"
 #include "stack_slot.h"
 
+#define SNAPSHOT_LABELS 4        /* labels a sample may carry (pprof.c's limit) */
 #define REGIONS_MAX 24           /* slot arrays, each twice the last; never unmapped */
 
 static struct {
@@ -119,7 +123,28 @@ static int walk_blocked(pid_t tid, uintptr_t *pcs)
     return depth;
 }
 
-struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struct conan_threads_snapshot *out)
+/* The labels of one thread: its name and state, why it has no stack, and how
+ * long it has been stuck where (pprof.c takes 4 labels: a stuck thread without
+ * a stack keeps stuck_for_s, not syscall). Returns how many. */
+static int thread_labels(struct conan_label *labels, const char *name, const char *state, const char *why,
+                         const struct conan_stuck_thread *stuck, char *syscall, size_t syscall_len)
+{
+    int n = 0;
+    labels[n++] = (struct conan_label){ .key = "thread", .str = name };
+    labels[n++] = (struct conan_label){ .key = "state", .str = state };
+    if (why) labels[n++] = (struct conan_label){ .key = "unavailable", .str = why };
+    if (!stuck) return n;
+    labels[n++] = (struct conan_label){ .key = "stuck_for_s", .num = llround(stuck->for_s), .num_unit = "seconds" };
+    if (n == SNAPSHOT_LABELS) return n;
+    const char *known = conan_syscall_name(stuck->syscall);
+    if (known) snprintf(syscall, syscall_len, "%s", known);
+    else snprintf(syscall, syscall_len, "%ld", stuck->syscall); /* one we do not name: its number */
+    labels[n++] = (struct conan_label){ .key = "syscall", .str = syscall };
+    return n;
+}
+
+struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struct conan_threads_snapshot *out,
+                                           const struct conan_stuck_report *stuck)
 {
     static const struct conan_value_type type = { "threads", "count" };
     static int owned_once;
@@ -228,16 +253,14 @@ struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struc
                           : depth == IN_EXEC ? "in execve"
                           : !signals ? "no stacks"
                           : "no answer in time";
-        struct conan_label labels[3] = {
-            { .key = "thread", .str = name },
-            { .key = "state", .str = state },
-            { .key = "unavailable", .str = why },
-        };
+        struct conan_label labels[SNAPSHOT_LABELS];
+        char syscall[24];
+        int nlabels = thread_labels(labels, name, state, why, conan_stuck_find(stuck, tid), syscall, sizeof syscall);
         if (depth > 0) {
-            conan_pprof_add(p, snap.slot[i].pcs, depth, &one, labels, 2);
+            conan_pprof_add(p, snap.slot[i].pcs, depth, &one, labels, nlabels);
             out->stacks++;
         } else {
-            conan_pprof_add(p, &blocked_frame, 1, &one, labels, 3);
+            conan_pprof_add(p, &blocked_frame, 1, &one, labels, nlabels);
             if (signals && (depth == 0 || depth == GONE)) out->timed_out++;
         }
     }

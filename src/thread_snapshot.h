@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include "config.h"
 #include "pprof.h"
+#include "stuck.h"
 
 struct conan_threads_snapshot {
     long threads;                /* listed (the monitor excluded) */
@@ -17,8 +18,11 @@ struct conan_threads_snapshot {
     double duration_s;
     const char *why_no_stacks;   /* set when no thread could be asked */
 };
-/* Monitor thread: every thread's stack now, grouped by stack, name and state. */
-struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struct conan_threads_snapshot *out);
+/* Monitor thread: every thread's stack now, grouped by stack, name and state.
+ * The threads of stuck (may be NULL) also carry the labels stuck_for_s (seconds
+ * at their place, rounded) and syscall (the call they block in). */
+struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struct conan_threads_snapshot *out,
+                                           const struct conan_stuck_report *stuck);
 /* Signal context, sigprof.c's consumer table: a snapshot request (ours) is
  * answered (or dropped, if late) and true returned; anything else false. */
 bool conan_snapshot_on_signal(const siginfo_t *info, void *ucontext);
