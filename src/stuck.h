@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "config.h"
+#include "syscall_names.h"
 
 #define CONAN_STUCK_MAX 64       /* threads named in one report */
 
@@ -42,8 +43,5 @@ void conan_stuck_reported(const struct conan_stuck_report *report);
 /* The thread tid's entry in report, or NULL. */
 const struct conan_stuck_thread *conan_stuck_find(const struct conan_stuck_report *report, pid_t tid);
 
-/* "read", "futex", "epoll_wait", ... for a system call number; NULL when
- * the number is not one we name. */
-const char *conan_syscall_name(long nr);
 
 #endif
