@@ -22,6 +22,14 @@
 #     a CPU at the default 5-s interval), a figure of a quiet machine: another
 #     test suite beside it makes it 100-220 µs, which is why the test suite's
 #     integration/tick_cost judges the ratio to the reference instead.
+#  e. What the stuck-thread watch adds to a tick: tests/workloads/stuck_threads
+#     idle (64 pool threads parked in pthread_cond_wait and epoll_wait, 65
+#     threads in all) under libconan at interval_ms 100, the stuck watch on
+#     (the default) and off, run one after the other in each round; the
+#     monitor's CPU time (schedstat) over its runs in the 2 s after the pool
+#     has parked, medians over ROUNDS. The watch reads each thread's syscall
+#     file every tick and walks the stacks of the threads that stayed put; at
+#     the default 5-s tick the difference is per 5 s.
 # usage: footprint.sh [--quick] [--rounds N]
 . "$(dirname "$0")/lib.sh"
 IDLE="$WORKLOADS/idle"
@@ -133,4 +141,35 @@ reference=$(awk '{ print $2 }' "$WORK/tick" | median)
 note "a monitor tick: $tick µs of CPU; a wake-up reading /proc/self/stat: $reference µs (medians of $ROUNDS runs of idle at interval_ms 10)"
 result 7 "CPU per monitor tick" "$tick" µs "<=150"
 result 7 "a wake-up reading /proc/self/stat, beside it" "$reference" µs -
+
+# e. the stuck watch on 64 parked threads
+STUCK="$WORKLOADS/stuck_threads"
+[ -x "$STUCK" ] || die "$STUCK is not built"
+printf '{ "dump_dir": "%s/d", "interval_ms": 100 }\n' "$WORK" > "$WORK/stuck_on.json"
+printf '{ "dump_dir": "%s/d", "interval_ms": 100, "stuck": { "enable": false } }\n' "$WORK" > "$WORK/stuck_off.json"
+monitor_schedstat() { # PID — "<CPU ns> <runs>" of its conan-monitor thread
+    local t
+    for t in /proc/"$1"/task/*; do
+        [ "$(cat "$t/comm" 2>/dev/null)" = conan-monitor ] && { awk '{ print $1, $3 }' "$t/schedstat"; return; }
+    done
+}
+for ((r = 1; r <= ROUNDS; r++)); do
+    for mode in on off; do
+        LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/stuck_$mode.json" "$STUCK" idle 5 >/dev/null &
+        pid=$!
+        sleep 2.5 # the pool has parked (its warm-up is 1.5 s)
+        read -r cpu0 runs0 <<<"$(monitor_schedstat $pid)"
+        sleep 2
+        read -r cpu1 runs1 <<<"$(monitor_schedstat $pid)"
+        wait $pid || fail "stuck_threads idle failed ($mode)"
+        [ -n "${cpu1:-}" ] && [ "$runs1" -gt "$runs0" ] || { fail "no monitor measured ($mode)"; continue; }
+        awk -v c=$((cpu1 - cpu0)) -v n=$((runs1 - runs0)) 'BEGIN { printf "%.1f\n", c / n / 1000 }' >> "$WORK/stuck.$mode"
+    done
+done
+[ -s "$WORK/stuck.on" ] && [ -s "$WORK/stuck.off" ] || die "no stuck-watch tick measured"
+on=$(median < "$WORK/stuck.on") off=$(median < "$WORK/stuck.off")
+added=$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.1f", a - b }')
+note "a tick with 65 threads: $on µs with the stuck watch, $off µs without (medians of $ROUNDS runs, interval_ms 100)"
+result 7 "stuck watch, added per tick, 65 threads" "$added" µs -
+result 7 "the same as a share of a CPU at the default 5-s tick" "$(awk -v a="$added" 'BEGIN { printf "%.4f", a / 5e6 * 100 }')" % -
 exit $STATUS
