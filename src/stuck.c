@@ -38,7 +38,9 @@
  *
  * Cost per tick: the thread list and one small /proc read per thread; for a
  * thread at the same place as the previous look (not known idle, and seen
- * elsewhere first) three more small reads and a stack walk. No signal is ever
+ * elsewhere first) two more small reads (state, CPU time), and a stack walk
+ * when it first sits still there and when its place needs a verdict: a thread
+ * that has not run since its stack was walked has the same stack. No signal is ever
  * sent. A thread that ends between reads is dropped (its files are gone).
  * Above stuck.max_threads threads nothing is looked at. */
 #include "stuck.h"
@@ -366,6 +368,10 @@ static void look_closer(struct watched *w, struct check *c)
     w->ran_ns = ran_ns;
     w->ran_known = readable;
     if (ran) return;
+    /* Walked at this place and not run since: its stack is as it was (a
+     * thread that does not run does not change its frames), so it is walked
+     * again only when its place needs a verdict, at stuck.after_s. */
+    if (w->walked && w->still && (w->verdict != VERDICT_UNKNOWN || !long_enough(w, c->cfg, c->now_s))) return;
     uintptr_t pcs[CONAN_MAX_FRAMES];
     int depth = walk_stack(w, c, pcs);
     if (depth == 0) {

@@ -24,12 +24,12 @@
 #     integration/tick_cost judges the ratio to the reference instead.
 #  e. What the stuck-thread watch adds to a tick: tests/workloads/stuck_threads
 #     idle (64 pool threads parked in pthread_cond_wait and epoll_wait, 65
-#     threads in all) under libconan at interval_ms 100, the stuck watch on
-#     (the default) and off, run one after the other in each round; the
-#     monitor's CPU time (schedstat) over its runs in the 2 s after the pool
-#     has parked, medians over ROUNDS. The watch reads each thread's syscall
-#     file every tick and walks the stacks of the threads that stayed put; at
-#     the default 5-s tick the difference is per 5 s.
+#     threads in all) under libconan at interval_ms 100, the monitor's CPU
+#     time (schedstat) per run over 2 s, medians over ROUNDS: the watch off;
+#     on while the parked pool sits still but is not judged yet (the first
+#     stuck.after_s: per thread its syscall, stat and schedstat files, a stack
+#     walk when it first sits still); on once the pool is judged idle (one
+#     syscall read per thread). The figures are the differences to "off".
 # usage: footprint.sh [--quick] [--rounds N]
 . "$(dirname "$0")/lib.sh"
 IDLE="$WORKLOADS/idle"
@@ -145,7 +145,8 @@ result 7 "a wake-up reading /proc/self/stat, beside it" "$reference" µs -
 # e. the stuck watch on 64 parked threads
 STUCK="$WORKLOADS/stuck_threads"
 [ -x "$STUCK" ] || die "$STUCK is not built"
-printf '{ "dump_dir": "%s/d", "interval_ms": 100 }\n' "$WORK" > "$WORK/stuck_on.json"
+printf '{ "dump_dir": "%s/d", "interval_ms": 100, "stuck": { "after_s": 2 } }\n' "$WORK" > "$WORK/stuck_steady.json"
+printf '{ "dump_dir": "%s/d", "interval_ms": 100 }\n' "$WORK" > "$WORK/stuck_early.json"
 printf '{ "dump_dir": "%s/d", "interval_ms": 100, "stuck": { "enable": false } }\n' "$WORK" > "$WORK/stuck_off.json"
 monitor_schedstat() { # PID — "<CPU ns> <runs>" of its conan-monitor thread
     local t
@@ -153,23 +154,28 @@ monitor_schedstat() { # PID — "<CPU ns> <runs>" of its conan-monitor thread
         [ "$(cat "$t/comm" 2>/dev/null)" = conan-monitor ] && { awk '{ print $1, $3 }' "$t/schedstat"; return; }
     done
 }
+# stuck_tick MODE FROM_S TO_S — µs of monitor CPU per run between those times of the run
+stuck_tick() {
+    LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/stuck_$1.json" "$STUCK" idle $(($3 + 1)) >/dev/null &
+    local pid=$! cpu0 runs0 cpu1 runs1
+    sleep "$2"
+    read -r cpu0 runs0 <<<"$(monitor_schedstat $pid)"
+    sleep $(($3 - $2))
+    read -r cpu1 runs1 <<<"$(monitor_schedstat $pid)"
+    wait $pid || fail "stuck_threads idle failed ($1)"
+    [ -n "${cpu1:-}" ] && [ "${runs1:-0}" -gt "${runs0:-0}" ] || { fail "no monitor measured ($1)"; return; }
+    awk -v c=$((cpu1 - cpu0)) -v n=$((runs1 - runs0)) 'BEGIN { printf "%.1f\n", c / n / 1000 }' >> "$WORK/stuck.$1"
+}
 for ((r = 1; r <= ROUNDS; r++)); do
-    for mode in on off; do
-        LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/stuck_$mode.json" "$STUCK" idle 5 >/dev/null &
-        pid=$!
-        sleep 2.5 # the pool has parked (its warm-up is 1.5 s)
-        read -r cpu0 runs0 <<<"$(monitor_schedstat $pid)"
-        sleep 2
-        read -r cpu1 runs1 <<<"$(monitor_schedstat $pid)"
-        wait $pid || fail "stuck_threads idle failed ($mode)"
-        [ -n "${cpu1:-}" ] && [ "$runs1" -gt "$runs0" ] || { fail "no monitor measured ($mode)"; continue; }
-        awk -v c=$((cpu1 - cpu0)) -v n=$((runs1 - runs0)) 'BEGIN { printf "%.1f\n", c / n / 1000 }' >> "$WORK/stuck.$mode"
-    done
+    stuck_tick off 2 4         # the pool parked at 1.5 s
+    stuck_tick early 2 4       # parked, sitting still, not judged yet (stuck.after_s 30)
+    stuck_tick steady 5 7      # judged idle at ~3.5 s (stuck.after_s 2): one read per thread
 done
-[ -s "$WORK/stuck.on" ] && [ -s "$WORK/stuck.off" ] || die "no stuck-watch tick measured"
-on=$(median < "$WORK/stuck.on") off=$(median < "$WORK/stuck.off")
-added=$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.1f", a - b }')
-note "a tick with 65 threads: $on µs with the stuck watch, $off µs without (medians of $ROUNDS runs, interval_ms 100)"
-result 7 "stuck watch, added per tick, 65 threads" "$added" µs -
-result 7 "the same as a share of a CPU at the default 5-s tick" "$(awk -v a="$added" 'BEGIN { printf "%.4f", a / 5e6 * 100 }')" % -
+for m in off early steady; do [ -s "$WORK/stuck.$m" ] || die "no stuck-watch tick measured ($m)"; done
+off=$(median < "$WORK/stuck.off") early=$(median < "$WORK/stuck.early") steady=$(median < "$WORK/stuck.steady")
+note "a tick with 65 threads: $off µs without the stuck watch; with it $early µs while the pool sits still unjudged, $steady µs once it is judged idle (medians of $ROUNDS runs, interval_ms 100)"
+added() { awk -v a="$1" -v b="$off" 'BEGIN { printf "%.1f", a - b }'; }
+result 7 "stuck watch per tick, 65 threads, judged idle" "$(added "$steady")" µs -
+result 7 "stuck watch per tick, 65 threads, before stuck.after_s" "$(added "$early")" µs -
+result 7 "the judged figure per thread, as a share of a CPU at the 5-s tick" "$(awk -v a="$(added "$steady")" 'BEGIN { printf "%.5f", a / 65 / 5e6 * 100 }')" % -
 exit $STATUS
