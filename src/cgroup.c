@@ -12,6 +12,7 @@
  * people's processes): odd input is skipped, never fatal, and nothing is
  * printed; the caller decides what to log. */
 #include "cgroup.h"
+#include "procfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -388,16 +389,7 @@ static bool read_small_file(const char *dir, const char *name, char *buf, size_t
 {
     char path[PATH_MAX];
     int n = snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= sizeof path) return false;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return false;
-    ssize_t got;
-    do got = read(fd, buf, size - 1);
-    while (got < 0 && errno == EINTR);
-    close(fd);
-    if (got <= 0) return false;
-    buf[got] = '\0';
-    return true;
+    return n >= 0 && (size_t)n < sizeof path && conan_read_small_text(path, buf, size);
 }
 
 /* Parses a decimal integer, skipping leading blanks; *rest points after it. */

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "log.h"
+#include "procfs.h"
 
 /* cpu.stat holds about ten short lines (v2 with burst and force-idle keys),
  * a pressure file two: room to spare, whole lines kept if ever outgrown. */
@@ -28,28 +29,6 @@
 #define MICROS_PER_SECOND 1e6
 
 /* ------------------------------------------------------------ text reading */
-
-/* Reads a small kernel file into buf, NUL-terminated, with one read: cgroup
- * and /proc/pressure files hand their whole text to the first read, and this
- * runs every tick. A text that fills the buffer keeps only its whole lines,
- * so a cut number is never read as a smaller one. False if unreadable/empty. */
-static bool read_text(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return false;
-    ssize_t got;
-    do got = read(fd, buf, size - 1);
-    while (got < 0 && errno == EINTR);
-    close(fd);
-    if (got <= 0) return false;
-    buf[got] = '\0';
-    if ((size_t)got == size - 1) {
-        char *last_newline = strrchr(buf, '\n');
-        if (!last_newline) return false;
-        last_newline[1] = '\0';
-    }
-    return true;
-}
 
 /* The line at *cursor (without its newline) as [*line, *line + *len), moving
  * the cursor past it. False at the end of the text. */
@@ -159,7 +138,7 @@ bool conan_throttle_meter_read(struct conan_throttle_meter *m, double *percent, 
     *percent = *throttled_s = 0;
     char text[CPU_STAT_BUFFER_SIZE];
     struct conan_cpu_stat now;
-    if (!m->path[0] || !read_text(m->path, text, sizeof text) || !conan_cpu_stat_parse(text, &now)) {
+    if (!m->path[0] || !conan_read_small_text(m->path, text, sizeof text) || !conan_cpu_stat_parse(text, &now)) {
         m->primed = false; /* a gap would lump ticks together */
         return false;
     }
@@ -225,7 +204,7 @@ static bool psi_read_some(const char *path, uint64_t *some_us)
 {
     char text[PSI_BUFFER_SIZE];
     uint64_t full_us;
-    return read_text(path, text, sizeof text) && conan_psi_parse(text, some_us, &full_us);
+    return conan_read_small_text(path, text, sizeof text) && conan_psi_parse(text, some_us, &full_us);
 }
 
 /* Sets path to "<dir><name><suffix>" if that file reads as a pressure text;

@@ -147,3 +147,24 @@ bool conan_self_exe(char *out, size_t len)
     out[n > 0 ? n : 0] = '\0';
     return n > 0;
 }
+
+/* One read: cgroup and /proc files hand their whole text to the first read,
+ * and monitor ticks call this. A text that fills the buffer keeps only its
+ * whole lines, so a cut number is never read as a smaller one. */
+bool conan_read_small_text(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return false;
+    ssize_t got;
+    do got = read(fd, buf, size - 1);
+    while (got < 0 && errno == EINTR);
+    close(fd);
+    if (got <= 0) return false;
+    buf[got] = '\0';
+    if ((size_t)got == size - 1) {
+        char *last_newline = strrchr(buf, '\n');
+        if (!last_newline) return false;
+        last_newline[1] = '\0';
+    }
+    return true;
+}

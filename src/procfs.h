@@ -46,4 +46,8 @@ int conan_for_each_mapping(bool (*fn)(const struct conan_maps_entry *m, void *ar
  * bytes; false (and "") if it cannot be read. */
 bool conan_self_exe(char *out, size_t len);
 
+/* A small kernel file (a cgroup or /proc file) into buf, NUL-terminated;
+ * false if unreadable or empty. */
+bool conan_read_small_text(const char *path, char *buf, size_t size);
+
 #endif

@@ -10,6 +10,7 @@
  * written at run time into a temporary directory instead. */
 #include "internal.h"
 #include "check.h"
+#include "fixtures.h"
 
 #include <ftw.h>
 #include <stdlib.h>
@@ -19,24 +20,6 @@
 #define DOCKER_ID "3f4c2b1a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b"
 #define POD_CONTAINER_ID "9a8b7c6d5e4f30211203f4e5d6c7b8a99a8b7c6d5e4f30211203f4e5d6c7b8a9"
 
-static const char *fixtures;
-
-/* Resolves fixture `name`; its root path goes to root_out for building expectations. */
-static int resolve_fixture(const char *name, struct conan_cgroup *cg, char *root_out)
-{
-    if (!conan_format(root_out, PATH_MAX, "%s/%s", fixtures, name)) return -1;
-    return conan_cgroup_resolve(root_out, cg);
-}
-
-/* "<root><suffix>" in a static buffer, for CHECK_STR expectations. */
-static const char *under(const char *root, const char *suffix)
-{
-    static char path[2][PATH_MAX];
-    static int which;
-    which ^= 1;
-    if (!conan_format(path[which], PATH_MAX, "%s%s", root, suffix)) return "(path too long)";
-    return path[which];
-}
 
 static bool all_empty(const struct conan_cgroup *cg)
 {

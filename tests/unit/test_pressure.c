@@ -13,13 +13,12 @@
 #include "internal.h"
 #include "pressure.h"
 #include "check.h"
+#include "fixtures.h"
 
 #include <ftw.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static const char *fixtures;
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -81,21 +80,6 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 static void remove_tree(const char *root) { nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
-static int resolve_fixture(const char *name, struct conan_cgroup *cg, char root[PATH_MAX])
-{
-    if (!conan_format(root, PATH_MAX, "%s/%s", fixtures, name)) return -1;
-    return conan_cgroup_resolve(root, cg);
-}
-
-/* "<root><suffix>" in a static buffer, for CHECK_STR expectations. */
-static const char *under(const char *root, const char *suffix)
-{
-    static char path[2][PATH_MAX];
-    static int which;
-    which ^= 1;
-    if (!conan_format(path[which], PATH_MAX, "%s%s", root, suffix)) return "(path too long)";
-    return path[which];
-}
 
 /* ---------------------------------------------------------- cpu.stat parsing */
 
