@@ -136,9 +136,10 @@ static const struct config_key keys[] = {
         "to catch a hung call or a deadlock while it lasts"),
     INT("stuck.cooldown_s", stuck.cooldown_s, 600, 0, 86400,
         "seconds the rule stays quiet after a trip; a thread already reported is not reported again until it "
-        "moves"),
+        "moves. 600: a deadlock does not end by itself, one profile of it per ten minutes is plenty"),
     INT("stuck.max_threads", stuck.max_threads, 1000, 1, 1000000,
-        "above this many threads the check is skipped (it reads each thread's /proc syscall file every tick)"),
+        "above this many threads the check is skipped: it reads each thread's /proc syscall file every tick, "
+        "about 10 ms a tick at 1000 threads (figure 7e)"),
     { "stuck.ignore", KEY_NAMES, AT(stuck.ignore), 0, 0, STUCK_IGNORE_DEFAULT, 0, CONAN_MAX_NAMES, NULL,
       "globs of function names: a blocked thread with one of them on its stack is idle, never stuck (event "
       "loops, pools, timers); a list given replaces the defaults" },
