@@ -60,11 +60,12 @@ struct config_key {
     INT(sec ".cooldown_s", r.cooldown_s, 60, 0, 86400, "seconds the rule stays quiet after a trip")
 
 /* Blocking calls that idle threads park in: event loops, pools, timers,
- * parents waiting for children, signal waits. */
+ * parents waiting for children, signal waits; Rust's parking (std and
+ * parking_lot wait on the futex directly, not through pthread). */
 #define STUCK_IGNORE_DEFAULT                                                                                   \
     "epoll_wait, epoll_pwait*, *poll, *select, accept*, sigwait*, sigtimedwait, sigsuspend, pause, "              \
     "*pthread_cond_*wait*, *sem_*wait*, pthread_join*, *nanosleep*, usleep, sleep, io_getevents, io_uring_enter, " \
-    "wait, waitpid, wait4, waitid"
+    "wait, waitpid, wait4, waitid, std::thread::park*, *parking_lot*park*, *Condvar*wait*"
 
 static const struct config_key keys[] = {
     STR("app", app, "base name the program was started as", "application name, in file names and comments"),
@@ -673,10 +674,13 @@ void conan_config_reference(FILE *out, enum conan_reference_format format)
     }
     for (size_t i = 0; i < nkeys; i++) {
         const struct config_key *k = &keys[i];
-        char def[160], range[160];
+        char def[512], range[160];
         describe(k, def, sizeof def, range, sizeof range);
         if (format == CONAN_REFERENCE_MARKDOWN) {
-            fprintf(out, "| `%s` | %s | %s | %s | %s |\n", k->path, type_name(k), def, range, k->help);
+            /* a list of globs in code style: its '*' would otherwise be emphasis */
+            bool code = k->type == KEY_NAMES && def[0] != '[';
+            fprintf(out, "| `%s` | %s | %s%s%s | %s | %s |\n", k->path, type_name(k), code ? "`" : "", def,
+                    code ? "`" : "", range, k->help);
             continue;
         }
         /* roff: one tagged paragraph per key. */

@@ -242,7 +242,7 @@ static cJSON *event_json(const struct conan_config *cfg, const struct conan_even
     if (ev->note) cJSON_AddStringToObject(o, "note", ev->note);
     if (ev->error) cJSON_AddStringToObject(o, "error", ev->error);
     if (t->stuck) add_stuck(o, cfg, t->stuck);
-    if (t->timeline) { /* last: the long part of the line */
+    if (t->timeline && t->timeline->cap > 0) { /* last: the long part of the line */
         cJSON *timeline = conan_timeline_json(t->timeline, t->at_s, cfg->interval_ms);
         if (timeline) cJSON_AddItemToObject(o, "timeline", timeline);
     }

@@ -423,7 +423,11 @@ static bool read_mallinfo(struct conan_allocator_stats *out)
 
 /* All six exist in any jemalloc built with statistics (the default); one
  * built without them answers none. */
-static bool read_jemalloc(struct conan_allocator_stats *out)
+/* jemalloc's statistics after an epoch refresh. stats.allocated is needed
+ * (the heap rule reads it every tick, and that is all it reads); with full,
+ * the others too, each NaN where this jemalloc lacks it (stats.retained came
+ * in 4.2, resident and metadata in 4.0). */
+static bool read_jemalloc(struct conan_allocator_stats *out, bool full)
 {
     static const char *const names[] = { "stats.allocated", "stats.active", "stats.resident",
                                          "stats.mapped", "stats.retained", "stats.metadata" };
@@ -432,27 +436,33 @@ static bool read_jemalloc(struct conan_allocator_stats *out)
     uint64_t epoch = 1;
     size_t len = sizeof epoch;
     conan_allocator.mallctl("epoch", &epoch, &len, &epoch, len); /* refresh the statistics */
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    for (size_t i = 0; i < (full ? sizeof names / sizeof names[0] : 1); i++) {
         size_t value = 0;
         len = sizeof value;
-        if (conan_allocator.mallctl(names[i], &value, &len, NULL, 0) != 0) {
-            out->why_none = "jemalloc answers no stats.* (built without statistics)";
+        bool read = conan_allocator.mallctl(names[i], &value, &len, NULL, 0) == 0;
+        if (!read && i == 0) {
+            out->why_none = "jemalloc answers no stats.allocated (built without statistics)";
             return false;
         }
-        *fields[i] = (double)value;
+        *fields[i] = read ? (double)value : NAN;
     }
     return true;
 }
 
-void conan_heap_allocator_stats(struct conan_allocator_stats *out)
+static void allocator_stats(struct conan_allocator_stats *out, bool full)
 {
     *out = (struct conan_allocator_stats){ .view = CONAN_ALLOCATOR_NONE,
                                            .why_none = "libconan reads the statistics of glibc and jemalloc only" };
     if (conan_allocator.mallctl) {
-        if (read_jemalloc(out)) out->view = CONAN_ALLOCATOR_JEMALLOC;
+        if (read_jemalloc(out, full)) out->view = CONAN_ALLOCATOR_JEMALLOC;
     } else if (strcmp(conan_allocator.name, "glibc") == 0) {
         if (read_mallinfo(out)) out->view = CONAN_ALLOCATOR_GLIBC;
     }
+}
+
+void conan_heap_allocator_stats(struct conan_allocator_stats *out)
+{
+    allocator_stats(out, true);
 }
 
 double conan_heap_in_use_of(const struct conan_allocator_stats *a, const char **source)
@@ -474,7 +484,7 @@ double conan_heap_in_use_of(const struct conan_allocator_stats *a, const char **
 double conan_heap_in_use_bytes(const char **source)
 {
     struct conan_allocator_stats a;
-    conan_heap_allocator_stats(&a);
+    allocator_stats(&a, false); /* every tick: jemalloc's stats.allocated alone */
     return conan_heap_in_use_of(&a, source);
 }
 

@@ -21,6 +21,7 @@
 #include "memory_where.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +119,9 @@ static bool allocator_totals(const struct conan_allocator_stats *a, double *hold
         *in_use = a->glibc.in_use + a->glibc.mmapped;
         return true;
     case CONAN_ALLOCATOR_JEMALLOC:
-        *holds = a->jemalloc.resident;
+        /* an older jemalloc without stats.resident (NaN): what is active */
+        *holds = !isnan(a->jemalloc.resident) ? a->jemalloc.resident
+                 : !isnan(a->jemalloc.active) ? a->jemalloc.active : a->jemalloc.allocated;
         *in_use = a->jemalloc.allocated;
         return true;
     case CONAN_ALLOCATOR_NONE:

@@ -127,6 +127,7 @@ static void tick(double now_s, const struct conan_process_stat *st)
         const char *source;
         mon.usable_cpus = conan_usable_cpus(cg, &source);
         mon.act.memory_limit = conan_memory_limit_bytes(cg, &mon.act.memory_limit_source);
+        conan_throttle_meter_refresh(&mon.throttle, cg); /* a quota set or moved since */
         mon.limits_read_s = now_s;
     }
     struct conan_readings r = { .threads = st->threads, .heap_sampling = conan_heap_sampling() };

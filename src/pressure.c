@@ -128,6 +128,15 @@ bool conan_throttle_meter_open(struct conan_throttle_meter *m, const struct cona
     return false;
 }
 
+bool conan_throttle_meter_refresh(struct conan_throttle_meter *m, const struct conan_cgroup *cg)
+{
+    struct conan_throttle_meter fresh;
+    conan_throttle_meter_open(&fresh, cg);
+    if (strcmp(fresh.path, m->path) == 0) return false;
+    *m = fresh; /* unprimed: its next read primes it */
+    return true;
+}
+
 static bool cpu_stat_went_back(const struct conan_cpu_stat *now, const struct conan_cpu_stat *last)
 {
     return now->periods < last->periods || now->throttled < last->throttled || now->throttled_s < last->throttled_s;

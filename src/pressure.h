@@ -32,6 +32,10 @@ struct conan_throttle_meter {
 };
 /* Finds the cpu.stat to read; false (path "") when no quota applies. */
 bool conan_throttle_meter_open(struct conan_throttle_meter *m, const struct conan_cgroup *cg);
+/* A quota set, removed or moved since (docker update --cpus, a resize in
+ * place): the meter follows the cgroup whose quota binds now. True if it
+ * changed (the next read then primes). */
+bool conan_throttle_meter_refresh(struct conan_throttle_meter *m, const struct conan_cgroup *cg);
 /* Since the previous call: the percent of CFS periods that were throttled
  * (0 when no period ended) and the throttled time. False when unavailable
  * (no quota, unreadable) and on the first call, which primes the meter; a

@@ -33,7 +33,7 @@ void conan_timeline_freeze(struct conan_timeline *dst, const struct conan_timeli
 {
     for (int i = 0; i < src->n; i++) dst->tick[i] = *conan_timeline_at(src, i);
     dst->n = dst->next = src->n;
-    dst->cap = CONAN_TIMELINE_MAX;
+    dst->cap = src->cap ? CONAN_TIMELINE_MAX : 0; /* timeline.ticks 0: none, during the window too */
 }
 
 void conan_timeline_extend(struct conan_timeline *tl, const struct conan_tick *t)

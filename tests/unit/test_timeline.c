@@ -66,9 +66,36 @@ static void event_form_splits_at_the_trip(void)
     cJSON_Delete(o);
 }
 
+/* A window's copy keeps every tick before the trip however many come during
+ * it, within CONAN_TIMELINE_MAX; timeline.ticks 0 keeps none, during a window
+ * too. */
+static void window_copy_keeps_the_ticks_before(void)
+{
+    static struct conan_timeline live, window;
+    conan_timeline_reset(&live, 3);
+    for (int i = 0; i < 5; i++) {
+        struct conan_tick t = tick_at(i, 1);
+        conan_timeline_add(&live, &t);
+    }
+    conan_timeline_freeze(&window, &live);
+    for (int i = 5; i < 15; i++) {
+        struct conan_tick t = tick_at(i, 2);
+        conan_timeline_extend(&window, &t);
+    }
+    CHECK_INT(window.n, 13);
+    CHECK_NEAR(conan_timeline_at(&window, 0)->mono_s, 2, 1e-9);
+    CHECK_NEAR(conan_timeline_at(&window, 12)->mono_s, 14, 1e-9);
+    conan_timeline_reset(&live, 0);
+    conan_timeline_freeze(&window, &live);
+    struct conan_tick t = tick_at(20, 2);
+    conan_timeline_extend(&window, &t);
+    CHECK_INT(window.n, 0);
+}
+
 int main(void)
 {
     ring_keeps_the_last_ticks_oldest_first();
     event_form_splits_at_the_trip();
+    window_copy_keeps_the_ticks_before();
     CHECK_DONE();
 }
