@@ -57,10 +57,10 @@ note "$line"
 write_config "$WORK/d.json" '{ "interval_ms": 200, "dump_dir": "@DUMPS@", "timeline": { "ticks": 5 },
   "cpu": { "enable": false }, "heap": { "sample_bytes": 0 }, "stuck": { "enable": false } }'
 rm -rf "$DUMPS"; mkdir -p "$DUMPS"
-env LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/d.json" "$WORKLOADS/idle" 4000 >/dev/null &
+env LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/d.json" "$WORKLOADS/idle" 5000 >/dev/null &
 pid=$!
 at_exit "kill $pid 2>/dev/null"
-sleep 1.5 # setup: let the ring fill (5 ticks of 200 ms), not an assertion
+sleep 3 # setup: let the ring fill (5 ticks of 200 ms, three times over), not an assertion
 touch "$DUMPS/conan.trigger.$pid"
 wait_for 10 grep -q '"kind":"threads"' "$DUMPS/events.jsonl" 2>/dev/null || fail "no on-demand dump"
 python3 - "$DUMPS/events.jsonl" <<'PY' || fail "the on-demand event's timeline is wrong"
