@@ -85,6 +85,33 @@ const char *conan_task_stat(pid_t tid, char *buf, size_t len)
     return paren && paren[1] == ' ' && paren[2] ? paren + 2 : NULL; /* comm may hold spaces and ')' */
 }
 
+bool conan_task_syscall(pid_t tid, struct conan_task_syscall *out)
+{
+    char line[512];
+    memset(out, 0, sizeof *out);
+    if (!conan_task_file(tid, "syscall", line, sizeof line)) return false;
+    if (strncmp(line, "running", 7) == 0) {
+        out->running = true;
+        return true;
+    }
+    char *end;
+    out->nr = strtol(line, &end, 10);
+    if (end == line) return false;
+    /* "<nr> <6 args> <sp> <pc>", or "-1 <sp> <pc>" outside a system call */
+    const char *last = strrchr(line, ' ');
+    if (!last || last == line) return true;
+    const char *before = last - 1;
+    while (before > line && *before != ' ') before--;
+    out->sp = (uintptr_t)strtoull(before, NULL, 16);
+    out->pc = (uintptr_t)strtoull(last + 1, NULL, 16);
+    return true;
+}
+
+bool conan_task_syscall_same(const struct conan_task_syscall *a, const struct conan_task_syscall *b)
+{
+    return a->running == b->running && a->nr == b->nr && a->sp == b->sp && a->pc == b->pc;
+}
+
 char conan_task_state(pid_t tid)
 {
     char stat[512];

@@ -5,6 +5,7 @@
 #define CONAN_STACK_WALK_H
 
 #include <stdint.h>
+#include "procfs.h"
 
 #define CONAN_MAX_FRAMES 64
 
@@ -27,6 +28,10 @@ int conan_unwind_here(uintptr_t *pcs, int max);
 /* Monitor thread: unwinds another thread of ours, blocked in the kernel, from
  * the stack pointer and program counter /proc shows for it. Returns depth. */
 int conan_unwind_from(uintptr_t sp, uintptr_t pc, uintptr_t *pcs, int max);
+/* The same for thread tid, blocked where at says (its /proc registers): the
+ * bare pc when the walk finds nothing; 0 if the thread moved meanwhile (its
+ * syscall line changed: the stack moved under the walk). */
+int conan_unwind_blocked(pid_t tid, const struct conan_task_syscall *at, uintptr_t *pcs, int max);
 /* The same without libconan's own frames on top: the stack of the program's
  * code that called into us (malloc, pthread_create). */
 int conan_unwind_caller(uintptr_t *pcs, int max);

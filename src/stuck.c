@@ -191,20 +191,11 @@ enum sighting { SIGHT_GONE, SIGHT_ELSEWHERE, SIGHT_BLOCKED };
  * or stopped outside a system call), or gone. */
 static enum sighting read_place(pid_t tid, struct place *p)
 {
-    char line[512];
-    if (!conan_task_file(tid, "syscall", line, sizeof line)) return SIGHT_GONE;
-    if (strncmp(line, "running", 7) == 0) return SIGHT_ELSEWHERE;
-    char *end;
-    p->nr = strtol(line, &end, 10);
-    if (end == line || p->nr < 0) return SIGHT_ELSEWHERE; /* -1: not in a system call */
-    /* "<nr> <6 args> <sp> <pc>": the last two fields */
-    const char *last = strrchr(line, ' ');
-    if (!last || last == line) return SIGHT_ELSEWHERE;
-    const char *before = last - 1;
-    while (before > line && *before != ' ') before--;
-    p->sp = (uintptr_t)strtoull(before, NULL, 16);
-    p->pc = (uintptr_t)strtoull(last + 1, NULL, 16);
-    return p->sp && p->pc ? SIGHT_BLOCKED : SIGHT_ELSEWHERE;
+    struct conan_task_syscall at;
+    if (!conan_task_syscall(tid, &at)) return SIGHT_GONE;
+    if (at.running || at.nr < 0 || !at.sp || !at.pc) return SIGHT_ELSEWHERE; /* -1: not in a system call */
+    *p = (struct place){ .nr = at.nr, .sp = at.sp, .pc = at.pc };
+    return SIGHT_BLOCKED;
 }
 
 static bool same_place(const struct place *a, const struct place *b)
@@ -262,13 +253,8 @@ static int walk_stack(struct watched *w, struct check *c, uintptr_t *pcs)
         c->unwind_ready = true;
     }
     c->walked = true;
-    int depth = conan_unwind_from(w->at.sp, w->at.pc, pcs, CONAN_MAX_FRAMES);
-    if (depth <= 0) {
-        pcs[0] = w->at.pc;
-        depth = 1;
-    }
-    struct place again;
-    return read_place(w->tid, &again) == SIGHT_BLOCKED && same_place(&again, &w->at) ? depth : 0;
+    struct conan_task_syscall at = { .nr = w->at.nr, .sp = w->at.sp, .pc = w->at.pc };
+    return conan_unwind_blocked(w->tid, &at, pcs, CONAN_MAX_FRAMES);
 }
 
 /* The C and C++ runtimes, the sanitizers' (their interceptors stand in for

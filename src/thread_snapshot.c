@@ -101,26 +101,11 @@ enum { NOT_ASKED = -2, GONE = -3, IN_EXEC = -4 };
  * signal queued now would reach the new program, with our handler gone). */
 static int walk_blocked(pid_t tid, uintptr_t *pcs)
 {
-    char line[512];
-    if (!conan_task_file(tid, "syscall", line, sizeof line) || strncmp(line, "running", 7) == 0) return 0;
-    long nr = strtol(line, NULL, 10);
-    if (nr == SYS_execve || nr == SYS_execveat) return IN_EXEC;
-    /* "<nr> <6 args> <sp> <pc>", or "-1 <sp> <pc>" outside a system call */
-    const char *last = strrchr(line, ' ');
-    if (!last || last == line) return 0;
-    const char *before = last - 1;
-    while (before > line && *before != ' ') before--;
-    uintptr_t sp = (uintptr_t)strtoull(before, NULL, 16), pc = (uintptr_t)strtoull(last + 1, NULL, 16);
-    if (!sp || !pc) return 0;
-    int depth = conan_unwind_from(sp, pc, pcs, CONAN_MAX_FRAMES);
-    if (depth <= 0) {
-        pcs[0] = pc;
-        depth = 1;
-    }
-    /* Still blocked at the same place? Otherwise the stack moved under the walk. */
-    char again[512];
-    if (!conan_task_file(tid, "syscall", again, sizeof again) || strcmp(again, line) != 0) return 0;
-    return depth;
+    struct conan_task_syscall at;
+    if (!conan_task_syscall(tid, &at) || at.running) return 0;
+    if (at.nr == SYS_execve || at.nr == SYS_execveat) return IN_EXEC;
+    if (!at.sp || !at.pc) return 0;
+    return conan_unwind_blocked(tid, &at, pcs, CONAN_MAX_FRAMES);
 }
 
 /* The labels of one thread: its name and state, why it has no stack, and how

@@ -453,3 +453,14 @@ int conan_unwind_from(uintptr_t sp, uintptr_t pc, uintptr_t *pcs, int max)
 #endif
     return conan_unwind_context(&uc, pcs, max);
 }
+
+int conan_unwind_blocked(pid_t tid, const struct conan_task_syscall *at, uintptr_t *pcs, int max)
+{
+    int depth = conan_unwind_from(at->sp, at->pc, pcs, max);
+    if (depth <= 0) {
+        pcs[0] = at->pc;
+        depth = 1;
+    }
+    struct conan_task_syscall again;
+    return conan_task_syscall(tid, &again) && conan_task_syscall_same(&again, at) ? depth : 0;
+}
