@@ -12,6 +12,7 @@
  * people's processes): odd input is skipped, never fatal, and nothing is
  * printed; the caller decides what to log. */
 #include "cgroup.h"
+#include "log.h"
 #include "procfs.h"
 
 #include <errno.h>
@@ -388,8 +389,7 @@ int conan_cgroup_resolve(const char *root, struct conan_cgroup *out)
 static bool read_small_file(const char *dir, const char *name, char *buf, size_t size)
 {
     char path[PATH_MAX];
-    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
-    return n >= 0 && (size_t)n < sizeof path && conan_read_small_text(path, buf, size);
+    return conan_format(path, sizeof path, "%s/%s", dir, name) && conan_read_small_text(path, buf, size);
 }
 
 /* Parses a decimal integer, skipping leading blanks; *rest points after it. */

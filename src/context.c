@@ -9,6 +9,7 @@
 #include "pprof.h"
 #include "procfs.h"
 #include "stuck.h"
+#include "syscall_names.h"
 #include "timeline.h"
 #include "trip_rules.h"
 #include "symbols.h"

@@ -12,6 +12,7 @@
 #include "context.h"
 #include "log.h"
 #include "stuck.h"
+#include "syscall_names.h"
 #include "timeline.h"
 #include "trip_rules.h"
 

@@ -39,5 +39,10 @@
 #include "stack_slot.h"
 #include "inherit.h"
 #include "interpose.h"
+#include "pressure.h"
+#include "stuck.h"
+#include "syscall_names.h"
+#include "timeline.h"
+#include "memory_where.h"
 
 #endif

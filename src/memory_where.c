@@ -19,6 +19,7 @@
  *   proved slow; jemalloc's stats.* through its mallctl.
  * - the heap profile's in-use estimate: the sampled inuse_space total. */
 #include "memory_where.h"
+#include "procfs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -33,25 +34,6 @@
 #define STATUS_MAX 8192
 
 /* ---- reading ---- */
-
-/* The start of /proc/self/status into buf, NUL-terminated; false if unreadable. */
-static bool read_status(char *buf, size_t len)
-{
-    int fd;
-    do fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) return false;
-    size_t got = 0;
-    while (got < len - 1) {
-        ssize_t n = read(fd, buf + got, len - 1 - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
-    close(fd);
-    buf[got] = '\0';
-    return got > 0;
-}
 
 /* The "<field>:  <n> kB" line of status, in bytes. */
 static bool status_bytes(const char *status, const char *field, double *bytes)
@@ -72,7 +54,7 @@ static bool status_bytes(const char *status, const char *field, double *bytes)
 static bool read_resident(struct conan_memory_where *w)
 {
     char status[STATUS_MAX];
-    if (!read_status(status, sizeof status)) return false;
+    if (!conan_read_small_text("/proc/self/status", status, sizeof status)) return false;
     if (!status_bytes(status, "VmSwap", &w->swap)) w->swap = 0;
     return status_bytes(status, "VmRSS", &w->resident) && status_bytes(status, "RssAnon", &w->anonymous) &&
            status_bytes(status, "RssFile", &w->file) && status_bytes(status, "RssShmem", &w->shmem);

@@ -18,7 +18,6 @@
 #include "profile.pb-c.h"
 
 #define MAX_VALUES 4
-#define MAX_LABELS 4
 #define PSEUDO_MAX 16     /* named frames that are not code ("unavailable"...) */
 
 /* ---- a small open-addressing index: hash → position in a caller's array ---- */
@@ -103,7 +102,7 @@ struct raw_sample {
     uintptr_t *pcs;
     int depth;
     int nlabels;
-    struct raw_label label[MAX_LABELS];
+    struct raw_label label[CONAN_PPROF_MAX_LABELS];
     int64_t value[MAX_VALUES];
 };
 
@@ -202,7 +201,7 @@ static bool sample_equal(const void *ctx, uint32_t position)
 int conan_pprof_add(struct conan_pprof *p, const uintptr_t *pcs, int depth,
                     const int64_t *values, const struct conan_label *labels, int nlabels)
 {
-    if (depth < 0 || nlabels < 0 || nlabels > MAX_LABELS || (depth > 0 && !pcs) || !values || (nlabels > 0 && !labels))
+    if (depth < 0 || nlabels < 0 || nlabels > CONAN_PPROF_MAX_LABELS || (depth > 0 && !pcs) || !values || (nlabels > 0 && !labels))
         return -1;
     struct raw_sample s;
     memset(&s, 0, sizeof s);

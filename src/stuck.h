@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "config.h"
-#include "syscall_names.h"
 
 #define CONAN_STUCK_MAX 64       /* threads named in one report */
 

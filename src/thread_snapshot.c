@@ -29,8 +29,8 @@
 #include "procfs.h"
 #include "sigprof.h"
 #include "stack_slot.h"
+#include "syscall_names.h"
 
-#define SNAPSHOT_LABELS 4        /* labels a sample may carry (pprof.c's limit) */
 #define REGIONS_MAX 24           /* slot arrays, each twice the last; never unmapped */
 
 static struct {
@@ -120,7 +120,7 @@ static int thread_labels(struct conan_label *labels, const char *name, const cha
     if (why) labels[n++] = (struct conan_label){ .key = "unavailable", .str = why };
     if (!stuck) return n;
     labels[n++] = (struct conan_label){ .key = "stuck_for_s", .num = llround(stuck->for_s), .num_unit = "seconds" };
-    if (n == SNAPSHOT_LABELS) return n;
+    if (n == CONAN_PPROF_MAX_LABELS) return n;
     const char *known = conan_syscall_name(stuck->syscall);
     if (known) snprintf(syscall, syscall_len, "%s", known);
     else snprintf(syscall, syscall_len, "%ld", stuck->syscall); /* one we do not name: its number */
@@ -238,7 +238,7 @@ struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struc
                           : depth == IN_EXEC ? "in execve"
                           : !signals ? "no stacks"
                           : "no answer in time";
-        struct conan_label labels[SNAPSHOT_LABELS];
+        struct conan_label labels[CONAN_PPROF_MAX_LABELS];
         char syscall[24];
         int nlabels = thread_labels(labels, name, state, why, conan_stuck_find(stuck, tid), syscall, sizeof syscall);
         if (depth > 0) {
