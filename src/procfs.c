@@ -10,21 +10,61 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
 #include <stdio.h>
 
+/* ---- descriptors held for a moment ----
+ *
+ * A program may close descriptors it did not open (closefrom, as daemons do)
+ * and reuse the numbers for its own files while one of ours is open: closing
+ * "ours" then would close its file (integration/closefrom_fds caught the
+ * monitor doing that). So every file here is opened with its identity taken,
+ * and its descriptor is closed only if it still refers to that file; one the
+ * program closed is simply gone. */
+struct own_fd {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+};
+
+static bool own_open(struct own_fd *o, const char *path, int flags)
+{
+    struct stat st;
+    o->fd = open(path, flags | O_CLOEXEC);
+    if (o->fd < 0) return false;
+    if (fstat(o->fd, &st) != 0) return false; /* closed under us already */
+    o->dev = st.st_dev;
+    o->ino = st.st_ino;
+    return true;
+}
+
+static void own_close(const struct own_fd *o)
+{
+    struct stat st;
+    if (fstat(o->fd, &st) == 0 && st.st_dev == o->dev && st.st_ino == o->ino) close(o->fd);
+}
+
+/* Thread ids from /proc/self/task, read with getdents64 on a descriptor of
+ * our own (a DIR's closedir would close whatever holds the number). */
 int conan_for_each_task(void (*fn)(pid_t tid, void *arg), void *arg)
 {
-    DIR *dir = opendir("/proc/self/task");
-    if (!dir) return -1;
+    struct own_fd dir;
+    if (!own_open(&dir, "/proc/self/task", O_RDONLY | O_DIRECTORY)) return -1;
     int count = 0;
-    struct dirent *d;
-    while ((d = readdir(dir))) {
-        if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
-        count++;
-        if (fn) fn((pid_t)atoi(d->d_name), arg);
+    char buf[4096] __attribute__((aligned(8)));
+    long got;
+    while ((got = syscall(SYS_getdents64, dir.fd, buf, sizeof buf)) > 0) {
+        for (long at = 0; at < got;) {
+            const struct dirent64 *d = (const struct dirent64 *)(buf + at);
+            at += d->d_reclen;
+            if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+            count++;
+            if (fn) fn((pid_t)atoi(d->d_name), arg);
+        }
     }
-    closedir(dir);
-    return count;
+    own_close(&dir);
+    return got < 0 ? -1 : count;
 }
 
 static void collect_task(pid_t tid, void *arg)
@@ -68,10 +108,10 @@ bool conan_task_file(pid_t tid, const char *file, char *out, size_t len)
     char path[64];
     task_path(tid, file, path, sizeof path);
     out[0] = '\0';
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    ssize_t n = read(fd, out, len - 1);
-    close(fd);
+    struct own_fd f;
+    if (!own_open(&f, path, O_RDONLY)) return false;
+    ssize_t n = read(f.fd, out, len - 1);
+    own_close(&f);
     if (n <= 0) return false;
     out[n] = '\0';
     char *nl = strchr(out, '\n');
@@ -180,12 +220,12 @@ bool conan_self_exe(char *out, size_t len)
  * whole lines, so a cut number is never read as a smaller one. */
 bool conan_read_small_text(const char *path, char *buf, size_t size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return false;
+    struct own_fd f;
+    if (!own_open(&f, path, O_RDONLY | O_NONBLOCK)) return false;
     ssize_t got;
-    do got = read(fd, buf, size - 1);
+    do got = read(f.fd, buf, size - 1);
     while (got < 0 && errno == EINTR);
-    close(fd);
+    own_close(&f);
     if (got <= 0) return false;
     buf[got] = '\0';
     if ((size_t)got == size - 1) {
