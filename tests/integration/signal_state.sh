@@ -18,7 +18,7 @@ for timer in thread process; do
     write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@", "limits": { "max_dumps_per_hour": 3600 },
       "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "cooldown_s": 0, "profile_seconds": 1, "timer": "'$timer'" },
       "threads": { "min": 0, "abs": 4, "window": 0, "cooldown_s": 0 } }'
-    got=$(under_shim "$WORK/c.json" "$WORKLOADS/signal_state" 3000 "$DUMPS" 2>"$WORK/err") || fail "$timer timer: status $?"
+    got=$(under_shim "$WORK/c.json" "$WORKLOADS/signal_state" 3000 "$DUMPS" 2>"$WORK/err") || fail "$timer timer: status $?: $(tail -20 "$WORK/err")"
     [ "$got" = "$want" ] || fail "$timer timer: $got $(cat "$WORK/err")"
     windows=$(grep -c '"kind":"cpu"' "$DUMPS/events.jsonl" 2>/dev/null || true)
     snapshots=$(grep -c '"kind":"threads"' "$DUMPS/events.jsonl" 2>/dev/null || true)
