@@ -156,14 +156,18 @@ monitor_schedstat() { # PID — "<CPU ns> <runs>" of its conan-monitor thread
 }
 # stuck_tick MODE FROM_S TO_S — µs of monitor CPU per run between those times of the run
 stuck_tick() {
-    LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/stuck_$1.json" "$STUCK" idle $(($3 + 1)) >/dev/null &
+    # It would run 30 s; it is stopped once measured (a loaded machine may
+    # start it late, and a workload that ended has no monitor to read).
+    LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/stuck_$1.json" "$STUCK" idle 30 >/dev/null &
     local pid=$! cpu0 runs0 cpu1 runs1
     sleep "$2"
     read -r cpu0 runs0 <<<"$(monitor_schedstat $pid)"
     sleep $(($3 - $2))
     read -r cpu1 runs1 <<<"$(monitor_schedstat $pid)"
-    wait $pid || fail "stuck_threads idle failed ($1)"
-    [ -n "${cpu1:-}" ] && [ "${runs1:-0}" -gt "${runs0:-0}" ] || { fail "no monitor measured ($1)"; return; }
+    kill $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    [ -n "${cpu0:-}" ] && [ -n "${cpu1:-}" ] && [ "${runs1:-0}" -gt "${runs0:-0}" ] \
+        || { fail "no monitor measured ($1): '${cpu0:-} ${runs0:-}' then '${cpu1:-} ${runs1:-}'"; return; }
     awk -v c=$((cpu1 - cpu0)) -v n=$((runs1 - runs0)) 'BEGIN { printf "%.1f\n", c / n / 1000 }' >> "$WORK/stuck.$1"
 }
 for ((r = 1; r <= ROUNDS; r++)); do
