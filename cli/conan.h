@@ -1,0 +1,28 @@
+/* conan.h — the conan tool's subcommands (one file each) and the few helpers
+ * they share (main.c). Exit codes: 0 ok, 1 failure or a tripped gate, 2 usage. */
+#ifndef CONAN_CLI_CONAN_H
+#define CONAN_CLI_CONAN_H
+
+#include <stdio.h>
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+int cmd_run(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_flame(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_trigger(int argc, char **argv);
+int cmd_symbolize(int argc, char **argv);
+
+/* "conan: <message>" on stderr, one line. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Usage error: the message, a pointer to --help, and EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A non-negative integer option's value; -1 (after a usage message) if not one. */
+long cli_parse_count(const char *cmd, const char *option, const char *arg, long max);
+/* Prints a subcommand's help text to stdout and returns EXIT_OK. */
+int cli_help(const char *text);
+
+#endif

@@ -1,0 +1,42 @@
+/* report.h — what top, diff and flame compute from a profile (report.c): each
+ * function's flat and cum value as go tool pprof counts them at function
+ * granularity, and values printed in pprof's units. */
+#ifndef CONAN_CLI_REPORT_H
+#define CONAN_CLI_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "profile.h"
+
+struct report_row {
+    uint32_t name;            /* profile name index */
+    int64_t flat, cum;
+};
+
+struct report {
+    struct report_row *row;   /* functions seen in kept samples */
+    size_t nrow;
+    int64_t total;            /* sum of |value| over kept samples */
+    size_t kept;              /* samples the filter kept */
+};
+
+/* Flat (leaf) and cum (once per sample, however often the function recurs)
+ * per function name over the samples the filter keeps, for sample type `type`. */
+int report_build(const struct profile *p, int type, const struct profile_filter *filter, struct report *r);
+/* Orders rows as pprof -top does: by |flat| (or |cum|), then name. */
+void report_sort(const struct profile *p, struct report *r, bool by_cum);
+void report_free(struct report *r);
+
+/* A value in pprof's notation: auto-scaled ns..hrs, B..PB, plain counts. */
+void report_format_value(int64_t value, const char *unit, char *out, size_t len);
+/* A share in pprof's notation ("12.34%", " 0.5%", "  100%"). */
+void report_format_percent(int64_t value, int64_t total, char *out, size_t len);
+
+/* Whether stdout should get colour: a terminal, and NO_COLOR unset. */
+bool report_colour(FILE *out);
+/* A JSON string literal for s (quotes included), written to out. */
+void report_json_string(FILE *out, const char *s);
+
+#endif
