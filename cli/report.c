@@ -1,8 +1,9 @@
 /* report.c — per-function flat/cum tables and pprof's value notation, shared by
  * top, diff and flame. The counting rule is pprof's: a sample adds its value to
  * the flat of its leaf frame and to the cum of every distinct function on its
- * stack (once, however deep the recursion); the total is the sum of |value|
- * over the samples kept. */
+ * stack (once, however deep the recursion). The total is the sum of |value|
+ * over every sample, filtered or not: as in pprof, a filtered view shows its
+ * share of the whole profile. */
 #include "report.h"
 
 #include <math.h>
@@ -27,10 +28,10 @@ int report_build(const struct profile *p, int type, const struct profile_filter 
     for (size_t i = 0; i < p->nname; i++) row_of[i] = -1;
     for (size_t i = 0; i < p->nsample; i++) {
         const struct profile_sample *s = &p->sample[i];
-        if (filter && !profile_filter_keeps(p, filter, s)) continue;
-        r->kept++;
         int64_t v = s->value[type];
         r->total += v < 0 ? -v : v;
+        if (filter && !profile_filter_keeps(p, filter, s)) continue;
+        r->kept++;
         for (uint32_t k = 0; k < s->nframe; k++) {
             uint32_t n = s->frame[k];
             if (row_of[n] < 0) {

@@ -18,7 +18,7 @@ struct report_row {
 struct report {
     struct report_row *row;   /* functions seen in kept samples */
     size_t nrow;
-    int64_t total;            /* sum of |value| over kept samples */
+    int64_t total;            /* sum of |value| over all samples, as pprof's total */
     size_t kept;              /* samples the filter kept */
 };
 

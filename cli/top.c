@@ -25,7 +25,7 @@ static const char help[] =
     "  --focus REGEX        only samples with a frame matching REGEX (POSIX extended)\n"
     "  --json               rows as JSON with raw values in the sample type's unit\n";
 
-static void print_header(const struct profile *p, const char *path, int type, bool colour)
+static void print_header(const struct profile *p, const struct report *r, const char *path, int type, bool colour)
 {
     printf("%sFile: %s%s\n", colour ? "\033[1m" : "", path, colour ? "\033[0m" : "");
     printf("Type: %s\n", p->type[type]);
@@ -38,9 +38,14 @@ static void print_header(const struct profile *p, const char *path, int type, bo
         printf("Time: %s\n", when);
     }
     if (p->duration_nanos > 0) {
-        char d[32];
+        char d[32], t[32], pct[16];
         report_format_value(p->duration_nanos, "nanoseconds", d, sizeof d);
-        printf("Duration: %s\n", d);
+        report_format_value(r->total, p->unit[type], t, sizeof t);
+        report_format_percent(r->total, p->duration_nanos, pct, sizeof pct);
+        if (strcmp(p->unit[type], "nanoseconds") == 0)
+            printf("Duration: %s, Total samples = %s (%s)\n", d, t, pct + strspn(pct, " "));
+        else
+            printf("Duration: %s\n", d);
     }
     for (size_t i = 0; i < p->ncomment; i++) printf("%s\n", p->comment[i]);
 }
@@ -152,7 +157,7 @@ int cmd_top(int argc, char **argv)
             print_json(&p, &r, type, rows);
         } else {
             bool colour = report_colour(stdout);
-            print_header(&p, path, type, colour);
+            print_header(&p, &r, path, type, colour);
             print_table(&p, &r, type, rows, colour);
         }
         report_free(&r);
