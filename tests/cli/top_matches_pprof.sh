@@ -81,11 +81,12 @@ compare_all() {
 write_config "$WORK/cpu.json" '{ "app": "cpu", "interval_ms": 100, "dump_dir": "@DUMPS@",
   "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "cooldown_s": 600, "profile_seconds": 1, "hz": 200 } }'
 under_shim "$WORK/cpu.json" "$WORKLOADS/two_threads" 1.5 0 "$WORK/cpu.log" >/dev/null || fail "two_threads failed"
-write_config "$WORK/heap.json" '{ "app": "heap", "dump_dir": "@DUMPS@", "cpu": { "enable": false }, "heap": { "sample_bytes": 65536 } }'
-under_shim "$WORK/heap.json" "$WORKLOADS/heap_cpp" 8 "$DUMPS" >/dev/null || fail "heap_cpp failed"
+# (threads_burst first: it waits for a threads dump in the directory)
 write_config "$WORK/threads.json" '{ "app": "threads", "interval_ms": 100, "dump_dir": "@DUMPS@", "cpu": { "enable": false },
   "heap": { "sample_bytes": 0 }, "threads": { "min": 0, "abs": 21, "window": 0 } }'
 under_shim "$WORK/threads.json" "$WORKLOADS/threads_burst" 20 "$DUMPS" rule >/dev/null || fail "threads_burst failed"
+write_config "$WORK/heap.json" '{ "app": "heap", "dump_dir": "@DUMPS@", "cpu": { "enable": false }, "heap": { "sample_bytes": 65536 } }'
+under_shim "$WORK/heap.json" "$WORKLOADS/heap_cpp" 8 "$DUMPS" >/dev/null || fail "heap_cpp failed"
 # of_app APP KIND — the first KIND dump the run of app APP wrote.
 of_app() { dumps_of_kind "$2" | grep "^$1\." | head -1; }
 for app_kind in cpu:cpu heap:heap threads:threads threads:threadcreate; do
