@@ -5,7 +5,8 @@
 # libconan.so.0 by soname with its dev symlink, conan.h, conan.pc that
 # `pkg-config --cflags --libs conan` turns into a working build of a program
 # calling the public API, man pages that groff formats without a warning (and
-# whose conan.json(5) names every config key), and the examples.
+# whose conan.json(5) names every config key), the examples, and the conan
+# tool in bin/ beside them, which starts and reports its version.
 . "$(dirname "$0")/lib.sh"
 : "${SOURCE_ROOT:?}" "${CONFIG_REFERENCE:?}"
 skip_if_sanitized "this builds its own, unsanitized, library"
@@ -28,13 +29,15 @@ libdir="$root/usr/lib/$multiarch"
 soname=$(readelf -d "$libdir/libconan.so.0.1.0" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = libconan.so.0 ] || fail "soname is '$soname'"
 [ -f "$root/usr/include/conan.h" ] || fail "conan.h is not installed"
-for f in man/man7/libconan.7 man/man5/conan.json.5 doc/libconan/examples/conan.json \
+[ -x "$root/usr/bin/conan" ] || fail "the conan tool is not installed in /usr/bin"
+[ "$("$root/usr/bin/conan" --version)" = "conan 0.1.0" ] || fail "installed conan --version: $("$root/usr/bin/conan" --version 2>&1)"
+for f in man/man7/libconan.7 man/man5/conan.json.5 man/man1/conan.1 doc/libconan/examples/conan.json \
          doc/libconan/examples/systemd/conan.conf doc/libconan/examples/kubernetes/app-with-conan.yaml \
          doc/libconan/examples/kubernetes/bundle-libconan.sh doc/libconan/examples/Dockerfile; do
     [ -f "$root/usr/share/$f" ] || fail "/usr/share/$f is not installed"
 done
 # Nothing of the test suite is installed.
-extra=$(cd "$root" && find . -type f | grep -v -E '^\./usr/(lib/'"$multiarch"'/(libconan\.so\.0\.1\.0|pkgconfig/conan\.pc)|include/conan\.h|share/(man|doc/libconan)/)' || true)
+extra=$(cd "$root" && find . -type f | grep -v -E '^\./usr/(lib/'"$multiarch"'/(libconan\.so\.0\.1\.0|pkgconfig/conan\.pc)|include/conan\.h|bin/conan|share/(man|doc/libconan)/)' || true)
 [ -z "$extra" ] || fail "unexpected installed files: $extra"
 
 # pkg-config, for a program that links -lconan to call the public API.
@@ -56,7 +59,7 @@ out=$(LD_LIBRARY_PATH="$libdir" CONAN_CONFIG="$WORK/c.json" "$WORK/api") || fail
 [ "$out" = "0.1.0 1" ] || fail "conan_version() said: $out"
 
 # Man pages: no groff warning; conan.json(5) has every key of the table.
-for page in "$root/usr/share/man/man7/libconan.7" "$root/usr/share/man/man5/conan.json.5"; do
+for page in "$root/usr/share/man/man7/libconan.7" "$root/usr/share/man/man5/conan.json.5" "$root/usr/share/man/man1/conan.1"; do
     warnings=$(LC_ALL=C groff -man -ww -z "$page" 2>&1)
     [ -z "$warnings" ] || fail "$(basename "$page"): $warnings"
 done
