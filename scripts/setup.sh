@@ -14,6 +14,7 @@ packages=(
     libasan8 libubsan1 libtsan2                          # tests: the heap engine under sanitizers
     clang-14 libclang-rt-14-dev                          # tests: the config fuzzer (libFuzzer)
     redis-server redis-tools python3                     # tests: real programs under the shim
+    nginx wrk curl                                       # tests: the conan tool on nginx's dumps, under load
     google-perftools libgoogle-perftools4                # bench: tcmalloc, gperftools' heap and CPU profilers
     libjemalloc-dev heaptrack                            # bench: jeprof (jemalloc's profiler), heaptrack
     patchelf python3-yaml systemd groff-base             # tests: the deploy/ recipes, the man pages
