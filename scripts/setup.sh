@@ -8,6 +8,7 @@ packages=(
     build-essential g++ pkg-config meson ninja-build   # toolchain and build
     libunwind-dev zlib1g-dev libcjson-dev                # engine dependencies
     libprotobuf-c-dev protobuf-c-compiler                # profile.proto encoding
+    libdw-dev libelf-dev                                 # conan symbolize: elfutils reads binaries and debug files
     golang-go                                            # `go tool pprof`, the reader tests use
     binutils                                             # what pprof symbolizes with
     libjemalloc2                                         # tests: jemalloc behind the shim
@@ -15,6 +16,7 @@ packages=(
     clang-14 libclang-rt-14-dev                          # tests: the config fuzzer (libFuzzer)
     redis-server redis-tools python3                     # tests: real programs under the shim
     nginx wrk curl                                       # tests: the conan tool on nginx's dumps, under load
+    memcached                                            # tests: a stripped Debian binary for conan symbolize
     google-perftools libgoogle-perftools4                # bench: tcmalloc, gperftools' heap and CPU profilers
     libjemalloc-dev heaptrack                            # bench: jeprof (jemalloc's profiler), heaptrack
     patchelf python3-yaml systemd groff-base             # tests: the deploy/ recipes, the man pages
