@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# package.sh [OUTDIR] — builds the Debian packages libconan0 and libconan-dev
+# package.sh [OUTDIR] — builds the Debian packages libconan0, libconan-dev and libconan-tools
 # (debian/) with dpkg-buildpackage from a clean copy of the tree, so the source
 # directory is not littered, puts the .debs, .changes and .buildinfo in OUTDIR
 # (build-deb/ by default), runs lintian on them (its report: OUTDIR/lintian.txt)
@@ -36,7 +36,7 @@ log="$out/build.log"
     || { tail -40 "$log" >&2; echo "package.sh: dpkg-buildpackage failed; the whole log: $log" >&2; exit 1; }
 
 # What this build made replaces what an earlier one left in OUTDIR.
-rm -f "$out"/libconan0_* "$out"/libconan0-dbgsym_* "$out"/libconan-dev_* "$out"/libconan_*
+rm -f "$out"/libconan0_* "$out"/libconan0-dbgsym_* "$out"/libconan-dev_* "$out"/libconan-tools_* "$out"/libconan-tools-dbgsym_* "$out"/libconan_*
 mv "$scratch"/*.deb "$scratch"/*.changes "$scratch"/*.buildinfo "$out"/
 mv "$scratch"/*.ddeb "$out"/ 2>/dev/null || true
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The Debian packages (debian/, scripts/package.sh), installed where nothing
 # else is: a clean Debian root of the host's own release.
-#  a. scripts/package.sh builds libconan0 and libconan-dev; libconan0's
-#     Depends, from shlibs, name libc6, libunwind8, libprotobuf-c1, libcjson1
-#     and zlib1g; lintian reports no error and no warning.
+#  a. scripts/package.sh builds libconan0, libconan-dev and libconan-tools;
+#     libconan0's Depends, from shlibs, name libc6, libunwind8, libprotobuf-c1,
+#     libcjson1 and zlib1g; libconan-tools' name libconan0 of the same version,
+#     libdw1 and libelf1, and its conan runs; lintian reports no error and no
+#     warning.
 #  b. The manual pages in the .deb format without a groff warning.
 #  c. In a debootstrap'ed minbase root (cached in /var/cache/libconan-test,
 #     with redis-server and libconan0's dependencies already in it), seen
@@ -47,14 +49,24 @@ for dep in libc6 libunwind8 libprotobuf-c1 libcjson1 zlib1g; do
 done
 [ "$(dpkg-deb -f "$dev_deb" Depends)" = "libconan0 (= $(dpkg-deb -f "$lib_deb" Version))" ] \
     || fail "libconan-dev's Depends: $(dpkg-deb -f "$dev_deb" Depends)"
+tools_deb=$(ls "$debs"/libconan-tools_*_"$arch".deb) || fail "no libconan-tools .deb in $debs: $(ls "$debs")"
+tools_depends=$(dpkg-deb -f "$tools_deb" Depends)
+note "libconan-tools Depends: $tools_depends"
+for dep in "libconan0 (= $(dpkg-deb -f "$lib_deb" Version))" libdw1 libelf1; do
+    [[ ", $tools_depends," == *", $dep"[\ ,]* ]] || fail "libconan-tools does not depend on $dep: $tools_depends"
+done
+dpkg-deb -x "$tools_deb" "$WORK/tools"
+[ "$("$WORK/tools/usr/bin/conan" --version)" = "conan $(dpkg-deb -f "$lib_deb" Version | cut -d- -f1)" ] \
+    || fail "the packaged conan --version: $("$WORK/tools/usr/bin/conan" --version 2>&1)"
 [ -s "$debs/lintian.txt" ] || fail "no lintian report"
 ! grep -E '^(E|W): ' "$debs/lintian.txt" >&2 || fail "lintian reports errors or warnings"
 
 # b. The manual pages as packaged.
 dpkg-deb -x "$lib_deb" "$WORK/extracted"
-pages=("$WORK"/extracted/usr/share/man/man7/libconan.7.gz "$WORK"/extracted/usr/share/man/man5/conan.json.5.gz)
+pages=("$WORK"/extracted/usr/share/man/man7/libconan.7.gz "$WORK"/extracted/usr/share/man/man5/conan.json.5.gz
+       "$WORK"/tools/usr/share/man/man1/conan.1.gz)
 for page in "${pages[@]}"; do
-    [ -f "$page" ] || fail "no ${page#"$WORK"/extracted} in libconan0"
+    [ -f "$page" ] || fail "no $page in the packages"
     zcat "$page" | groff -k -man -ww -z -Tutf8 >"$WORK/groff.err" 2>&1 || fail "groff failed on $(basename "$page")"
     [ ! -s "$WORK/groff.err" ] || fail "groff warns on $(basename "$page"): $(cat "$WORK/groff.err")"
 done
