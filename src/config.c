@@ -658,6 +658,28 @@ static cJSON *key_json(const struct conan_config *cfg, const struct config_key *
     return NULL;
 }
 
+/* cJSON indents with tabs and puts one after each colon; strings never hold a
+ * raw tab (it is escaped), so every tab is layout: two spaces of indent at a
+ * line's start, one space after a colon. A new text (text is freed); NULL when
+ * out of memory. */
+static char *indent_with_spaces(char *text)
+{
+    char *spaced = malloc(2 * strlen(text) + 1), *out = spaced;
+    bool line_start = true;
+    for (const char *in = text; spaced && *in; in++) {
+        if (*in == '\t') {
+            *out++ = ' ';
+            if (line_start) *out++ = ' ';
+        } else {
+            *out++ = *in;
+            line_start = *in == '\n';
+        }
+    }
+    if (spaced) *out = '\0';
+    free(text);
+    return spaced;
+}
+
 char *conan_config_to_json(const struct conan_config *cfg)
 {
     cJSON *root = cJSON_CreateObject();
@@ -672,7 +694,7 @@ char *conan_config_to_json(const struct conan_config *cfg)
     }
     char *text = complete ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
-    return text;
+    return text ? indent_with_spaces(text) : NULL;
 }
 
 static const char *type_name(const struct config_key *k)

@@ -94,6 +94,35 @@ else
     [ $rc -eq 1 ] && grep -q "^conan trigger: $pid: not allowed: cannot read /proc/$pid/" "$WORK/err" ||
         fail "not allowed: $rc '$(cat "$WORK/err")'"
 fi
+# 8. An event with an error is reported as one: a program that owns SIGPROF
+# gets no CPU profile.
+"$CONAN" run --config "$WORK/c.json" -- "$WORKLOADS/sigprof_user" 20000 >/dev/null 2>&1 & own=$!
+pids+=($own)
+wait_for 10 has_monitor $own || fail "the sigprof_user monitor did not start"
+"$CONAN" trigger $own --kinds cpu --seconds 1 --wait 20 >"$WORK/out" 2>"$WORK/err"; rc=$?
+[ $rc -eq 1 ] && grep -qx "conan trigger: $own: cpu: the program owns SIGPROF" "$WORK/err" && [ ! -s "$WORK/out" ] ||
+    fail "error event: $rc '$(cat "$WORK/err")' '$(cat "$WORK/out")'"
+kill $own
+
+# 9. Root asks another user's process: the dump_dir it has not made yet is
+# made for it (its owner's, as the shim requires), the request readable by it.
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+    nb=$(mktemp -d /tmp/conan-trigger-nobody.XXXXXX)
+    at_exit 'rm -rf "$nb"'
+    chmod 755 "$nb"
+    printf '{ "app": "nb", "interval_ms": 100, "dump_dir": "%s/dumps" }\n' "$nb" > "$nb/c.json"
+    chmod 644 "$nb/c.json"
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$CONAN" run --config "$nb/c.json" -- \
+        "$WORKLOADS/idle" 60000 >/dev/null 2>&1 & other=$!
+    pids+=($other)
+    wait_for 10 has_monitor $other || fail "nobody's monitor did not start"
+    "$CONAN" trigger $other --kinds heap >"$WORK/out" 2>"$WORK/err" || fail "root -> nobody: $(cat "$WORK/err")"
+    [ "$(stat -c %U "$nb/dumps")" = nobody ] || fail "dump_dir made for nobody is $(stat -c %U "$nb/dumps")'s"
+    grep -q "^$nb/dumps/nb\.$other\.heap\." "$WORK/out" || fail "root -> nobody printed '$(cat "$WORK/out")'"
+else
+    note "SKIP part: not root (or no nobody, no setpriv): root asking another user's process not tried"
+fi
+
 grep -v '^libconan: ' "$WORK/idle.err" | grep -q . && fail "the workload's stderr: $(cat "$WORK/idle.err")"
 ! grep -q '^libconan: ' "$WORK/idle.err" || fail "libconan complained: $(cat "$WORK/idle.err")"
 exit 0
