@@ -343,19 +343,24 @@ static int write_trigger(struct target *t, const char *text)
     if (make_dump_dir(t, dir) != 0) return -1;
     snprintf(temp, sizeof temp, "%s/.conan.trigger.%d.%d.tmp", dir, (int)t->pid, (int)getpid());
     snprintf(final, sizeof final, "%s/conan.trigger.%d", dir, (int)t->pid);
-    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    const char *failed = fd < 0 ? temp : NULL;
-    size_t len = strlen(text);
-    if (!failed && (fchmod(fd, 0644) != 0 || write(fd, text, len) != (ssize_t)len)) failed = temp;
-    if (fd >= 0 && close(fd) != 0 && !failed) failed = temp;
     uid_t uid;
     gid_t gid;
     process_owner(t->pid, &uid, &gid);
-    if (!failed && geteuid() == 0 && uid != 0 && chown(temp, uid, gid) != 0) failed = temp;
+    bool give = geteuid() == 0 && uid != 0; /* the process must be able to read it */
+    size_t len = strlen(text);
+    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    bool written = fd >= 0 && fchmod(fd, 0644) == 0 && write(fd, text, len) == (ssize_t)len &&
+                   (!give || fchown(fd, uid, gid) == 0);
+    int err = errno;
+    if (fd >= 0 && close(fd) != 0 && written) {
+        written = false;
+        err = errno;
+    }
     t->asked_ms = wall_ms();
-    if (!failed && rename(temp, final) != 0) failed = final;
-    if (!failed) return 0;
-    say(t->pid, "not allowed: cannot write %s: %s", failed, strerror(errno));
+    bool renamed = written && rename(temp, final) == 0;
+    if (renamed) return 0;
+    if (written) err = errno;
+    say(t->pid, "not allowed: cannot write %s: %s", written ? final : temp, strerror(err));
     if (fd >= 0) unlink(temp);
     return -1;
 }
