@@ -18,6 +18,9 @@ int cmd_symbolize(int argc, char **argv);
 
 /* "conan: <message>" on stderr, one line. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "conan <cmd>: <message>" on stderr, one line: for commands whose messages
+ * run beside another program's output (run) or name many targets (trigger). */
+void cli_command_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Usage error: the message, a pointer to --help, and EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A non-negative integer option's value; -1 (after a usage message) if not one. */

@@ -182,21 +182,23 @@ static void write_thread_profiles(struct conan_actions *a, const struct conan_tr
     conan_emit_write(cfg, p, NULL, &snap_ev, conan_monotonic_seconds());
 }
 
-/* Opens a CPU window for trigger t. A failed attempt (dump_dir unusable, SIGPROF
+/* Opens a CPU window for trigger t, as long as it asks (an on-demand request
+ * may), else cpu.profile_seconds. A failed attempt (dump_dir unusable, SIGPROF
  * taken by the program) is logged once per attempt and still counts as the
  * trigger having been handled: the rule's cooldown starts, so a persistent
  * problem costs one line per cooldown, not one per tick. */
 static void open_cpu_window(struct conan_actions *a, const struct conan_trigger *t, double now_s)
 {
     char why[256];
+    int seconds = t->cpu_seconds > 0 ? t->cpu_seconds : a->cfg->cpu.profile_seconds;
     if (conan_dump_dir_ready(a->cfg) != 0) return;
-    if (conan_cpu_start(a->cfg, why, sizeof why) != 0) {
+    if (conan_cpu_start(a->cfg, seconds, why, sizeof why) != 0) {
         struct conan_event ev = { .kind = conan_kind_name(CONAN_KIND_CPU), .trigger = t, .file = "", .error = why };
         conan_dump_event(a->cfg, &ev);
         return;
     }
     a->window_wall_start_ns = conan_wall_nanos();
-    a->window_end_s = now_s + a->cfg->cpu.profile_seconds;
+    a->window_end_s = now_s + seconds;
     a->window_trigger = *t;
     a->window_note = NULL;
     if (t->timeline) {

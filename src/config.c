@@ -593,6 +593,110 @@ static int load_fd(int fd, const char *path, bool system, struct conan_config *c
     return rc;
 }
 
+/* ---- the effective configuration, as JSON ---- */
+
+const char *conan_config_key(size_t i)
+{
+    return i < nkeys ? keys[i].path : NULL;
+}
+
+/* The object a dotted path's last part goes into, made on the way (sections
+ * come before their keys in the table, but a missing one is made here too);
+ * *leaf is that last part. NULL when out of memory. */
+static cJSON *parent_of(cJSON *root, const char *path, char *leaf, size_t leaflen)
+{
+    cJSON *obj = root;
+    const char *part = path;
+    for (const char *dot; obj && (dot = strchr(part, '.')); part = dot + 1) {
+        char name[CONAN_NAME_MAX];
+        snprintf(name, sizeof name, "%.*s", (int)(dot - part), part);
+        cJSON *next = cJSON_GetObjectItemCaseSensitive(obj, name);
+        obj = next ? next : cJSON_AddObjectToObject(obj, name);
+    }
+    snprintf(leaf, leaflen, "%s", part);
+    return obj;
+}
+
+/* An enum's value as its name in the choices. */
+static cJSON *enum_json(const struct config_key *k, int index)
+{
+    const char *c = k->choices;
+    for (int i = 0; i < index && *c; i++) c += strcspn(c, "|") + (c[strcspn(c, "|")] == '|');
+    char name[CONAN_NAME_MAX];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(c, "|"), c);
+    return cJSON_CreateString(name);
+}
+
+static cJSON *key_json(const struct conan_config *cfg, const struct config_key *k)
+{
+    const void *at = (const char *)cfg + k->offset;
+    switch (k->type) {
+    case KEY_OBJECT: return cJSON_CreateObject();
+    case KEY_BOOL: return cJSON_CreateBool(*(const bool *)at);
+    case KEY_INT: return cJSON_CreateNumber(*(const int *)at);
+    case KEY_NUMBER: return cJSON_CreateNumber(*(const double *)at);
+    case KEY_STRING:
+    case KEY_PATH: return cJSON_CreateString(at);
+    case KEY_ENUM: return enum_json(k, *(const int *)at);
+    case KEY_TAGS: {
+        cJSON *tags = cJSON_CreateObject();
+        for (int i = 0; tags && i < cfg->ntags; i++)
+            if (!cJSON_AddStringToObject(tags, cfg->tag_key[i], cfg->tag_value[i])) break;
+        return tags;
+    }
+    case KEY_NAMES: {
+        const struct conan_names *names = at;
+        cJSON *list = cJSON_CreateArray();
+        for (int i = 0; list && i < names->n; i++) {
+            cJSON *name = cJSON_CreateString(names->name[i]);
+            if (!name) break;
+            cJSON_AddItemToArray(list, name);
+        }
+        return list;
+    }
+    }
+    return NULL;
+}
+
+/* cJSON indents with tabs and puts one after each colon; strings never hold a
+ * raw tab (it is escaped), so every tab is layout: two spaces of indent at a
+ * line's start, one space after a colon. A new text (text is freed); NULL when
+ * out of memory. */
+static char *indent_with_spaces(char *text)
+{
+    char *spaced = malloc(2 * strlen(text) + 1), *out = spaced;
+    bool line_start = true;
+    for (const char *in = text; spaced && *in; in++) {
+        if (*in == '\t') {
+            *out++ = ' ';
+            if (line_start) *out++ = ' ';
+        } else {
+            *out++ = *in;
+            line_start = *in == '\n';
+        }
+    }
+    if (spaced) *out = '\0';
+    free(text);
+    return spaced;
+}
+
+char *conan_config_to_json(const struct conan_config *cfg)
+{
+    cJSON *root = cJSON_CreateObject();
+    bool complete = root != NULL;
+    for (size_t i = 0; complete && i < nkeys; i++) {
+        char leaf[CONAN_NAME_MAX];
+        cJSON *parent = parent_of(root, keys[i].path, leaf, sizeof leaf);
+        if (parent && cJSON_GetObjectItemCaseSensitive(parent, leaf)) continue; /* a section made on the way */
+        cJSON *value = parent ? key_json(cfg, &keys[i]) : NULL;
+        complete = value && cJSON_AddItemToObject(parent, leaf, value);
+        if (!complete) cJSON_Delete(value);
+    }
+    char *text = complete ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    return text ? indent_with_spaces(text) : NULL;
+}
+
 static const char *type_name(const struct config_key *k)
 {
     switch (k->type) {

@@ -106,6 +106,13 @@ int conan_config_load(const char *path, struct conan_config *cfg, char *err, siz
 /* The same from a buffer; `label` names the source in messages. */
 int conan_config_parse(const char *json, size_t len, const char *label,
                        struct conan_config *cfg, char *err, size_t errlen);
+/* The configuration cfg as a JSON object every key of the table is in, at its
+ * nested place (conan validate --print): parsed back it gives cfg again. A
+ * malloc'd, indented text; NULL when out of memory. */
+char *conan_config_to_json(const struct conan_config *cfg);
+/* The table's i-th key as its dotted path (sections included); NULL past the
+ * last. */
+const char *conan_config_key(size_t i);
 /* Every key (name, type, default, range, meaning): as the README's Markdown
  * table, or as roff paragraphs for conan.json(5). */
 enum conan_reference_format { CONAN_REFERENCE_MARKDOWN, CONAN_REFERENCE_ROFF };

@@ -32,6 +32,7 @@ struct conan_trigger {
     double value, mean;
     const struct conan_rule_config *rule;     /* NULL for stuck, manual and continuous */
     const struct conan_stuck_report *stuck;   /* the stuck threads, for a stuck trip */
+    int cpu_seconds;             /* the CPU window's length a request asked for; 0 = cpu.profile_seconds */
     /* Set by actions.c: the ticks around the trip, and when it happened
      * (monotonic s); ticks after at_s are "during" a window. */
     const struct conan_timeline *timeline;

@@ -23,9 +23,10 @@ struct conan_cpu_window {
 
 /* ---- cpu_window.c: the window, on the monitor thread ---- */
 
-/* Arms SIGPROF sampling at hz for every thread but the caller. Returns 0, or -1
- * with why filled (program owns SIGPROF, timers unavailable, ...). */
-int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len);
+/* Arms SIGPROF sampling at hz for every thread but the caller, for a window of
+ * about seconds (the sample buffer is sized for it). Returns 0, or -1 with why
+ * filled (program owns SIGPROF, timers unavailable, ...). */
+int conan_cpu_start(const struct conan_config *cfg, int seconds, char *why, size_t why_len);
 /* True while a window is open (any thread may ask). */
 bool conan_cpu_window_open(void);
 /* During a window: arm timers for threads born since the start. */

@@ -281,17 +281,17 @@ static int start_thread_timers(const struct conan_config *cfg, char *why, size_t
 }
 
 /* At most hz samples per CPU-second, over the window plus slack. */
-static long buffer_capacity(const struct conan_config *cfg)
+static long buffer_capacity(const struct conan_config *cfg, int seconds)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (cpus < 1) cpus = 1;
-    long capacity = (long)cfg->cpu.hz * (cfg->cpu.profile_seconds + 1) * cpus * 5 / 4 + 64;
+    long capacity = (long)cfg->cpu.hz * (seconds + 1) * cpus * 5 / 4 + 64;
     return capacity > BUFFER_CAPACITY_MAX ? BUFFER_CAPACITY_MAX : capacity;
 }
 
 static void disarm_and_drain(void);
 
-int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
+int conan_cpu_start(const struct conan_config *cfg, int seconds, char *why, size_t why_len)
 {
     why[0] = '\0';
     if (conan_cpu_window_open()) {
@@ -307,7 +307,7 @@ int conan_cpu_start(const struct conan_config *cfg, char *why, size_t why_len)
     conan_unwind_prepare();
     uintptr_t loader_start, loader_end;
     find_loader_text(&loader_start, &loader_end);
-    if (conan_cpu_samples_open(buffer_capacity(cfg), loader_start, loader_end) != 0) {
+    if (conan_cpu_samples_open(buffer_capacity(cfg, seconds), loader_start, loader_end) != 0) {
         snprintf(why, why_len, "cannot map the sample buffer: %s", strerror(errno));
         return -1;
     }

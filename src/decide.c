@@ -10,11 +10,18 @@
  * CPU ceiling → CPU, throttle and CPU pressure rules (a CPU window) →
  * memory, heap and memory pressure rules (a heap profile) → thread, I/O
  * pressure and stuck rules (the thread profiles) → continuous period. The
- * monitor then looks for trigger files. A metric the tick could not read
+ * monitor then looks for trigger files (a per-process one may name the kinds
+ * and the CPU window's length). A metric the tick could not read
  * (no quota, no PSI) is not fed to its rule at all. */
 #include "decide.h"
 
 #include <assert.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,20 +79,38 @@ static unsigned enabled_kinds(const struct conan_decider *d, bool cpu_allowed, b
            (d->cfg->threads.rule.enable ? CONAN_WANTS_THREADS : 0);
 }
 
-void conan_decide_request(struct conan_decider *d, double now_s, bool heap_sampling)
+/* Two requests as one: the union of their kinds (0, every kind, absorbs the
+ * rest), the longer CPU window (0, cpu.profile_seconds, counts as unset). */
+static struct conan_request merge_requests(struct conan_request a, struct conan_request b)
 {
-    static const struct conan_trigger manual = { .metric = "", .reason = CONAN_REASON_MANUAL };
+    struct conan_request m = { .kinds = a.kinds && b.kinds ? a.kinds | b.kinds : 0,
+                               .cpu_seconds = a.cpu_seconds > b.cpu_seconds ? a.cpu_seconds : b.cpu_seconds };
+    return m;
+}
+
+void conan_decide_request(struct conan_decider *d, double now_s, bool heap_sampling, const struct conan_request *req)
+{
+    static const struct conan_request every_kind = { 0, 0 };
+    if (!req) req = &every_kind;
     if (d->ops.window_open(d->ops.arg)) {
+        d->pending = d->manual_pending ? merge_requests(d->pending, *req) : *req;
         d->manual_pending = true; /* served when the open window closes */
         return;
     }
     d->manual_pending = false;
-    act_on(d, &manual, enabled_kinds(d, true, heap_sampling), now_s, NULL);
+    unsigned kinds = enabled_kinds(d, true, heap_sampling);
+    if (req->kinds) kinds &= req->kinds;
+    if (!kinds) return; /* only disabled kinds asked for */
+    struct conan_trigger manual = { .metric = "", .reason = CONAN_REASON_MANUAL, .cpu_seconds = req->cpu_seconds };
+    act_on(d, &manual, kinds, now_s, NULL);
 }
 
 void conan_decide_pending(struct conan_decider *d, double now_s, bool heap_sampling)
 {
-    if (d->manual_pending && !d->ops.window_open(d->ops.arg)) conan_decide_request(d, now_s, heap_sampling);
+    if (d->manual_pending && !d->ops.window_open(d->ops.arg)) {
+        struct conan_request req = d->pending;
+        conan_decide_request(d, now_s, heap_sampling, &req);
+    }
     if (d->followup_s > 0 && now_s >= d->followup_s) {
         d->followup_s = 0;
         act_on(d, &d->followup_trigger, CONAN_WANTS_HEAP, now_s, "follow-up: heap.followup_s after the trip");
@@ -217,7 +242,128 @@ void conan_decide_tick(struct conan_decider *d, double now_s, const struct conan
     }
 }
 
-/* ---- trigger files ---- */
+/* ---- trigger files, and what a request in one asks for ---- */
+
+static int request_fail(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int request_fail(char *why, size_t whylen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The kinds a request may name: the thread profiles come as one. */
+static const struct { enum conan_kind kind; unsigned wants; } request_kinds[] = {
+    { CONAN_KIND_CPU, CONAN_WANTS_CPU }, { CONAN_KIND_HEAP, CONAN_WANTS_HEAP }, { CONAN_KIND_THREADS, CONAN_WANTS_THREADS },
+};
+
+static int parse_kinds(const cJSON *list, unsigned *kinds, char *why, size_t whylen)
+{
+    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0)
+        return request_fail(why, whylen, "kinds: must be a non-empty list of cpu, heap, threads");
+    int i = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, list) {
+        unsigned wants = 0;
+        for (size_t k = 0; cJSON_IsString(item) && k < sizeof request_kinds / sizeof request_kinds[0]; k++)
+            if (strcmp(item->valuestring, conan_kind_name(request_kinds[k].kind)) == 0) wants = request_kinds[k].wants;
+        if (!wants) return request_fail(why, whylen, "kinds[%d]: not one of cpu, heap, threads", i);
+        *kinds |= wants;
+        i++;
+    }
+    return 0;
+}
+
+static int parse_seconds(const cJSON *item, int *seconds, char *why, size_t whylen)
+{
+    if (!cJSON_IsNumber(item) || item->valuedouble != floor(item->valuedouble) || item->valuedouble < 1 ||
+        item->valuedouble > CONAN_REQUEST_SECONDS_MAX)
+        return request_fail(why, whylen, "seconds: must be a whole number from 1 to %d", CONAN_REQUEST_SECONDS_MAX);
+    *seconds = (int)item->valuedouble;
+    return 0;
+}
+
+static bool all_space(const char *p, const char *end)
+{
+    for (; p < end; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') return false;
+    return true;
+}
+
+int conan_request_parse(const char *text, size_t len, struct conan_request *req, char *why, size_t whylen)
+{
+    *req = (struct conan_request){ 0, 0 };
+    if (all_space(text, text + len)) return 0;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    if (!root || !all_space(end, text + len)) {
+        cJSON_Delete(root);
+        return request_fail(why, whylen, "$: not JSON (want {\"kinds\": [\"cpu\", \"heap\", \"threads\"], "
+                                         "\"seconds\": N}, or nothing)");
+    }
+    int rc = cJSON_IsObject(root) ? 0 : request_fail(why, whylen, "$: must be a JSON object");
+    const cJSON *fields = rc == 0 ? root : NULL, *item;
+    cJSON_ArrayForEach(item, fields) {
+        if (rc) break;
+        if (strcmp(item->string, "kinds") == 0)
+            rc = parse_kinds(item, &req->kinds, why, whylen);
+        else if (strcmp(item->string, "seconds") == 0)
+            rc = parse_seconds(item, &req->cpu_seconds, why, whylen);
+        else
+            rc = request_fail(why, whylen, "%.32s: unknown key (valid: kinds, seconds)", item->string);
+    }
+    cJSON_Delete(root);
+    if (rc) *req = (struct conan_request){ 0, 0 };
+    return rc;
+}
+
+/* Reads the open trigger file fd (at most CONAN_TRIGGER_FILE_MAX bytes, a
+ * regular file only: never a FIFO or a device that could block or stream)
+ * into req. Returns 0, or -1 with why. */
+static int read_request(int fd, struct conan_request *req, char *why, size_t whylen)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return request_fail(why, whylen, "not a regular file");
+    char text[CONAN_TRIGGER_FILE_MAX + 1];
+    size_t got = 0;
+    while (got < sizeof text) {
+        ssize_t n = read(fd, text + got, sizeof text - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return request_fail(why, whylen, "cannot read: %s", strerror(errno));
+        if (n == 0) break;
+        got += (size_t)n;
+    }
+    if (got > CONAN_TRIGGER_FILE_MAX)
+        return request_fail(why, whylen, "longer than %d bytes", CONAN_TRIGGER_FILE_MAX);
+    return conan_request_parse(text, got, req, why, whylen);
+}
+
+/* <dump_dir>/conan.trigger.<pid>: a request, if we can remove it (a file we
+ * cannot remove would otherwise ask again on every look). Its content says
+ * what is asked for; a file we cannot read or understand is refused with one
+ * line saying why, never served with guesses. */
+static bool take_own_trigger(const char *path, struct conan_request *req)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return false;
+    int open_errno = errno;
+    if (unlink(path) != 0) {
+        if (fd >= 0) close(fd);
+        return false;
+    }
+    char why[160];
+    int rc;
+    if (fd < 0)
+        rc = request_fail(why, sizeof why, "%s", open_errno == ELOOP ? "not a regular file" : strerror(open_errno));
+    else
+        rc = read_request(fd, req, why, sizeof why);
+    if (fd >= 0) close(fd);
+    if (rc == 0) return true;
+    conan_log("%s: %s; request refused", path, why);
+    return false;
+}
 
 static bool same_time(struct timespec a, struct timespec b)
 {
@@ -226,21 +372,23 @@ static bool same_time(struct timespec a, struct timespec b)
 
 /* <dump_dir>/conan.trigger.<pid> is ours alone: consume it. <dump_dir>/conan.trigger
  * is for every process sharing the directory, so each process acts once per
- * version of the file, and it is removed once it is old enough that every
- * monitor has ticked since it appeared. Creating either file changes the
- * directory's mtime, so a tick normally costs one stat of the directory. */
-bool conan_trigger_file_present(struct conan_decider *d, double wall_s)
+ * version of the file (its content is not read: it asks for the defaults), and
+ * it is removed once it is old enough that every monitor has ticked since it
+ * appeared. Creating either file changes the directory's mtime, so a tick
+ * normally costs one stat of the directory. */
+bool conan_trigger_file_present(struct conan_decider *d, double wall_s, struct conan_request *req)
 {
     const struct conan_config *cfg = d->cfg;
     struct stat st;
+    *req = (struct conan_request){ 0, 0 };
     if (stat(cfg->dump_dir, &st) != 0) return false;
     if (same_time(st.st_mtim, d->dump_dir_mtime) && !d->shared_trigger.present) return false;
     d->dump_dir_mtime = st.st_mtim;
 
     char path[PATH_MAX];
     bool request = false;
-    if (conan_format(path, sizeof path, "%s/conan.trigger.%d", cfg->dump_dir, (int)d->pid) && unlink(path) == 0)
-        request = true;
+    if (conan_format(path, sizeof path, "%s/conan.trigger.%d", cfg->dump_dir, (int)d->pid))
+        request = take_own_trigger(path, req);
 
     d->shared_trigger.present = false;
     if (!conan_format(path, sizeof path, "%s/conan.trigger", cfg->dump_dir) || lstat(path, &st) != 0 ||
@@ -250,7 +398,10 @@ bool conan_trigger_file_present(struct conan_decider *d, double wall_s)
     double mtime = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9;
     bool same = d->shared_trigger.seen && d->shared_trigger.dev == st.st_dev && d->shared_trigger.ino == st.st_ino &&
                 same_time(d->shared_trigger.mtime, st.st_mtim);
-    if (!same && mtime >= d->started_wall_s - 1.0) request = true;
+    if (!same && mtime >= d->started_wall_s - 1.0) {
+        *req = (struct conan_request){ 0, request ? req->cpu_seconds : 0 }; /* every kind */
+        request = true;
+    }
     d->shared_trigger.dev = st.st_dev;
     d->shared_trigger.ino = st.st_ino;
     d->shared_trigger.mtime = st.st_mtim;

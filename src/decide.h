@@ -27,6 +27,24 @@ struct conan_decide_ops {
     void (*close_window)(void *arg, const char *note);
 };
 
+/* What an on-demand request asks for: kinds (CONAN_WANTS_*; 0 = every
+ * enabled kind) and the CPU window's length (0 = cpu.profile_seconds). */
+struct conan_request {
+    unsigned kinds;
+    int cpu_seconds;
+};
+
+/* The longest CPU window a request may ask for: cpu.profile_seconds' own
+ * maximum. */
+#define CONAN_REQUEST_SECONDS_MAX 3600
+/* The most a trigger file may hold; the monitor reads no more. */
+#define CONAN_TRIGGER_FILE_MAX 256
+
+/* A trigger file's content: empty (or white space) asks for the defaults;
+ * else one JSON object, {"kinds": ["cpu", "heap", "threads"], "seconds": N},
+ * both keys optional. Returns 0, or -1 with why = "<where>: <what is wrong>". */
+int conan_request_parse(const char *text, size_t len, struct conan_request *req, char *why, size_t whylen);
+
 /* A tick's readings, from the collectors. */
 struct conan_readings {
     double cpu_percent;          /* of the usable CPUs */
@@ -53,6 +71,7 @@ struct conan_decider {
     bool budget_skip_logged;
     double next_continuous_s;
     bool manual_pending;         /* a request waits for the open window to close */
+    struct conan_request pending; /* what it asks for (requests meanwhile merged in) */
     double followup_s;           /* when the follow-up heap profile is due; 0 = none */
     struct conan_trigger followup_trigger;
     /* trigger files */
@@ -69,15 +88,20 @@ void conan_decider_reset(struct conan_decider *d, const struct conan_config *cfg
 /* One tick: the rules (a CPU reading at or above cpu.max ends an open window
  * and opens none), then the continuous period. */
 void conan_decide_tick(struct conan_decider *d, double now_s, const struct conan_readings *r);
-/* An on-demand request (API, signal, trigger file): every enabled kind, once
- * no window is open. */
-void conan_decide_request(struct conan_decider *d, double now_s, bool heap_sampling);
+/* An on-demand request (API, signal, trigger file), once no window is open:
+ * the kinds req asks for that are enabled (req NULL: every enabled kind),
+ * the CPU window as long as it asks. Asking only for disabled kinds takes
+ * nothing and spends no budget. */
+void conan_decide_request(struct conan_decider *d, double now_s, bool heap_sampling, const struct conan_request *req);
 /* Between ticks: a request that waited for the window, a follow-up now due. */
 void conan_decide_pending(struct conan_decider *d, double now_s, bool heap_sampling);
 /* The earliest deadline the decider has before limit (the follow-up). */
 double conan_decide_next_deadline(const struct conan_decider *d, double limit_s);
 /* <dump_dir>/conan.trigger.<pid> or a new <dump_dir>/conan.trigger exists
- * (see decide.c); wall_s is the wall clock now. */
-bool conan_trigger_file_present(struct conan_decider *d, double wall_s);
+ * (see decide.c); wall_s is the wall clock now. True with what the request
+ * asks for in req (the per-process file's content; the shared file asks for
+ * the defaults). A per-process file that cannot be read or understood is
+ * removed, logged (one line naming it and what is wrong) and refused. */
+bool conan_trigger_file_present(struct conan_decider *d, double wall_s, struct conan_request *req);
 
 #endif

@@ -154,8 +154,9 @@ static void tick(double now_s, const struct conan_process_stat *st)
         conan_unwind_refresh_tables();
         conan_unwind_release_retired();
     }
-    if (conan_trigger_file_present(&mon.decider, conan_wall_seconds()))
-        conan_decide_request(&mon.decider, now_s, conan_heap_sampling());
+    struct conan_request req;
+    if (conan_trigger_file_present(&mon.decider, conan_wall_seconds(), &req))
+        conan_decide_request(&mon.decider, now_s, conan_heap_sampling(), &req);
 }
 
 /* The meters of what the container suffers, and a new timeline and stuck
@@ -238,7 +239,7 @@ static void *monitor_main(void *arg)
                 conan_cpu_rescan_threads();
         }
         if (__atomic_exchange_n(&mon.requested, 0, __ATOMIC_ACQ_REL))
-            conan_decide_request(&mon.decider, now_s, conan_heap_sampling());
+            conan_decide_request(&mon.decider, now_s, conan_heap_sampling(), NULL); /* the API: every kind */
         conan_decide_pending(&mon.decider, now_s, conan_heap_sampling());
         /* main called pthread_exit and the program's other threads are gone:
          * the process ends when its last thread does, and that is us. */

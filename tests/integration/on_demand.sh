@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # On demand: <dump_dir>/conan.trigger.<pid> and <dump_dir>/conan.trigger make the
-# next tick take a profile and are removed; a request is honoured during a
+# next tick take a profile and are removed (the first may name the kinds); a request is honoured during a
 # rule's cooldown; a program linked with libconan asks through conan.h.
 . "$(dirname "$0")/lib.sh"
 require_go
@@ -18,6 +18,23 @@ wait $pid || fail "workload failed"
 [ "$(count_dumps cpu)" -eq 1 ] || fail "per-pid trigger: want 1 dump, got $(count_dumps cpu)"
 grep -q '"reason":"manual"' "$DUMPS/events.jsonl" || fail "per-pid trigger: no manual event"
 [ "$(top_function "$DUMPS/$(dumps_of_kind cpu)")" = burn_cpu_in_spike ] || fail "per-pid trigger: wrong top function"
+
+# 1b. The per-process file's content names what is asked for (here only a
+# heap profile); content the shim does not understand is refused, in one line
+# naming the file and what is wrong, and the file is removed.
+rm -rf "$DUMPS"; mkdir -p "$DUMPS"
+env LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/quiet.json" "$WORKLOADS/idle" 3000 >/dev/null 2>"$WORK/idle.err" &
+pid=$!
+sleep 0.5   # setup: let the shim start before the request
+printf '{"kinds":["disk"]}' > "$DUMPS/conan.trigger.$pid"
+wait_for 5 test ! -e "$DUMPS/conan.trigger.$pid" || fail "the bad request was not removed"
+printf '{"kinds":["heap"]}\n' > "$DUMPS/.request" && mv "$DUMPS/.request" "$DUMPS/conan.trigger.$pid"
+wait $pid || fail "idle failed"
+[ "$(count_dumps heap)" -eq 1 ] && [ "$(count_dumps cpu)" -eq 0 ] && [ "$(count_dumps threads)" -eq 0 ] ||
+    fail "kinds [heap]: got $(ls "$DUMPS")"
+grep -qxF "libconan: $DUMPS/conan.trigger.$pid: kinds[0]: not one of cpu, heap, threads; request refused" \
+    "$WORK/idle.err" || fail "no line for the bad request: $(cat "$WORK/idle.err")"
+[ "$(grep -c . "$WORK/idle.err")" -eq 1 ] || fail "more than one line: $(cat "$WORK/idle.err")"
 
 # 2. Shared trigger file, honoured while the rule is cooling down: the abs rule
 # trips at once (cooldown 600 s), then the request brings a second profile.

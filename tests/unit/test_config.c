@@ -1,5 +1,6 @@
 /* test_config.c — CONAN_CONFIG: defaults, the issue's full example, and every
  * class of bad config with the exact "<file>: <json.path>: <what>" message. */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -265,6 +266,78 @@ static void test_reference_lists_every_key(void)
     free(text);
 }
 
+/* The item at a dotted path of a parsed JSON tree, or NULL. */
+static const cJSON *at_path(const cJSON *root, const char *path)
+{
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", path);
+    const cJSON *item = root;
+    for (char *save = NULL, *part = strtok_r(copy, ".", &save); item && part; part = strtok_r(NULL, ".", &save))
+        item = cJSON_GetObjectItemCaseSensitive(item, part);
+    return item;
+}
+
+/* The keys the Markdown reference lists, one row each. */
+static long reference_rows(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    conan_config_reference(f, CONAN_REFERENCE_MARKDOWN);
+    fclose(f);
+    long rows = 0;
+    for (const char *line = text; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+        if (strncmp(line, "| `", 3) == 0) rows++;
+    free(text);
+    return rows;
+}
+
+/* conan validate --print: every key of the table is in the JSON, and the JSON
+ * parsed back over the defaults gives the same config, byte for byte. */
+static void print_round_trip(const char *json)
+{
+    struct conan_config c, back;
+    char err[512] = "";
+    CHECK_INT(parse(json, &c, err, sizeof err), 0);
+    char *text = conan_config_to_json(&c);
+    CHECK(text != NULL);
+    if (!text) return;
+    cJSON *tree = cJSON_Parse(text);
+    CHECK(cJSON_IsObject(tree));
+    size_t n = 0;
+    for (const char *key; (key = conan_config_key(n)); n++)
+        if (!at_path(tree, key)) {
+            fprintf(stderr, "--print lacks %s\n", key);
+            check_failures++;
+        }
+    CHECK_INT(n, reference_rows()); /* the whole table, as the reference shows it */
+    cJSON_Delete(tree);
+    CHECK_INT(parse(text, &back, err, sizeof err), 0);
+    CHECK_STR(err, "");
+    CHECK(memcmp(&c, &back, sizeof c) == 0);
+    char *again = conan_config_to_json(&back);
+    CHECK(again && strcmp(text, again) == 0);
+    free(again);
+    free(text);
+}
+
+static void print_lists_every_key_and_round_trips(void)
+{
+    print_round_trip("{}");
+    print_round_trip(
+        "{ \"app\": \"checkout \\\"eu\\\"\", \"version\": \"1.4.2\", \"tags\": {\"region\": \"eu-1\", \"tier\": \"web\"},\n"
+        "  \"only\": [\"nginx\", \"java*\"], \"mode\": \"continuous\", \"interval_ms\": 200,\n"
+        "  \"dump_dir\": \"/var/tmp/c\", \"follow_fork\": false,\n"
+        "  \"cpu\": { \"enable\": false, \"min\": 12.25, \"abs\": 75.1, \"timer\": \"process\", \"max\": 0.1 },\n"
+        "  \"heap\": { \"sample_bytes\": 0 }, \"pressure\": { \"host\": true, \"io\": { \"abs\": 33.3 } },\n"
+        "  \"stuck\": { \"ignore\": [\"my_pool_wait\"] }, \"limits\": { \"keep\": 20 } }");
+    struct conan_config c;
+    conan_config_defaults(&c);
+    char *text = conan_config_to_json(&c);
+    CHECK(text && strstr(text, "\n  \"mode\": \"adaptive\",\n") && strstr(text, "\n    \"hz\": 100,\n"));
+    free(text);
+}
+
 int main(void)
 {
     test_defaults();
@@ -275,5 +348,6 @@ int main(void)
     test_stuck_ignore_and_pressure();
     test_file_errors();
     test_reference_lists_every_key();
+    print_lists_every_key_and_round_trips();
     CHECK_DONE();
 }

@@ -5,6 +5,7 @@
 #include "check.h"
 #include "internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@ static struct {
     enum conan_reason reason[MAX_CALLS];
     const char *note[MAX_CALLS];
     const struct conan_stuck_report *stuck[MAX_CALLS];
+    int cpu_seconds[MAX_CALLS];
     bool window;                 /* the fake window */
     int closed;                  /* close_window calls */
     const char *close_note;
@@ -32,6 +34,7 @@ static void fake_act(void *arg, unsigned kinds, const struct conan_trigger *t, c
     fake.reason[fake.n] = t->reason;
     fake.note[fake.n] = note;
     fake.stuck[fake.n] = t->stuck;
+    fake.cpu_seconds[fake.n] = t->cpu_seconds;
     fake.n++;
     if (kinds & CONAN_WANTS_CPU) fake.window = true;
 }
@@ -173,7 +176,7 @@ static void request_waits_for_the_open_window(void)
     cfg.threads.rule.enable = true;
     start();
     fake.window = true;
-    conan_decide_request(&d, 5, true);
+    conan_decide_request(&d, 5, true, NULL);
     CHECK_INT(fake.n, 0);
     conan_decide_pending(&d, 6, true); /* still open */
     CHECK_INT(fake.n, 0);
@@ -184,6 +187,133 @@ static void request_waits_for_the_open_window(void)
     CHECK_INT(fake.kinds[0], CONAN_WANTS_CPU | CONAN_WANTS_HEAP | CONAN_WANTS_THREADS);
     conan_decide_pending(&d, 8, true); /* served once */
     CHECK_INT(fake.n, 1);
+}
+
+/* A request names kinds and the CPU window's length: only enabled kinds are
+ * taken (none at all costs no budget); requests waiting for the open window
+ * are merged. */
+static void request_asks_for_kinds_and_seconds(void)
+{
+    conan_config_defaults(&cfg);
+    cfg.limits.max_dumps_per_hour = 2;
+    start();
+    struct conan_request heap = { CONAN_WANTS_HEAP, 0 }, cpu3 = { CONAN_WANTS_CPU, 3 };
+    conan_decide_request(&d, 5, true, &heap);
+    CHECK_INT(fake.n, 1);
+    CHECK_INT(fake.kinds[0], CONAN_WANTS_HEAP);
+    CHECK_INT(fake.reason[0], CONAN_REASON_MANUAL);
+    conan_decide_request(&d, 6, false, &heap); /* heap sampling is off: nothing, no budget spent */
+    CHECK_INT(fake.n, 1);
+    conan_decide_request(&d, 7, true, &cpu3);
+    CHECK_INT(fake.n, 2);
+    CHECK_INT(fake.kinds[1], CONAN_WANTS_CPU);
+    CHECK_INT(fake.cpu_seconds[1], 3);
+    /* The window is open: two requests wait and are served as one. */
+    cfg.limits.max_dumps_per_hour = 10;
+    struct conan_request cpu8 = { CONAN_WANTS_CPU, 8 };
+    conan_decide_request(&d, 8, true, &heap);
+    conan_decide_request(&d, 8, true, &cpu8);
+    CHECK_INT(fake.n, 2);
+    fake.window = false;
+    conan_decide_pending(&d, 9, true);
+    CHECK_INT(fake.n, 3);
+    CHECK_INT(fake.kinds[2], CONAN_WANTS_CPU | CONAN_WANTS_HEAP);
+    CHECK_INT(fake.cpu_seconds[2], 8);
+    /* A request for every kind absorbs one for some. */
+    conan_decide_request(&d, 10, true, &heap);
+    conan_decide_request(&d, 10, true, NULL);
+    fake.window = false;
+    conan_decide_pending(&d, 11, true);
+    CHECK_INT(fake.n, 4);
+    CHECK_INT(fake.kinds[3], CONAN_WANTS_CPU | CONAN_WANTS_HEAP | CONAN_WANTS_THREADS);
+}
+
+struct request_case { const char *text; int rc; unsigned kinds; int seconds; const char *why; };
+
+static void request_content_is_parsed_strictly(void)
+{
+    static const struct request_case cases[] = {
+        { "", 0, 0, 0, "" },
+        { " \n", 0, 0, 0, "" },
+        { "{}", 0, 0, 0, "" },
+        { "{\"kinds\":[\"cpu\",\"heap\"],\"seconds\":5}\n", 0, CONAN_WANTS_CPU | CONAN_WANTS_HEAP, 5, "" },
+        { "{\"kinds\":[\"threads\"]}", 0, CONAN_WANTS_THREADS, 0, "" },
+        { "{\"seconds\":3600}", 0, 0, 3600, "" },
+        { "cpu", -1, 0, 0, "$: not JSON (want {\"kinds\": [\"cpu\", \"heap\", \"threads\"], \"seconds\": N}, or nothing)" },
+        { "{} x", -1, 0, 0, "$: not JSON (want {\"kinds\": [\"cpu\", \"heap\", \"threads\"], \"seconds\": N}, or nothing)" },
+        { "[\"cpu\"]", -1, 0, 0, "$: must be a JSON object" },
+        { "{\"kinds\":[]}", -1, 0, 0, "kinds: must be a non-empty list of cpu, heap, threads" },
+        { "{\"kinds\":\"cpu\"}", -1, 0, 0, "kinds: must be a non-empty list of cpu, heap, threads" },
+        { "{\"kinds\":[\"cpu\",\"disk\"]}", -1, 0, 0, "kinds[1]: not one of cpu, heap, threads" },
+        { "{\"kinds\":[\"threadcreate\"]}", -1, 0, 0, "kinds[0]: not one of cpu, heap, threads" },
+        { "{\"seconds\":0}", -1, 0, 0, "seconds: must be a whole number from 1 to 3600" },
+        { "{\"seconds\":3601}", -1, 0, 0, "seconds: must be a whole number from 1 to 3600" },
+        { "{\"seconds\":1.5}", -1, 0, 0, "seconds: must be a whole number from 1 to 3600" },
+        { "{\"seconds\":\"5\"}", -1, 0, 0, "seconds: must be a whole number from 1 to 3600" },
+        { "{\"secs\":5}", -1, 0, 0, "secs: unknown key (valid: kinds, seconds)" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct conan_request req = { 99, 99 };
+        char why[256] = "";
+        int rc = conan_request_parse(cases[i].text, strlen(cases[i].text), &req, why, sizeof why);
+        if (rc != cases[i].rc || req.kinds != cases[i].kinds || req.cpu_seconds != cases[i].seconds ||
+            strcmp(why, cases[i].why) != 0) {
+            fprintf(stderr, "request \"%s\": rc %d kinds %u seconds %d why \"%s\"\n  want %d %u %d \"%s\"\n",
+                    cases[i].text, rc, req.kinds, req.cpu_seconds, why, cases[i].rc, cases[i].kinds,
+                    cases[i].seconds, cases[i].why);
+            check_failures++;
+        }
+    }
+}
+
+/* The per-process trigger file's content reaches the request; a file that
+ * is not a regular file, too long or not understood is removed and refused
+ * (one log line), never served with guesses. */
+static void trigger_file_content(void)
+{
+    char dir[] = "/tmp/conan-decide-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    conan_config_defaults(&cfg);
+    snprintf(cfg.dump_dir, sizeof cfg.dump_dir, "%s", dir);
+    start();
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/conan.trigger.4242", dir);
+    struct conan_request req;
+    FILE *f = fopen(path, "w");
+    fputs("{\"kinds\":[\"heap\"],\"seconds\":2}", f);
+    fclose(f);
+    CHECK(conan_trigger_file_present(&d, 1000, &req));
+    CHECK_INT(req.kinds, CONAN_WANTS_HEAP);
+    CHECK_INT(req.cpu_seconds, 2);
+    CHECK(access(path, F_OK) != 0);
+
+    f = fopen(path, "w");
+    fputs("{\"kinds\":[\"disk\"]}", f);
+    fclose(f);
+    d.dump_dir_mtime = (struct timespec){ 0, 0 }; /* the directory changed (its mtime may not have, in a tick) */
+    CHECK(!conan_trigger_file_present(&d, 1000, &req));
+    CHECK(access(path, F_OK) != 0);               /* refused, and removed */
+
+    f = fopen(path, "w");
+    for (int i = 0; i < CONAN_TRIGGER_FILE_MAX; i++) fputc(' ', f);
+    fputs("{}", f);
+    fclose(f);
+    d.dump_dir_mtime = (struct timespec){ 0, 0 };
+    CHECK(!conan_trigger_file_present(&d, 1000, &req)); /* too long */
+    CHECK(access(path, F_OK) != 0);
+
+    CHECK(mkfifo(path, 0600) == 0);               /* would block a plain read */
+    d.dump_dir_mtime = (struct timespec){ 0, 0 };
+    CHECK(!conan_trigger_file_present(&d, 1000, &req));
+    CHECK(access(path, F_OK) != 0);
+
+    CHECK(symlink("/etc/hostname", path) == 0);
+    d.dump_dir_mtime = (struct timespec){ 0, 0 };
+    CHECK(!conan_trigger_file_present(&d, 1000, &req));
+    CHECK(access("/etc/hostname", F_OK) == 0 || errno == ENOENT); /* the link went, never its target */
+    struct stat st;
+    CHECK(lstat(path, &st) != 0);
+    rmdir(dir);
 }
 
 static void continuous_asks_for_every_enabled_kind_on_schedule(void)
@@ -219,22 +349,25 @@ static void trigger_files(void)
     snprintf(cfg.dump_dir, sizeof cfg.dump_dir, "%s", dir);
     cfg.interval_ms = 1000;
     start();
-    CHECK(!conan_trigger_file_present(&d, 1000));
+    struct conan_request req;
+    CHECK(!conan_trigger_file_present(&d, 1000, &req));
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/conan.trigger.4242", dir);
     fclose(fopen(path, "w"));
-    CHECK(conan_trigger_file_present(&d, 1000));
+    CHECK(conan_trigger_file_present(&d, 1000, &req));
     CHECK(access(path, F_OK) != 0);              /* ours: consumed */
+    CHECK_INT(req.kinds, 0);                     /* empty: the defaults */
+    CHECK_INT(req.cpu_seconds, 0);
     snprintf(path, sizeof path, "%s/conan.trigger", dir);
     fclose(fopen(path, "w"));
     struct stat st;
     CHECK(stat(path, &st) == 0);
     double wall = (double)st.st_mtim.tv_sec + 1; /* the monitor started before the file */
     d.started_wall_s = wall - 10;
-    CHECK(conan_trigger_file_present(&d, wall));
-    CHECK(!conan_trigger_file_present(&d, wall)); /* once per version of the file */
+    CHECK(conan_trigger_file_present(&d, wall, &req));
+    CHECK(!conan_trigger_file_present(&d, wall, &req)); /* once per version of the file */
     CHECK(access(path, F_OK) == 0);              /* shared: stays for the other processes */
-    CHECK(!conan_trigger_file_present(&d, wall + 10));
+    CHECK(!conan_trigger_file_present(&d, wall + 10, &req));
     CHECK(access(path, F_OK) != 0);              /* old enough: removed */
     rmdir(dir);
 }
@@ -343,6 +476,9 @@ int main(void)
     request_waits_for_the_open_window();
     continuous_asks_for_every_enabled_kind_on_schedule();
     trigger_files();
+    request_asks_for_kinds_and_seconds();
+    request_content_is_parsed_strictly();
+    trigger_file_content();
     throttle_and_cpu_pressure_open_a_window_only_when_read();
     memory_and_io_pressure();
     stuck_threads_trip_once_each();
