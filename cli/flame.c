@@ -283,6 +283,53 @@ static long label_set(struct flame *f, const struct profile_sample *s)
     return blobs_intern(&f->sets, pair, n * 2 * (uint32_t)sizeof pair[0]);
 }
 
+/* Stacks seen before, by a hash of their frames: most samples of a big
+ * profile repeat a stack, and one lookup then replaces one per frame. */
+struct stack_cache {
+    struct idmap by_hash;     /* hash -> stack */
+    size_t *sample;           /* a sample with that stack */
+    uint32_t *node;           /* its leaf node */
+    uint32_t n, cap;
+};
+
+static uint64_t stack_hash(const struct profile_sample *s)
+{
+    return hash_bytes(s->frame, s->nframe * sizeof *s->frame) ^ s->nframe;
+}
+
+static long stack_walk(struct flame *f, const struct profile_sample *s)
+{
+    long node = 0;
+    for (uint32_t k = s->nframe; k-- > 0 && node >= 0;) node = tree_child(f, (uint32_t)node, s->frame[k]);
+    return node;
+}
+
+/* The leaf node of sample i's stack, walking the tree only for a new stack. */
+static long stack_leaf(struct flame *f, struct stack_cache *c, const struct profile *p, size_t i)
+{
+    const struct profile_sample *s = &p->sample[i];
+    long id = idmap_get(&c->by_hash, stack_hash(s), c->n);
+    if (id < 0) return -1;
+    if ((uint32_t)id < c->n) {
+        const struct profile_sample *seen = &p->sample[c->sample[id]];
+        bool same = seen->nframe == s->nframe && memcmp(seen->frame, s->frame, s->nframe * sizeof *s->frame) == 0;
+        return same ? c->node[id] : stack_walk(f, s); /* a hash collision: not cached */
+    }
+    if (c->n == c->cap) {
+        uint32_t cap = c->cap ? c->cap * 2 : 1024;
+        size_t *sample = realloc(c->sample, cap * sizeof *sample);
+        if (!sample) return -1;
+        c->sample = sample;
+        if (grow_u32(&c->node, cap) != 0) return -1;
+        c->cap = cap;
+    }
+    long node = stack_walk(f, s);
+    if (node < 0) return -1;
+    c->sample[c->n] = i;
+    c->node[c->n++] = (uint32_t)node;
+    return node;
+}
+
 static int flame_build(const struct profile *p, int type, const struct profile_filter *filter, bool labels,
                        struct flame *f)
 {
@@ -293,18 +340,22 @@ static int flame_build(const struct profile *p, int type, const struct profile_f
     if (!f->parent || !f->name) return -1;
     f->parent[0] = f->name[0] = 0;
     f->nnode = 1;
-    for (size_t i = 0; i < p->nsample; i++) {
+    struct stack_cache cache = { 0 };
+    int rc = 0;
+    for (size_t i = 0; i < p->nsample && rc == 0; i++) {
         const struct profile_sample *s = &p->sample[i];
         if (!profile_filter_keeps(p, filter, s)) continue;
         int64_t v = s->value[type] < 0 ? -s->value[type] : s->value[type];
         if (v == 0) continue;
         f->total += v;
-        long node = 0;
-        for (uint32_t k = s->nframe; k-- > 0 && node >= 0;) node = tree_child(f, (uint32_t)node, s->frame[k]);
+        long node = stack_leaf(f, &cache, p, i);
         long set = labels ? label_set(f, s) : NO_LABELS;
-        if (node < 0 || set < 0 || tree_add(f, (uint32_t)node, (uint32_t)set, v) != 0) return -1;
+        if (node < 0 || set < 0 || tree_add(f, (uint32_t)node, (uint32_t)set, v) != 0) rc = -1;
     }
-    return 0;
+    idmap_free(&cache.by_hash);
+    free(cache.sample);
+    free(cache.node);
+    return rc;
 }
 
 static void flame_free(struct flame *f)
@@ -318,6 +369,64 @@ static void flame_free(struct flame *f)
     idmap_free(&f->entries);
     blobs_free(&f->strings);
     blobs_free(&f->sets);
+}
+
+/* ---- pruning, for the page ---- */
+
+/* A frame under this share of the total could only be seen zoomed in past
+ * 2400x at 1200 px: the page gets it merged into its caller (whose own value
+ * it becomes, a gap under the caller, as any frame too narrow to draw). This
+ * bounds a huge profile's page (a million distinct deep stacks) without
+ * changing a width that can be seen. */
+#define PRUNE_SHARE 100000 /* 1/100000 = 0.001% */
+
+/* Merges the nodes under PRUNE_SHARE (and their subtrees) into their nearest
+ * kept ancestor, entries following; counts what was merged. */
+static int flame_prune(struct flame *f, uint32_t *pruned_nodes)
+{
+    int64_t *value = calloc(f->nnode, sizeof *value);
+    uint32_t *target = malloc(f->nnode * sizeof *target); /* new id of the nearest kept node, self or above */
+    bool *kept = calloc(f->nnode, sizeof *kept);
+    struct idmap merged = { 0 };
+    int rc = -1;
+    if (!value || !target || !kept) goto out;
+    for (uint32_t e = 0; e < f->nentry; e++) value[f->entry_node[e]] += f->entry_value[e];
+    for (uint32_t i = f->nnode; i-- > 1;) value[f->parent[i]] += value[i]; /* parents precede children */
+    uint32_t n = 1;
+    target[0] = 0;
+    kept[0] = true;
+    for (uint32_t i = 1; i < f->nnode; i++) { /* renumbered in order: parents still precede children */
+        uint32_t up = f->parent[i];
+        kept[i] = kept[up] && (double)value[i] * PRUNE_SHARE >= (double)f->total;
+        target[i] = kept[i] ? n : target[up];
+        if (kept[i]) {
+            f->parent[n] = target[up];
+            f->name[n++] = f->name[i];
+        }
+    }
+    *pruned_nodes = f->nnode - n;
+    f->nnode = n;
+    n = 0;
+    for (uint32_t e = 0; e < f->nentry; e++) {
+        uint32_t node = target[f->entry_node[e]], set = f->entry_set[e];
+        int64_t v = f->entry_value[e];
+        long to = idmap_get(&merged, (uint64_t)node << 32 | set, n);
+        if (to < 0) goto out;
+        if ((uint32_t)to == n) {
+            f->entry_node[n] = node;
+            f->entry_set[n] = set;
+            f->entry_value[n++] = 0;
+        }
+        f->entry_value[to] += v;
+    }
+    f->nentry = n;
+    rc = 0;
+out:
+    free(value);
+    free(target);
+    free(kept);
+    idmap_free(&merged);
+    return rc;
 }
 
 /* ---- folded stacks ---- */
@@ -429,7 +538,8 @@ static void write_sets(FILE *out, const struct flame *f)
     fputc(']', out);
 }
 
-static int write_data(FILE *out, const struct profile *p, int type, const char *file, const struct flame *f)
+static int write_data(FILE *out, const struct profile *p, int type, const char *file, const struct flame *f,
+                      uint32_t pruned)
 {
     uint32_t *order, nused;
     uint32_t *map = used_names(p, f, &order, &nused);
@@ -442,8 +552,8 @@ static int write_data(FILE *out, const struct profile *p, int type, const char *
     json_html_string(out, p->type[type]);
     fputs(",\"unit\":", out);
     json_html_string(out, p->unit[type]);
-    fprintf(out, ",\"base\":\"%s\",\"factor\":%.17g,\"total\":%lld,\"names\":[", base ? base : "", factor,
-            (long long)f->total);
+    fprintf(out, ",\"base\":\"%s\",\"factor\":%.17g,\"total\":%lld,\"pruned\":%u,\"pruneShare\":%g,\"names\":[",
+            base ? base : "", factor, (long long)f->total, pruned, 1.0 / PRUNE_SHARE);
     for (uint32_t i = 0; i < nused; i++) {
         if (i) fputc(',', out);
         json_html_string(out, p->name[order[i]]);
@@ -461,10 +571,12 @@ static int write_data(FILE *out, const struct profile *p, int type, const char *
     return 0;
 }
 
-static int write_page(FILE *out, const struct profile *p, int type, const char *file, const struct flame *f)
+static int write_page(FILE *out, const struct profile *p, int type, const char *file, struct flame *f)
 {
+    uint32_t pruned;
+    if (flame_prune(f, &pruned) != 0) return -1;
     fwrite(flame_page_head, 1, sizeof flame_page_head - 1, out);
-    if (write_data(out, p, type, file, f) != 0) return -1;
+    if (write_data(out, p, type, file, f, pruned) != 0) return -1;
     fwrite(flame_page_tail, 1, sizeof flame_page_tail - 1, out);
     return 0;
 }
@@ -492,7 +604,7 @@ struct flame_options {
 
 /* Writes the page or the folded stacks to opt->output (stdout for "-" or,
  * folded, when none); prints a page's path. */
-static int emit(const struct profile *p, int type, const char *path, const struct flame *f,
+static int emit(const struct profile *p, int type, const char *path, struct flame *f,
                 const struct flame_options *opt)
 {
     char *owned = NULL;

@@ -64,16 +64,18 @@ if "$CONAN" flame "$two" --tag nokey > /dev/null 2>&1; then fail "--tag without 
 # Hostile names: nothing may end the data block or run.
 hostile="$WORK/h<!--<script>\"q.pb.gz"
 python3 "$HERE/hostile_profile.py" "$hostile" > "$WORK/hostile.names" || fail "cannot write the hostile profile"
+top_json "$hostile" > "$WORK/hostile.top"
 "$CONAN" flame "$hostile" -o "$WORK/hostile.html" > /dev/null || fail "conan flame on hostile names failed"
-[ "$(grep -c '</script' "$WORK/hostile.html")" -eq 2 ] || fail "hostile.html has $(grep -c '</script' "$WORK/hostile.html") lines with '</script', not 2"
+n=$(grep -o '</script' "$WORK/hostile.html" | wc -l)
+[ "$n" -eq 2 ] || fail "hostile.html has $n '</script', not 2 (the data block's end and the code's)"
 "$CONAN" flame --folded "$hostile" > "$WORK/hostile.folded" || fail "--folded on hostile names failed"
-[ "$(wc -l < "$WORK/hostile.folded")" -eq 9 ] || fail "hostile names split folded lines: $(cat "$WORK/hostile.folded")"
+[ "$(wc -l < "$WORK/hostile.folded")" -eq 11 ] || fail "hostile names split folded lines: $(cat "$WORK/hostile.folded")"
 
 cum_left=$(cum_of "$WORK/two.top" burn_left)
 [ "$cum_left" -gt 0 ] || fail "burn_left has no samples"
 python3 - "$WORK/spec.json" "$hostile" <<PY || fail "cannot write the page spec"
 import json, sys
-load = lambda p: json.load(open(p))
+load = lambda p: json.load(open(p, errors="replace"))  # conan top --json passes invalid UTF-8 through
 two, spike = load("$WORK/two.top"), load("$WORK/spike.top")
 names = [json.loads(l) for l in open("$WORK/hostile.names")]
 cum = lambda top, name: sum(r["cum"] for r in top["rows"] if r["name"] == name)
@@ -88,7 +90,8 @@ pages = [
      "search": search(two, ["burn_left", "clock_gettime"]),
      "filter": {"key": "thread", "value": "burner-left", "total": load("$WORK/left.top")["total"]},
      "hover": "burn_left", "screenshot": True},
-    {"html": "$WORK/hostile.html", "names": names, "file": sys.argv[2], "title": sys.argv[2] + " — conan flame"},
+    {"html": "$WORK/hostile.html", "top": load("$WORK/hostile.top"), "widths": ["work"],
+     "search": search(load("$WORK/hostile.top"), ["work"]), "names": names, "pruned": 1, "file": sys.argv[2], "title": sys.argv[2] + " — conan flame"},
 ]
 assert pages[0]["search"] and pages[1]["search"], "no function to search for"
 json.dump({"screenshot": "$SHOT", "pages": pages}, open(sys.argv[1], "w"))

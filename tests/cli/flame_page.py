@@ -7,7 +7,8 @@ independently. SPEC: {"screenshot": PATH, "pages": [PAGE...]}, each PAGE
   {"html": PATH, "top": TOP_JSON, "total_text": "1.86s",
    "widths": [NAME...], "zoom": NAME, "search": [{"query": Q, "cum": N}],
    "filter": {"key": K, "value": V, "total": N},
-   "names": [NAME...], "hover": NAME, "screenshot": true}
+   "names": [NAME...], "title": T, "file": F, "pruned": N, "hover": NAME,
+   "screenshot": true}
 
 (every key but html optional; TOP_JSON is conan top --json's output). Prints
 "FAIL: ..." and exits 1 on the first failed check, exits 77 if Chromium cannot
@@ -101,8 +102,12 @@ def pprof_percent(value, total):
     return ("%.2f%%" if r >= 1 else "%.2g%%") % r
 
 
+LOGGED = []  # the browser log read so far (reading it empties it)
+
+
 def console_errors(driver):
-    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    LOGGED.extend(driver.get_log("browser"))
+    return [e for e in LOGGED if e["level"] == "SEVERE"]
 
 
 def requests(driver):
@@ -169,7 +174,9 @@ def check_search(driver, query, cum, top):
     box = driver.find_element(By.ID, "search")
     box.clear()
     box.send_keys(query)
-    matched = wait(driver, lambda d: d.find_element(By.ID, "matched").get_attribute("data-value"), "search results")
+    found = driver.find_element(By.ID, "matched")
+    wait(driver, lambda d: found.get_attribute("data-query") == query, "the search for %r" % query)
+    matched = found.get_attribute("data-value")
     fs = frames(driver)
     lit = sorted(f["node"] for f in fs if f["match"])
     want = sorted(f["node"] for f in fs if f["node"] != 0 and query in f["name"])
@@ -200,7 +207,10 @@ def check_filter(driver, spec, total):
 def check_page(driver, page):
     url = "file://" + os.path.abspath(page["html"])
     driver.get(url)
-    wait(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "1", "the page to render")
+    LOGGED.clear()
+    wait(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "1" or console_errors(d),
+         "the page to render")
+    check(not console_errors(driver), "console errors: %s" % console_errors(driver))
     top = page.get("top")
     if top:
         total = driver.find_element(By.ID, "total")
@@ -223,11 +233,16 @@ def check_page(driver, page):
         check(state[0] is None, "a name ran script: window.pwned = %r" % state[0])
         check(state[1] == page["title"], "the title is %r, not %r" % (state[1], page["title"]))
         check(state[2] == 2, "the page has %d script elements, not 2" % state[2])
-        drawn = sorted(f["name"] for f in frames(driver) if f["node"] != 0)
-        check(drawn == sorted(page["names"]), "frames drawn %r, want %r" % (drawn, sorted(page["names"])))
+        drawn = {f["name"] for f in frames(driver) if f["node"] != 0}
+        check(drawn == set(page["names"]), "frames drawn %r, want %r" % (drawn, page["names"]))
         check(driver.find_element(By.ID, "file").text == page["file"], "the file name is shown as %r" %
               driver.find_element(By.ID, "file").text)
         print("# %d hostile names drawn as text, no script ran" % len(page["names"]))
+    if "pruned" in page:
+        note = driver.find_element(By.ID, "note")
+        check(note.get_attribute("data-pruned") == str(page["pruned"]), "the page says %r, want %d frames pruned" %
+              (note.text, page["pruned"]))
+        print("# note: %s" % note.text)
     if "hover" in page:
         target = max((f for f in frames(driver) if f["name"] == page["hover"]), key=lambda f: f["w"])
         element = driver.find_element(By.CSS_SELECTOR, '#graph .f[data-node="%d"]' % target["node"])

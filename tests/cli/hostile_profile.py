@@ -3,10 +3,12 @@
 gzipped, encoded here by hand: no protobuf library needed) whose function and
 label names try to break out of an HTML page: "</script>", "<!--<script>",
 quotes, < > &, a newline, U+2028, invalid UTF-8, a ';'. Every stack is
-main;work;<hostile name>, each name with its own value (1..N ms), and every
-sample carries the string label thread=<a hostile thread name>. Prints the
-names, one JSON string per line, as a browser shows them (invalid UTF-8 as
-U+FFFD), for the test to compare with the page."""
+main;work;<hostile name>, each name with its own value (1..N ms), plus
+main;work;main;work (10 ms: recursion, which a search must count once) and
+main;work;tiny_pruned_frame (1 ns: under the share the page draws, merged into
+work), and every sample carries the string label thread=<a hostile thread
+name>. Prints the names of the frames the page draws, one JSON string per line,
+as a browser shows them (invalid UTF-8 as U+FFFD), for the test to compare."""
 import gzip
 import json
 import sys
@@ -23,6 +25,7 @@ HOSTILE = [
     b'</SCRIPT >',
 ]
 THREAD = b'</script><b>thread'
+TINY = b"tiny_pruned_frame"
 
 
 def varint(n):
@@ -44,15 +47,16 @@ def field(num, value):
 
 
 def main():
-    strings = [b"", b"cpu", b"nanoseconds", b"main", b"work", b"thread", THREAD] + HOSTILE
+    strings = [b"", b"cpu", b"nanoseconds", b"main", b"work", b"thread", THREAD, TINY] + HOSTILE
     index = {s: i for i, s in enumerate(strings)}
-    functions = [b"main", b"work"] + HOSTILE  # function id = location id = position + 1
+    functions = [b"main", b"work"] + HOSTILE + [TINY]  # function id = location id = position + 1
     msg = field(1, field(1, index[b"cpu"]) + field(2, index[b"nanoseconds"]))
-    for k in range(len(HOSTILE)):
-        leaf = 3 + k  # location ids of main, work: 1, 2
-        ids = b"".join(varint(i) for i in (leaf, 2, 1))
-        label = field(1, index[b"thread"]) + field(2, index[THREAD])
-        msg += field(2, field(1, ids) + field(2, varint((k + 1) * 1000000)) + field(3, label))
+    label = field(1, index[b"thread"]) + field(2, index[THREAD])
+    stacks = [((3 + k, 2, 1), (k + 1) * 1000000) for k in range(len(HOSTILE))]  # main, work: locations 1, 2
+    tiny = len(functions)
+    for leaf_first, value in stacks + [((2, 1, 2, 1), 10000000), ((tiny, 2, 1), 1)]:
+        ids = b"".join(varint(i) for i in leaf_first)
+        msg += field(2, field(1, ids) + field(2, varint(value)) + field(3, label))
     for i, name in enumerate(functions, 1):
         msg += field(4, field(1, i) + field(4, field(1, i)))
         msg += field(5, field(1, i) + field(2, index[name]))
