@@ -439,24 +439,29 @@ static void put_folded_name(FILE *out, const char *s)
     }
 }
 
-static void put_folded_path(FILE *out, const struct profile *p, const struct flame *f, uint32_t node)
+/* One line per distinct stack, root first; samples without frames have none
+ * (their value is the root's own). Entries are per node here (no label sets). */
+static int write_folded(FILE *out, const struct profile *p, const struct flame *f)
 {
-    if (f->parent[node] != 0) {
-        put_folded_path(out, p, f, f->parent[node]);
-        fputc(';', out);
-    }
-    put_folded_name(out, p->name[f->name[node]]);
-}
-
-/* One line per distinct stack; samples without frames have none (their value
- * is the root's own). Entries are per node here (no label sets). */
-static void write_folded(FILE *out, const struct profile *p, const struct flame *f)
-{
+    uint32_t *path = NULL, cap = 0;
     for (uint32_t e = 0; e < f->nentry; e++) {
-        if (f->entry_node[e] == 0) continue;
-        put_folded_path(out, p, f, f->entry_node[e]);
-        fprintf(out, " %lld\n", (long long)f->entry_value[e]);
+        uint32_t depth = 0;
+        for (uint32_t node = f->entry_node[e]; node != 0; node = f->parent[node]) {
+            if (depth == cap && grow_u32(&path, cap = cap ? cap * 2 : 256) != 0) {
+                free(path);
+                return -1;
+            }
+            path[depth++] = node;
+        }
+        if (depth == 0) continue;
+        while (depth-- > 0) {
+            put_folded_name(out, p->name[f->name[path[depth]]]);
+            fputc(depth ? ';' : ' ', out);
+        }
+        fprintf(out, "%lld\n", (long long)f->entry_value[e]);
     }
+    free(path);
+    return 0;
 }
 
 /* ---- the page ---- */
@@ -620,9 +625,7 @@ static int emit(const struct profile *p, int type, const char *path, struct flam
     if (!out) {
         cli_error("%s: %s", target, strerror(errno));
     } else {
-        int rc = 0;
-        if (opt->folded) write_folded(out, p, f);
-        else rc = write_page(out, p, type, path, f);
+        int rc = opt->folded ? write_folded(out, p, f) : write_page(out, p, type, path, f);
         bool failed = rc != 0 || ferror(out);
         if (to_stdout ? fflush(out) != 0 : fclose(out) != 0) failed = true;
         if (failed) {
