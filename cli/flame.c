@@ -535,9 +535,13 @@ static void write_sets(FILE *out, const struct flame *f)
     }
     fputs("],\"labelSets\":[", out);
     for (uint32_t i = 0; i < f->sets.n; i++) {
-        const uint32_t *pair = blobs_data(&f->sets, i);
+        const char *pairs = blobs_data(&f->sets, i); /* not aligned: read with memcpy */
         fputs(i ? ",[" : "[", out);
-        for (uint32_t k = 0; k < f->sets.len[i] / sizeof *pair; k++) fprintf(out, "%s%u", k ? "," : "", pair[k]);
+        for (uint32_t k = 0; k < f->sets.len[i] / sizeof(uint32_t); k++) {
+            uint32_t id;
+            memcpy(&id, pairs + k * sizeof id, sizeof id);
+            fprintf(out, "%s%u", k ? "," : "", id);
+        }
         fputc(']', out);
     }
     fputc(']', out);
