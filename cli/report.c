@@ -147,6 +147,13 @@ void report_format_value(int64_t value, const char *unit, char *out, size_t len)
     snprintf(out, len, "%s%s", strcmp(num, "-0") == 0 ? "0" : num, name);
 }
 
+const char *report_unit_base(const char *unit, double *factor)
+{
+    *factor = 1;
+    const struct unit_step *family = unit_family(unit ? unit : "", factor);
+    return family == times ? "ns" : family == bytes ? "B" : NULL;
+}
+
 void report_format_percent(int64_t value, int64_t total, char *out, size_t len)
 {
     double ratio = total != 0 ? fabs((double)value / (double)total) * 100 : 0;

@@ -31,6 +31,10 @@ void report_free(struct report *r);
 
 /* A value in pprof's notation: auto-scaled ns..hrs, B..PB, plain counts. */
 void report_format_value(int64_t value, const char *unit, char *out, size_t len);
+/* The unit pprof scales `unit` to ("ns" or "B") and the factor that takes a
+ * value there (1e3 for "microseconds"), or NULL for counts: for pages that
+ * format values themselves (flame). */
+const char *report_unit_base(const char *unit, double *factor);
 /* A share in pprof's notation ("12.34%", " 0.5%", "  100%"). */
 void report_format_percent(int64_t value, int64_t total, char *out, size_t len);
 

@@ -21,6 +21,7 @@ packages=(
     libjemalloc-dev heaptrack                            # bench: jeprof (jemalloc's profiler), heaptrack
     patchelf python3-yaml systemd groff-base             # tests: the deploy/ recipes, the man pages
     debhelper dpkg-dev fakeroot lintian debootstrap      # package: scripts/package.sh, tests/integration/package.sh
+    chromium chromium-driver python3-selenium            # tests: conan flame's page in a headless browser
 )
 
 missing=()
