@@ -32,6 +32,7 @@ int report_build(const struct profile *p, int type, const struct profile_filter 
         r->total += v < 0 ? -v : v;
         if (filter && !profile_filter_keeps(p, filter, s)) continue;
         r->kept++;
+        r->kept_total += v < 0 ? -v : v;
         for (uint32_t k = 0; k < s->nframe; k++) {
             uint32_t n = s->frame[k];
             if (row_of[n] < 0) {

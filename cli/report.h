@@ -19,6 +19,7 @@ struct report {
     struct report_row *row;   /* functions seen in kept samples */
     size_t nrow;
     int64_t total;            /* sum of |value| over all samples, as pprof's total */
+    int64_t kept_total;       /* sum of |value| over the samples the filter kept */
     size_t kept;              /* samples the filter kept */
 };
 

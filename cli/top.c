@@ -56,7 +56,8 @@ static void print_json(const struct profile *p, const struct report *r, int type
     report_json_string(stdout, p->type[type]);
     printf(",\"unit\":");
     report_json_string(stdout, p->unit[type]);
-    printf(",\"total\":%lld,\"samples\":%zu,\"comments\":[", (long long)r->total, r->kept);
+    printf(",\"total\":%lld,\"kept_total\":%lld,\"samples\":%zu,\"comments\":[", (long long)r->total,
+           (long long)r->kept_total, r->kept);
     for (size_t i = 0; i < p->ncomment; i++) {
         if (i) putchar(',');
         report_json_string(stdout, p->comment[i]);

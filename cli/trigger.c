@@ -32,7 +32,7 @@
 #define ALL_KINDS (CONAN_WANTS_CPU | CONAN_WANTS_HEAP | CONAN_WANTS_THREADS)
 
 static const char help[] =
-    "usage: conan trigger PID... [--kinds cpu,heap,threads] [--seconds N] [--wait S]\n"
+    "usage: conan trigger PID... [--kinds cpu,heap,threads] [--seconds N] [--wait S] [--config FILE]\n"
     "\n"
     "Asks running processes under libconan for profiles now (as the file\n"
     "<dump_dir>/conan.trigger.<pid> does), waits for them and prints each\n"
@@ -44,6 +44,8 @@ static const char help[] =
     "                 cpu.profile_seconds)\n"
     "  --wait S       how long to wait for the profiles (default: the process's tick,\n"
     "                 a CPU window that may be open, the CPU profile and 5 s)\n"
+    "  --config FILE  the processes' config, when their environment no longer names\n"
+    "                 it (redis and nginx rewrite it for their process titles)\n"
     "\n"
     "A request counts toward the process's limits.max_dumps_per_hour.\n"
     "Exit status: 0 every process delivered every kind asked for; 1 otherwise (each\n"
@@ -53,6 +55,7 @@ struct trigger_options {
     unsigned kinds;            /* CONAN_WANTS_*; 0 = every enabled kind */
     int seconds;               /* 0 = the process's cpu.profile_seconds */
     long wait_s;               /* -1 = the default */
+    const char *config;        /* --config: instead of the process's CONAN_CONFIG */
 };
 
 /* One process asked for profiles. */
@@ -196,8 +199,9 @@ static void file_system_root(struct target *t)
 }
 
 /* The value of CONAN_CONFIG in the process's environment (as it started),
- * into out ("" when unset); -1 when the environment cannot be read. */
-static int environ_config(pid_t pid, char *out, size_t len)
+ * into out ("" when unset), and whether LD_PRELOAD is there; -1 when the
+ * environment cannot be read. */
+static int environ_config(pid_t pid, char *out, size_t len, bool *has_preload)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
@@ -214,20 +218,49 @@ static int environ_config(pid_t pid, char *out, size_t len)
         return -1;
     }
     env[got] = '\0';
-    for (char *var = env; var < env + got; var += strlen(var) + 1)
+    *has_preload = false;
+    for (char *var = env; var < env + got; var += strlen(var) + 1) {
         if (strncmp(var, "CONAN_CONFIG=", 13) == 0) snprintf(out, len, "%s", var + 13);
+        if (strncmp(var, "LD_PRELOAD=", 11) == 0) *has_preload = true;
+    }
     free(env);
     return 0;
+}
+
+/* Whether the system-wide preload (/etc/ld.so.preload, in the process's view)
+ * names libconan: then neither LD_PRELOAD nor CONAN_CONFIG need be set. */
+static bool system_preload(const struct target *t)
+{
+    char path[PATH_MAX], line[PATH_MAX];
+    snprintf(path, sizeof path, "%s/etc/ld.so.preload", t->root);
+    FILE *f = fopen(path, "re");
+    bool found = false;
+    while (f && !found && fgets(line, sizeof line, f)) found = strstr(line, "libconan") != NULL;
+    if (f) fclose(f);
+    return found;
 }
 
 /* The process's config, read by the engine's loader: its CONAN_CONFIG (a
  * relative path is from its working directory), else the system config when
  * there is one, else the defaults. */
-static int load_config(struct target *t, struct conan_config *cfg)
+static int load_config(struct target *t, const char *given, struct conan_config *cfg)
 {
     char value[PATH_MAX], path[2 * PATH_MAX], err[1024], system[PATH_MAX + 64];
+    bool has_preload = false;
     conan_config_defaults(cfg);
-    if (environ_config(t->pid, value, sizeof value) != 0) return -1;
+    if (given) {
+        if (conan_config_load(given, cfg, err, sizeof err) == 0) return 0;
+        say(t->pid, "--config: %s", err);
+        return -1;
+    }
+    if (environ_config(t->pid, value, sizeof value, &has_preload) != 0) return -1;
+    /* libconan is loaded, yet the environment has neither variable: the
+     * program wrote over it (a process title), and with it CONAN_CONFIG. */
+    if (!value[0] && !has_preload && !system_preload(t)) {
+        say(t->pid, "its environment was rewritten (as redis and nginx do for their process titles), so its "
+                    "CONAN_CONFIG cannot be read: give its config with --config FILE");
+        return -1;
+    }
     snprintf(system, sizeof system, "%s%s", t->root, CONAN_SYSTEM_CONFIG);
     if (value[0] == '/')
         snprintf(path, sizeof path, "%s%s", t->root, value);
@@ -377,7 +410,7 @@ static int ask(struct target *t, const struct trigger_options *o)
     static struct conan_config cfg; /* static: large */
     if (check_alive(t->pid) || check_shim(t->pid) || check_monitor(t->pid)) return -1;
     file_system_root(t);
-    if (load_config(t, &cfg) != 0) return -1;
+    if (load_config(t, o->config, &cfg) != 0) return -1;
     bool disabled_asked = false;
     t->want = wanted_kinds(t, &cfg, o->kinds, &disabled_asked);
     if (!t->want) {
@@ -546,8 +579,8 @@ static int parse_options(int argc, char **argv, struct trigger_options *o)
 {
     static const struct option options[] = {
         { "kinds", required_argument, NULL, 'k' }, { "seconds", required_argument, NULL, 's' },
-        { "wait", required_argument, NULL, 'w' },  { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        { "wait", required_argument, NULL, 'w' },  { "config", required_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
     };
     int c;
     optind = 1;
@@ -565,6 +598,7 @@ static int parse_options(int argc, char **argv, struct trigger_options *o)
         case 'w':
             if ((o->wait_s = cli_parse_count("trigger", "--wait", optarg, 86400)) < 0) return EXIT_USAGE;
             break;
+        case 'c': o->config = optarg; break;
         case 'h': cli_help(help); return -1;
         default: return cli_usage_error("trigger", "unknown option");
         }

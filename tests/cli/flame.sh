@@ -88,7 +88,7 @@ pages = [
     {"html": "$WORK/two.html", "top": two, "total_text": "$(total_text "$two")",
      "widths": [n for n in ("burn_left", "burn_right", "clock_gettime") if cum(two, n)], "zoom": "burn_left",
      "search": search(two, ["burn_left", "clock_gettime"]),
-     "filter": {"key": "thread", "value": "burner-left", "total": load("$WORK/left.top")["total"]},
+     "filter": {"key": "thread", "value": "burner-left", "total": load("$WORK/left.top")["kept_total"]},
      "hover": "burn_left", "screenshot": True},
     {"html": "$WORK/hostile.html", "top": load("$WORK/hostile.top"), "widths": ["work"],
      "search": search(load("$WORK/hostile.top"), ["work"]), "names": names, "pruned": 1, "file": sys.argv[2], "title": sys.argv[2] + " — conan flame"},

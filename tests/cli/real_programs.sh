@@ -3,7 +3,8 @@
 #  a. Debian's redis-server started with `conan run --config` (exec'd: the
 #     pid is redis's), under a GET/SET/LPUSH load: `conan trigger --kinds
 #     cpu,heap,threads --seconds 1` prints three dumps of that pid; `conan ls`
-#     lists them as ok, tripped "manual"; conan top equals go tool pprof -top
+#     lists them as ok, tripped "manual" (redis rewrites its environment for
+#     its process title, so trigger needs --config, and says so without it); conan top equals go tool pprof -top
 #     on each, and the CPU profile names redis's command processing
 #     (processCommand, from its .dynsym); conan flame writes a page and
 #     --folded adds up to the profile's total; conan diff of two CPU profiles
@@ -12,9 +13,10 @@
 #  b. Debian's nginx (master and a forked worker, `user root` so the worker
 #     can write the dumps) started with `conan run --set` (a temporary config:
 #     conan run waits for its child), loaded with wrk: `conan trigger` of the
-#     worker gives a CPU dump whose conan top equals pprof's; SIGQUIT to conan
-#     run reaches nginx, which quits gracefully, and conan run exits 0 with
-#     its temporary config removed.
+#     worker gives a CPU dump whose conan top equals pprof's; SIGTERM to conan
+#     run reaches nginx, which exits 0, and so does conan run, its temporary
+#     config removed. (Not SIGQUIT: a shell starts background jobs with INT
+#     and QUIT ignored, and conan run keeps what it was given.)
 . "$SOURCE_ROOT/tests/integration/lib.sh"
 . "$SOURCE_ROOT/tests/cli/pprof_compare.sh"
 require_go
@@ -45,9 +47,14 @@ commands() { redis-cli -p "$port" INFO stats | tr -d '\r' | sed -n 's/^total_com
 before=$(commands)
 wait_for 15 eval "[ \$(commands) -gt \$((before + 10000)) ]" || fail "the load did not start"
 
-"$CONAN" trigger "$pid" --kinds cpu,heap,threads --seconds 1 --wait 30 > "$WORK/paths" 2> "$WORK/trigger.err" \
+# redis rewrites its environment for its process title: CONAN_CONFIG is gone
+# from /proc/PID/environ, which conan trigger says, asking for --config.
+"$CONAN" trigger "$pid" --wait 5 > "$WORK/out" 2> "$WORK/trigger.err"
+[ $? -eq 1 ] && [ ! -s "$WORK/out" ] && grep -q "environment was rewritten.*--config FILE" "$WORK/trigger.err" \
+    || fail "redis's rewritten environment: $(cat "$WORK/trigger.err")"
+"$CONAN" trigger "$pid" --config "$WORK/c.json" --kinds cpu,heap,threads --seconds 1 --wait 30 > "$WORK/paths" 2> "$WORK/trigger.err" \
     || fail "conan trigger failed: $(cat "$WORK/trigger.err")"
-"$CONAN" trigger "$pid" --kinds cpu --seconds 1 --wait 30 > "$WORK/paths2" 2>> "$WORK/trigger.err" \
+"$CONAN" trigger "$pid" --config "$WORK/c.json" --kinds cpu --seconds 1 --wait 30 > "$WORK/paths2" 2>> "$WORK/trigger.err" \
     || fail "the second conan trigger failed: $(cat "$WORK/trigger.err")"
 kill "$bench"
 for kind in cpu heap threads; do
@@ -111,15 +118,15 @@ worker=$(pgrep -f "nginx: worker process" | while read -r w; do [ "$(ps -o ppid=
 wrk -t1 -c8 -d60s "http://127.0.0.1:$port/" >/dev/null 2>&1 &
 load=$!
 running+=("$load")
-"$CONAN" trigger "$worker" --kinds cpu --seconds 1 --wait 30 > "$WORK/nginx.paths" 2> "$WORK/trigger.err" \
+"$CONAN" trigger "$worker" --config "$WORK/c.json" --kinds cpu --seconds 1 --wait 30 > "$WORK/nginx.paths" 2> "$WORK/trigger.err" \
     || fail "conan trigger of the nginx worker failed: $(cat "$WORK/trigger.err")"
 kill "$load"
 f=$(cat "$WORK/nginx.paths")
 [[ "$f" == */nginx.$worker.cpu.*.pb.gz ]] || fail "not the worker's CPU dump: $f"
 compare_all "$f"
-kill -QUIT "$run"
+kill -TERM "$run"
 wait "$run"; status=$?
-[ $status -eq 0 ] || fail "conan run of nginx exited $status after SIGQUIT"
+[ $status -eq 0 ] || fail "conan run of nginx exited $status after SIGTERM"
 [ -z "$(ls -A "$tmpdir")" ] || fail "conan run left its temporary config: $(ls -A "$tmpdir")"
-note "nginx: worker $worker's CPU dump, top = pprof, SIGQUIT passed through"
+note "nginx: worker $worker's CPU dump, top = pprof, SIGTERM passed through"
 exit 0
