@@ -109,7 +109,9 @@ static void print_row(const struct change *c, bool colour)
 {
     double d = c->now - c->base;
     const char *on = colour ? (d > 0 ? "\033[31m" : "\033[32m") : "", *off = colour ? "\033[0m" : "";
-    printf("  %s%+7.2f%s  %6.2f%% -> %6.2f%%  %s\n", on, d, off, c->base, c->now, c->name);
+    printf("  %s%+7.2f%s  %6.2f%% -> %6.2f%%  ", on, d, off, c->base, c->now);
+    report_text(stdout, c->name);
+    putchar('\n');
 }
 
 static void print_json(const struct side *b, const struct side *n, const struct change *c, size_t count,

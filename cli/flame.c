@@ -9,7 +9,7 @@
  * label filter keeps and lays the tree out. Values are magnitudes (|value|, as
  * report.c's total counts them), so widths always add up.
  *
- * Everything the profile names reaches the page through json_html_string(),
+ * Everything the profile names reaches the page through report_json_string(),
  * which escapes < > & (no "</script>" can end the data block), quotes,
  * control characters and U+2028/9, and turns invalid UTF-8 into U+FFFD. */
 #include "conan.h"
@@ -466,46 +466,6 @@ static int write_folded(FILE *out, const struct profile *p, const struct flame *
 
 /* ---- the page ---- */
 
-/* The length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
-static int utf8_length(const unsigned char *s)
-{
-    if (s[0] < 0x80) return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        unsigned lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf; /* no overlongs, surrogates */
-        return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-    }
-    if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        unsigned lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf; /* up to U+10FFFF */
-        return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80 ? 4 : 0;
-    }
-    return 0;
-}
-
-/* A JSON string safe inside an HTML <script> element. */
-static void json_html_string(FILE *out, const char *str)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    fputc('"', out);
-    while (*s) {
-        int n = utf8_length(s);
-        if (n == 0) {
-            fputs("\\ufffd", out);
-            s++;
-        } else if (n == 3 && s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) {
-            fprintf(out, "\\u%04x", 0x2000 | (s[2] & 0x3f));
-            s += 3;
-        } else if (n == 1 && (*s < 0x20 || *s == 0x7f || strchr("\"\\<>&'", *s))) {
-            fprintf(out, "\\u%04x", *s);
-            s++;
-        } else {
-            fwrite(s, 1, (size_t)n, out);
-            s += n;
-        }
-    }
-    fputc('"', out);
-}
-
 /* Frame names the tree uses, renumbered from 0 in order of first use. */
 static uint32_t *used_names(const struct profile *p, const struct flame *f, uint32_t **order, uint32_t *nused)
 {
@@ -531,7 +491,7 @@ static void write_sets(FILE *out, const struct flame *f)
     fputs(",\"labelStrings\":[", out);
     for (uint32_t i = 0; i < f->strings.n; i++) {
         if (i) fputc(',', out);
-        json_html_string(out, blobs_data(&f->strings, i));
+        report_json_string(out, blobs_data(&f->strings, i));
     }
     fputs("],\"labelSets\":[", out);
     for (uint32_t i = 0; i < f->sets.n; i++) {
@@ -556,16 +516,16 @@ static int write_data(FILE *out, const struct profile *p, int type, const char *
     double factor;
     const char *base = report_unit_base(p->unit[type], &factor);
     fputs("{\"file\":", out);
-    json_html_string(out, file);
+    report_json_string(out, file);
     fputs(",\"type\":", out);
-    json_html_string(out, p->type[type]);
+    report_json_string(out, p->type[type]);
     fputs(",\"unit\":", out);
-    json_html_string(out, p->unit[type]);
+    report_json_string(out, p->unit[type]);
     fprintf(out, ",\"base\":\"%s\",\"factor\":%.17g,\"total\":%lld,\"pruned\":%u,\"pruneShare\":%g,\"names\":[",
             base ? base : "", factor, (long long)f->total, pruned, 1.0 / PRUNE_SHARE);
     for (uint32_t i = 0; i < nused; i++) {
         if (i) fputc(',', out);
-        json_html_string(out, p->name[order[i]]);
+        report_json_string(out, p->name[order[i]]);
     }
     fputs("],\"nodes\":[-1,-1", out); /* parent, name per node; the root has neither */
     for (uint32_t i = 1; i < f->nnode; i++) fprintf(out, ",%u,%u", f->parent[i], map[f->name[i]]);

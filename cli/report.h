@@ -41,7 +41,11 @@ void report_format_percent(int64_t value, int64_t total, char *out, size_t len);
 
 /* Whether stdout should get colour: a terminal, and NO_COLOR unset. */
 bool report_colour(FILE *out);
-/* A JSON string literal for s (quotes included), written to out. */
+/* A JSON string literal for s (quotes included), written to out: valid JSON
+ * whatever the bytes (invalid UTF-8 becomes U+FFFD) and safe inside an HTML
+ * <script> element (< > & ' and U+2028/9 escaped). */
 void report_json_string(FILE *out, const char *s);
+/* s for a text table: control characters (a newline in a name) as '?'. */
+void report_text(FILE *out, const char *s);
 
 #endif

@@ -47,7 +47,10 @@ static void print_header(const struct profile *p, const struct report *r, const 
         else
             printf("Duration: %s\n", d);
     }
-    for (size_t i = 0; i < p->ncomment; i++) printf("%s\n", p->comment[i]);
+    for (size_t i = 0; i < p->ncomment; i++) {
+        report_text(stdout, p->comment[i]);
+        putchar('\n');
+    }
 }
 
 static void print_json(const struct profile *p, const struct report *r, int type, size_t rows)
@@ -95,7 +98,9 @@ static void print_table(const struct profile *p, const struct report *r, int typ
         report_format_percent(sum, r->total, sum_pct, sizeof sum_pct);
         report_format_value(row->cum, unit, cum, sizeof cum);
         report_format_percent(row->cum, r->total, cum_pct, sizeof cum_pct);
-        printf("%10s %s %s %10s %s  %s\n", flat, flat_pct, sum_pct, cum, cum_pct, p->name[row->name]);
+        printf("%10s %s %s %10s %s  ", flat, flat_pct, sum_pct, cum, cum_pct);
+        report_text(stdout, p->name[row->name]);
+        putchar('\n');
     }
 }
 
