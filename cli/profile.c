@@ -214,6 +214,11 @@ struct id_index {
     uint64_t *id;
     uint32_t *at;
     size_t n;
+    /* ids as producers write them (1..n, or nearly): a table id → index + 1
+     * (0: none), which saves the binary search on every sample frame; NULL
+     * when the ids are too sparse for one. */
+    uint32_t *direct;
+    uint64_t ndirect;
 };
 
 static int cmp_u64_pair(const void *a, const void *b)
@@ -250,11 +255,17 @@ static int id_index_build(struct id_index *ix, size_t n, uint64_t (*id_of)(void 
         }
     }
     free(pairs);
+    if (rc == 0 && n > 0 && ix->id[n - 1] < 2 * (uint64_t)n + 1024) {
+        ix->ndirect = ix->id[n - 1] + 1;
+        ix->direct = calloc(ix->ndirect, sizeof *ix->direct);
+        for (size_t i = 0; ix->direct && i < n; i++) ix->direct[ix->id[i]] = ix->at[i] + 1;
+    }
     return rc;
 }
 
 static long id_index_find(const struct id_index *ix, uint64_t id)
 {
+    if (ix->direct) return id < ix->ndirect ? (long)ix->direct[id] - 1 : -1;
     size_t lo = 0, hi = ix->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -268,6 +279,7 @@ static void id_index_free(struct id_index *ix)
 {
     free(ix->id);
     free(ix->at);
+    free(ix->direct);
 }
 
 static uint64_t location_id(void *arg, size_t i) { return ((Perftools__Profiles__Profile *)arg)->location[i]->id; }
@@ -671,6 +683,16 @@ void profile_free(struct profile *p)
     memset(p, 0, sizeof *p);
 }
 
+/* Appends s to err at *at, control characters as '?': the names come from the
+ * file, and a newline in one would break the one-line message (found by
+ * tests/fuzz/profile_fuzz.c: a sample type named "sa\nples"). */
+static void append_printable(char *err, size_t errlen, size_t *at, const char *s)
+{
+    for (; *s && *at + 1 < errlen; s++)
+        err[(*at)++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+    if (*at < errlen) err[*at] = '\0';
+}
+
 int profile_type_index(const struct profile *p, const char *name, char *err, size_t errlen)
 {
     if (!name) return (int)p->default_type;
@@ -679,9 +701,15 @@ int profile_type_index(const struct profile *p, const char *name, char *err, siz
     char *end;
     long i = strtol(name, &end, 10);
     if (*name && !*end && i >= 0 && (size_t)i < p->ntype) return (int)i;
-    size_t at = (size_t)snprintf(err, errlen, "no sample type \"%s\"; the profile has:", name);
-    for (size_t k = 0; k < p->ntype && at < errlen; k++)
-        at += (size_t)snprintf(err + at, errlen - at, " %s", p->type[k]);
+    if (errlen == 0) return -1;
+    size_t at = 0;
+    append_printable(err, errlen, &at, "no sample type \"");
+    append_printable(err, errlen, &at, name);
+    append_printable(err, errlen, &at, "\"; the profile has:");
+    for (size_t k = 0; k < p->ntype && at + 1 < errlen; k++) {
+        append_printable(err, errlen, &at, " ");
+        append_printable(err, errlen, &at, p->type[k]);
+    }
     return -1;
 }
 

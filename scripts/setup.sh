@@ -18,6 +18,7 @@ packages=(
     libjemalloc-dev heaptrack                            # bench: jeprof (jemalloc's profiler), heaptrack
     patchelf python3-yaml systemd groff-base             # tests: the deploy/ recipes, the man pages
     debhelper dpkg-dev fakeroot lintian debootstrap      # package: scripts/package.sh, tests/integration/package.sh
+    time hyperfine                                       # tests, bench: peak RSS (/usr/bin/time), conan vs pprof timings
 )
 
 missing=()
