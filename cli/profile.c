@@ -137,11 +137,13 @@ static uint8_t *gunzip(const uint8_t *gz, size_t gz_len, size_t *out_len, const 
  * empty Sample is 2 bytes on the wire and ~80 in memory, so a 1 GiB stream of
  * them (a few MB gzipped) would ask for ~40 GiB. The allocator below holds the
  * unpacked message to UNPACK_BYTES_PER_BYTE times the protobuf's size (plus a
- * floor for small files): real profiles need 4-8 times; past the budget the
+ * floor for small files, and never past UNPACK_MAX): real profiles need 3-10
+ * times (libconan's and Go's dumps, a 70 MB synthetic one); past the budget the
  * allocation fails, protobuf-c unwinds, and the file is refused. Its memory is
  * malloc'd, so free_unpacked(pb, NULL) frees it as usual. */
 #define UNPACK_BYTES_PER_BYTE 16
 #define UNPACK_FLOOR ((size_t)64 << 20)
+#define UNPACK_MAX ((size_t)4 << 30) /* whatever the size: ~450 MB of real protobuf */
 
 struct unpack_budget {
     size_t used, limit;
@@ -167,8 +169,8 @@ static void budget_free(void *data, void *pointer)
 
 static size_t unpack_limit(size_t raw_len)
 {
-    return raw_len > (SIZE_MAX - UNPACK_FLOOR) / UNPACK_BYTES_PER_BYTE ? SIZE_MAX
-                                                                        : raw_len * UNPACK_BYTES_PER_BYTE + UNPACK_FLOOR;
+    if (raw_len >= (UNPACK_MAX - UNPACK_FLOOR) / UNPACK_BYTES_PER_BYTE) return UNPACK_MAX;
+    return raw_len * UNPACK_BYTES_PER_BYTE + UNPACK_FLOOR;
 }
 
 /* profile_unpack, also saying how long the protobuf was (raw_len). */
