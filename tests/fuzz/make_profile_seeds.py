@@ -152,6 +152,10 @@ def seeds():
                   extra=field_bytes(6, b"/" + b"a" * 200000)
                   + b"".join(mapping(100 + i, len(STRINGS)) for i in range(2000))
                   + location(8, 150, [])), mtime=0)
+    # the same fan-out past the reader's frame bound: 20,000 lines referenced
+    # 200,000 times are 4e9 frames (16 GB of frame indexes) from a 1 KB file
+    yield "hostile-frame-bomb.pb.gz", gzip.compress(
+        good_body(samples=sample([7] * 200000, [1, 1]), extra=location(7, 1, [1, 2] * 10000)), 9, mtime=0)
     yield "hostile-wire-type.pb", good_body() + b"\x0f\xff\xff"
     yield "hostile-varint-overlong.pb", good_body() + b"\x60" + b"\xff" * 11
     yield "hostile-length-overflow.pb", good_body() + b"\x12\xff\xff\xff\xff\x0f"
