@@ -252,7 +252,7 @@ static int tree_add(struct flame *f, uint32_t node, uint32_t set, int64_t value)
         f->entry_value[e] = 0;
         f->nentry++;
     }
-    f->entry_value[e] += value;
+    f->entry_value[e] = report_add(f->entry_value[e], value);
     return 0;
 }
 
@@ -345,9 +345,9 @@ static int flame_build(const struct profile *p, int type, const struct profile_f
     for (size_t i = 0; i < p->nsample && rc == 0; i++) {
         const struct profile_sample *s = &p->sample[i];
         if (!profile_filter_keeps(p, filter, s)) continue;
-        int64_t v = s->value[type] < 0 ? -s->value[type] : s->value[type];
+        int64_t v = report_abs(s->value[type]);
         if (v == 0) continue;
-        f->total += v;
+        f->total = report_add(f->total, v);
         long node = stack_leaf(f, &cache, p, i);
         long set = labels ? label_set(f, s) : NO_LABELS;
         if (node < 0 || set < 0 || tree_add(f, (uint32_t)node, (uint32_t)set, v) != 0) rc = -1;
@@ -391,7 +391,7 @@ static int flame_prune(struct flame *f, uint32_t *pruned_nodes)
     int rc = -1;
     if (!value || !target || !kept) goto out;
     for (uint32_t e = 0; e < f->nentry; e++) value[f->entry_node[e]] += f->entry_value[e];
-    for (uint32_t i = f->nnode; i-- > 1;) value[f->parent[i]] += value[i]; /* parents precede children */
+    for (uint32_t i = f->nnode; i-- > 1;) value[f->parent[i]] = report_add(value[f->parent[i]], value[i]); /* parents precede children */
     uint32_t n = 1;
     target[0] = 0;
     kept[0] = true;
@@ -417,7 +417,7 @@ static int flame_prune(struct flame *f, uint32_t *pruned_nodes)
             f->entry_set[n] = set;
             f->entry_value[n++] = 0;
         }
-        f->entry_value[to] += v;
+        f->entry_value[to] = report_add(f->entry_value[to], v);
     }
     f->nentry = n;
     rc = 0;

@@ -133,8 +133,49 @@ static uint8_t *gunzip(const uint8_t *gz, size_t gz_len, size_t *out_len, const 
     return raw;
 }
 
-Perftools__Profiles__Profile *profile_unpack(const void *data, size_t len, const char *label, char *err,
-                                             size_t errlen)
+/* protobuf-c allocates a struct per message, however small its encoding: an
+ * empty Sample is 2 bytes on the wire and ~80 in memory, so a 1 GiB stream of
+ * them (a few MB gzipped) would ask for ~40 GiB. The allocator below holds the
+ * unpacked message to UNPACK_BYTES_PER_BYTE times the protobuf's size (plus a
+ * floor for small files, and never past UNPACK_MAX): real profiles need 3-10
+ * times (libconan's and Go's dumps, a 70 MB synthetic one); past the budget the
+ * allocation fails, protobuf-c unwinds, and the file is refused. Its memory is
+ * malloc'd, so free_unpacked(pb, NULL) frees it as usual. */
+#define UNPACK_BYTES_PER_BYTE 16
+#define UNPACK_FLOOR ((size_t)64 << 20)
+#define UNPACK_MAX ((size_t)4 << 30) /* whatever the size: ~450 MB of real protobuf */
+
+struct unpack_budget {
+    size_t used, limit;
+    bool exceeded;
+};
+
+static void *budget_alloc(void *data, size_t size)
+{
+    struct unpack_budget *b = data;
+    if (size > b->limit - b->used) {
+        b->exceeded = true;
+        return NULL;
+    }
+    b->used += size;
+    return malloc(size);
+}
+
+static void budget_free(void *data, void *pointer)
+{
+    (void)data;
+    free(pointer);
+}
+
+static size_t unpack_limit(size_t raw_len)
+{
+    if (raw_len >= (UNPACK_MAX - UNPACK_FLOOR) / UNPACK_BYTES_PER_BYTE) return UNPACK_MAX;
+    return raw_len * UNPACK_BYTES_PER_BYTE + UNPACK_FLOOR;
+}
+
+/* profile_unpack, also saying how long the protobuf was (raw_len). */
+static Perftools__Profiles__Profile *unpack(const void *data, size_t len, size_t *raw_len_out, const char *label,
+                                            char *err, size_t errlen)
 {
     const uint8_t *bytes = data;
     uint8_t *raw = NULL;
@@ -149,10 +190,24 @@ Perftools__Profiles__Profile *profile_unpack(const void *data, size_t len, const
         fail(err, errlen, label, "empty: not a profile");
         return NULL;
     }
-    Perftools__Profiles__Profile *pb = perftools__profiles__profile__unpack(NULL, raw_len, bytes);
+    struct unpack_budget budget = { .limit = unpack_limit(raw_len) };
+    ProtobufCAllocator allocator = { .alloc = budget_alloc, .free = budget_free, .allocator_data = &budget };
+    Perftools__Profiles__Profile *pb = perftools__profiles__profile__unpack(&allocator, raw_len, bytes);
     free(raw);
-    if (!pb) fail(err, errlen, label, "not a pprof profile (profile.proto does not decode)");
+    if (!pb && budget.exceeded)
+        fail(err, errlen, label, "its %zu-byte protobuf would unpack into more than %zu MiB: not read", raw_len,
+             budget.limit >> 20);
+    else if (!pb)
+        fail(err, errlen, label, "not a pprof profile (profile.proto does not decode)");
+    *raw_len_out = raw_len;
     return pb;
+}
+
+Perftools__Profiles__Profile *profile_unpack(const void *data, size_t len, const char *label, char *err,
+                                             size_t errlen)
+{
+    size_t raw_len;
+    return unpack(data, len, &raw_len, label, err, errlen);
 }
 
 /* ---- id lookup: sorted (id, index) pairs, binary search ---- */
@@ -161,6 +216,11 @@ struct id_index {
     uint64_t *id;
     uint32_t *at;
     size_t n;
+    /* ids as producers write them (1..n, or nearly): a table id → index + 1
+     * (0: none), which saves the binary search on every sample frame; NULL
+     * when the ids are too sparse for one. */
+    uint32_t *direct;
+    uint64_t ndirect;
 };
 
 static int cmp_u64_pair(const void *a, const void *b)
@@ -197,11 +257,17 @@ static int id_index_build(struct id_index *ix, size_t n, uint64_t (*id_of)(void 
         }
     }
     free(pairs);
+    if (rc == 0 && n > 0 && ix->id[n - 1] < 2 * (uint64_t)n + 1024) {
+        ix->ndirect = ix->id[n - 1] + 1;
+        ix->direct = calloc(ix->ndirect, sizeof *ix->direct);
+        for (size_t i = 0; ix->direct && i < n; i++) ix->direct[ix->id[i]] = ix->at[i] + 1;
+    }
     return rc;
 }
 
 static long id_index_find(const struct id_index *ix, uint64_t id)
 {
+    if (ix->direct) return id < ix->ndirect ? (long)ix->direct[id] - 1 : -1;
     size_t lo = 0, hi = ix->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -215,6 +281,7 @@ static void id_index_free(struct id_index *ix)
 {
     free(ix->id);
     free(ix->at);
+    free(ix->direct);
 }
 
 static uint64_t location_id(void *arg, size_t i) { return ((Perftools__Profiles__Profile *)arg)->location[i]->id; }
@@ -273,11 +340,18 @@ static long names_add(struct names *nm, const char *s)
 
 struct resolver {
     Perftools__Profiles__Profile *pb;
+    size_t raw_len;           /* of the protobuf: bounds what it may cost */
     const char *label;
     char *err;
     size_t errlen;
     struct id_index loc, fn, map;
     struct names names;
+    /* per string-table index: the name interned for it as a function's name,
+     * and as a mapping's "[object]" (-1 until seen). Names are interned once
+     * per string, not once per use: a long string named by many functions,
+     * lines or mappings would otherwise be hashed or copied each time, and a
+     * small file could ask for gigabytes or hours. */
+    int32_t *fn_name_of, *object_name_of;
     /* per location: its frames (name indexes, innermost first) */
     uint32_t *loc_first, *loc_count, *loc_frames;
     size_t nloc_frames;
@@ -293,15 +367,10 @@ static bool string_ok(const struct resolver *r, int64_t index)
 
 static const char *str(const struct resolver *r, int64_t index) { return r->pb->string_table[index]; }
 
-/* "[base name]" text for a mapping's file, stored once per mapping in r->text
- * (offsets, since the buffer moves; turned into pointers after). */
-static long object_name(struct resolver *r, const Perftools__Profiles__Mapping *m, size_t *offset)
+/* "[base name]" text for a file name, appended to r->text; its offset (the
+ * buffer moves while mappings are read, so names are interned after). */
+static long object_text(struct resolver *r, const char *file, size_t *offset)
 {
-    const char *file = m ? str(r, m->filename) : "";
-    if (!file[0]) {
-        *offset = SIZE_MAX;
-        return 0;
-    }
     const char *base = strrchr(file, '/');
     base = base ? base + 1 : file;
     size_t need = strlen(base) + 3;
@@ -315,6 +384,36 @@ static long object_name(struct resolver *r, const Perftools__Profiles__Mapping *
     *offset = r->text_len;
     snprintf(r->text + r->text_len, need, "[%s]", base);
     r->text_len += need;
+    return 0;
+}
+
+/* object_name_of[] for every mapping's file name: each distinct file once.
+ * -1 stays for an empty name (frames there are "<unknown>"). */
+static int intern_objects(struct resolver *r)
+{
+    Perftools__Profiles__Profile *pb = r->pb;
+    size_t *offset = malloc((pb->n_mapping ? pb->n_mapping : 1) * sizeof *offset);
+    if (!offset) return -1;
+    for (size_t i = 0; i < pb->n_mapping; i++) {
+        int64_t file = pb->mapping[i]->filename;
+        offset[i] = SIZE_MAX;
+        if (!str(r, file)[0] || r->object_name_of[file] != -1) continue;
+        r->object_name_of[file] = -2; /* text made; interned below */
+        if (object_text(r, str(r, file), &offset[i]) != 0) {
+            free(offset);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < pb->n_mapping; i++) {
+        if (offset[i] == SIZE_MAX) continue;
+        long id = names_add(&r->names, r->text + offset[i]);
+        if (id < 0) {
+            free(offset);
+            return -1;
+        }
+        r->object_name_of[pb->mapping[i]->filename] = (int32_t)id;
+    }
+    free(offset);
     return 0;
 }
 
@@ -364,6 +463,34 @@ static int build_indexes(struct resolver *r)
     return 0;
 }
 
+/* The name of one frame of location l: its line's function's name, else the
+ * mapping's object, else "<unknown>"; -1 (err set) on a dangling reference. */
+static long frame_name(struct resolver *r, const Perftools__Profiles__Location *l, const Perftools__Profiles__Line *line,
+                       long mapping)
+{
+    static const char unknown[] = "<unknown>";
+    Perftools__Profiles__Profile *pb = r->pb;
+    if (line && line->function_id != 0) {
+        long f = id_index_find(&r->fn, line->function_id);
+        if (f < 0)
+            return fail(r->err, r->errlen, r->label, "location %llu: function %llu does not exist",
+                        (unsigned long long)l->id, (unsigned long long)line->function_id);
+        int64_t name = pb->function[f]->name;
+        if (str(r, name)[0]) {
+            if (r->fn_name_of[name] < 0) {
+                long id = names_add(&r->names, str(r, name));
+                if (id < 0) return fail(r->err, r->errlen, r->label, "out of memory");
+                r->fn_name_of[name] = (int32_t)id;
+            }
+            return r->fn_name_of[name];
+        }
+    }
+    if (mapping >= 0 && r->object_name_of[pb->mapping[mapping]->filename] >= 0)
+        return r->object_name_of[pb->mapping[mapping]->filename];
+    long id = names_add(&r->names, unknown);
+    return id < 0 ? fail(r->err, r->errlen, r->label, "out of memory") : id;
+}
+
 /* Every location's frames, innermost first; names are interned here. */
 static int resolve_locations(struct resolver *r)
 {
@@ -374,87 +501,51 @@ static int resolve_locations(struct resolver *r)
         total += n ? n : 1;
         if (total > UINT32_MAX) return fail(r->err, r->errlen, r->label, "too many lines in locations");
     }
+    size_t nstr = pb->n_string_table;
     r->loc_first = malloc((nloc ? nloc : 1) * sizeof *r->loc_first);
     r->loc_count = malloc((nloc ? nloc : 1) * sizeof *r->loc_count);
     r->loc_frames = malloc((total ? total : 1) * sizeof *r->loc_frames);
-    size_t *object_at = malloc((pb->n_mapping ? pb->n_mapping : 1) * sizeof *object_at);
-    if (!r->loc_first || !r->loc_count || !r->loc_frames || !object_at) {
-        free(object_at);
+    r->fn_name_of = malloc(nstr * sizeof *r->fn_name_of);
+    r->object_name_of = malloc(nstr * sizeof *r->object_name_of);
+    if (!r->loc_first || !r->loc_count || !r->loc_frames || !r->fn_name_of || !r->object_name_of)
         return fail(r->err, r->errlen, r->label, "out of memory");
-    }
-    for (size_t i = 0; i < pb->n_mapping; i++)
-        if (object_name(r, pb->mapping[i], &object_at[i]) != 0) {
-            free(object_at);
-            return fail(r->err, r->errlen, r->label, "out of memory");
-        }
-    /* Pass 1: a name is a string-table entry, an "[object]" text (its offset,
-     * tagged) or "<unknown>"; interned after, once r->text stops moving. */
-    int rc = 0;
+    memset(r->fn_name_of, 0xff, nstr * sizeof *r->fn_name_of);         /* all -1 */
+    memset(r->object_name_of, 0xff, nstr * sizeof *r->object_name_of);
+    if (intern_objects(r) != 0) return fail(r->err, r->errlen, r->label, "out of memory");
     size_t at = 0;
-    static const char unknown[] = "<unknown>";
-    for (size_t i = 0; i < nloc && rc == 0; i++) {
+    for (size_t i = 0; i < nloc; i++) {
         const Perftools__Profiles__Location *l = pb->location[i];
-        size_t object_offset = SIZE_MAX;
-        if (l->mapping_id != 0) {
-            long m = id_index_find(&r->map, l->mapping_id);
-            if (m < 0) {
-                rc = fail(r->err, r->errlen, r->label, "location %llu: mapping %llu does not exist",
-                          (unsigned long long)l->id, (unsigned long long)l->mapping_id);
-                break;
-            }
-            object_offset = object_at[m];
-        }
+        long mapping = -1;
+        if (l->mapping_id != 0 && (mapping = id_index_find(&r->map, l->mapping_id)) < 0)
+            return fail(r->err, r->errlen, r->label, "location %llu: mapping %llu does not exist",
+                        (unsigned long long)l->id, (unsigned long long)l->mapping_id);
         r->loc_first[i] = (uint32_t)at;
         size_t nline = l->n_line ? l->n_line : 1;
         for (size_t k = 0; k < nline; k++) {
-            const char *name = NULL;
-            if (l->n_line) {
-                const Perftools__Profiles__Line *line = l->line[k];
-                long f = id_index_find(&r->fn, line->function_id);
-                if (line->function_id != 0 && f < 0) {
-                    rc = fail(r->err, r->errlen, r->label, "location %llu: function %llu does not exist",
-                              (unsigned long long)l->id, (unsigned long long)line->function_id);
-                    break;
-                }
-                if (f >= 0) name = str(r, pb->function[f]->name);
-                if (name && !name[0]) name = NULL;
-            }
-            if (!name) name = object_offset == SIZE_MAX ? unknown : NULL;
-            /* NULL here = the mapping's object; resolved in pass 2 */
-            r->loc_frames[at++] = name ? 0 : (uint32_t)object_offset + 1;
-            if (name) {
-                long id = names_add(&r->names, name);
-                if (id < 0) {
-                    rc = fail(r->err, r->errlen, r->label, "out of memory");
-                    break;
-                }
-                r->loc_frames[at - 1] = (uint32_t)id | 0x80000000u;
-            }
+            long id = frame_name(r, l, l->n_line ? l->line[k] : NULL, mapping);
+            if (id < 0) return -1;
+            r->loc_frames[at++] = (uint32_t)id;
         }
         r->loc_count[i] = (uint32_t)(at - r->loc_first[i]);
     }
-    free(object_at);
-    if (rc != 0) return rc;
-    if (r->names.n >= 0x80000000u) return fail(r->err, r->errlen, r->label, "too many names");
-    /* Pass 2: intern the object names, now that r->text is final. */
-    for (size_t k = 0; k < at; k++) {
-        uint32_t v = r->loc_frames[k];
-        if (v & 0x80000000u) {
-            r->loc_frames[k] = v & 0x7fffffffu;
-            continue;
-        }
-        long id = names_add(&r->names, r->text + (v - 1));
-        if (id < 0) return fail(r->err, r->errlen, r->label, "out of memory");
-        r->loc_frames[k] = (uint32_t)id;
-    }
+    if (r->names.n > INT32_MAX) return fail(r->err, r->errlen, r->label, "too many names");
     r->nloc_frames = at;
     return 0;
 }
+
+/* Frames a sample list may expand to: a location of many inlined lines,
+ * referenced by one byte per use, multiplies a small file; real profiles have
+ * a few frames per byte of protobuf at most. */
+#define FRAMES_PER_BYTE 4
+#define FRAMES_FLOOR ((size_t)16 << 20)
 
 static int resolve_samples(struct resolver *r, struct profile *p)
 {
     Perftools__Profiles__Profile *pb = r->pb;
     size_t nframe = 0, nlabel = 0;
+    size_t max_frames = r->raw_len > (UINT32_MAX - FRAMES_FLOOR) / FRAMES_PER_BYTE
+                            ? UINT32_MAX
+                            : r->raw_len * FRAMES_PER_BYTE + FRAMES_FLOOR;
     for (size_t i = 0; i < pb->n_sample; i++) {
         const Perftools__Profiles__Sample *s = pb->sample[i];
         if (s->n_value != pb->n_sample_type)
@@ -466,7 +557,10 @@ static int resolve_samples(struct resolver *r, struct profile *p)
                 return fail(r->err, r->errlen, r->label, "sample %zu: location %llu does not exist", i,
                             (unsigned long long)s->location_id[k]);
             nframe += r->loc_count[l];
-            if (nframe > UINT32_MAX) return fail(r->err, r->errlen, r->label, "too many frames in samples");
+            if (nframe > max_frames)
+                return fail(r->err, r->errlen, r->label,
+                            "samples expand to more than %zu frames (%zu-byte protobuf): not read", max_frames,
+                            r->raw_len);
         }
         for (size_t k = 0; k < s->n_label; k++) {
             const Perftools__Profiles__Label *lb = s->label[k];
@@ -510,7 +604,7 @@ int profile_parse(const void *data, size_t len, const char *label, struct profil
 {
     memset(p, 0, sizeof *p);
     struct resolver r = { .label = label, .err = err, .errlen = errlen };
-    r.pb = profile_unpack(data, len, label, err, errlen);
+    r.pb = unpack(data, len, &r.raw_len, label, err, errlen);
     if (!r.pb) return -1;
     p->pb = r.pb;
     int rc = check_strings(&r);
@@ -557,6 +651,8 @@ int profile_parse(const void *data, size_t len, const char *label, struct profil
     free(r.loc_first);
     free(r.loc_count);
     free(r.loc_frames);
+    free(r.fn_name_of);
+    free(r.object_name_of);
     free(r.text);
     if (rc != 0) profile_free(p);
     return rc;
@@ -589,6 +685,16 @@ void profile_free(struct profile *p)
     memset(p, 0, sizeof *p);
 }
 
+/* Appends s to err at *at, control characters as '?': the names come from the
+ * file, and a newline in one would break the one-line message (found by
+ * tests/fuzz/profile_fuzz.c: a sample type named "sa\nples"). */
+static void append_printable(char *err, size_t errlen, size_t *at, const char *s)
+{
+    for (; *s && *at + 1 < errlen; s++)
+        err[(*at)++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+    if (*at < errlen) err[*at] = '\0';
+}
+
 int profile_type_index(const struct profile *p, const char *name, char *err, size_t errlen)
 {
     if (!name) return (int)p->default_type;
@@ -597,9 +703,15 @@ int profile_type_index(const struct profile *p, const char *name, char *err, siz
     char *end;
     long i = strtol(name, &end, 10);
     if (*name && !*end && i >= 0 && (size_t)i < p->ntype) return (int)i;
-    size_t at = (size_t)snprintf(err, errlen, "no sample type \"%s\"; the profile has:", name);
-    for (size_t k = 0; k < p->ntype && at < errlen; k++)
-        at += (size_t)snprintf(err + at, errlen - at, " %s", p->type[k]);
+    if (errlen == 0) return -1;
+    size_t at = 0;
+    append_printable(err, errlen, &at, "no sample type \"");
+    append_printable(err, errlen, &at, name);
+    append_printable(err, errlen, &at, "\"; the profile has:");
+    for (size_t k = 0; k < p->ntype && at + 1 < errlen; k++) {
+        append_printable(err, errlen, &at, " ");
+        append_printable(err, errlen, &at, p->type[k]);
+    }
     return -1;
 }
 

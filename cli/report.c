@@ -12,6 +12,22 @@
 #include <strings.h>
 #include <unistd.h>
 
+/* Sums saturate at INT64_MIN/INT64_MAX: a profile's values are whatever its
+ * producer (or an attacker) wrote, and signed overflow would be undefined
+ * behaviour; a saturated total still prints, as the largest value there is. */
+int64_t report_add(int64_t a, int64_t b)
+{
+    int64_t sum;
+    if (!__builtin_add_overflow(a, b, &sum)) return sum;
+    return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
+/* |v|, with |INT64_MIN| (not representable) saturated to INT64_MAX. */
+int64_t report_abs(int64_t v)
+{
+    return v >= 0 ? v : v == INT64_MIN ? INT64_MAX : -v;
+}
+
 int report_build(const struct profile *p, int type, const struct profile_filter *filter, struct report *r)
 {
     memset(r, 0, sizeof *r);
@@ -29,10 +45,10 @@ int report_build(const struct profile *p, int type, const struct profile_filter 
     for (size_t i = 0; i < p->nsample; i++) {
         const struct profile_sample *s = &p->sample[i];
         int64_t v = s->value[type];
-        r->total += v < 0 ? -v : v;
+        r->total = report_add(r->total, report_abs(v));
         if (filter && !profile_filter_keeps(p, filter, s)) continue;
         r->kept++;
-        r->kept_total += v < 0 ? -v : v;
+        r->kept_total = report_add(r->kept_total, report_abs(v));
         for (uint32_t k = 0; k < s->nframe; k++) {
             uint32_t n = s->frame[k];
             if (row_of[n] < 0) {
@@ -40,10 +56,10 @@ int report_build(const struct profile *p, int type, const struct profile_filter 
                 r->row[r->nrow++] = (struct report_row){ .name = n };
             }
             struct report_row *row = &r->row[row_of[n]];
-            if (k == 0) row->flat += v;
+            if (k == 0) row->flat = report_add(row->flat, v);
             if (seen[n] != i + 1) {
                 seen[n] = i + 1;
-                row->cum += v;
+                row->cum = report_add(row->cum, v);
             }
         }
     }
@@ -58,7 +74,7 @@ static bool sort_by_cum;
 static int cmp_rows(const void *a, const void *b)
 {
     const struct report_row *x = a, *y = b;
-    int64_t xf = llabs(x->flat), yf = llabs(y->flat), xc = llabs(x->cum), yc = llabs(y->cum);
+    int64_t xf = report_abs(x->flat), yf = report_abs(y->flat), xc = report_abs(x->cum), yc = report_abs(y->cum);
     int64_t x1 = sort_by_cum ? xc : xf, y1 = sort_by_cum ? yc : yf;
     if (x1 != y1) return x1 > y1 ? -1 : 1;
     int by_name = strcmp(sort_profile->name[x->name], sort_profile->name[y->name]);

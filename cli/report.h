@@ -30,6 +30,11 @@ int report_build(const struct profile *p, int type, const struct profile_filter 
 void report_sort(const struct profile *p, struct report *r, bool by_cum);
 void report_free(struct report *r);
 
+/* a + b and |v|, saturating at the int64 limits instead of overflowing: for
+ * every sum of a profile's values (which may hold anything up to INT64_MAX). */
+int64_t report_add(int64_t a, int64_t b);
+int64_t report_abs(int64_t v);
+
 /* A value in pprof's notation: auto-scaled ns..hrs, B..PB, plain counts. */
 void report_format_value(int64_t value, const char *unit, char *out, size_t len);
 /* The unit pprof scales `unit` to ("ns" or "B") and the factor that takes a

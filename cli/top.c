@@ -79,7 +79,7 @@ static void print_table(const struct profile *p, const struct report *r, int typ
     const char *unit = p->unit[type];
     char total[32], shown[32], pct[16];
     int64_t shown_flat = 0;
-    for (size_t i = 0; i < rows; i++) shown_flat += r->row[i].flat;
+    for (size_t i = 0; i < rows; i++) shown_flat = report_add(shown_flat, r->row[i].flat);
     report_format_value(r->total, unit, total, sizeof total);
     report_format_value(shown_flat, unit, shown, sizeof shown);
     report_format_percent(shown_flat, r->total, pct, sizeof pct);
@@ -92,7 +92,7 @@ static void print_table(const struct profile *p, const struct report *r, int typ
     for (size_t i = 0; i < rows; i++) {
         const struct report_row *row = &r->row[i];
         char flat[32], flat_pct[16], sum_pct[16], cum[32], cum_pct[16];
-        sum += row->flat;
+        sum = report_add(sum, row->flat);
         report_format_value(row->flat, unit, flat, sizeof flat);
         report_format_percent(row->flat, r->total, flat_pct, sizeof flat_pct);
         report_format_percent(sum, r->total, sum_pct, sizeof sum_pct);

@@ -22,6 +22,7 @@ packages=(
     patchelf python3-yaml systemd groff-base             # tests: the deploy/ recipes, the man pages
     debhelper dpkg-dev fakeroot lintian debootstrap      # package: scripts/package.sh, tests/integration/package.sh
     chromium chromium-driver python3-selenium            # tests: conan flame's page in a headless browser
+    time hyperfine                                       # tests, bench: peak RSS (/usr/bin/time), conan vs pprof timings
 )
 
 missing=()
