@@ -212,16 +212,6 @@ Perftools__Profiles__Profile *profile_unpack(const void *data, size_t len, const
 
 /* ---- id lookup: sorted (id, index) pairs, binary search ---- */
 
-struct id_index {
-    uint64_t *id;
-    uint32_t *at;
-    size_t n;
-    /* ids as producers write them (1..n, or nearly): a table id → index + 1
-     * (0: none), which saves the binary search on every sample frame; NULL
-     * when the ids are too sparse for one. */
-    uint32_t *direct;
-    uint64_t ndirect;
-};
 
 static int cmp_u64_pair(const void *a, const void *b)
 {
@@ -229,9 +219,7 @@ static int cmp_u64_pair(const void *a, const void *b)
     return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
-/* Builds the index of n ids; -1 when an id is 0 or repeated (dup = it). */
-static int id_index_build(struct id_index *ix, size_t n, uint64_t (*id_of)(void *, size_t), void *arg,
-                          uint64_t *bad)
+int profile_ids_build(struct profile_ids *ix, size_t n, uint64_t (*id_of)(void *, size_t), void *arg, uint64_t *bad)
 {
     uint64_t *pairs = malloc((n ? n : 1) * 2 * sizeof *pairs);
     ix->id = malloc((n ? n : 1) * sizeof *ix->id);
@@ -265,7 +253,7 @@ static int id_index_build(struct id_index *ix, size_t n, uint64_t (*id_of)(void 
     return rc;
 }
 
-static long id_index_find(const struct id_index *ix, uint64_t id)
+long profile_ids_find(const struct profile_ids *ix, uint64_t id)
 {
     if (ix->direct) return id < ix->ndirect ? (long)ix->direct[id] - 1 : -1;
     size_t lo = 0, hi = ix->n;
@@ -277,16 +265,16 @@ static long id_index_find(const struct id_index *ix, uint64_t id)
     return lo < ix->n && ix->id[lo] == id ? (long)ix->at[lo] : -1;
 }
 
-static void id_index_free(struct id_index *ix)
+void profile_ids_free(struct profile_ids *ix)
 {
     free(ix->id);
     free(ix->at);
     free(ix->direct);
 }
 
-static uint64_t location_id(void *arg, size_t i) { return ((Perftools__Profiles__Profile *)arg)->location[i]->id; }
-static uint64_t function_id(void *arg, size_t i) { return ((Perftools__Profiles__Profile *)arg)->function[i]->id; }
-static uint64_t mapping_id(void *arg, size_t i) { return ((Perftools__Profiles__Profile *)arg)->mapping[i]->id; }
+uint64_t profile_location_id(void *arg, size_t i) { return ((Perftools__Profiles__Profile *)arg)->location[i]->id; }
+uint64_t profile_function_id(void *arg, size_t i) { return ((Perftools__Profiles__Profile *)arg)->function[i]->id; }
+uint64_t profile_mapping_id(void *arg, size_t i) { return ((Perftools__Profiles__Profile *)arg)->mapping[i]->id; }
 
 /* ---- interned names: open addressing over the name strings ---- */
 
@@ -344,7 +332,7 @@ struct resolver {
     const char *label;
     char *err;
     size_t errlen;
-    struct id_index loc, fn, map;
+    struct profile_ids loc, fn, map;
     struct names names;
     /* per string-table index: the name interned for it as a function's name,
      * and as a mapping's "[object]" (-1 until seen). Names are interned once
@@ -451,13 +439,13 @@ static int build_indexes(struct resolver *r)
     uint64_t bad = 0;
     if (pb->n_location > UINT32_MAX || pb->n_function > UINT32_MAX || pb->n_mapping > UINT32_MAX)
         return fail(r->err, r->errlen, r->label, "too many locations, functions or mappings");
-    if (id_index_build(&r->loc, pb->n_location, location_id, pb, &bad) != 0)
+    if (profile_ids_build(&r->loc, pb->n_location, profile_location_id, pb, &bad) != 0)
         return fail(r->err, r->errlen, r->label, bad == 0 ? "location with id 0" : "location id %llu repeated",
                     (unsigned long long)bad);
-    if (id_index_build(&r->fn, pb->n_function, function_id, pb, &bad) != 0)
+    if (profile_ids_build(&r->fn, pb->n_function, profile_function_id, pb, &bad) != 0)
         return fail(r->err, r->errlen, r->label, bad == 0 ? "function with id 0" : "function id %llu repeated",
                     (unsigned long long)bad);
-    if (id_index_build(&r->map, pb->n_mapping, mapping_id, pb, &bad) != 0)
+    if (profile_ids_build(&r->map, pb->n_mapping, profile_mapping_id, pb, &bad) != 0)
         return fail(r->err, r->errlen, r->label, bad == 0 ? "mapping with id 0" : "mapping id %llu repeated",
                     (unsigned long long)bad);
     return 0;
@@ -471,7 +459,7 @@ static long frame_name(struct resolver *r, const Perftools__Profiles__Location *
     static const char unknown[] = "<unknown>";
     Perftools__Profiles__Profile *pb = r->pb;
     if (line && line->function_id != 0) {
-        long f = id_index_find(&r->fn, line->function_id);
+        long f = profile_ids_find(&r->fn, line->function_id);
         if (f < 0)
             return fail(r->err, r->errlen, r->label, "location %llu: function %llu does not exist",
                         (unsigned long long)l->id, (unsigned long long)line->function_id);
@@ -516,7 +504,7 @@ static int resolve_locations(struct resolver *r)
     for (size_t i = 0; i < nloc; i++) {
         const Perftools__Profiles__Location *l = pb->location[i];
         long mapping = -1;
-        if (l->mapping_id != 0 && (mapping = id_index_find(&r->map, l->mapping_id)) < 0)
+        if (l->mapping_id != 0 && (mapping = profile_ids_find(&r->map, l->mapping_id)) < 0)
             return fail(r->err, r->errlen, r->label, "location %llu: mapping %llu does not exist",
                         (unsigned long long)l->id, (unsigned long long)l->mapping_id);
         r->loc_first[i] = (uint32_t)at;
@@ -552,7 +540,7 @@ static int resolve_samples(struct resolver *r, struct profile *p)
             return fail(r->err, r->errlen, r->label, "sample %zu has %zu values for %zu sample types", i,
                         s->n_value, pb->n_sample_type);
         for (size_t k = 0; k < s->n_location_id; k++) {
-            long l = id_index_find(&r->loc, s->location_id[k]);
+            long l = profile_ids_find(&r->loc, s->location_id[k]);
             if (l < 0)
                 return fail(r->err, r->errlen, r->label, "sample %zu: location %llu does not exist", i,
                             (unsigned long long)s->location_id[k]);
@@ -579,7 +567,7 @@ static int resolve_samples(struct resolver *r, struct profile *p)
         struct profile_sample *out = &p->sample[i];
         out->frame = p->frame_pool + fa;
         for (size_t k = 0; k < s->n_location_id; k++) {
-            long l = id_index_find(&r->loc, s->location_id[k]);
+            long l = profile_ids_find(&r->loc, s->location_id[k]);
             memcpy(p->frame_pool + fa, r->loc_frames + r->loc_first[l], r->loc_count[l] * sizeof *p->frame_pool);
             fa += r->loc_count[l];
         }
@@ -643,9 +631,9 @@ int profile_parse(const void *data, size_t len, const char *label, struct profil
         p->time_nanos = pb->time_nanos;
         p->duration_nanos = pb->duration_nanos;
     }
-    id_index_free(&r.loc);
-    id_index_free(&r.fn);
-    id_index_free(&r.map);
+    profile_ids_free(&r.loc);
+    profile_ids_free(&r.fn);
+    profile_ids_free(&r.map);
     free(r.names.slot);
     free(r.names.text);
     free(r.loc_first);

@@ -63,6 +63,27 @@ Perftools__Profiles__Profile *profile_unpack(const void *data, size_t len, const
 /* Reads a whole file ("-" = stdin) within max bytes; malloc'd, NULL with err. */
 void *profile_slurp(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 
+/* Ids to positions (location, function and mapping ids to their index in
+ * the message): a direct table when the ids are dense (1..n, as producers
+ * write them), else sorted pairs searched. For commands that edit a profile. */
+struct profile_ids {
+    uint64_t *id;
+    uint32_t *at;
+    size_t n;
+    uint32_t *direct;         /* id → index + 1 (0: none); NULL when too sparse */
+    uint64_t ndirect;
+};
+/* Indexes n ids, id_of(arg, i) giving the i-th; -1 when an id is 0 or
+ * repeated (*bad = it; UINT64_MAX when out of memory). */
+int profile_ids_build(struct profile_ids *ix, size_t n, uint64_t (*id_of)(void *, size_t), void *arg, uint64_t *bad);
+/* The index of id, or -1. */
+long profile_ids_find(const struct profile_ids *ix, uint64_t id);
+void profile_ids_free(struct profile_ids *ix);
+/* id_of for a Perftools__Profiles__Profile's locations, functions, mappings. */
+uint64_t profile_location_id(void *pb, size_t i);
+uint64_t profile_function_id(void *pb, size_t i);
+uint64_t profile_mapping_id(void *pb, size_t i);
+
 /* The sample type named by `name` (a type name such as "inuse_space", or an
  * index), or the default when name is NULL; -1 with err naming the choices. */
 int profile_type_index(const struct profile *p, const char *name, char *err, size_t errlen);

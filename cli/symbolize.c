@@ -103,9 +103,8 @@ struct editor {
     struct index_set strings, functions;
     const char *want_string;                  /* the probe, for eq callbacks */
     const Perftools__Profiles__Function *want_function;
-    Perftools__Profiles__Function **fn_by_id; /* the input's, sorted by id */
+    struct profile_ids fn_ids, map_ids;       /* the input's functions and mappings by id */
     size_t nfn_input;
-    struct mapping_id { uint64_t id; size_t index; } *map_by_id; /* sorted by id */
     uint64_t first_new_function_id, next_function_id;
     struct object *object;
     size_t nobject;
@@ -202,19 +201,7 @@ static uint64_t function_for(struct editor *e, const Perftools__Profiles__Functi
 
 /* ---- lookups by id in the validated profile ---- */
 
-static int cmp_function_id(const void *a, const void *b)
-{
-    uint64_t x = (*(Perftools__Profiles__Function *const *)a)->id, y = (*(Perftools__Profiles__Function *const *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
-static int cmp_mapping_id(const void *a, const void *b)
-{
-    uint64_t x = ((const struct mapping_id *)a)->id, y = ((const struct mapping_id *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
-/* A function of the input (by binary search) or one added here (in order,
+/* A function of the input (by its id index) or one added here (in order,
  * after the input's). */
 static const Perftools__Profiles__Function *function_by_id(const struct editor *e, uint64_t id)
 {
@@ -222,16 +209,13 @@ static const Perftools__Profiles__Function *function_by_id(const struct editor *
         uint64_t k = id - e->first_new_function_id;
         return k < e->pb->n_function - e->nfn_input ? e->pb->function[e->nfn_input + k] : NULL;
     }
-    Perftools__Profiles__Function key = { .id = id }, *k = &key, **found;
-    found = bsearch(&k, e->fn_by_id, e->nfn_input, sizeof *found, cmp_function_id);
-    return found ? *found : NULL;
+    long at = profile_ids_find(&e->fn_ids, id);
+    return at >= 0 ? e->pb->function[at] : NULL;
 }
 
 static long mapping_index(const struct editor *e, uint64_t id)
 {
-    struct mapping_id key = { id, 0 };
-    const struct mapping_id *found = bsearch(&key, e->map_by_id, e->pb->n_mapping, sizeof *found, cmp_mapping_id);
-    return found ? (long)found->index : -1;
+    return profile_ids_find(&e->map_ids, id);
 }
 
 static int editor_init(struct editor *e, Perftools__Profiles__Profile *pb)
@@ -241,17 +225,16 @@ static int editor_init(struct editor *e, Perftools__Profiles__Profile *pb)
     e->string_cap = pb->n_string_table;
     e->function_cap = pb->n_function;
     size_t nf = pb->n_function, nm = pb->n_mapping;
-    e->fn_by_id = malloc((nf ? nf : 1) * sizeof *e->fn_by_id);
-    e->map_by_id = malloc((nm ? nm : 1) * sizeof *e->map_by_id);
+    uint64_t bad;
     e->object = calloc(nm ? nm : 1, sizeof *e->object);
     e->tally = calloc(nm ? nm : 1, sizeof *e->tally);
-    if (!e->fn_by_id || !e->map_by_id || !e->object || !e->tally) return -1;
-    memcpy(e->fn_by_id, pb->function, nf * sizeof *e->fn_by_id);
-    qsort(e->fn_by_id, nf, sizeof *e->fn_by_id, cmp_function_id);
+    if (!e->object || !e->tally) return -1;
+    /* ids were checked unique and nonzero by profile_parse */
+    if (profile_ids_build(&e->fn_ids, nf, profile_function_id, pb, &bad) != 0 ||
+        profile_ids_build(&e->map_ids, nm, profile_mapping_id, pb, &bad) != 0)
+        return -1;
     e->nfn_input = nf;
-    for (size_t i = 0; i < nm; i++) e->map_by_id[i] = (struct mapping_id){ pb->mapping[i]->id, i };
-    qsort(e->map_by_id, nm, sizeof *e->map_by_id, cmp_mapping_id);
-    e->first_new_function_id = e->next_function_id = nf ? e->fn_by_id[nf - 1]->id + 1 : 1;
+    e->first_new_function_id = e->next_function_id = nf ? e->fn_ids.id[nf - 1] + 1 : 1;
     if (e->next_function_id == 0) return -1; /* an id of UINT64_MAX leaves none to give */
     for (size_t i = 0; i < pb->n_string_table; i++) {
         if (set_reserve(&e->strings, string_hash, e) != 0) return -1;
@@ -270,8 +253,8 @@ static void editor_free(struct editor *e)
     for (size_t i = 0; i < e->nobject; i++) debuginfo_close(e->object[i].d);
     free(e->object);
     free(e->tally);
-    free(e->fn_by_id);
-    free(e->map_by_id);
+    profile_ids_free(&e->fn_ids);
+    profile_ids_free(&e->map_ids);
     free(e->strings.slot);
     free(e->functions.slot);
 }
