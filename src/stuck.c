@@ -314,10 +314,25 @@ static bool long_enough(const struct watched *w, const struct conan_config *cfg,
     return now_s - w->since >= cfg->stuck.after_s - TICK_JITTER * cfg->interval_ms / 1000.0;
 }
 
+/* Within a tick of stuck.after_s: a thread that arrived at its place just
+ * after a look is first seen there one look later, so of two threads that
+ * blocked together (the two sides of a deadlock) one can trail the other by
+ * a tick. Such a thread is judged (idle or not) a tick early and named with
+ * a trip it would have joined had the looks fallen otherwise. */
+static bool nearly_long_enough(const struct watched *w, const struct conan_config *cfg, double now_s)
+{
+    return now_s - w->since >= cfg->stuck.after_s - (1 + TICK_JITTER) * cfg->interval_ms / 1000.0;
+}
+
+/* Blocked, still, seen arriving, not idle: stuck once long enough there. */
+static bool waits_at_place(const struct watched *w)
+{
+    return w->blocked && w->seen_elsewhere && w->walked && w->still && w->verdict == VERDICT_NOT_IDLE;
+}
+
 static bool is_stuck(const struct watched *w, const struct conan_config *cfg, double now_s)
 {
-    return w->blocked && w->seen_elsewhere && w->walked && w->still && w->verdict == VERDICT_NOT_IDLE &&
-           long_enough(w, cfg, now_s);
+    return waits_at_place(w) && long_enough(w, cfg, now_s);
 }
 
 /* The CPU time tid has had, in ns (schedstat's first field: exact, where
@@ -357,7 +372,7 @@ static void look_closer(struct watched *w, struct check *c)
     /* Walked at this place and not run since: its stack is as it was (a
      * thread that does not run does not change its frames), so it is walked
      * again only when its place needs a verdict, at stuck.after_s. */
-    if (w->walked && w->still && (w->verdict != VERDICT_UNKNOWN || !long_enough(w, c->cfg, c->now_s))) return;
+    if (w->walked && w->still && (w->verdict != VERDICT_UNKNOWN || !nearly_long_enough(w, c->cfg, c->now_s))) return;
     uintptr_t pcs[CONAN_MAX_FRAMES];
     int depth = walk_stack(w, c, pcs);
     if (depth == 0) {
@@ -373,7 +388,7 @@ static void look_closer(struct watched *w, struct check *c)
         w->verdict = known->idle ? VERDICT_IDLE : VERDICT_NOT_IDLE;
         snprintf(w->function, sizeof w->function, "%s", known->function);
     }
-    if (w->verdict != VERDICT_UNKNOWN || !w->still || !long_enough(w, c->cfg, c->now_s)) return;
+    if (w->verdict != VERDICT_UNKNOWN || !w->still || !nearly_long_enough(w, c->cfg, c->now_s)) return;
     bool idle;
     if (!judge(c, pcs, depth, &idle, w->function, sizeof w->function)) return;
     w->verdict = idle ? VERDICT_IDLE : VERDICT_NOT_IDLE;
@@ -411,17 +426,24 @@ static void report_thread(struct conan_stuck_thread *t, const struct watched *w,
 }
 
 /* Fresh threads are listed first, so that more than CONAN_STUCK_MAX stuck
- * threads never hide a new one behind those already reported. */
+ * threads never hide a new one behind those already reported. When a fresh
+ * one makes the tick a trip, threads within a tick of after_s (not reported
+ * yet) are listed with it (nearly_long_enough); only stuck ones count as fresh. */
 static void fill_report(const struct conan_config *cfg, double now_s, struct conan_stuck_report *out)
 {
     out->n = out->fresh = 0;
     int listed = 0;
-    for (int pass = 0; pass < 2; pass++)
+    for (int pass = 0; pass < 3; pass++)
         for (int i = 0; i < table.n; i++) {
             const struct watched *w = &table.thread[i];
-            if (!is_stuck(w, cfg, now_s) || w->reported != (pass == 1)) continue;
+            bool stuck = is_stuck(w, cfg, now_s);
+            bool take = pass == 0   ? stuck && !w->reported
+                        : pass == 1 ? out->fresh > 0 && !stuck && !w->reported && waits_at_place(w) &&
+                                          nearly_long_enough(w, cfg, now_s)
+                                    : stuck && w->reported;
+            if (!take) continue;
             out->n++;
-            out->fresh += !w->reported;
+            out->fresh += pass == 0;
             if (listed < CONAN_STUCK_MAX) report_thread(&out->thread[listed++], w, now_s);
         }
 }

@@ -5,7 +5,9 @@
 #    it out): exactly one trip, within stuck.after_s + one tick of the
 #    deadlock forming (plus slack for a shared 2-core machine); the threads
 #    profile labels the two deadlocked threads, and only them, with
-#    stuck_for_s and syscall; the threads event names both.
+#    stuck_for_s and syscall; the threads event names both (one of them may
+#    have been seen arriving a look later: it is named from within a tick of
+#    after_s).
 # 2. The pool alone, half in pthread_cond_wait, half in epoll_wait, parked for
 #    10 × stuck.after_s: no trip. The issue asks for 2 minutes parked at the
 #    default after_s (30 s), i.e. 4 × after_s; 10 × after_s at after_s 2 is the
@@ -71,10 +73,16 @@ if late > after_s + tick_s + slack_s: sys.exit("tripped %.3f s after the deadloc
 stuck = {s.get("thread"): s for s in e.get("stuck", [])}
 want = {"deadlock-a": "deadlock_take_a_then_b", "deadlock-b": "deadlock_take_b_then_a"}
 if sorted(stuck) != sorted(want): sys.exit("the event names %s, want %s: %s" % (sorted(stuck), sorted(want), e))
+# One side may have been seen at its place a look after the other (both
+# blocked between two looks, on a loaded machine): it is named with the trip
+# from within a tick of after_s (for_s rounded to 0.1 s).
 for name, function in want.items():
     s = stuck[name]
-    if s.get("function") != function or s.get("syscall") != "futex" or s.get("for_s", 0) < after_s or not s.get("tid"):
-        sys.exit("%s: %s, want function %s, syscall futex, for_s >= %g" % (name, s, function, after_s))
+    least = after_s - 1.1 * tick_s - 0.05
+    if s.get("function") != function or s.get("syscall") != "futex" or s.get("for_s", 0) < least or not s.get("tid"):
+        sys.exit("%s: %s, want function %s, syscall futex, for_s >= %g" % (name, s, function, least))
+if max(s.get("for_s", 0) for s in stuck.values()) < after_s - 0.05:
+    sys.exit("neither thread was stuck for after_s: %s" % e)
 PY
 [ "$stuck_events" -eq 2 ] || fail "want one trip (a threadcreate and a threads event), got $stuck_events events"
 
