@@ -242,10 +242,13 @@ struct debuginfo *debuginfo_open(const char *path, const char *build_id, const s
     struct debuginfo *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     d->debug_file = find_debug_file(build_id, dirs);
-    char got[BUILD_ID_HEX_MAX + 1];
+    char got[BUILD_ID_HEX_MAX + 1] = "";
     int fd = path[0] == '/' ? open_with_build_id(path, build_id, got) : -1;
     if (fd < 0 && got[0])
         snprintf(note, notelen, "%s on disk has build ID %s, not the profile's %s: not used", path, got, build_id);
+    else if (fd < 0 && !d->debug_file && path[0] != '/')
+        snprintf(note, notelen, "%s (build ID %s): not a file (the kernel's, or anonymous), and no debug file with "
+                 "that build ID", path, build_id);
     else if (fd < 0 && !d->debug_file)
         snprintf(note, notelen, "%s (build ID %s): no file with that build ID, at its path or in a debug directory",
                  path, build_id);
