@@ -359,8 +359,15 @@ static int make_dump_dir(const struct target *t, const char *dir)
     uid_t uid;
     gid_t gid;
     process_owner(t->pid, &uid, &gid);
-    if (geteuid() == 0 && uid != 0 && chown(dir, uid, gid) != 0) {
-        say(t->pid, "cannot give its dump_dir %s to uid %u: %s", dir, (unsigned)uid, strerror(errno));
+    if (geteuid() != 0 || uid == 0) return 0;
+    /* The directory just made, never what a symbolic link put in its place
+     * since would point at: opened without following, then fchown. */
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int rc = fd >= 0 ? fchown(fd, uid, gid) : -1;
+    int err = errno;
+    if (fd >= 0) close(fd);
+    if (rc != 0) {
+        say(t->pid, "cannot give its dump_dir %s to uid %u: %s", dir, (unsigned)uid, strerror(err));
         return -1;
     }
     return 0;
@@ -374,14 +381,17 @@ static int write_trigger(struct target *t, const char *text)
     char dir[PATH_MAX + 64], temp[2 * PATH_MAX], final[2 * PATH_MAX];
     snprintf(dir, sizeof dir, "%s%s", t->root, t->dump_dir);
     if (make_dump_dir(t, dir) != 0) return -1;
-    snprintf(temp, sizeof temp, "%s/.conan.trigger.%d.%d.tmp", dir, (int)t->pid, (int)getpid());
+    /* A new file of our own (O_EXCL, by mkostemp): the directory may belong to
+     * the process's user, who could have planted a link under a name known in
+     * advance for root to write through. */
+    snprintf(temp, sizeof temp, "%s/.conan.trigger.%d.XXXXXX", dir, (int)t->pid);
     snprintf(final, sizeof final, "%s/conan.trigger.%d", dir, (int)t->pid);
     uid_t uid;
     gid_t gid;
     process_owner(t->pid, &uid, &gid);
     bool give = geteuid() == 0 && uid != 0; /* the process must be able to read it */
     size_t len = strlen(text);
-    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = mkostemp(temp, O_CLOEXEC);
     bool written = fd >= 0 && fchmod(fd, 0644) == 0 && write(fd, text, len) == (ssize_t)len &&
                    (!give || fchown(fd, uid, gid) == 0);
     int err = errno;
