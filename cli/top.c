@@ -74,7 +74,21 @@ static void print_json(const struct profile *p, const struct report *r, int type
     printf("]}\n");
 }
 
-static void print_table(const struct profile *p, const struct report *r, int type, size_t rows, bool colour)
+/* Rows with no value under the chosen type (an allocation site whose blocks
+ * are all freed, under inuse_space) left out of the table, order kept; how
+ * many. --json keeps them, as pprof -nodefraction=0 does. */
+static size_t drop_empty_rows(struct report *r)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < r->nrow; i++)
+        if (r->row[i].flat != 0 || r->row[i].cum != 0) r->row[kept++] = r->row[i];
+    size_t dropped = r->nrow - kept;
+    r->nrow = kept;
+    return dropped;
+}
+
+static void print_table(const struct profile *p, const struct report *r, int type, size_t rows, size_t dropped,
+                        bool colour)
 {
     const char *unit = p->unit[type];
     char total[32], shown[32], pct[16];
@@ -85,6 +99,7 @@ static void print_table(const struct profile *p, const struct report *r, int typ
     report_format_percent(shown_flat, r->total, pct, sizeof pct);
     printf("Showing nodes accounting for %s, %s of %s total\n", shown, pct[0] == ' ' ? pct + strspn(pct, " ") : pct,
            total);
+    if (dropped) printf("Dropped %zu functions with no %s\n", dropped, p->type[type]);
     if (rows < r->nrow) printf("Showing top %zu nodes out of %zu\n", rows, r->nrow);
     printf("%s%10s %5s%% %5s%% %10s %5s%%%s\n", colour ? "\033[1m" : "", "flat", "flat", "sum", "cum", "cum",
            colour ? "\033[0m" : "");
@@ -158,13 +173,14 @@ int cmd_top(int argc, char **argv)
         cli_error("%s: out of memory", path);
     } else {
         report_sort(&p, &r, by_cum);
+        size_t dropped = json ? 0 : drop_empty_rows(&r);
         size_t rows = max_rows >= 0 && (size_t)max_rows < r.nrow ? (size_t)max_rows : r.nrow;
         if (json) {
             print_json(&p, &r, type, rows);
         } else {
             bool colour = report_colour(stdout);
             print_header(&p, &r, path, type, colour);
-            print_table(&p, &r, type, rows, colour);
+            print_table(&p, &r, type, rows, dropped, colour);
         }
         report_free(&r);
         status = fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
