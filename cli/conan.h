@@ -25,6 +25,10 @@ void cli_command_error(const char *cmd, const char *fmt, ...) __attribute__((for
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A non-negative integer option's value; -1 (after a usage message) if not one. */
 long cli_parse_count(const char *cmd, const char *option, const char *arg, long max);
+/* --tag KEY=VALUE (c 't') or --focus REGEX (c 'f') added to filter; -1
+ * after a usage message when arg is not one. */
+struct profile_filter;
+int cli_filter_option(const char *cmd, int c, const char *arg, struct profile_filter *filter);
 /* Prints a subcommand's help text to stdout and returns EXIT_OK. */
 int cli_help(const char *text);
 

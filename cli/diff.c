@@ -171,7 +171,7 @@ int cmd_diff(int argc, char **argv)
     double threshold = 5;
     long rows = 10;
     bool json = false;
-    char err[512], *end;
+    char *end;
     int c, status = EXIT_USAGE;
     optind = 1;
     while ((c = getopt_long(argc, argv, "n:h", options, NULL)) != -1) {
@@ -190,11 +190,7 @@ int cmd_diff(int argc, char **argv)
         case 'j': json = true; break;
         case 't':
         case 'f':
-            if ((c == 't' ? profile_filter_tag(&filter, optarg, err, sizeof err)
-                          : profile_filter_focus(&filter, optarg, err, sizeof err)) != 0) {
-                cli_usage_error("diff", "%s", err);
-                goto out;
-            }
+            if (cli_filter_option("diff", c, optarg, &filter) != 0) goto out;
             break;
         case 'h': status = cli_help(help); goto out;
         default: cli_usage_error("diff", "unknown option"); goto out;

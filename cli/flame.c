@@ -637,7 +637,6 @@ int cmd_flame(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     struct flame_options opt = { 0 };
-    char err[512];
     int c, status = EXIT_USAGE;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
@@ -647,11 +646,7 @@ int cmd_flame(int argc, char **argv)
         case 'F': opt.folded = true; break;
         case 't':
         case 'f':
-            if ((c == 't' ? profile_filter_tag(&opt.filter, optarg, err, sizeof err)
-                          : profile_filter_focus(&opt.filter, optarg, err, sizeof err)) != 0) {
-                cli_usage_error("flame", "%s", err);
-                goto out;
-            }
+            if (cli_filter_option("flame", c, optarg, &opt.filter) != 0) goto out;
             break;
         case 'h': status = cli_help(help); goto out;
         default: cli_usage_error("flame", "unknown option"); goto out;

@@ -3,6 +3,7 @@
  * own file (run.c, validate.c, ls.c, top.c, flame.c, diff.c, trigger.c,
  * symbolize.c) and reads profiles through profile.c. */
 #include "conan.h"
+#include "profile.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -75,6 +76,14 @@ long cli_parse_count(const char *cmd, const char *option, const char *arg, long 
         return -1;
     }
     return v;
+}
+
+int cli_filter_option(const char *cmd, int c, const char *arg, struct profile_filter *filter)
+{
+    char err[512];
+    int rc = c == 't' ? profile_filter_tag(filter, arg, err, sizeof err) : profile_filter_focus(filter, arg, err, sizeof err);
+    if (rc != 0) cli_usage_error(cmd, "%s", err);
+    return rc;
 }
 
 int cli_help(const char *text)

@@ -144,11 +144,7 @@ int cmd_top(int argc, char **argv)
         case 'j': json = true; break;
         case 't':
         case 'f':
-            if ((c == 't' ? profile_filter_tag(&filter, optarg, err, sizeof err)
-                          : profile_filter_focus(&filter, optarg, err, sizeof err)) != 0) {
-                cli_usage_error("top", "%s", err);
-                goto out;
-            }
+            if (cli_filter_option("top", c, optarg, &filter) != 0) goto out;
             break;
         case 'h': status = cli_help(help); goto out;
         default: cli_usage_error("top", "unknown option"); goto out;
