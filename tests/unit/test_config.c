@@ -244,13 +244,20 @@ static void test_file_errors(void)
     unlink(path);
 }
 
-static void test_reference_lists_every_key(void)
+/* The Markdown reference, as a malloc'd text. */
+static char *reference_markdown(void)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     conan_config_reference(f, CONAN_REFERENCE_MARKDOWN);
     fclose(f);
+    return text;
+}
+
+static void test_reference_lists_every_key(void)
+{
+    char *text = reference_markdown();
     static const char *const keys[] = { "`app`", "`version`", "`tags`", "`only`", "`mode`", "`interval_ms`", "`dump_dir`",
                                         "`cpu.enable`", "`cpu.min`", "`cpu.diff`", "`cpu.abs`", "`cpu.window`",
                                         "`cpu.sustain`", "`cpu.cooldown_s`", "`cpu.profile_seconds`", "`cpu.hz`",
@@ -280,11 +287,7 @@ static const cJSON *at_path(const cJSON *root, const char *path)
 /* The keys the Markdown reference lists, one row each. */
 static long reference_rows(void)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    conan_config_reference(f, CONAN_REFERENCE_MARKDOWN);
-    fclose(f);
+    char *text = reference_markdown();
     long rows = 0;
     for (const char *line = text; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
         if (strncmp(line, "| `", 3) == 0) rows++;
