@@ -22,7 +22,11 @@
 #include <unistd.h>
 #include <stdint.h>
 
-enum key_type { KEY_OBJECT, KEY_BOOL, KEY_INT, KEY_NUMBER, KEY_STRING, KEY_PATH, KEY_ENUM, KEY_TAGS, KEY_NAMES };
+enum key_type {
+    KEY_OBJECT, KEY_BOOL, KEY_INT, KEY_NUMBER, KEY_STRING, KEY_PATH, KEY_ENUM, KEY_TAGS, KEY_NAMES,
+    KEY_URL,     /* a string that is empty or an http:// or https:// URL */
+    KEY_WEBHOOKS /* report.webhooks: a list of {url, format, secret_file} */
+};
 
 struct config_key {
     const char *path;           /* dotted JSON path */
@@ -46,6 +50,7 @@ struct config_key {
 #define STR(name, field, d, help) { name, KEY_STRING, AT(field), SIZE(field), 0, d, 0, 0, NULL, help }
 #define PATHKEY(name, field, d, help) { name, KEY_PATH, AT(field), SIZE(field), 0, d, 0, 0, NULL, help }
 #define ENUM(name, field, d, choices, help) { name, KEY_ENUM, AT(field), 0, d, NULL, 0, 0, choices, help }
+#define URL(name, field, help) { name, KEY_URL, AT(field), SIZE(field), 0, "", 0, 0, NULL, help }
 
 /* The rule keys every metric shares; `unit` names what min and abs are in. */
 #define RULE_KEYS(sec, r, d_min, d_diff, d_abs, d_window, hi, unit)                                      \
@@ -70,7 +75,7 @@ struct config_key {
 static const struct config_key keys[] = {
     STR("app", app, "base name the program was started as", "application name, in file names and comments"),
     STR("version", version, "", "application version, in profile comments"),
-    { "tags", KEY_TAGS, 0, 0, 0, "{}", 0, CONAN_MAX_TAGS, NULL,
+    { "tags", KEY_TAGS, AT(tags), 0, 0, "{}", 0, CONAN_MAX_TAGS, NULL,
       "string labels for the profile comments, e.g. {\"region\": \"eu-1\"}" },
     { "only", KEY_NAMES, AT(only), 0, 0, "[] (every program)", 0, CONAN_MAX_NAMES, NULL,
       "programs to profile, as names or globs matched against the name the program was started as and its "
@@ -156,6 +161,39 @@ static const struct config_key keys[] = {
     INT("limits.max_dir_mb", limits.max_dir_mb, 256, 1, 1048576,
         "libconan's files in dump_dir are pruned, oldest first, above this size"),
     INT("limits.keep", limits.keep, 200, 1, 100000, "and above this many files"),
+    SECTION("report", "where dumps go: read by conan agent, a process of its own (network code never runs in "
+                      "the host)"),
+    SECTION("report.pyroscope", "send every dump to Grafana Pyroscope"),
+    URL("report.pyroscope.url", report.pyroscope.url, "server address, e.g. http://pyroscope:4040; empty = off"),
+    ENUM("report.pyroscope.api", report.pyroscope.api, CONAN_PYROSCOPE_PUSH, "push|ingest",
+         "push: POST /push.v1.PusherService/Push (Connect, protobuf); ingest: the legacy POST /ingest"),
+    ENUM("report.pyroscope.body", report.pyroscope.body, CONAN_INGEST_RAW, "raw|multipart",
+         "ingest only: the pprof as the body with format=pprof, or multipart/form-data with sample_type_config"),
+    STR("report.pyroscope.tenant", report.pyroscope.tenant, "", "sent as X-Scope-OrgID; empty = none"),
+    PATHKEY("report.pyroscope.basic_auth_file", report.pyroscope.basic_auth_file, "",
+            "file holding user:password for HTTP basic auth"),
+    PATHKEY("report.pyroscope.bearer_token_file", report.pyroscope.bearer_token_file, "",
+            "file holding a bearer token (Grafana Cloud: basic auth instead)"),
+    { "report.pyroscope.labels", KEY_TAGS, AT(report.pyroscope.labels), 0, 0, "{}", 0, CONAN_MAX_TAGS, NULL,
+      "extra static labels on every series, e.g. {\"cluster\": \"eu-1\"}" },
+    INT("report.pyroscope.timeout_s", report.pyroscope.timeout_s, 10, 1, 600, "seconds one upload may take"),
+    { "report.webhooks", KEY_WEBHOOKS, AT(report.webhooks), 0, 0, "[]", 0, CONAN_MAX_WEBHOOKS, NULL,
+      "chat notifications, a list of {\"url\", \"format\": feishu|slack|json, \"secret_file\"} (secret_file: "
+      "Feishu's signing secret)" },
+    SECTION("report.exec", "a program run once per dump"),
+    PATHKEY("report.exec.command", report.exec.command, "",
+            "absolute path of a program given the event JSON on stdin; exit 0 = delivered; empty = none"),
+    INT("report.exec.timeout_s", report.exec.timeout_s, 30, 1, 3600, "killed after this many seconds"),
+    STR("report.listen", report.listen, "",
+        "host:port of the pull endpoint (/debug/pprof/..., /dumps/), e.g. 127.0.0.1:6060; empty = none"),
+    PATHKEY("report.token_file", report.token_file, "",
+            "file holding the endpoint's bearer token; required to listen on a non-loopback address"),
+    URL("report.link_base", report.link_base, "URL prefix webhooks link a dump with, e.g. http://host:6060/dumps/"),
+    BOOL("report.spawn", report.spawn, 1,
+         "when a reporter or listen is set, the shim starts one conan agent per dump_dir itself"),
+    PATHKEY("report.agent", report.agent, "", "the conan program the shim starts; empty = the one beside libconan"),
+    INT("report.idle_exit_s", report.idle_exit_s, 300, 10, 86400,
+        "a spawned agent exits after this long with no process using its directory and nothing to send"),
 };
 static const size_t nkeys = sizeof keys / sizeof keys[0];
 
@@ -223,9 +261,11 @@ void conan_config_defaults(struct conan_config *cfg)
         case KEY_INT:
         case KEY_ENUM: *(int *)field(cfg, k) = (int)k->def; break;
         case KEY_NUMBER: *(double *)field(cfg, k) = k->def; break;
+        case KEY_URL:
         case KEY_PATH: snprintf(field(cfg, k), k->size, "%s", k->def_text); break;
         case KEY_STRING: /* the app default is derived, version's is empty */
         case KEY_OBJECT:
+        case KEY_WEBHOOKS:
         case KEY_TAGS: break;
         case KEY_NAMES:
             if (k->def_text && k->def_text[0] != '[') default_names(field(cfg, k), k->def_text);
@@ -342,23 +382,23 @@ static const char *json_type_name(const cJSON *item)
     return "an unknown value";
 }
 
-static int apply_tags(struct parse *ps, const char *path, const cJSON *obj)
+static int apply_tags(struct parse *ps, const struct config_key *k, const char *path, const cJSON *obj)
 {
     if (!cJSON_IsObject(obj)) return fail(ps, path, "must be an object of strings, got %s", json_type_name(obj));
-    struct conan_config *cfg = ps->cfg;
-    cfg->ntags = 0;
+    struct conan_tags *tags = field(ps->cfg, k);
+    tags->n = 0;
     const cJSON *tag;
     cJSON_ArrayForEach(tag, obj) {
         char tpath[512];
         if (tag->string[0] == '\0') return fail(ps, path, "empty tag name"); /* not at the path "tags." */
         if (!conan_format(tpath, sizeof tpath, "%s.%s", path, tag->string)) return fail(ps, path, "tag name too long");
         if (!cJSON_IsString(tag)) return fail(ps, tpath, "must be a string, got %s", json_type_name(tag));
-        if (cfg->ntags == CONAN_MAX_TAGS) return fail(ps, tpath, "too many tags (at most %d)", CONAN_MAX_TAGS);
+        if (tags->n == CONAN_MAX_TAGS) return fail(ps, tpath, "too many tags (at most %d)", CONAN_MAX_TAGS);
         if (strlen(tag->string) >= CONAN_NAME_MAX || strlen(tag->valuestring) >= CONAN_NAME_MAX)
             return fail(ps, tpath, "too long (at most %d characters)", CONAN_NAME_MAX - 1);
-        snprintf(cfg->tag_key[cfg->ntags], CONAN_NAME_MAX, "%s", tag->string);
-        snprintf(cfg->tag_value[cfg->ntags], CONAN_NAME_MAX, "%s", tag->valuestring);
-        cfg->ntags++;
+        snprintf(tags->key[tags->n], CONAN_NAME_MAX, "%s", tag->string);
+        snprintf(tags->value[tags->n], CONAN_NAME_MAX, "%s", tag->valuestring);
+        tags->n++;
     }
     return 0;
 }
@@ -384,6 +424,76 @@ static int apply_names(struct parse *ps, const struct config_key *k, const char 
         names->n++;
     }
     return 0;
+}
+
+/* One report.webhooks entry at path: {url, format, secret_file}. */
+static int apply_webhook(struct parse *ps, const char *path, const cJSON *obj, struct conan_webhook *hook)
+{
+    if (!cJSON_IsObject(obj)) return fail(ps, path, "must be an object {url, format, secret_file}, got %s",
+                                          json_type_name(obj));
+    static const char *const formats[] = { "feishu", "slack", "json" };
+    hook->format = CONAN_WEBHOOK_JSON;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, obj) {
+        char ipath[600];
+        if (!conan_format(ipath, sizeof ipath, "%s.%s", path, item->string)) return fail(ps, path, "key too long");
+        if (!cJSON_IsString(item)) return fail(ps, ipath, "must be a string, got %s", json_type_name(item));
+        const char *v = item->valuestring;
+        if (strcmp(item->string, "url") == 0) {
+            if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+                return fail(ps, ipath, "must be an http:// or https:// URL, got \"%.64s\"", v);
+            if (strlen(v) >= sizeof hook->url)
+                return fail(ps, ipath, "too long (at most %zu characters)", sizeof hook->url - 1);
+            snprintf(hook->url, sizeof hook->url, "%s", v);
+        } else if (strcmp(item->string, "format") == 0) {
+            int f = 0;
+            while (f < 3 && strcmp(v, formats[f]) != 0) f++;
+            if (f == 3) return fail(ps, ipath, "must be one of feishu|slack|json, got \"%.64s\"", v);
+            hook->format = (enum conan_webhook_format)f;
+        } else if (strcmp(item->string, "secret_file") == 0) {
+            if (v[0] != '/') return fail(ps, ipath, "must be an absolute path, got \"%.64s\"", v);
+            if (strlen(v) >= sizeof hook->secret_file)
+                return fail(ps, ipath, "too long (at most %zu characters)", sizeof hook->secret_file - 1);
+            snprintf(hook->secret_file, sizeof hook->secret_file, "%s", v);
+        } else {
+            return fail(ps, ipath, "unknown key (valid here: url, format, secret_file)");
+        }
+    }
+    if (!hook->url[0]) return fail(ps, path, "has no url");
+    return 0;
+}
+
+static int apply_webhooks(struct parse *ps, const char *path, const cJSON *list)
+{
+    if (!cJSON_IsArray(list)) return fail(ps, path, "must be a list of objects, got %s", json_type_name(list));
+    struct conan_report_config *r = &ps->cfg->report;
+    r->nwebhooks = 0;
+    memset(r->webhooks, 0, sizeof r->webhooks);
+    const cJSON *item;
+    cJSON_ArrayForEach(item, list) {
+        char ipath[512];
+        if (!conan_format(ipath, sizeof ipath, "%s[%d]", path, r->nwebhooks)) return fail(ps, path, "key too long");
+        if (r->nwebhooks == CONAN_MAX_WEBHOOKS)
+            return fail(ps, ipath, "too many webhooks (at most %d)", CONAN_MAX_WEBHOOKS);
+        if (apply_webhook(ps, ipath, item, &r->webhooks[r->nwebhooks])) return -1;
+        r->nwebhooks++;
+    }
+    return 0;
+}
+
+bool conan_listen_address_valid(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || !colon[1]) return false;
+    if (s[0] == '[' && colon[-1] != ']') return false;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    return *end == '\0' && port > 0 && port < 65536;
+}
+
+bool conan_report_configured(const struct conan_report_config *r)
+{
+    return r->pyroscope.url[0] || r->nwebhooks > 0 || r->exec.command[0] || r->listen[0];
 }
 
 static int apply_enum(struct parse *ps, const struct config_key *k, const cJSON *item)
@@ -421,8 +531,13 @@ static int apply_string(struct parse *ps, const struct config_key *k, const cJSO
     if (!cJSON_IsString(item)) return fail(ps, k->path, "must be a string, got %s", json_type_name(item));
     const char *s = item->valuestring;
     if (strlen(s) >= k->size) return fail(ps, k->path, "too long (at most %zu characters)", k->size - 1);
-    if (k->type == KEY_PATH && s[0] != '/') return fail(ps, k->path, "must be an absolute path, got \"%s\"", s);
+    bool optional = k->def_text && k->def_text[0] == '\0';
+    if (k->type == KEY_PATH && s[0] != '/' && !(optional && s[0] == '\0')) return fail(ps, k->path, "must be an absolute path, got \"%s\"", s);
     if (k->offset == AT(app) && s[0] == '\0') return fail(ps, k->path, "must not be empty");
+    if (k->type == KEY_URL && s[0] && strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+        return fail(ps, k->path, "must be an http:// or https:// URL, got \"%s\"", s);
+    if (k->offset == AT(report.listen) && s[0] && !conan_listen_address_valid(s))
+        return fail(ps, k->path, "must be host:port (e.g. 127.0.0.1:6060 or [::1]:6060), got \"%s\"", s);
     snprintf(field(ps->cfg, k), k->size, "%s", s);
     return 0;
 }
@@ -461,7 +576,9 @@ static int apply_object(struct parse *ps, const char *prefix, const cJSON *obj)
         case KEY_STRING:
         case KEY_PATH: rc = apply_string(ps, k, item); break;
         case KEY_ENUM: rc = apply_enum(ps, k, item); break;
-        case KEY_TAGS: rc = apply_tags(ps, path, item); break;
+        case KEY_TAGS: rc = apply_tags(ps, k, path, item); break;
+        case KEY_URL: rc = apply_string(ps, k, item); break;
+        case KEY_WEBHOOKS: rc = apply_webhooks(ps, path, item); break;
         case KEY_NAMES: rc = apply_names(ps, k, path, item); break;
         }
         if (rc) return rc;
@@ -627,6 +744,22 @@ static cJSON *enum_json(const struct config_key *k, int index)
     return cJSON_CreateString(name);
 }
 
+static cJSON *webhooks_json(const struct conan_config *cfg)
+{
+    static const char *const formats[] = { "feishu", "slack", "json" };
+    cJSON *list = cJSON_CreateArray();
+    for (int i = 0; list && i < cfg->report.nwebhooks; i++) {
+        const struct conan_webhook *h = &cfg->report.webhooks[i];
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        cJSON_AddItemToArray(list, o);
+        cJSON_AddStringToObject(o, "url", h->url);
+        cJSON_AddStringToObject(o, "format", formats[h->format]);
+        if (h->secret_file[0]) cJSON_AddStringToObject(o, "secret_file", h->secret_file);
+    }
+    return list;
+}
+
 static cJSON *key_json(const struct conan_config *cfg, const struct config_key *k)
 {
     const void *at = (const char *)cfg + k->offset;
@@ -636,12 +769,15 @@ static cJSON *key_json(const struct conan_config *cfg, const struct config_key *
     case KEY_INT: return cJSON_CreateNumber(*(const int *)at);
     case KEY_NUMBER: return cJSON_CreateNumber(*(const double *)at);
     case KEY_STRING:
+    case KEY_URL:
     case KEY_PATH: return cJSON_CreateString(at);
+    case KEY_WEBHOOKS: return webhooks_json(cfg);
     case KEY_ENUM: return enum_json(k, *(const int *)at);
     case KEY_TAGS: {
+        const struct conan_tags *t = at;
         cJSON *tags = cJSON_CreateObject();
-        for (int i = 0; tags && i < cfg->ntags; i++)
-            if (!cJSON_AddStringToObject(tags, cfg->tag_key[i], cfg->tag_value[i])) break;
+        for (int i = 0; tags && i < t->n; i++)
+            if (!cJSON_AddStringToObject(tags, t->key[i], t->value[i])) break;
         return tags;
     }
     case KEY_NAMES: {
@@ -709,6 +845,8 @@ static const char *type_name(const struct config_key *k)
     case KEY_ENUM: return "enum";
     case KEY_TAGS: return "object";
     case KEY_NAMES: return "list";
+    case KEY_URL: return "URL";
+    case KEY_WEBHOOKS: return "list";
     }
     return "?";
 }
@@ -740,10 +878,13 @@ static void describe(const struct config_key *k, char *def, size_t deflen, char 
     }
     case KEY_STRING:
     case KEY_PATH:
+    case KEY_URL:
     case KEY_TAGS:
     case KEY_NAMES:
+    case KEY_WEBHOOKS:
         snprintf(def, deflen, "%s", k->def_text && k->def_text[0] ? k->def_text : "\"\"");
-        if (k->type != KEY_STRING && k->type != KEY_PATH) snprintf(range, rangelen, "≤ %g entries", k->max);
+        if (k->type != KEY_STRING && k->type != KEY_PATH && k->type != KEY_URL)
+            snprintf(range, rangelen, "≤ %g entries", k->max);
         break;
     }
 }

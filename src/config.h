@@ -25,19 +25,66 @@ struct conan_rule_config {
 #define CONAN_NAME_MAX 128
 #define CONAN_MAX_NAMES 32
 
+/* String labels: the profile comments' tags, Pyroscope's extra labels. */
+struct conan_tags {
+    int n;
+    char key[CONAN_MAX_TAGS][CONAN_NAME_MAX];
+    char value[CONAN_MAX_TAGS][CONAN_NAME_MAX];
+};
+
 /* A list of names or globs (only, stuck.ignore). */
 struct conan_names {
     int n;
     char name[CONAN_MAX_NAMES][CONAN_NAME_MAX];
 };
 
+/* Where dumps go after they are written: read by `conan agent` (cli/agent*.c),
+ * a process of its own; the shim only starts it (src/agent_spawn.c). */
+#define CONAN_URL_MAX 512
+#define CONAN_FILE_MAX 256
+#define CONAN_MAX_WEBHOOKS 8
+enum conan_pyroscope_api { CONAN_PYROSCOPE_PUSH, CONAN_PYROSCOPE_INGEST };
+enum conan_ingest_body { CONAN_INGEST_RAW, CONAN_INGEST_MULTIPART };
+enum conan_webhook_format { CONAN_WEBHOOK_FEISHU, CONAN_WEBHOOK_SLACK, CONAN_WEBHOOK_JSON };
+struct conan_webhook {
+    char url[CONAN_URL_MAX];
+    enum conan_webhook_format format;
+    char secret_file[CONAN_FILE_MAX];  /* Feishu's signing secret; "" = unsigned */
+};
+struct conan_report_config {
+    struct {
+        char url[CONAN_URL_MAX];       /* "" = no Pyroscope */
+        enum conan_pyroscope_api api;
+        enum conan_ingest_body body;   /* ingest only */
+        char tenant[CONAN_NAME_MAX];   /* X-Scope-OrgID; "" = none */
+        char basic_auth_file[CONAN_FILE_MAX];
+        char bearer_token_file[CONAN_FILE_MAX];
+        struct conan_tags labels;
+        int timeout_s;
+    } pyroscope;
+    int nwebhooks;
+    struct conan_webhook webhooks[CONAN_MAX_WEBHOOKS];
+    struct {
+        char command[CONAN_FILE_MAX];  /* "" = none; run with the event JSON on stdin */
+        int timeout_s;
+    } exec;
+    char listen[CONAN_NAME_MAX];       /* "host:port" of the pull endpoint; "" = none */
+    char token_file[CONAN_FILE_MAX];
+    char link_base[CONAN_URL_MAX];
+    bool spawn;
+    char agent[CONAN_FILE_MAX];        /* the conan program; "" = the one installed beside libconan */
+    int idle_exit_s;
+};
+/* Whether cfg names any reporter or the pull endpoint: what makes an agent useful. */
+bool conan_report_configured(const struct conan_report_config *r);
+/* Whether s is "host:port" with a port in 1-65535 (IPv6 hosts in brackets). */
+bool conan_listen_address_valid(const char *s);
+
 struct conan_config {
     char source[PATH_MAX];            /* file it came from, or "" for built-in defaults */
     char app[CONAN_NAME_MAX];
     char version[CONAN_NAME_MAX];
-    int ntags;
-    char tag_key[CONAN_MAX_TAGS][CONAN_NAME_MAX];
-    char tag_value[CONAN_MAX_TAGS][CONAN_NAME_MAX];
+    struct conan_tags tags;
     struct conan_names only;          /* empty: every program */
     enum conan_mode mode;
     int interval_ms;
@@ -82,6 +129,7 @@ struct conan_config {
     struct { int ticks; } timeline;
     struct { int every_s; } continuous;
     struct { int max_dumps_per_hour; int max_dir_mb; int keep; } limits;
+    struct conan_report_config report;  /* read by `conan agent`; the shim only spawns it */
 };
 
 /* Where the config comes from: $CONAN_CONFIG when set and not empty, else

@@ -47,7 +47,7 @@ void conan_context_comments(struct conan_pprof *p, const struct conan_config *cf
 {
     conan_pprof_comment(p, "app: %s", cfg->app);
     if (cfg->version[0]) conan_pprof_comment(p, "version: %s", cfg->version);
-    for (int i = 0; i < cfg->ntags; i++) conan_pprof_comment(p, "tag: %s=%s", cfg->tag_key[i], cfg->tag_value[i]);
+    for (int i = 0; i < cfg->tags.n; i++) conan_pprof_comment(p, "tag: %s=%s", cfg->tags.key[i], cfg->tags.value[i]);
     conan_pprof_comment(p, "host: %s", ctx->host);
     conan_pprof_comment(p, "pid: %d", (int)getpid());
     conan_pprof_comment(p, "executable: %s", ctx->exe);

@@ -35,13 +35,30 @@ static int choice_count(const char *choices)
     return n;
 }
 
-static void check_tags(const struct conan_config *cfg)
+static void check_tags(const struct conan_tags *tags)
 {
-    require(cfg->ntags >= 0 && cfg->ntags <= CONAN_MAX_TAGS, "ntags within [0, CONAN_MAX_TAGS]");
-    for (int i = 0; i < cfg->ntags; i++) {
-        require(nul_within(cfg->tag_key[i], CONAN_NAME_MAX), "tag name NUL-terminated in its buffer");
-        require(nul_within(cfg->tag_value[i], CONAN_NAME_MAX), "tag value NUL-terminated in its buffer");
-        require(cfg->tag_key[i][0] != '\0', "tag name not empty");
+    require(tags->n >= 0 && tags->n <= CONAN_MAX_TAGS, "tags within [0, CONAN_MAX_TAGS]");
+    for (int i = 0; i < tags->n; i++) {
+        require(nul_within(tags->key[i], CONAN_NAME_MAX), "tag name NUL-terminated in its buffer");
+        require(nul_within(tags->value[i], CONAN_NAME_MAX), "tag value NUL-terminated in its buffer");
+        require(tags->key[i][0] != '\0', "tag name not empty");
+    }
+}
+
+static bool is_http_url(const char *s)
+{
+    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+static void check_webhooks(const struct conan_report_config *r)
+{
+    require(r->nwebhooks >= 0 && r->nwebhooks <= CONAN_MAX_WEBHOOKS, "webhooks within [0, CONAN_MAX_WEBHOOKS]");
+    for (int i = 0; i < r->nwebhooks; i++) {
+        const struct conan_webhook *h = &r->webhooks[i];
+        require(nul_within(h->url, sizeof h->url) && is_http_url(h->url), "webhook url is an http(s) URL");
+        require(h->format >= CONAN_WEBHOOK_FEISHU && h->format <= CONAN_WEBHOOK_JSON, "webhook format known");
+        require(nul_within(h->secret_file, sizeof h->secret_file), "secret_file NUL-terminated");
+        require(h->secret_file[0] == '\0' || h->secret_file[0] == '/', "secret_file empty or absolute");
     }
 }
 
@@ -86,10 +103,16 @@ static void check_against_table(struct conan_config *cfg)
         }
         case KEY_STRING:
         case KEY_PATH:
-            require(nul_within(value, k->size), "string NUL-terminated in its buffer");
-            if (k->type == KEY_PATH) require(((const char *)value)[0] == '/', "path is absolute");
+        case KEY_URL: {
+            const char *s = value;
+            bool optional = k->def_text && k->def_text[0] == '\0';
+            require(nul_within(s, k->size), "string NUL-terminated in its buffer");
+            if (k->type == KEY_PATH) require(s[0] == '/' || (optional && !s[0]), "path is absolute");
+            if (k->type == KEY_URL) require(!s[0] || is_http_url(s), "URL is empty or http(s)");
             break;
-        case KEY_TAGS: check_tags(cfg); break;
+        }
+        case KEY_TAGS: check_tags(value); break;
+        case KEY_WEBHOOKS: check_webhooks(&cfg->report); break;
         case KEY_NAMES: check_names(value); break;
         }
     }

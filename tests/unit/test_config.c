@@ -73,10 +73,10 @@ static void test_full_example(void)
     CHECK_STR(err, "");
     CHECK_STR(c.app, "checkout");
     CHECK_STR(c.version, "1.4.2");
-    CHECK_INT(c.ntags, 2);
-    CHECK_STR(c.tag_key[0], "region");
-    CHECK_STR(c.tag_value[0], "eu-1");
-    CHECK_STR(c.tag_value[1], "web");
+    CHECK_INT(c.tags.n, 2);
+    CHECK_STR(c.tags.key[0], "region");
+    CHECK_STR(c.tags.value[0], "eu-1");
+    CHECK_STR(c.tags.value[1], "web");
     CHECK_INT(c.mode, CONAN_MODE_CONTINUOUS);
     CHECK_INT(c.interval_ms, 200);
     CHECK_STR(c.dump_dir, "/var/tmp/c");
@@ -124,7 +124,7 @@ static void test_bad_configs(void)
         { "[1, 2]", "conf.json: $: must be a JSON object, got an array" },
         { "{ \"colour\": 1 }",
           "conf.json: colour: unknown key (valid here: app, version, tags, only, mode, interval_ms, dump_dir, "
-          "follow_fork, inherit, cpu, memory, heap, threads, throttle, pressure, stuck, timeline, continuous, limits)" },
+          "follow_fork, inherit, cpu, memory, heap, threads, throttle, pressure, stuck, timeline, continuous, limits, report)" },
         { "{ \"cpu\": { \"hertz\": 99 } }",
           "conf.json: cpu.hertz: unknown key (valid here: enable, min, diff, abs, window, sustain, cooldown_s, "
           "profile_seconds, hz, max, timer, thread_timer_limit)" },
@@ -152,6 +152,20 @@ static void test_bad_configs(void)
         { "{ \"heap\": { \"followup_s\": 1.5 } }", "conf.json: heap.followup_s: must be a whole number, got 1.5" },
         { "{ \"memory\": { \"abs\": 101 } }", "conf.json: memory.abs: 101 is out of range [0, 100]" },
         { "{ \"threads\": { \"wait_ms\": 0 } }", "conf.json: threads.wait_ms: 0 is out of range [1, 5000]" },
+        { "{ \"report\": { \"pyroscope\": { \"url\": \"pyroscope:4040\" } } }",
+          "conf.json: report.pyroscope.url: must be an http:// or https:// URL, got \"pyroscope:4040\"" },
+        { "{ \"report\": { \"listen\": \"6060\" } }",
+          "conf.json: report.listen: must be host:port (e.g. 127.0.0.1:6060 or [::1]:6060), got \"6060\"" },
+        { "{ \"report\": { \"listen\": \"localhost:70000\" } }",
+          "conf.json: report.listen: must be host:port (e.g. 127.0.0.1:6060 or [::1]:6060), got \"localhost:70000\"" },
+        { "{ \"report\": { \"webhooks\": {} } }", "conf.json: report.webhooks: must be a list of objects, got an object" },
+        { "{ \"report\": { \"webhooks\": [ { \"format\": \"slack\" } ] } }", "conf.json: report.webhooks[0]: has no url" },
+        { "{ \"report\": { \"webhooks\": [ { \"url\": \"http://x\", \"format\": \"teams\" } ] } }",
+          "conf.json: report.webhooks[0].format: must be one of feishu|slack|json, got \"teams\"" },
+        { "{ \"report\": { \"webhooks\": [ { \"url\": \"http://x\", \"secret\": \"s\" } ] } }",
+          "conf.json: report.webhooks[0].secret: unknown key (valid here: url, format, secret_file)" },
+        { "{ \"report\": { \"exec\": { \"command\": \"notify.sh\" } } }",
+          "conf.json: report.exec.command: must be an absolute path, got \"notify.sh\"" },
         { "{ \"only\": \"nginx\" }", "conf.json: only: must be a list of strings, got a string" },
         { "{ \"only\": [\"nginx\", 3] }", "conf.json: only[1]: must be a string, got a number" },
         { "{ \"only\": [\"\"] }", "conf.json: only[0]: must not be empty" },
@@ -333,7 +347,10 @@ static void print_lists_every_key_and_round_trips(void)
         "  \"dump_dir\": \"/var/tmp/c\", \"follow_fork\": false,\n"
         "  \"cpu\": { \"enable\": false, \"min\": 12.25, \"abs\": 75.1, \"timer\": \"process\", \"max\": 0.1 },\n"
         "  \"heap\": { \"sample_bytes\": 0 }, \"pressure\": { \"host\": true, \"io\": { \"abs\": 33.3 } },\n"
-        "  \"stuck\": { \"ignore\": [\"my_pool_wait\"] }, \"limits\": { \"keep\": 20 } }");
+        "  \"stuck\": { \"ignore\": [\"my_pool_wait\"] }, \"limits\": { \"keep\": 20 },\n"
+        "  \"report\": { \"pyroscope\": { \"url\": \"https://p:4040\", \"api\": \"ingest\", \"labels\": {\"c\": \"eu\"} },\n"
+        "    \"webhooks\": [ { \"url\": \"http://h/x\", \"format\": \"feishu\", \"secret_file\": \"/s\" },\n"
+        "                  { \"url\": \"http://h/y\" } ], \"listen\": \"[::1]:6060\", \"spawn\": false } }");
     struct conan_config c;
     conan_config_defaults(&c);
     char *text = conan_config_to_json(&c);
