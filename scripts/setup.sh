@@ -23,6 +23,9 @@ packages=(
     debhelper dpkg-dev fakeroot lintian debootstrap      # package: scripts/package.sh, tests/integration/package.sh
     chromium chromium-driver python3-selenium            # tests: conan flame's page in a headless browser
     time hyperfine                                       # tests, bench: peak RSS (/usr/bin/time), conan vs pprof timings
+    libcurl4-openssl-dev libmicrohttpd-dev libssl-dev    # conan agent: HTTP(S) client, pull endpoint, HMAC
+    python3-protobuf protobuf-compiler                   # tests: the Pyroscope receiver decodes with Google's protobuf
+    postgresql                                           # tests: forked backends share one spawned agent
 )
 
 missing=()
