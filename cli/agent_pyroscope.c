@@ -242,7 +242,6 @@ static void request_headers(const struct pyro *p, const char **h, size_t cap, co
 {
     size_t n = 0;
     for (; extra && *extra && n + 1 < cap; extra++) h[n++] = *extra;
-    h[n++] = "Expect:"; /* no 100-continue round trip */
     if (p->tenant_header[0] && n + 1 < cap) h[n++] = p->tenant_header;
     if (p->auth_header[0] && n + 1 < cap) h[n++] = p->auth_header;
     h[n] = NULL;
