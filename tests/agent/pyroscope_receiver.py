@@ -22,7 +22,9 @@ check that each ID was acknowledged exactly once.
 
 Faults: --fail-first N --fail-status S answers the first N requests with S
 (Connect's JSON error; Retry-After: 1 with 429); --stall-first-s T holds the
-first request T seconds before answering it; --down-until-file F binds the
+first request T seconds, then answers it with --stall-status (503 by
+default: the client has likely given up, so it is no acknowledgment; the
+request is in --requests from its arrival); --down-until-file F binds the
 port (and writes it) but refuses connections until F exists.
 """
 import argparse
@@ -32,7 +34,6 @@ import gzip
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -258,8 +259,19 @@ class Handler(BaseHTTPRequestHandler):
             self.error(st.args.fail_status, "fault injected (request %d)" % n, url.path)
             return
         if n == 1 and st.args.stall_first_s > 0:
-            record["stalled"] = True
+            # Recorded on arrival (a test may stop the receiver mid-stall),
+            # answered with --stall-status when the stall ends: by default 503,
+            # so an answer the client may no longer be waiting for never
+            # counts as an acknowledgment.
+            record.update(stalled=True, status=st.args.stall_status)
+            st.append(st.args.requests, record)
             time.sleep(st.args.stall_first_s)
+            if st.args.stall_status == 200:
+                st.append(st.args.log, accepted)
+                self.answer(200, b"", "text/plain" if url.path == "/ingest" else "application/proto")
+            else:
+                self.error(st.args.stall_status, "stalled %g s" % st.args.stall_first_s, url.path)
+            return
         record["status"] = 200
         st.append(st.args.requests, record)
         st.append(st.args.log, accepted)
@@ -407,6 +419,7 @@ def main():
     ap.add_argument("--fail-first", type=int, default=0)
     ap.add_argument("--fail-status", type=int, default=500)
     ap.add_argument("--stall-first-s", type=float, default=0)
+    ap.add_argument("--stall-status", type=int, default=503, help="the stalled request's answer")
     ap.add_argument("--down-until-file")
     ap.add_argument("--expect-tenant")
     ap.add_argument("--expect-authorization")
