@@ -22,7 +22,7 @@ check that each ID was acknowledged exactly once.
 
 Faults: --fail-first N --fail-status S answers the first N requests with S
 (Connect's JSON error; Retry-After: 1 with 429); --stall-first-s T holds the
-first request T seconds, then answers it with --stall-status (503 by
+first request (or the --stall-request'th) T seconds, then answers it with --stall-status (503 by
 default: the client has likely given up, so it is no acknowledgment; the
 request is in --requests from its arrival); --down-until-file F binds the
 port (and writes it) but refuses connections until F exists.
@@ -258,7 +258,7 @@ class Handler(BaseHTTPRequestHandler):
             st.append(st.args.requests, record)
             self.error(st.args.fail_status, "fault injected (request %d)" % n, url.path)
             return
-        if n == 1 and st.args.stall_first_s > 0:
+        if n == st.args.stall_request and st.args.stall_first_s > 0:
             # Recorded on arrival (a test may stop the receiver mid-stall),
             # answered with --stall-status when the stall ends: by default 503,
             # so an answer the client may no longer be waiting for never
@@ -419,6 +419,7 @@ def main():
     ap.add_argument("--fail-first", type=int, default=0)
     ap.add_argument("--fail-status", type=int, default=500)
     ap.add_argument("--stall-first-s", type=float, default=0)
+    ap.add_argument("--stall-request", type=int, default=1, help="which request --stall-first-s holds (1 = the first)")
     ap.add_argument("--stall-status", type=int, default=503, help="the stalled request's answer")
     ap.add_argument("--down-until-file")
     ap.add_argument("--expect-tenant")
