@@ -294,8 +294,7 @@ static bool all_digits(const char *s, size_t n)
     return true;
 }
 
-/* Is name one of ours: <app>.<pid>.<kind>.<yyyymmddThhmmss>.<seq>.pb.gz ? */
-static bool is_our_dump(const char *name)
+bool conan_dump_name_ours(const char *name)
 {
     size_t len = strlen(name);
     const char *suffix = ".pb.gz";
@@ -366,10 +365,10 @@ void conan_dump_prune(const struct conan_config *cfg)
         if (d->d_name[0] == '.' && len > 5 && strcmp(d->d_name + len - 4, ".tmp") == 0) {
             char inner[256];
             snprintf(inner, sizeof inner, "%.*s", (int)(len - 5), d->d_name + 1);
-            if (is_our_dump(inner) && now - st.st_mtime > STALE_TEMP_S) remove_file(cfg, d->d_name);
+            if (conan_dump_name_ours(inner) && now - st.st_mtime > STALE_TEMP_S) remove_file(cfg, d->d_name);
             continue;
         }
-        if (!is_our_dump(d->d_name) || len >= sizeof files->name) continue;
+        if (!conan_dump_name_ours(d->d_name) || len >= sizeof files->name) continue;
         if (n == cap) {
             size_t cap2 = cap ? cap * 2 : 64;
             struct dump_file *grown = realloc(files, cap2 * sizeof *files);

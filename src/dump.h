@@ -29,6 +29,9 @@ struct conan_event {
 void conan_dump_event(const struct conan_config *cfg, const struct conan_event *ev);
 /* Removes the oldest of libconan's own dump files beyond limits.keep / max_dir_mb. */
 void conan_dump_prune(const struct conan_config *cfg);
+/* Is name one of ours: <app>.<pid>.<kind>.<yyyymmddThhmmss>.<seq>.pb.gz ?
+ * (The app part is not checked: any characters but the last four fields'.) */
+bool conan_dump_name_ours(const char *name);
 /* "<app>" made safe for a file name into out. */
 void conan_dump_sanitize(const char *app, char *out, size_t outlen);
 
