@@ -65,7 +65,7 @@ struct answer {
     int fd;                    /* a file to send instead, or -1 */
     off_t fd_size;
     const char *type;
-    char disposition[320];     /* Content-Disposition, or "" */
+    char disposition[NAME_MAX + 32];     /* Content-Disposition, or "" */
     bool auth_challenge;       /* WWW-Authenticate: Bearer */
 };
 
@@ -98,19 +98,19 @@ static void text(struct answer *a, unsigned status, const char *fmt, ...)
 
 /* report.listen ("127.0.0.1:6060", "[::1]:6060", "localhost:6060") as a
  * socket address; -1 with err when the host is none of those forms. */
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
+static int parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
 {
-    const char *colon = strrchr(listen, ':');
+    const char *colon = strrchr(addr, ':');
     char host[256];
-    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host) {
-        set_error(err, errlen, "report.listen: \"%s\" is not host:port", listen);
+    if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof host) {
+        set_error(err, errlen, "report.addr: \"%s\" is not host:port", addr);
         return -1;
     }
-    snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+    snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (*end || end == colon + 1 || port < 1 || port > 65535) {
-        set_error(err, errlen, "report.listen: \"%s\": the port must be 1-65535", listen);
+        set_error(err, errlen, "report.addr: \"%s\": the port must be 1-65535", addr);
         return -1;
     }
     memset(ss, 0, sizeof *ss);
@@ -132,8 +132,8 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
         *sslen = sizeof *v4;
         return 0;
     }
-    set_error(err, errlen, "report.listen: \"%s\": the host must be an IPv4 address, an IPv6 address in brackets "
-                           "or localhost", listen);
+    set_error(err, errlen, "report.addr: \"%s\": the host must be an IPv4 address, an IPv6 address in brackets "
+                           "or localhost", addr);
     return -1;
 }
 
@@ -147,7 +147,7 @@ static bool is_loopback(const struct sockaddr_storage *ss)
 }
 
 /* The listening socket, made here so that a failure names report.listen. */
-static int open_listener(const char *listen, const struct sockaddr_storage *ss, socklen_t sslen, char *err,
+static int open_listener(const char *addr, const struct sockaddr_storage *ss, socklen_t sslen, char *err,
                          size_t errlen)
 {
     int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -155,7 +155,7 @@ static int open_listener(const char *listen, const struct sockaddr_storage *ss, 
     if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (fd >= 0 && ss->ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (fd < 0 || bind(fd, (const struct sockaddr *)ss, sslen) != 0 || listen(fd, 16) != 0) {
-        set_error(err, errlen, "report.listen: cannot listen on %s: %s", listen, strerror(errno));
+        set_error(err, errlen, "report.listen: cannot listen on %s: %s", addr, strerror(errno));
         if (fd >= 0) close(fd);
         return -1;
     }
@@ -187,26 +187,15 @@ static bool authorized(const struct agent_endpoint *e, struct MHD_Connection *c)
 
 /* ---- names and files ---- */
 
-/* A dump's name, strictly: libconan's pattern with the app as the shim makes
- * it (letters, digits, - and _), so no '/', no "..", no leading dot. */
+/* A dump's name, strictly: libconan's pattern (dump.h) with the app as the
+ * shim makes it (letters, digits, - and _), so no '/', no "..", no leading dot. */
 static bool dump_name_ok(const char *name)
 {
-    if (!conan_dump_name_ours(name) || strlen(name) > NAME_MAX) return false;
+    if (strlen(name) > NAME_MAX || !conan_dump_name_parse(name, NULL)) return false;
     const char *p = name;
     for (; *p && *p != '.'; p++)
         if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') return false;
     return p > name;
-}
-
-/* The fields of a valid name: app (into app), pid, kind (into kind). */
-static void dump_name_fields(const char *name, char *app, size_t applen, long *pid, char *kind, size_t kindlen)
-{
-    size_t a = strcspn(name, ".");
-    snprintf(app, applen, "%.*s", (int)a, name);
-    const char *p = name + a + 1;
-    *pid = strtol(p, NULL, 10);
-    p += strcspn(p, ".") + 1;
-    snprintf(kind, kindlen, "%.*s", (int)strcspn(p, "."), p);
 }
 
 /* Opens a dump by name in directory i: a regular file, never through a link. */
@@ -229,7 +218,7 @@ static void send_file(struct answer *a, int fd, off_t size, const char *name)
     a->fd = fd;
     a->fd_size = size;
     a->type = "application/octet-stream";
-    snprintf(a->disposition, sizeof a->disposition, "attachment; filename=\"%s\"", name);
+    snprintf(a->disposition, sizeof a->disposition, "attachment; filename=\"%.*s\"", NAME_MAX, name);
 }
 
 /* ---- /dumps/ ---- */
@@ -287,9 +276,9 @@ static void list_dumps(const struct agent_endpoint *e, struct MHD_Connection *c,
     char *out = plain ? malloc(room) : NULL;
     if (out) out[0] = '\0';
     for (size_t i = 0; i < n; i++) {
-        char app[NAME_MAX + 1], kind[32], mtime[32];
-        long pid;
-        dump_name_fields(list[i].name, app, sizeof app, &pid, kind, sizeof kind);
+        char mtime[32];
+        struct conan_dump_name dn;
+        conan_dump_name_parse(list[i].name, &dn);
         struct tm tm;
         gmtime_r(&list[i].mtime.tv_sec, &tm);
         strftime(mtime, sizeof mtime, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -302,9 +291,9 @@ static void list_dumps(const struct agent_endpoint *e, struct MHD_Connection *c,
         cJSON_AddStringToObject(o, "file", list[i].name);
         cJSON_AddNumberToObject(o, "size", (double)list[i].size);
         cJSON_AddStringToObject(o, "mtime", mtime);
-        cJSON_AddStringToObject(o, "kind", kind);
-        cJSON_AddNumberToObject(o, "pid", (double)pid);
-        cJSON_AddStringToObject(o, "app", app);
+        cJSON_AddStringToObject(o, "kind", dn.kind);
+        cJSON_AddNumberToObject(o, "pid", (double)dn.pid);
+        cJSON_AddStringToObject(o, "app", dn.app);
         cJSON_AddItemToArray(array, o);
     }
     free(list);
@@ -626,12 +615,12 @@ struct agent_endpoint *agent_endpoint_start(const struct conan_config *cfg, cons
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
-    const char *listen = cfg->report.listen;
-    if (parse_listen(listen, &ss, &sslen, err, errlen) != 0) return NULL;
+    const char *addr = cfg->report.listen;
+    if (parse_listen(addr, &ss, &sslen, err, errlen) != 0) return NULL;
     if (!is_loopback(&ss) && !cfg->report.token_file[0]) {
         set_error(err, errlen, "report.listen: %s is not a loopback address, and without report.token_file anyone "
                                "who reaches it could take profiles: set report.token_file, or listen on 127.0.0.1",
-                  listen);
+                  addr);
         return NULL;
     }
     struct agent_endpoint *e = calloc(1, sizeof *e);
@@ -641,7 +630,7 @@ struct agent_endpoint *agent_endpoint_start(const struct conan_config *cfg, cons
     }
     int fd = -1;
     if (read_token(e, cfg, err, errlen) != 0 || open_dirs(e, dirs, ndirs, err, errlen) != 0 ||
-        (fd = open_listener(listen, &ss, sslen, err, errlen)) < 0) {
+        (fd = open_listener(addr, &ss, sslen, err, errlen)) < 0) {
         agent_endpoint_stop(e);
         return NULL;
     }
@@ -653,13 +642,11 @@ struct agent_endpoint *agent_endpoint_start(const struct conan_config *cfg, cons
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
                                  MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_END);
     if (!e->daemon) {
-        set_error(err, errlen, "report.listen: cannot serve %s (libmicrohttpd would not start)", listen);
+        set_error(err, errlen, "report.listen: cannot serve %s (libmicrohttpd would not start)", addr);
         close(fd);
         agent_endpoint_stop(e);
         return NULL;
     }
-    fprintf(stderr, "conan agent: serving http://%s/debug/pprof/ and /dumps/%s\n", listen,
-            e->has_token ? " (bearer token required)" : "");
     return e;
 }
 
