@@ -636,11 +636,11 @@ struct agent_endpoint *agent_endpoint_start(const struct conan_config *cfg, cons
     }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
                      (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    e->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, e, MHD_OPTION_LISTEN_SOCKET, fd,
+    e->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, e, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+                                 MHD_OPTION_LISTEN_SOCKET, fd,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_PER_IP,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
-                                 MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_END);
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_END);
     if (!e->daemon) {
         set_error(err, errlen, "report.listen: cannot serve %s (libmicrohttpd would not start)", addr);
         close(fd);
