@@ -103,14 +103,14 @@ static int parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t
     const char *colon = strrchr(addr, ':');
     char host[256];
     if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof host) {
-        set_error(err, errlen, "report.addr: \"%s\" is not host:port", addr);
+        set_error(err, errlen, "report.listen: \"%s\" is not host:port", addr);
         return -1;
     }
     snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (*end || end == colon + 1 || port < 1 || port > 65535) {
-        set_error(err, errlen, "report.addr: \"%s\": the port must be 1-65535", addr);
+        set_error(err, errlen, "report.listen: \"%s\": the port must be 1-65535", addr);
         return -1;
     }
     memset(ss, 0, sizeof *ss);
@@ -132,7 +132,7 @@ static int parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t
         *sslen = sizeof *v4;
         return 0;
     }
-    set_error(err, errlen, "report.addr: \"%s\": the host must be an IPv4 address, an IPv6 address in brackets "
+    set_error(err, errlen, "report.listen: \"%s\": the host must be an IPv4 address, an IPv6 address in brackets "
                            "or localhost", addr);
     return -1;
 }
