@@ -213,3 +213,12 @@ run_beside() {
     cmp -s "$WORK/plain.out" "$WORK/shim.out" || fail "stdout changed"
     grep -v '^libconan: ' "$WORK/shim.err" | cmp -s - "$WORK/plain.err" || fail "the program's stderr changed"
 }
+
+# agents_of DIR — the pids of the `conan agent` processes serving DIR (an
+# argument "agent" and an argument DIR on their command line), one a line.
+agents_of() {
+    grep -lzx -- "$1" /proc/[0-9]*/cmdline 2>/dev/null | xargs -r grep -lzx -- agent 2>/dev/null | cut -d/ -f3
+}
+# agent_report — a report section with a reporter that sends nothing while no
+# dump is written (no server listens on port 9), for tests of the spawn itself.
+agent_report() { printf '"report": { "pyroscope": { "url": "http://127.0.0.1:9" }, "idle_exit_s": %s }' "${1:-10}"; }
