@@ -9,7 +9,7 @@
 #     status, and no libconan line on stderr.
 #  b. The agent is the real `conan agent`, found beside libconan (build tree:
 #     cli/conan), started as `conan agent --spawned --config FILE --dir DIR`:
-#     not the host's child, in a session of its own, no libconan mapped, no
+#     not the host's child, not in its session, no libconan mapped, no
 #     libconan in its LD_PRELOAD, stdin and stdout /dev/null, stderr
 #     DIR/.conan-agent.log.
 . "$(dirname "$0")/lib.sh"
@@ -24,7 +24,7 @@ mkfifo "$WORK/go"
 # run_host CONFIG NAME — spawn_host under the shim; once it waits on the FIFO,
 # $ready (a command) decides when to let it go. Output in $WORK/NAME.out/.err.
 run_host() {
-    under_shim "$1" "$WORKLOADS/spawn_host" "$WORK/go" >"$WORK/host.out" 2>"$WORK/host.err" &
+    LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$1" "$WORKLOADS/spawn_host" "$WORK/go" >"$WORK/host.out" 2>"$WORK/host.err" &
     host=$!
     $ready || { kill "$host"; fail "$2: $why"; }
     printf x >"$WORK/go"
@@ -67,11 +67,12 @@ grep -qx 'waitpid(-1) -1 No child processes' "$WORK/spawn.out" && grep -qx 'wait
 # b. the agent
 [ -r "/proc/$agent/cmdline" ] || fail "the agent $agent is gone"
 cmdline=$(tr '\0' ' ' <"/proc/$agent/cmdline")
-[ "$cmdline" = "$(dirname "$LIBCONAN")/cli/conan agent --spawned --config $WORK/spawn.json --dir $WORK/spawn " ] \
+[ "$cmdline" = "$(dirname "${LIBCONAN%% *}")/cli/conan agent --spawned --config $WORK/spawn.json --dir $WORK/spawn " ] \
     || fail "agent command line: $cmdline"
 ppid=$(awk '/^PPid:/ { print $2 }' "/proc/$agent/status")
 [ "$ppid" != "$host" ] && [ "$ppid" != $$ ] || fail "the agent's parent is $ppid"
-[ "$(ps -o sid= -p "$agent" | tr -d ' ')" = "$agent" ] || fail "the agent leads no session of its own"
+sid() { ps -o sid= -p "$1" | tr -d ' '; }
+[ "$(sid "$agent")" != "$(sid $$)" ] || fail "the agent is in the host's session"
 ! grep -q libconan "/proc/$agent/maps" || fail "libconan is mapped in the agent: $(grep libconan "/proc/$agent/maps" | head -3)"
 ! tr '\0' '\n' <"/proc/$agent/environ" | grep '^LD_PRELOAD=' | grep -q libconan || fail "the agent's LD_PRELOAD names libconan"
 tr '\0' '\n' <"/proc/$agent/environ" | grep -qx "CONAN_CONFIG=$WORK/spawn.json" || fail "the agent lost the host's environment"

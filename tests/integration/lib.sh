@@ -222,3 +222,5 @@ agents_of() {
 # agent_report — a report section with a reporter that sends nothing while no
 # dump is written (no server listens on port 9), for tests of the spawn itself.
 agent_report() { printf '"report": { "pyroscope": { "url": "http://127.0.0.1:9" }, "idle_exit_s": %s }' "${1:-10}"; }
+# process_gone PID — PID has ended (a zombie counts: an orphan's reaper may be slow).
+process_gone() { local s; s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 0; [ "${s%% *}" = Z ]; }
