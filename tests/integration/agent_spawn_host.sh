@@ -8,7 +8,7 @@
 #     SIGCHLD, its open descriptors and its thread count), the same exit
 #     status, and no libconan line on stderr.
 #  b. The agent is the real `conan agent`, found beside libconan (build tree:
-#     cli/conan), started as `conan agent --spawned --config FILE --dir DIR`:
+#     cli/conan; report.agent names it for the sanitized shims), started as `conan agent --spawned --config FILE --dir DIR`:
 #     not the host's child, not in its session, no libconan mapped, no
 #     libconan in its LD_PRELOAD, stdin and stdout /dev/null, stderr
 #     DIR/.conan-agent.log.
@@ -67,7 +67,7 @@ grep -qx 'waitpid(-1) -1 No child processes' "$WORK/spawn.out" && grep -qx 'wait
 # b. the agent
 [ -r "/proc/$agent/cmdline" ] || fail "the agent $agent is gone"
 cmdline=$(tr '\0' ' ' <"/proc/$agent/cmdline")
-[ "$cmdline" = "$(dirname "${LIBCONAN%% *}")/cli/conan agent --spawned --config $WORK/spawn.json --dir $WORK/spawn " ] \
+[ "$cmdline" = "$AGENT_PROGRAM agent --spawned --config $WORK/spawn.json --dir $WORK/spawn " ] \
     || fail "agent command line: $cmdline"
 ppid=$(awk '/^PPid:/ { print $2 }' "/proc/$agent/status")
 [ "$ppid" != "$host" ] && [ "$ppid" != $$ ] || fail "the agent's parent is $ppid"
