@@ -55,7 +55,9 @@ static const char help[] =
     "  --backfill     also send dumps from before a reporter was first configured\n"
     "                 (by default a new reporter starts with the last hour's dumps)\n"
     "  --spawned      started by the shim: quiet when another agent serves the\n"
-    "                 directory, exits after report.idle_exit_s without use\n";
+    "                 directory, exits after report.idle_exit_s without use\n"
+    "  --lock-fd N    the first directory's lock, already taken, is open on fd N\n"
+    "                 (the shim hands it over so that no second agent starts)\n";
 
 /* Until every reporter is built in (the pieces land one by one). */
 #pragma weak agent_pyroscope_new
@@ -648,12 +650,30 @@ static void on_signal(int sig)
     A.stop = 1;
 }
 
-/* Takes DIR's agent lock: 0, or 1 when another agent holds it, -1 on error. */
-static int take_lock(struct watched *w)
+/* fd, when it is the open lock file at path (the one the shim took and
+ * handed over: the lock is already ours), else -1 and fd is closed. */
+static int inherited_lock(int fd, const char *path)
+{
+    struct stat have, want;
+    if (fd < 0) return -1;
+    if (fstat(fd, &have) == 0 && lstat(path, &want) == 0 && have.st_dev == want.st_dev &&
+        have.st_ino == want.st_ino && S_ISREG(have.st_mode)) {
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        return fd;
+    }
+    say("--lock-fd %d is not %s: ignored", fd, path);
+    close(fd);
+    return -1;
+}
+
+/* Takes DIR's agent lock (or keeps the one inherited on lock_fd, -1 = none):
+ * 0, or 1 when another agent holds it, -1 on error. */
+static int take_lock(struct watched *w, int lock_fd)
 {
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/.conan-agent.lock", w->path);
-    w->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    w->lock_fd = inherited_lock(lock_fd, path);
+    if (w->lock_fd < 0) w->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (w->lock_fd < 0) {
         say("%s: %s", path, strerror(errno));
         return -1;
@@ -836,11 +856,12 @@ int cmd_agent(int argc, char **argv)
         { "config", required_argument, NULL, 'c' }, { "dir", required_argument, NULL, 'd' },
         { "once", no_argument, NULL, 'o' },         { "timeout", required_argument, NULL, 't' },
         { "backfill", no_argument, NULL, 'b' },     { "spawned", no_argument, NULL, 's' },
+        { "lock-fd", required_argument, NULL, 'l' },
         { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 }
     };
     const char *config = NULL, *dirs[MAX_DIRS];
     int ndirs = 0;
-    long timeout = 60;
+    long timeout = 60, lock_fd = -1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -856,6 +877,9 @@ int cmd_agent(int argc, char **argv)
             break;
         case 'b': A.backfill = true; break;
         case 's': A.spawned = true; break;
+        case 'l':
+            if ((lock_fd = cli_parse_count("agent", "--lock-fd", optarg, 1 << 20)) < 0) return EXIT_USAGE;
+            break;
         case 'h': return cli_help(help);
         default: return cli_usage_error("agent", "unknown option");
         }
@@ -884,7 +908,7 @@ int cmd_agent(int argc, char **argv)
 
     int locked = 0;
     for (int d = 0; d < A.ndirs; d++) {
-        int rc = take_lock(&A.dir[d]);
+        int rc = take_lock(&A.dir[d], d == 0 ? (int)lock_fd : -1);
         if (rc < 0) return EXIT_FAIL;
         locked += rc == 0;
     }

@@ -192,9 +192,10 @@ struct plan {
     char program[PATH_MAX];
     char dir[PATH_MAX];
     char log[PATH_MAX + sizeof LOG_NAME + 1];
-    char *argv[9];
+    char *argv[12];
     char **envp;
     int fd_limit;               /* close_range's fallback */
+    int lock_fd;                /* the directory's lock, taken: handed to the agent as fd 3 */
 };
 
 static long raw_clone(unsigned long exit_signal)
@@ -236,13 +237,17 @@ static __attribute__((noreturn)) void agent_child(const struct plan *p)
         if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, dfl, NULL, (NSIG - 1) / 8);
     unsigned long none[2] = { 0, 0 };
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, none, NULL, (NSIG - 1) / 8);
+    /* The lock first, out of the way of 0-2 (a host may have closed them). */
+    long lock = syscall(SYS_fcntl, p->lock_fd, F_DUPFD, HIGH_FD);
+    if (lock < 0) raw_exit(126);
     int null = raw_open_high("/dev/null", O_RDWR, 0);
     int log_fd = raw_open_high(p->log, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0600);
     if (null < 0) raw_exit(126);
     syscall(SYS_dup3, null, 0, 0);
     syscall(SYS_dup3, null, 1, 0);
     syscall(SYS_dup3, log_fd >= 0 ? log_fd : null, 2, 0);
-    raw_close_from(3, p->fd_limit);
+    syscall(SYS_dup3, lock, 3, 0);
+    raw_close_from(4, p->fd_limit);
     syscall(SYS_chdir, "/");
     syscall(SYS_execve, p->program, p->argv, p->envp);
     raw_exit(127);
@@ -289,6 +294,8 @@ static bool make_plan(const struct conan_config *cfg, const char *dir, struct pl
     }
     p->argv[n++] = (char *)"--dir";
     p->argv[n++] = p->dir;
+    p->argv[n++] = (char *)"--lock-fd";
+    p->argv[n++] = (char *)"3";
     p->argv[n] = NULL;
     p->envp = sp.env;
     p->fd_limit = fd_limit();
@@ -312,11 +319,16 @@ static bool would_be_our_child(void)
     return false;
 }
 
-static void spawn(const struct conan_config *cfg, const char *dir)
+/* Starts the agent with the directory's lock, which this process holds on
+ * lock_fd: the agent inherits it (a flock belongs to the open file, which the
+ * agent shares), so the lock is never free between this check and the
+ * agent's start, and no other process can start a second agent meanwhile. */
+static void spawn(const struct conan_config *cfg, const char *dir, int lock_fd)
 {
     if (would_be_our_child()) return;
     struct plan *p = malloc(sizeof *p);
     if (!p) return;
+    p->lock_fd = lock_fd;
     if (make_plan(cfg, dir, p)) {
         long pid = raw_clone(0);
         if (pid == 0) intermediate_child(p);
@@ -341,27 +353,30 @@ static double check_period_s(const struct conan_config *cfg)
 }
 
 /* The lock file: taken means an agent runs (and the directory is marked in
- * use now); free means none does. -1 when it cannot be opened, 1 taken, 0 free. */
-static int agent_running(const char *dir)
+ * use now); free means none does, and then an agent is started with it,
+ * unless one was started a moment ago. */
+static void check_lock(const struct conan_config *cfg, const char *dir)
 {
     char path[PATH_MAX + sizeof LOCK_NAME + 1];
-    if (!conan_format(path, sizeof path, "%s/%s", dir, LOCK_NAME)) return -1;
+    if (!conan_format(path, sizeof path, "%s/%s", dir, LOCK_NAME)) return;
     struct conan_own_fd lock;
     if (!conan_own_open(&lock, path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600)) {
         if (errno == ENOENT) sp.dir_ready = false; /* the directory went away */
         else conan_log_once(&sp.lock_once, "%s: cannot open: %s; no conan agent started", path, strerror(errno));
-        return -1;
+        return;
     }
-    int running = -1;
     if (flock(lock.fd, LOCK_EX | LOCK_NB) == 0) {
-        if (conan_own_still(&lock)) flock(lock.fd, LOCK_UN);
-        running = 0;
+        /* One was started a moment ago, by us or by the process we were
+         * forked from, and has not taken the lock yet (or failed to start). */
+        double now_s = conan_monotonic_seconds();
+        bool recently = sp.spawned_at_s > 0 && now_s - sp.spawned_at_s < check_period_s(cfg);
+        if (conan_own_still(&lock) && !recently) spawn(cfg, dir, lock.fd);
+        /* Closing releases the lock unless the agent shares it: never
+         * LOCK_UN, which would release the agent's too (same open file). */
     } else if (errno == EWOULDBLOCK) {
         if (conan_own_still(&lock)) futimens(lock.fd, NULL);
-        running = 1;
     }
     conan_own_close(&lock);
-    return running;
 }
 
 static void check(const struct conan_config *cfg)
@@ -375,12 +390,7 @@ static void check(const struct conan_config *cfg)
         }
         sp.dir_ready = true;
     }
-    if (agent_running(cfg->dump_dir) != 0) return;
-    /* One was started a moment ago, by us or by the process we were forked
-     * from: it may not hold the lock yet. */
-    double now_s = conan_monotonic_seconds();
-    if (sp.spawned_at_s > 0 && now_s - sp.spawned_at_s < check_period_s(cfg)) return;
-    spawn(cfg, cfg->dump_dir);
+    check_lock(cfg, cfg->dump_dir);
 }
 
 void conan_agent_spawn_start(const struct conan_config *cfg)

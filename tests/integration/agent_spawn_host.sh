@@ -67,7 +67,7 @@ grep -qx 'waitpid(-1) -1 No child processes' "$WORK/spawn.out" && grep -qx 'wait
 # b. the agent
 [ -r "/proc/$agent/cmdline" ] || fail "the agent $agent is gone"
 cmdline=$(tr '\0' ' ' <"/proc/$agent/cmdline")
-[ "$cmdline" = "$AGENT_PROGRAM agent --spawned --config $WORK/spawn.json --dir $WORK/spawn " ] \
+[ "$cmdline" = "$AGENT_PROGRAM agent --spawned --config $WORK/spawn.json --dir $WORK/spawn --lock-fd 3 " ] \
     || fail "agent command line: $cmdline"
 ppid=$(awk '/^PPid:/ { print $2 }' "/proc/$agent/status")
 [ "$ppid" != "$host" ] && [ "$ppid" != $$ ] || fail "the agent's parent is $ppid"
