@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# spawned.sh — the whole path with nobody starting the agent: a program under
+# the shim with report.pyroscope set trips its CPU rule; the agent the shim
+# spawned sends the dump to the (contract-checking) Pyroscope receiver once,
+# after the program has already exited with its own status and output, and
+# then exits by itself report.idle_exit_s later.
+source "$SOURCE_ROOT/tests/agent/lib.sh"
+
+start_receiver spawned
+mkdir -p "$DUMPS"
+write_config "$WORK/c.json" '{ "app": "t", "interval_ms": 250, "dump_dir": "@DUMPS@",
+  "cpu": { "min": 10, "diff": 25, "window": 8, "cooldown_s": 60, "profile_seconds": 2 },
+  "report": { "pyroscope": { "url": "http://127.0.0.1:'"$port"'" }, "idle_exit_s": 10 } }'
+"$WORKLOADS/spike" 3000 4000 1 0 >"$WORK/plain.out" 2>"$WORK/plain.err"
+plain_status=$?
+under_shim "$WORK/c.json" "$WORKLOADS/spike" 3000 4000 1 0 >"$WORK/out" 2>"$WORK/err"
+status=$?
+[ $status = $plain_status ] || fail "the program exited $status under the shim, $plain_status without"
+cmp -s "$WORK/plain.out" "$WORK/out" || fail "the program's output changed under the shim"
+cmp -s "$WORK/plain.err" "$WORK/err" || fail "the program's stderr under the shim: $(cat "$WORK/err")"
+[ "$(count_dumps cpu)" = 1 ] || fail "the spike workload wrote $(count_dumps cpu) CPU dumps, not 1"
+agent=$(agents_of "$DUMPS")
+[ -n "$agent" ] || fail "no conan agent serves $DUMPS: $(cat "$DUMPS/.conan-agent.log" 2>/dev/null)"
+wait_for 30 test -s "$WORK/spawned.log" || fail "the spawned agent sent nothing: $(cat "$DUMPS/.conan-agent.log")"
+check spawned 1
+"$PY" - "$WORK/spawned.log" "$DUMPS/events.jsonl" <<'PYEOF' || fail "the profile received is not the dump"
+import json, sys
+got = [json.loads(l) for l in open(sys.argv[1])]
+ev = [json.loads(l) for l in open(sys.argv[2])][0]
+g = got[0]["labels"]
+sys.exit(0 if g["__name__"] == "process_cpu" and g["pid"] == str(ev["pid"]) and g["service_name"] == "t" else 1)
+PYEOF
+wait_for 40 process_gone "$agent" || fail "the agent $agent did not exit after idle_exit_s 10"
+grep -q "no process has used $DUMPS" "$DUMPS/.conan-agent.log" ||
+    fail "the agent's log does not say why it exited: $(cat "$DUMPS/.conan-agent.log")"
+note "spawned agent $agent delivered the CPU dump and exited when idle"
+exit 0
