@@ -15,6 +15,7 @@ int cmd_flame(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_trigger(int argc, char **argv);
 int cmd_symbolize(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 /* "conan: <message>" on stderr, one line. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

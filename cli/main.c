@@ -1,7 +1,7 @@
 /* main.c — the conan tool's entry: picks the subcommand, --help and --version,
  * and the error helpers every subcommand shares. Each subcommand lives in its
  * own file (run.c, validate.c, ls.c, top.c, flame.c, diff.c, trigger.c,
- * symbolize.c) and reads profiles through profile.c. */
+ * symbolize.c, agent*.c) and reads profiles through profile.c. */
 #include "conan.h"
 #include "profile.h"
 
@@ -23,6 +23,7 @@ static const char usage[] =
     "  diff       what grew between two profiles:      conan diff BASE NEW [--threshold POINTS]\n"
     "  trigger    ask running processes for profiles:  conan trigger PID... [--kinds K,...]\n"
     "  symbolize  name functions from debug info:      conan symbolize FILE -o OUT [--debug-dir D]...\n"
+    "  agent      send dumps to Pyroscope, chats, Parca: conan agent [--config F] [--dir D]... [--once]\n"
     "\n"
     "conan COMMAND --help shows a command's options; man conan has examples.\n"
     "Exit status: 0 ok, 1 failure (or diff's gate tripped), 2 usage error.\n";
@@ -33,6 +34,7 @@ static const struct {
 } commands[] = {
     { "run", cmd_run },       { "validate", cmd_validate }, { "ls", cmd_ls },           { "top", cmd_top },
     { "flame", cmd_flame },   { "diff", cmd_diff },         { "trigger", cmd_trigger }, { "symbolize", cmd_symbolize },
+    { "agent", cmd_agent },
 };
 
 void cli_error(const char *fmt, ...)

@@ -294,12 +294,11 @@ static bool all_digits(const char *s, size_t n)
     return true;
 }
 
-/* Is name one of ours: <app>.<pid>.<kind>.<yyyymmddThhmmss>.<seq>.pb.gz ? */
-static bool is_our_dump(const char *name)
+bool conan_dump_name_parse(const char *name, struct conan_dump_name *out)
 {
     size_t len = strlen(name);
     const char *suffix = ".pb.gz";
-    if (len < 6 || strcmp(name + len - 6, suffix) != 0) return false;
+    if (len < 6 || strcmp(name + len - 6, suffix) != 0 || name[0] == '.' || strchr(name, '/')) return false;
     /* Walk the four fields before the suffix from the right: seq, stamp, kind, pid. */
     const char *end = name + len - 6, *field_end = end;
     const char *field[4];
@@ -313,9 +312,28 @@ static bool is_our_dump(const char *name)
         field_end = dot;
     }
     if (!all_digits(field[0], field_len[0]) || !all_digits(field[3], field_len[3])) return false;
+    if (field_len[0] > 9 || field_len[3] > 9) return false;
     if (field_len[1] != 15 || field[1][8] != 'T' || !all_digits(field[1], 8) || !all_digits(field[1] + 9, 6))
         return false;
-    return conan_kind_known(field[2], field_len[2]);
+    if (!conan_kind_known(field[2], field_len[2])) return false;
+    if (!out) return true;
+    size_t app_len = (size_t)(field_end - name);
+    snprintf(out->app, sizeof out->app, "%.*s", (int)app_len, name);
+    out->pid = strtol(field[3], NULL, 10);
+    snprintf(out->kind, sizeof out->kind, "%.*s", (int)field_len[2], field[2]);
+    out->seq = strtoul(field[0], NULL, 10);
+    struct tm tm = { 0 };
+    sscanf(field[1], "%4d%2d%2dT%2d%2d%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+           &tm.tm_sec);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    out->when = (double)timegm(&tm);
+    return true;
+}
+
+static bool is_our_dump(const char *name)
+{
+    return conan_dump_name_parse(name, NULL);
 }
 
 struct dump_file {

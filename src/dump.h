@@ -29,6 +29,16 @@ struct conan_event {
 void conan_dump_event(const struct conan_config *cfg, const struct conan_event *ev);
 /* Removes the oldest of libconan's own dump files beyond limits.keep / max_dir_mb. */
 void conan_dump_prune(const struct conan_config *cfg);
+/* A dump's name, <app>.<pid>.<kind>.<UTC yyyymmddThhmmss>.<seq>.pb.gz, taken
+ * apart (out may be NULL); false when name is not one (no '/', no leading dot). */
+struct conan_dump_name {
+    char app[256];
+    long pid;
+    char kind[32];
+    unsigned long seq;
+    double when;  /* the stamp, Unix seconds */
+};
+bool conan_dump_name_parse(const char *name, struct conan_dump_name *out);
 /* "<app>" made safe for a file name into out. */
 void conan_dump_sanitize(const char *app, char *out, size_t outlen);
 
