@@ -7,6 +7,18 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The unit a rule's metric is read in: percent of the CPU quota, of the
+ * memory limit, of the periods or of the time; MiB of heap; threads counted. */
+static const char *metric_unit(const char *metric)
+{
+    if (strcmp(metric, "heap") == 0) return " MiB";
+    if (strcmp(metric, "threads") == 0) return "";
+    if (strcmp(metric, "cpu") == 0 || strcmp(metric, "memory") == 0 || strcmp(metric, "throttle") == 0 ||
+        strncmp(metric, "pressure.", 9) == 0)
+        return "%";
+    return "";
+}
+
 void event_describe_trip(const cJSON *ev, char *out, size_t len)
 {
     const char *reason = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "reason"));
@@ -18,17 +30,20 @@ void event_describe_trip(const cJSON *ev, char *out, size_t len)
     if (!reason) reason = "?";
     if (!metric || !metric[0] || !cJSON_IsNumber(value)) {
         snprintf(out, len, "%s", reason);
-    } else if (strcmp(metric, "stuck") == 0) {
+        return;
+    }
+    const char *unit = metric_unit(metric);
+    if (strcmp(metric, "stuck") == 0) {
         snprintf(out, len, "stuck: %d thread%s for %.0f s (after_s %g)", cJSON_GetArraySize(stuck),
                  cJSON_GetArraySize(stuck) == 1 ? "" : "s", value->valuedouble,
                  cJSON_IsNumber(after) ? after->valuedouble : 0);
     } else if (strcmp(reason, "spike") == 0 && cJSON_IsNumber(mean) && cJSON_IsNumber(diff)) {
-        snprintf(out, len, "%s %.3g spike over mean %.3g (+%g%%)", metric, value->valuedouble, mean->valuedouble,
-                 diff->valuedouble);
+        snprintf(out, len, "%s %.3g%s spike over mean %.3g%s (+%g%%)", metric, value->valuedouble, unit,
+                 mean->valuedouble, unit, diff->valuedouble);
     } else if (strcmp(reason, "abs") == 0 && cJSON_IsNumber(abs)) {
-        snprintf(out, len, "%s %.3g >= abs %g", metric, value->valuedouble, abs->valuedouble);
+        snprintf(out, len, "%s %.3g%s >= abs %g%s", metric, value->valuedouble, unit, abs->valuedouble, unit);
     } else {
-        snprintf(out, len, "%s %s %.3g", metric, reason, value->valuedouble);
+        snprintf(out, len, "%s %s %.3g%s", metric, reason, value->valuedouble, unit);
     }
 }
 

@@ -7,8 +7,8 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
-/* What tripped, in a few words: "cpu 49.3 spike over mean 0.1 (+25%)",
- * "heap 52 >= abs 48", "stuck: 2 threads for 31 s (after_s 30)", or the
+/* What tripped, in a few words: "cpu 49.3% spike over mean 0.1% (+25%)",
+ * "heap 52 MiB >= abs 48 MiB", "stuck: 2 threads for 31 s (after_s 30)", or the
  * reason alone ("on-demand") when the event names no metric. */
 void event_describe_trip(const cJSON *ev, char *out, size_t len);
 
