@@ -23,9 +23,9 @@
 #define FEISHU_PER_MINUTE 100
 /* Feishu's code for "sign match fail or timestamp is not within one hour". */
 #define FEISHU_SIGN_MISMATCH 19021
-/* Feishu's code for "frequency limited"; the next try waits this long. */
+/* Feishu's code for "frequency limited" (it sends no Retry-After: the
+ * agent's backoff spaces the retries). */
 #define FEISHU_RATE_LIMITED 11232
-#define FEISHU_RATE_RETRY_S 10
 
 struct webhook {
     int index;
@@ -213,7 +213,6 @@ static void feishu_answer(const struct webhook *w, const struct agent_http_respo
                  w->what, code->valueint, msg ? msg : "", w->index);
     } else if (rate_limited(code->valueint, msg)) {
         out->result = AGENT_RETRY;
-        if (out->retry_after_s < FEISHU_RATE_RETRY_S) out->retry_after_s = FEISHU_RATE_RETRY_S;
         snprintf(out->message, sizeof out->message, "%s: Feishu is rate limiting (code %d: %.160s)", w->what,
                  code->valueint, msg ? msg : "");
     } else {

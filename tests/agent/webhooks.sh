@@ -89,45 +89,43 @@ for name in feishu slack json; do
     [ "$(lines "$WORK/$name.requests")" -eq 1 ] || fail "$name: sent again on the second run"
 done
 
-# run_one NAME FORMAT [SECRET] — an agent with the one webhook at $PORT.
-run_one() {
-    local secret=""
-    [ -n "${3:-}" ] && secret=", \"secret_file\": \"$3\""
-    cat > "$WORK/$1.json" <<J
-{ "app": "hookapp", "dump_dir": "$DUMPS", "report": { "spawn": false,
-  "webhooks": [ { "url": "http://127.0.0.1:$PORT/hook", "format": "$2"$secret } ] } }
-J
-    "$CONAN" agent --once --timeout 20 --config "$WORK/$1.json" 2> "$WORK/$1.err"
-}
-
-# A wrong secret: Feishu's 19021, one request, one line naming the cause, no retry.
+# Faults, one agent run with a webhook each (they are independent):
+# - a wrong secret: Feishu's 19021, one request, one line naming the cause, no retry;
+# - retried until delivered: Feishu's rate-limit code, Slack's 429 (Retry-After), a 500;
+# - refused for good: a 400 is one request, logged with the server's message.
 start_receiver badsign feishu --secret-file "$WORK/feishu.secret"
-run_one badsign feishu "$WORK/wrong.secret" || fail "agent with a wrong secret failed: $(cat "$WORK/badsign.err")"
+badsign=$PORT
+start_receiver ratelimit feishu --fail-first 1 --fail-code 11232
+ratelimit=$PORT
+start_receiver slack429 slack --fail-first 2 --fail-status 429
+slack429=$PORT
+start_receiver json500 json --fail-first 1 --fail-status 500
+json500=$PORT
+start_receiver json400 json --fail-first 5 --fail-status 400
+json400=$PORT
+cat > "$WORK/faults.json" <<J
+{ "app": "hookapp", "dump_dir": "$DUMPS", "report": { "spawn": false, "webhooks": [
+    { "url": "http://127.0.0.1:$badsign/hook", "format": "feishu", "secret_file": "$WORK/wrong.secret" },
+    { "url": "http://127.0.0.1:$ratelimit/hook", "format": "feishu" },
+    { "url": "http://127.0.0.1:$slack429/hook", "format": "slack" },
+    { "url": "http://127.0.0.1:$json500/hook", "format": "json" },
+    { "url": "http://127.0.0.1:$json400/hook", "format": "json" } ] } }
+J
+"$CONAN" agent --once --timeout 20 --config "$WORK/faults.json" 2> "$WORK/faults.err" ||
+    fail "conan agent --once against the faulty receivers failed: $(cat "$WORK/faults.err")"
 no_violations
 [ "$(lines "$WORK/badsign.requests")" -eq 1 ] || fail "wrong secret: $(lines "$WORK/badsign.requests") requests, want 1"
 grep -q '"code": 19021' "$WORK/badsign.requests" || fail "the receiver did not refuse the signature"
-grep -q 'code 19021.*secret_file' "$WORK/badsign.err" ||
-    fail "no clear line about the refused signature: $(cat "$WORK/badsign.err")"
-[ "$(grep -c 19021 "$WORK/badsign.err")" -eq 1 ] || fail "the refusal was logged more than once: $(cat "$WORK/badsign.err")"
-
-# Retried until delivered: Feishu's rate-limit code, Slack's 429 (Retry-After), a 500.
-start_receiver ratelimit feishu --fail-first 1 --fail-code 11232
-run_one ratelimit feishu || fail "agent against a rate-limiting Feishu failed: $(cat "$WORK/ratelimit.err")"
-start_receiver slack429 slack --fail-first 2 --fail-status 429
-run_one slack429 slack || fail "agent against a 429 Slack failed: $(cat "$WORK/slack429.err")"
-start_receiver json500 json --fail-first 1 --fail-status 500
-run_one json500 json || fail "agent against a failing JSON webhook failed: $(cat "$WORK/json500.err")"
-no_violations
+grep -q 'webhook\[0\] feishu.*code 19021.*report.webhooks\[0\].secret_file' "$WORK/faults.err" ||
+    fail "no clear line about the refused signature: $(cat "$WORK/faults.err")"
+[ "$(grep -c 19021 "$WORK/faults.err")" -eq 1 ] || fail "the refusal was logged more than once: $(cat "$WORK/faults.err")"
 for name_n in ratelimit:2 slack429:3 json500:2; do
     name=${name_n%:*} n=${name_n#*:}
     [ "$(lines "$WORK/$name.requests")" -eq "$n" ] && [ "$(lines "$WORK/$name.log")" -eq 1 ] ||
         fail "$name: $(lines "$WORK/$name.requests") requests and $(lines "$WORK/$name.log") accepted, want $n and 1"
 done
-grep -q 'rate limiting (code 11232' "$WORK/ratelimit.err" || fail "rate limit not logged: $(cat "$WORK/ratelimit.err")"
-
-# Refused for good: a 400 is one request, logged with the server's message.
-start_receiver json400 json --fail-first 5 --fail-status 400
-run_one json400 json || fail "agent against a 400 webhook failed: $(cat "$WORK/json400.err")"
+grep -q 'webhook\[1\] feishu.*rate limiting (code 11232' "$WORK/faults.err" ||
+    fail "the rate limit was not logged: $(cat "$WORK/faults.err")"
 [ "$(lines "$WORK/json400.requests")" -eq 1 ] || fail "a 400 was retried: $(lines "$WORK/json400.requests") requests"
-grep -q 'HTTP 400: test fault 400' "$WORK/json400.err" || fail "the 400 was not logged: $(cat "$WORK/json400.err")"
-no_violations
+grep -q 'webhook\[4\] json.*HTTP 400: test fault 400' "$WORK/faults.err" ||
+    fail "the 400 was not logged: $(cat "$WORK/faults.err")"
