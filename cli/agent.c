@@ -49,7 +49,8 @@ static const char help[] =
     "\n"
     "  --config FILE  the config (default: the one the shim would find)\n"
     "  --dir DIR      a directory to watch, repeatable (default: the config's dump_dir)\n"
-    "  --once         send what is there now, then exit: 0 when all was delivered, 1 if not\n"
+    "  --once         send what is there now, then exit: 0 when all was delivered, 1 when\n"
+    "                 a dump was refused for good or still failing at the timeout\n"
     "  --timeout S    with --once, give up retrying after S seconds (default 60)\n"
     "  --backfill     also send dumps from before a reporter was first configured\n"
     "                 (by default a new reporter starts with the last hour's dumps)\n"
@@ -120,6 +121,7 @@ static struct {
     pthread_cond_t changed;
     volatile sig_atomic_t stop;
     bool spawned, once, backfill;
+    size_t dropped;          /* deliveries refused for good in this run */
     char host[256];
 } A = { .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER };
 
@@ -577,6 +579,7 @@ static void settle(int r, const char *file, int dir, const struct agent_outcome 
     }
     if (out->result == AGENT_DROP) {
         e->status[r] = DROPPED;
+        A.dropped++;
         say("%s: %s not delivered, not retried: %s", s->r->name, file, out->message);
         state_append(&A.dir[dir], "dropped", r, file);
         return;
@@ -781,7 +784,10 @@ static int watch_loop(double deadline)
             bool left = pending();
             pthread_mutex_unlock(&A.lock);
             last_scan = mono;
-            if (A.once && !left) break;
+            if (A.once && !left) {
+                if (A.dropped) status = EXIT_FAIL; /* said above, one line each */
+                break;
+            }
         }
         if (A.once && mono > deadline) {
             pthread_mutex_lock(&A.lock);

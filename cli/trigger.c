@@ -5,11 +5,13 @@
  * file system), writes <dump_dir>/conan.trigger.<pid> atomically — the
  * request the monitor reads at its next tick (decide.c) — and then waits for
  * the process's new "manual" lines in events.jsonl, printing each profile's
- * path as it comes. */
+ * path as it comes. The asking and the waiting are trigger.h's, shared with
+ * the agent's pull endpoint. */
 #include "conan.h"
 #include "config.h"
 #include "decide.h"
 #include "kinds.h"
+#include "trigger.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -51,36 +53,16 @@ static const char help[] =
     "Exit status: 0 every process delivered every kind asked for; 1 otherwise (each\n"
     "problem is one line on stderr); 2 usage error.\n";
 
-struct trigger_options {
-    unsigned kinds;            /* CONAN_WANTS_*; 0 = every enabled kind */
-    int seconds;               /* 0 = the process's cpu.profile_seconds */
-    long wait_s;               /* -1 = the default */
-    const char *config;        /* --config: instead of the process's CONAN_CONFIG */
-};
-
-/* One process asked for profiles. */
-struct target {
-    pid_t pid;
-    char root[64];             /* "" or /proc/PID/root: its view of the file system */
-    char dump_dir[PATH_MAX];   /* as the process names it (paths printed are its) */
-    char events[PATH_MAX + 96]; /* events.jsonl as we reach it */
-    off_t events_read;         /* bytes of it already looked at */
-    long long asked_ms;        /* wall clock of the request */
-    double deadline_s;         /* monotonic */
-    unsigned want, delivered, failed;
-    bool threads_seen, threadcreate_seen;
-    bool finished, ok;
-};
-
-static void say(pid_t pid, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(pid_t pid, const char *fmt, ...)
+/* A problem of t's, to its sink. */
+static void say(const struct trigger_target *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct trigger_target *t, const char *fmt, ...)
 {
     char what[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    cli_command_error("trigger", "%d: %s", (int)pid, what);
+    t->sink.problem(t->sink.arg, t->pid, what);
 }
 
 static double monotonic_s(void)
@@ -117,36 +99,38 @@ static void status_field(pid_t pid, const char *name, char *out, size_t len)
     if (f) fclose(f);
 }
 
-static int check_alive(pid_t pid)
+static int check_alive(const struct trigger_target *t)
 {
+    pid_t pid = t->pid;
     char path[64], tgid[32], state[64];
     snprintf(path, sizeof path, "/proc/%d", (int)pid);
     struct stat st;
     if (stat(path, &st) != 0) {
-        say(pid, "no such process");
+        say(t, "no such process");
         return -1;
     }
     status_field(pid, "Tgid", tgid, sizeof tgid);
     if (tgid[0] && atoi(tgid) != pid) {
-        say(pid, "a thread of process %s, not a process", tgid);
+        say(t, "a thread of process %s, not a process", tgid);
         return -1;
     }
     status_field(pid, "State", state, sizeof state);
     if (state[0] == 'Z' || state[0] == 'X') {
-        say(pid, "no such process (it has exited)");
+        say(t, "no such process (it has exited)");
         return -1;
     }
     return 0;
 }
 
 /* Is libconan mapped (any libconan*.so*: the plain, packaged or sanitized shim)? */
-static int check_shim(pid_t pid)
+static int check_shim(const struct trigger_target *t)
 {
+    pid_t pid = t->pid;
     char path[64], line[PATH_MAX + 256];
     snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
     FILE *f = fopen(path, "re");
     if (!f) {
-        say(pid, "not allowed: cannot read %s: %s", path, strerror(errno));
+        say(t, "not allowed: cannot read %s: %s", path, strerror(errno));
         return -1;
     }
     bool found = false;
@@ -155,14 +139,15 @@ static int check_shim(pid_t pid)
         found = name && strncmp(name + 1, "libconan", 8) == 0 && strstr(name, ".so");
     }
     fclose(f);
-    if (!found) say(pid, "not under libconan (no libconan in %s); start it with conan run", path);
+    if (!found) say(t, "not under libconan (no libconan in %s); start it with conan run", path);
     return found ? 0 : -1;
 }
 
 /* libconan is loaded but may be inert (mode off, not in `only`, a config it
  * refused): then it has no conan-monitor thread, and no one reads requests. */
-static int check_monitor(pid_t pid)
+static int check_monitor(const struct trigger_target *t)
 {
+    pid_t pid = t->pid;
     char path[64], comm[PATH_MAX];
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
     DIR *dir = opendir(path);
@@ -177,7 +162,7 @@ static int check_monitor(pid_t pid)
     }
     if (dir) closedir(dir);
     if (!found)
-        say(pid, "libconan is loaded but inert (no conan-monitor thread: mode off, a program its config's only "
+        say(t, "libconan is loaded but inert (no conan-monitor thread: mode off, a program its config's only "
                  "list leaves out, or a config it refused, as its stderr says)");
     return found ? 0 : -1;
 }
@@ -186,7 +171,7 @@ static int check_monitor(pid_t pid)
 
 /* "" when the process sees the file system as we do, else /proc/PID/root
  * (another mount namespace, a chroot). */
-static void file_system_root(struct target *t)
+static void file_system_root(struct trigger_target *t)
 {
     char ours[64] = "", theirs[64] = "", root[PATH_MAX] = "", path[64];
     snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)t->pid);
@@ -201,10 +186,10 @@ static void file_system_root(struct target *t)
 /* The value of CONAN_CONFIG in the process's environment (as it started),
  * into out ("" when unset), and whether LD_PRELOAD is there; -1 when the
  * environment cannot be read. */
-static int environ_config(pid_t pid, char *out, size_t len, bool *has_preload)
+static int environ_config(const struct trigger_target *t, char *out, size_t len, bool *has_preload)
 {
     char path[64];
-    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)t->pid);
     out[0] = '\0';
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     char *env = fd >= 0 ? malloc(ENVIRON_MAX + 1) : NULL;
@@ -213,7 +198,7 @@ static int environ_config(pid_t pid, char *out, size_t len, bool *has_preload)
     int err = fd < 0 ? errno : n < 0 ? errno : 0;
     if (fd >= 0) close(fd);
     if (err || (fd >= 0 && !env)) {
-        say(pid, "not allowed: cannot read %s: %s", path, err ? strerror(err) : "out of memory");
+        say(t, "not allowed: cannot read %s: %s", path, err ? strerror(err) : "out of memory");
         free(env);
         return -1;
     }
@@ -229,7 +214,7 @@ static int environ_config(pid_t pid, char *out, size_t len, bool *has_preload)
 
 /* Whether the system-wide preload (/etc/ld.so.preload, in the process's view)
  * names libconan: then neither LD_PRELOAD nor CONAN_CONFIG need be set. */
-static bool system_preload(const struct target *t)
+static bool system_preload(const struct trigger_target *t)
 {
     char path[PATH_MAX], line[PATH_MAX];
     snprintf(path, sizeof path, "%s/etc/ld.so.preload", t->root);
@@ -243,21 +228,21 @@ static bool system_preload(const struct target *t)
 /* The process's config, read by the engine's loader: its CONAN_CONFIG (a
  * relative path is from its working directory), else the system config when
  * there is one, else the defaults. */
-static int load_config(struct target *t, const char *given, struct conan_config *cfg)
+static int load_config(struct trigger_target *t, const char *given, struct conan_config *cfg)
 {
     char value[PATH_MAX], path[2 * PATH_MAX], err[1024], system[PATH_MAX + 64];
     bool has_preload = false;
     conan_config_defaults(cfg);
     if (given) {
         if (conan_config_load(given, cfg, err, sizeof err) == 0) return 0;
-        say(t->pid, "--config: %s", err);
+        say(t, "--config: %s", err);
         return -1;
     }
-    if (environ_config(t->pid, value, sizeof value, &has_preload) != 0) return -1;
+    if (environ_config(t, value, sizeof value, &has_preload) != 0) return -1;
     /* libconan is loaded, yet the environment has neither variable: the
      * program wrote over it (a process title), and with it CONAN_CONFIG. */
     if (!value[0] && !has_preload && !system_preload(t)) {
-        say(t->pid, "its environment was rewritten (as redis and nginx do for their process titles), so its "
+        say(t, "its environment was rewritten (as redis and nginx do for their process titles), so its "
                     "CONAN_CONFIG cannot be read: give its config with --config FILE");
         return -1;
     }
@@ -271,7 +256,7 @@ static int load_config(struct target *t, const char *given, struct conan_config 
     else
         return 0;
     if (conan_config_load(path, cfg, err, sizeof err) == 0) return 0;
-    say(t->pid, "cannot read its config: %s", err);
+    say(t, "cannot read its config: %s", err);
     return -1;
 }
 
@@ -298,7 +283,7 @@ static const char *kind_off(const struct conan_config *cfg, unsigned wants)
 
 /* The kinds to wait for: those asked for that the process has on. One it has
  * off is said; asked for by name, it is a failure. */
-static unsigned wanted_kinds(const struct target *t, const struct conan_config *cfg, unsigned asked, bool *failed)
+static unsigned wanted_kinds(const struct trigger_target *t, const struct conan_config *cfg, unsigned asked, bool *failed)
 {
     unsigned want = 0;
     for (int i = 0; i < NKINDS; i++) {
@@ -308,7 +293,7 @@ static unsigned wanted_kinds(const struct target *t, const struct conan_config *
             want |= kinds[i].wants;
             continue;
         }
-        say(t->pid, "%s: disabled in this process (%s)%s", conan_kind_name(kinds[i].kind), off,
+        say(t, "%s: disabled in this process (%s)%s", conan_kind_name(kinds[i].kind), off,
             asked ? "" : "; not asked for");
         if (asked) *failed = true;
     }
@@ -348,12 +333,12 @@ static void process_owner(pid_t pid, uid_t *uid, gid_t *gid)
 
 /* dump_dir as the shim would make it (mode 0700), and the process's when we
  * are root: the shim refuses a directory another user owns or cannot write. */
-static int make_dump_dir(const struct target *t, const char *dir)
+static int make_dump_dir(const struct trigger_target *t, const char *dir)
 {
     struct stat st;
     if (lstat(dir, &st) == 0 || errno != ENOENT) return 0; /* there (the shim judges it) */
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        say(t->pid, "not allowed: cannot create its dump_dir %s: %s", dir, strerror(errno));
+        say(t, "not allowed: cannot create its dump_dir %s: %s", dir, strerror(errno));
         return -1;
     }
     uid_t uid;
@@ -367,7 +352,7 @@ static int make_dump_dir(const struct target *t, const char *dir)
     int err = errno;
     if (fd >= 0) close(fd);
     if (rc != 0) {
-        say(t->pid, "cannot give its dump_dir %s to uid %u: %s", dir, (unsigned)uid, strerror(err));
+        say(t, "cannot give its dump_dir %s to uid %u: %s", dir, (unsigned)uid, strerror(err));
         return -1;
     }
     return 0;
@@ -376,7 +361,7 @@ static int make_dump_dir(const struct target *t, const char *dir)
 /* Writes <dump_dir>/conan.trigger.<pid> atomically: a hidden temporary name in
  * the same directory, then a rename, so the monitor never reads half of it.
  * Readable by all (the process may be another user's when we are root). */
-static int write_trigger(struct target *t, const char *text)
+static int write_trigger(struct trigger_target *t, const char *text)
 {
     char dir[PATH_MAX + 64], temp[2 * PATH_MAX], final[2 * PATH_MAX];
     snprintf(dir, sizeof dir, "%s%s", t->root, t->dump_dir);
@@ -403,7 +388,7 @@ static int write_trigger(struct target *t, const char *text)
     bool renamed = written && rename(temp, final) == 0;
     if (renamed) return 0;
     if (written) err = errno;
-    say(t->pid, "not allowed: cannot write %s: %s", written ? final : temp, strerror(err));
+    say(t, "not allowed: cannot write %s: %s", written ? final : temp, strerror(err));
     if (fd >= 0) unlink(temp);
     return -1;
 }
@@ -415,31 +400,48 @@ static off_t events_size(const char *path)
     return stat(path, &st) == 0 ? st.st_size : 0;
 }
 
-static int ask(struct target *t, const struct trigger_options *o)
+int trigger_resolve(struct trigger_target *t, const char *config, struct conan_config *cfg)
 {
-    static struct conan_config cfg; /* static: large */
-    if (check_alive(t->pid) || check_shim(t->pid) || check_monitor(t->pid)) return -1;
+    if (check_alive(t) || check_shim(t) || check_monitor(t)) return -1;
     file_system_root(t);
-    if (load_config(t, o->config, &cfg) != 0) return -1;
+    if (load_config(t, config, cfg) != 0) return -1;
+    snprintf(t->dump_dir, sizeof t->dump_dir, "%s", cfg->dump_dir);
+    return 0;
+}
+
+/* The request of a resolved target with its config. */
+static int ask(struct trigger_target *t, const struct trigger_options *o, const struct conan_config *cfg)
+{
     bool disabled_asked = false;
-    t->want = wanted_kinds(t, &cfg, o->kinds, &disabled_asked);
+    t->want = wanted_kinds(t, cfg, o->kinds, &disabled_asked);
     if (!t->want) {
-        if (!disabled_asked) say(t->pid, "every kind is disabled in this process; nothing to ask for");
+        if (!disabled_asked) say(t, "every kind is disabled in this process; nothing to ask for");
         return -1;
     }
-    snprintf(t->dump_dir, sizeof t->dump_dir, "%s", cfg.dump_dir);
-    snprintf(t->events, sizeof t->events, "%s%s/events.jsonl", t->root, cfg.dump_dir);
+    snprintf(t->events, sizeof t->events, "%s%s/events.jsonl", t->root, cfg->dump_dir);
     t->events_read = events_size(t->events);
     char text[CONAN_TRIGGER_FILE_MAX];
     request_text(o, text, sizeof text);
     if (write_trigger(t, text) != 0) return -1;
-    int seconds = o->seconds ? o->seconds : cfg.cpu.profile_seconds;
+    int seconds = o->seconds ? o->seconds : cfg->cpu.profile_seconds;
     double wait_s = o->wait_s >= 0 ? (double)o->wait_s
-                                   : cfg.interval_ms / 1000.0 + cfg.cpu.profile_seconds +
+                                   : cfg->interval_ms / 1000.0 + cfg->cpu.profile_seconds +
                                          ((t->want & CONAN_WANTS_CPU) ? seconds : 0) + WAIT_MARGIN_S;
     t->deadline_s = monotonic_s() + wait_s;
     t->ok = !disabled_asked;
     return 0;
+}
+
+int trigger_request(struct trigger_target *t, const struct trigger_options *o)
+{
+    struct conan_config *cfg = malloc(sizeof *cfg); /* large: never on a thread's stack */
+    if (!cfg) {
+        say(t, "out of memory");
+        return -1;
+    }
+    int rc = trigger_resolve(t, o->config, cfg) == 0 ? ask(t, o, cfg) : -1;
+    free(cfg);
+    return rc;
 }
 
 /* ---- the answer: the process's new manual events ---- */
@@ -464,7 +466,7 @@ static unsigned wants_of(const char *kind)
 
 /* One event: the process's, a manual one, written since the request, of a
  * kind still awaited. Its file is printed; an error fails the kind. */
-static void take_event(struct target *t, const cJSON *e)
+static void take_event(struct trigger_target *t, const cJSON *e)
 {
     const cJSON *pid = cJSON_GetObjectItemCaseSensitive(e, "pid");
     const char *reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "reason"));
@@ -480,13 +482,12 @@ static void take_event(struct target *t, const cJSON *e)
     bool threadcreate = strcmp(kind, "threadcreate") == 0;
     if (wants == CONAN_WANTS_THREADS && (threadcreate ? t->threadcreate_seen : t->threads_seen)) return;
     if (error) {
-        say(t->pid, "%s: %s", kind, error);
+        say(t, "%s: %s", kind, error);
         t->failed |= wants;
         return;
     }
-    if (file && file[0]) printf("%s\n", file);
-    else if (note) say(t->pid, "%s: %s", kind, note);
-    fflush(stdout);
+    if (file && file[0]) t->sink.profile(t->sink.arg, t->pid, kind, file);
+    else if (note) say(t, "%s: %s", kind, note);
     if (wants == CONAN_WANTS_THREADS) {
         *(threadcreate ? &t->threadcreate_seen : &t->threads_seen) = true;
         if (!(t->threadcreate_seen && t->threads_seen)) return;
@@ -495,7 +496,7 @@ static void take_event(struct target *t, const cJSON *e)
 }
 
 /* Reads the complete lines added to events.jsonl since the last look. */
-static void read_events(struct target *t)
+static void read_events(struct trigger_target *t)
 {
     int fd = open(t->events, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
@@ -532,26 +533,27 @@ static void read_events(struct target *t)
 }
 
 /* The kinds not delivered, said, when the wait ends or the process did. */
-static void give_up(struct target *t, const char *why)
+static void give_up(struct trigger_target *t, const char *why)
 {
     for (int i = 0; i < NKINDS; i++)
         if (t->want & kinds[i].wants & ~(t->delivered | t->failed))
-            say(t->pid, "%s: %s", conan_kind_name(kinds[i].kind), why);
+            say(t, "%s: %s", conan_kind_name(kinds[i].kind), why);
 }
 
-/* Waits for every target's answer; true when every one delivered all. */
-static bool await_all(struct target *targets, int n)
+bool trigger_wait_dump(struct trigger_target *targets, int n)
 {
     for (int left = n; left > 0;) {
         left = 0;
         for (int i = 0; i < n; i++) {
-            struct target *t = &targets[i];
+            struct trigger_target *t = &targets[i];
             if (t->finished) continue;
             read_events(t);
             bool gone = kill(t->pid, 0) != 0 && errno == ESRCH;
             if (gone) read_events(t); /* what it wrote on its way out */
             bool complete = (t->delivered | t->failed) == t->want;
             if (!complete && gone) give_up(t, "not delivered: the process exited");
+            else if (!complete && t->sink.cancelled && t->sink.cancelled(t->sink.arg))
+                give_up(t, "not delivered: the wait was cancelled");
             else if (!complete && monotonic_s() >= t->deadline_s)
                 give_up(t, "not delivered in time (a spent limits.max_dumps_per_hour, or an unusable dump_dir, "
                            "is said on the process's stderr; --wait waits longer)");
@@ -619,6 +621,20 @@ static int parse_options(int argc, char **argv, struct trigger_options *o)
     return 0;
 }
 
+/* conan trigger's sink: problems on stderr, paths on stdout. */
+static void print_problem(void *arg, pid_t pid, const char *message)
+{
+    (void)arg;
+    cli_command_error("trigger", "%d: %s", (int)pid, message);
+}
+
+static void print_profile(void *arg, pid_t pid, const char *kind, const char *path)
+{
+    (void)arg, (void)pid, (void)kind;
+    printf("%s\n", path);
+    fflush(stdout);
+}
+
 static pid_t parse_pid(const char *arg)
 {
     char *end;
@@ -636,7 +652,7 @@ int cmd_trigger(int argc, char **argv)
     for (int i = 0; i < n; i++)
         if (parse_pid(argv[optind + i]) < 0)
             return cli_usage_error("trigger", "%s: not a process id", argv[optind + i]);
-    struct target *targets = calloc((size_t)n + 1, sizeof *targets);
+    struct trigger_target *targets = calloc((size_t)n + 1, sizeof *targets);
     if (!targets) {
         cli_command_error("trigger", "out of memory");
         return EXIT_FAIL;
@@ -644,12 +660,13 @@ int cmd_trigger(int argc, char **argv)
     bool ok = true;
     for (int i = 0; i < n; i++) {
         targets[i].pid = parse_pid(argv[optind + i]);
-        if (ask(&targets[i], &o) != 0) {
+        targets[i].sink = (struct trigger_sink){ .problem = print_problem, .profile = print_profile };
+        if (trigger_request(&targets[i], &o) != 0) {
             targets[i].finished = true;
             ok = false;
         }
     }
-    ok = await_all(targets, n) && ok;
+    ok = trigger_wait_dump(targets, n) && ok;
     free(targets);
     return ok ? EXIT_OK : EXIT_FAIL;
 }

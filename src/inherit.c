@@ -93,28 +93,35 @@ bool conan_loaded_by_system_preload(void)
     return list_names_us(list, &self);
 }
 
+bool conan_preload_without_us(const char *list, char *out, size_t len)
+{
+    struct self self;
+    if (len == 0 || !find_self(&self)) return false;
+    size_t n = 0, entry_len;
+    for (const char *p = list, *entry; (entry = next_entry(&p, &entry_len)), entry_len;) {
+        if (is_us(entry, entry_len, &self)) continue;
+        if (n + (n > 0) + entry_len >= len) return false;
+        if (n) out[n++] = ' ';
+        memcpy(out + n, entry, entry_len);
+        n += entry_len;
+    }
+    out[n] = '\0';
+    return true;
+}
+
 void conan_inherit_stop(void)
 {
     unsetenv("CONAN_CONFIG");
     const char *preload = getenv("LD_PRELOAD");
-    struct self self;
-    if (!preload || !find_self(&self)) return;
-
-    size_t len = strlen(preload);
-    char *kept = malloc(len + 1);
+    if (!preload) return;
+    size_t len = strlen(preload) + 1;
+    char *kept = malloc(len);
     if (!kept) return;
-    size_t n = 0;
-    size_t entry_len;
-    for (const char *p = preload, *entry; (entry = next_entry(&p, &entry_len)), entry_len;) {
-        if (is_us(entry, entry_len, &self)) continue;
-        if (n) kept[n++] = ' ';
-        memcpy(kept + n, entry, entry_len);
-        n += entry_len;
+    if (conan_preload_without_us(preload, kept, len)) {
+        if (kept[0])
+            setenv("LD_PRELOAD", kept, 1);
+        else
+            unsetenv("LD_PRELOAD");
     }
-    kept[n] = '\0';
-    if (n)
-        setenv("LD_PRELOAD", kept, 1);
-    else
-        unsetenv("LD_PRELOAD");
     free(kept);
 }

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "actions.h"
+#include "agent_spawn.h"
 #include "clock.h"
 #include "context.h"
 #include "cpu.h"
@@ -213,6 +214,7 @@ static void *monitor_main(void *arg)
     open_meters();
     mon.next_tick_s = now_s + interval_s;
     conan_decider_reset(&mon.decider, &mon.cfg, &ops, now_s, mon.started_wall_s, mon.pid);
+    conan_agent_spawn_start(&mon.cfg);
 
     while (!__atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE)) {
         double deadline = mon.next_tick_s;
@@ -253,6 +255,7 @@ static void *monitor_main(void *arg)
         }
         if (now_s >= mon.next_tick_s) {
             tick(now_s, &st);
+            conan_agent_spawn_tick(&mon.cfg);
             mon.next_tick_s += interval_s;
             if (mon.next_tick_s < now_s) mon.next_tick_s = now_s + interval_s; /* we fell behind */
         }
@@ -309,6 +312,7 @@ int conan_monitor_start(const struct conan_config *cfg)
     mon.act.ctx = &mon.ctx;
     mon.started_wall_s = conan_wall_seconds();
     mon.pid = getpid();
+    conan_agent_spawn_prepare(&mon.cfg); /* before the monitor thread exists */
     static int no_cgroup_once;
     if (!mon.ctx.have_cgroup)
         conan_log_once(&no_cgroup_once, "no cgroup found in /proc/self/cgroup and /proc/self/mountinfo; "

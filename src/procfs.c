@@ -22,16 +22,10 @@
  * monitor doing that). So every file here is opened with its identity taken,
  * and its descriptor is closed only if it still refers to that file; one the
  * program closed is simply gone. */
-struct own_fd {
-    int fd;
-    dev_t dev;
-    ino_t ino;
-};
-
-static bool own_open(struct own_fd *o, const char *path, int flags)
+bool conan_own_open(struct conan_own_fd *o, const char *path, int flags, mode_t mode)
 {
     struct stat st;
-    o->fd = open(path, flags | O_CLOEXEC);
+    o->fd = open(path, flags | O_CLOEXEC, mode);
     if (o->fd < 0) return false;
     if (fstat(o->fd, &st) != 0) return false; /* closed under us already */
     o->dev = st.st_dev;
@@ -39,18 +33,23 @@ static bool own_open(struct own_fd *o, const char *path, int flags)
     return true;
 }
 
-static void own_close(const struct own_fd *o)
+bool conan_own_still(const struct conan_own_fd *o)
 {
     struct stat st;
-    if (fstat(o->fd, &st) == 0 && st.st_dev == o->dev && st.st_ino == o->ino) close(o->fd);
+    return fstat(o->fd, &st) == 0 && st.st_dev == o->dev && st.st_ino == o->ino;
+}
+
+void conan_own_close(const struct conan_own_fd *o)
+{
+    if (conan_own_still(o)) close(o->fd);
 }
 
 /* Thread ids from /proc/self/task, read with getdents64 on a descriptor of
  * our own (a DIR's closedir would close whatever holds the number). */
 int conan_for_each_task(void (*fn)(pid_t tid, void *arg), void *arg)
 {
-    struct own_fd dir;
-    if (!own_open(&dir, "/proc/self/task", O_RDONLY | O_DIRECTORY)) return -1;
+    struct conan_own_fd dir;
+    if (!conan_own_open(&dir, "/proc/self/task", O_RDONLY | O_DIRECTORY, 0)) return -1;
     int count = 0;
     char buf[4096] __attribute__((aligned(8)));
     long got;
@@ -63,7 +62,7 @@ int conan_for_each_task(void (*fn)(pid_t tid, void *arg), void *arg)
             if (fn) fn((pid_t)atoi(d->d_name), arg);
         }
     }
-    own_close(&dir);
+    conan_own_close(&dir);
     return got < 0 ? -1 : count;
 }
 
@@ -108,10 +107,10 @@ bool conan_task_file(pid_t tid, const char *file, char *out, size_t len)
     char path[64];
     task_path(tid, file, path, sizeof path);
     out[0] = '\0';
-    struct own_fd f;
-    if (!own_open(&f, path, O_RDONLY)) return false;
+    struct conan_own_fd f;
+    if (!conan_own_open(&f, path, O_RDONLY, 0)) return false;
     ssize_t n = read(f.fd, out, len - 1);
-    own_close(&f);
+    conan_own_close(&f);
     if (n <= 0) return false;
     out[n] = '\0';
     char *nl = strchr(out, '\n');
@@ -220,12 +219,12 @@ bool conan_self_exe(char *out, size_t len)
  * whole lines, so a cut number is never read as a smaller one. */
 bool conan_read_small_text(const char *path, char *buf, size_t size)
 {
-    struct own_fd f;
-    if (!own_open(&f, path, O_RDONLY | O_NONBLOCK)) return false;
+    struct conan_own_fd f;
+    if (!conan_own_open(&f, path, O_RDONLY | O_NONBLOCK, 0)) return false;
     ssize_t got;
     do got = read(f.fd, buf, size - 1);
     while (got < 0 && errno == EINTR);
-    own_close(&f);
+    conan_own_close(&f);
     if (got <= 0) return false;
     buf[got] = '\0';
     if ((size_t)got == size - 1) {

@@ -7,6 +7,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* A descriptor held for a moment (see procfs.c): a program may close
+ * descriptors it did not open and reuse the numbers, so the file's identity is
+ * taken at open, and the descriptor is used or closed only while it still
+ * refers to that file. conan_own_open adds O_CLOEXEC; mode is for O_CREAT. */
+struct conan_own_fd {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+};
+bool conan_own_open(struct conan_own_fd *o, const char *path, int flags, mode_t mode);
+bool conan_own_still(const struct conan_own_fd *o);
+void conan_own_close(const struct conan_own_fd *o);
+
 /* Calls fn (may be NULL) for each thread of the process; returns how many
  * there were, or -1 if /proc/self/task cannot be read. */
 int conan_for_each_task(void (*fn)(pid_t tid, void *arg), void *arg);

@@ -213,3 +213,23 @@ run_beside() {
     cmp -s "$WORK/plain.out" "$WORK/shim.out" || fail "stdout changed"
     grep -v '^libconan: ' "$WORK/shim.err" | cmp -s - "$WORK/plain.err" || fail "the program's stderr changed"
 }
+
+# agents_of DIR — the pids of the `conan agent` processes serving DIR (an
+# argument "agent" and an argument DIR on their command line), one a line.
+agents_of() {
+    grep -lzx -- "$1" /proc/[0-9]*/cmdline 2>/dev/null | xargs -r grep -lzx -- agent 2>/dev/null | cut -d/ -f3
+}
+# agent_report IDLE_EXIT_S — a report section with a reporter that sends
+# nothing while no dump is written (no server listens on port 9), for tests of
+# the spawn itself. The shim finds conan beside libconan.so in the build tree;
+# the sanitized shims are built elsewhere (tests/), so there report.agent names
+# it. AGENT_PROGRAM is the conan program the shim will start.
+AGENT_PROGRAM=$(dirname "${LIBCONAN%% *}")/cli/conan
+[ -z "$SANITIZED" ] || AGENT_PROGRAM=$(realpath "$WORKLOADS/../cli/conan")
+agent_report() {
+    local agent=""
+    [ -z "$SANITIZED" ] || agent=', "agent": "'"$AGENT_PROGRAM"'"'
+    printf '"report": { "pyroscope": { "url": "http://127.0.0.1:9" }, "idle_exit_s": %s%s }' "$1" "$agent"
+}
+# process_gone PID — PID has ended (a zombie counts: an orphan's reaper may be slow).
+process_gone() { local s; s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 0; [ "${s%% *}" = Z ]; }

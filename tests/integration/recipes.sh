@@ -26,6 +26,12 @@ if command -v systemd-analyze >/dev/null; then
         fail "systemd-analyze verify failed: $(cat "$WORK/verify")"
     [ ! -s "$WORK/verify" ] || fail "systemd-analyze verify warns: $(cat "$WORK/verify")"
     note "systemd drop-in: verified"
+    cp "$deploy/systemd/conan-agent@.service" "$WORK/units/"
+    SYSTEMD_UNIT_PATH="$WORK/units:" systemd-analyze verify "$WORK/units/conan-agent@demo.service" >"$WORK/verify" 2>&1
+    # The unit names /usr/bin/conan, the installed path; only that may be missing here.
+    grep -v -e '/usr/bin/conan' -e 'conan-agent@demo.service: Command' "$WORK/verify" > "$WORK/verify.rest" || true
+    [ ! -s "$WORK/verify.rest" ] || fail "systemd-analyze verify conan-agent@.service: $(cat "$WORK/verify.rest")"
+    note "systemd agent unit: verified"
 else
     note "systemd-analyze is not installed: the drop-in is not verified here"
 fi
@@ -64,6 +70,14 @@ dump_mount = [p for p in mounts.values() if dump_dir == p.rstrip("/") or dump_di
 need(dump_mount, "dump_dir " + dump_dir + " is not inside a volume of the app")
 need(dump_mount[0] != lib_dir and dump_mount[0] != cfg_dir, "dump_dir is inside a read-only volume")
 open(sys.argv[2] + ".in-volume", "w").write(os.path.relpath(dump_dir, dump_mount[0]))
+agent = [c for c in spec["containers"] if "agent" in c.get("command", [])]
+need(len(agent) == 1, "wants one conan agent sidecar")
+agent_mounts = {m["name"]: m["mountPath"] for m in agent[0]["volumeMounts"]}
+dump_volume = [n for n, p in mounts.items() if p == dump_mount[0]][0]
+need(agent_mounts.get(dump_volume) == dump_mount[0], "the agent sidecar does not see the dump volume at the app's path")
+need(agent[0]["command"][agent[0]["command"].index("--config") + 1] == env["CONAN_CONFIG"] and
+     agent_mounts.get(cfg_volume[0]) == cfg_dir, "the agent sidecar does not read the app's config")
+need(json.loads(config).get("report", {}).get("spawn") is False, "with a sidecar, the shim must not spawn an agent")
 PY
 # Both configs are valid, and the Kubernetes one writes dumps where its
 # dump_dir is: an emptyDir is a directory writable by everyone (0777, no

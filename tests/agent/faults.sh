@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# faults.sh — conan agent against a Pyroscope receiver that misbehaves
+# (tests/agent/pyroscope_receiver.py's fault flags): down at first, then up;
+# answering 500, 429 (Retry-After) and 400; stalling an upload longer than
+# the timeout; the agent killed with SIGKILL mid-upload and restarted. Every
+# dump must arrive, and each profile ID must be acknowledged (answered 200)
+# exactly once; a 400 is logged with the server's message and not retried.
+source "$SOURCE_ROOT/tests/agent/lib.sh"
+heap_dump
+
+# 1. Down at first, then up: the agent retries until it is, then everything arrives once.
+make_dir down 3
+start_receiver down --down-until-file "$WORK/down.up"
+config down "$WORK/down" "$port"
+"$CONAN" agent --once --timeout 60 --config "$WORK/down.json" 2>"$WORK/down.agent.err" &
+agents+=($!)
+wait_for 20 grep -q "not delivered (attempt 1)" "$WORK/down.agent.err" ||
+    fail "down: the agent did not report the refused connection: $(cat "$WORK/down.agent.err")"
+touch "$WORK/down.up"
+wait "${agents[-1]}" || fail "down: conan agent --once failed: $(cat "$WORK/down.agent.err")"
+check down 3
+grep -q "delivered after" "$WORK/down.agent.err" || fail "down: no line says the retries succeeded"
+note "down, then up: 3 dumps once each; $(grep -c 'attempt' "$WORK/down.agent.err") failure line(s)"
+
+# 2. 500 twice, then fine; 429 with Retry-After: retried, delivered once.
+for status in 500 429; do
+    make_dir "s$status" 2
+    start_receiver "s$status" --fail-first 2 --fail-status "$status"
+    config "s$status" "$WORK/s$status" "$port"
+    "$CONAN" agent --once --timeout 60 --config "$WORK/s$status.json" 2>"$WORK/s$status.agent.err" ||
+        fail "$status: conan agent --once failed: $(cat "$WORK/s$status.agent.err")"
+    check "s$status" 2
+    grep -q "HTTP $status" "$WORK/s$status.agent.err" || fail "$status: the failure was not logged: $(cat "$WORK/s$status.agent.err")"
+    [ "$(grep -c . "$WORK/s$status.requests")" = 4 ] ||
+        fail "$status: $(grep -c . "$WORK/s$status.requests") requests for 2 dumps and 2 failures, not 4"
+done
+note "500 and 429: retried, each dump acknowledged once"
+
+# 3. 400: logged with the server's message, never retried; --once says so.
+make_dir s400 1
+start_receiver s400 --fail-first 1 --fail-status 400
+config s400 "$WORK/s400" "$port"
+"$CONAN" agent --once --timeout 20 --config "$WORK/s400.json" 2>"$WORK/s400.agent.err" &&
+    fail "400: conan agent --once exited 0 although the dump was refused"
+grep -q "not delivered, not retried: .*HTTP 400.*fault injected" "$WORK/s400.agent.err" ||
+    fail "400: the refusal was not logged with the server's message: $(cat "$WORK/s400.agent.err")"
+[ "$(grep -c . "$WORK/s400.requests")" = 1 ] || fail "400: the refused dump was sent again"
+"$CONAN" agent --once --timeout 20 --config "$WORK/s400.json" 2>"$WORK/s400.again.err" ||
+    fail "400: a second run tried again: $(cat "$WORK/s400.again.err")"
+[ "$(grep -c . "$WORK/s400.requests")" = 1 ] || fail "400: a restarted agent sent the refused dump again"
+note "400: one request, logged with the server's message, not retried after a restart"
+
+# 4. A stall longer than report.pyroscope.timeout_s: the upload times out, is retried, arrives once.
+make_dir stall 2
+start_receiver stall --stall-first-s 30
+config stall "$WORK/stall" "$port" 2
+"$CONAN" agent --once --timeout 60 --config "$WORK/stall.json" 2>"$WORK/stall.agent.err" ||
+    fail "stall: conan agent --once failed: $(cat "$WORK/stall.agent.err")"
+check stall 2
+grep -qi "timed out\|timeout" "$WORK/stall.agent.err" || fail "stall: the timeout was not logged: $(cat "$WORK/stall.agent.err")"
+note "stall: timed out after 2 s, retried, delivered once"
+
+# 5. SIGKILL mid-upload, then a restart: nothing lost, nothing acknowledged twice,
+#    and what the first agent delivered is not sent again.
+make_dir kill 1
+start_receiver kill --stall-first-s 60 --stall-request 2
+config kill "$WORK/kill" "$port" 30
+"$CONAN" agent --once --config "$WORK/kill.json" 2>"$WORK/kill1.agent.err" || fail "kill: the first delivery failed"
+make_dir kill 2 200
+"$CONAN" agent --config "$WORK/kill.json" 2>"$WORK/kill2.agent.err" &
+agents+=($!)
+wait_for 30 grep -q stalled "$WORK/kill.requests" || fail "kill: the upload never reached the receiver"
+kill -9 "${agents[-1]}"
+wait "${agents[-1]}" 2>/dev/null
+"$CONAN" agent --once --timeout 60 --config "$WORK/kill.json" 2>"$WORK/kill3.agent.err" ||
+    fail "kill: the restarted agent failed: $(cat "$WORK/kill3.agent.err")"
+check kill 3
+"$PY" - "$WORK/kill.requests" <<'EOF' || fail "kill: the dump delivered before the kill was sent again"
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+sys.exit(1 if [r["id"] for r in reqs].count(reqs[0]["id"]) != 1 else 0)
+EOF
+note "kill -9 mid-upload: the restarted agent sent the rest once and nothing twice"
+exit 0
