@@ -71,12 +71,12 @@ if [ \$(wc -l < $WORK/hang.runs) -eq 1 ]; then
     sleep 300 & echo \$! > $WORK/hang.child
     exec sleep 300
 fi"
-agent_config hang "$WORK/hang" 1
+agent_config hang "$WORK/hang" 2
 "$CONAN" agent --once --timeout 20 --config "$WORK/hang.json" 2> "$WORK/hang.err" || fail "agent failed: $(cat "$WORK/hang.err")"
 [ "$(runs hang)" -eq 2 ] || fail "the hanging program ran $(runs hang) times, want 2"
-grep -q 'did not finish within report.exec.timeout_s (1 s): killed' "$WORK/hang.err" ||
+grep -q 'did not finish within report.exec.timeout_s (2 s): killed' "$WORK/hang.err" ||
     fail "the timeout was not logged: $(cat "$WORK/hang.err")"
-child=$(cat "$WORK/hang.child")
+child=$(cat "$WORK/hang.child") || fail "the hanging program did not start its background child"
 gone() { ! kill -0 "$child" 2>/dev/null; }
 wait_for 5 gone || { kill "$child"; fail "the hanging program's background child $child outlived the kill"; }
 
