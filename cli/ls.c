@@ -4,6 +4,7 @@
  * are shown as such, so nothing in the directory goes unexplained. */
 #include "conan.h"
 #include "config.h"
+#include "event_text.h"
 #include "report.h"
 
 #include <cjson/cJSON.h>
@@ -79,32 +80,6 @@ static double parse_iso(const char *s)
     return (double)timegm(&tm) + ms / 1000.0;
 }
 
-/* What tripped, in a few words: "cpu 49.3 spike over mean 0.1 (+25%)". */
-static void describe_trip(const cJSON *ev, char *out, size_t len)
-{
-    const char *reason = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "reason"));
-    const char *metric = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "metric"));
-    const cJSON *value = cJSON_GetObjectItem(ev, "value"), *mean = cJSON_GetObjectItem(ev, "mean");
-    const cJSON *th = cJSON_GetObjectItem(ev, "thresholds");
-    const cJSON *abs = cJSON_GetObjectItem(th, "abs"), *diff = cJSON_GetObjectItem(th, "diff");
-    const cJSON *after = cJSON_GetObjectItem(th, "after_s"), *stuck = cJSON_GetObjectItem(ev, "stuck");
-    if (!reason) reason = "?";
-    if (!metric || !metric[0] || !cJSON_IsNumber(value)) {
-        snprintf(out, len, "%s", reason);
-    } else if (strcmp(metric, "stuck") == 0) {
-        snprintf(out, len, "stuck: %d thread%s for %.0f s (after_s %g)", cJSON_GetArraySize(stuck),
-                 cJSON_GetArraySize(stuck) == 1 ? "" : "s", value->valuedouble,
-                 cJSON_IsNumber(after) ? after->valuedouble : 0);
-    } else if (strcmp(reason, "spike") == 0 && cJSON_IsNumber(mean) && cJSON_IsNumber(diff)) {
-        snprintf(out, len, "%s %.3g spike over mean %.3g (+%g%%)", metric, value->valuedouble, mean->valuedouble,
-                 diff->valuedouble);
-    } else if (strcmp(reason, "abs") == 0 && cJSON_IsNumber(abs)) {
-        snprintf(out, len, "%s %.3g >= abs %g", metric, value->valuedouble, abs->valuedouble);
-    } else {
-        snprintf(out, len, "%s %s %.3g", metric, reason, value->valuedouble);
-    }
-}
-
 static void copy_string(const cJSON *ev, const char *key, char *out, size_t len)
 {
     const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(ev, key));
@@ -139,7 +114,7 @@ static int add_event(struct rows *rs, const char *line, const char *dir)
     r->pid = number(ev, "pid");
     r->samples = number(ev, "samples");
     r->bytes = number(ev, "bytes");
-    describe_trip(ev, r->tripped, sizeof r->tripped);
+    event_describe_trip(ev, r->tripped, sizeof r->tripped);
     /* A directory moved or copied elsewhere: the event's absolute path is
      * stale, the file is here under its base name. */
     struct stat st;

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# conan agent's report.exec: the program runs once per dump with the event
+# (plus host and link, as the json webhook posts it) on stdin and CONAN_DUMP,
+# CONAN_KIND, CONAN_PID, CONAN_APP in its environment; exit 0 is delivered and
+# not run again. A non-zero exit is retried, logged with its status and its
+# last line of output; a program that hangs is killed with its whole process
+# group after report.exec.timeout_s and retried; one that never reads stdin
+# is fine; a command that cannot run stops the agent at start; the agent
+# leaves no zombie behind.
+. "$SOURCE_ROOT/tests/integration/lib.sh"
+PY=/usr/bin/python3
+[ -x "$PY" ] || skip "$PY (Debian's python3) is not installed"
+
+write_config "$WORK/heap.json" '{ "app": "execapp", "interval_ms": 100, "dump_dir": "@DUMPS@", "cpu": { "enable": false },
+  "heap": { "min": 0, "abs": 24, "window": 0 }, "report": { "spawn": false } }'
+under_shim "$WORK/heap.json" "$WORKLOADS/heap_leak" 32 "$DUMPS" >/dev/null || fail "heap_leak failed"
+dump=$(dumps_of_kind heap | head -1)
+[ -n "$dump" ] || fail "no heap dump"
+
+# agent_config NAME COMMAND TIMEOUT — a config whose report.exec is COMMAND.
+agent_config() {
+    cat > "$WORK/$1.json" <<J
+{ "app": "execapp", "dump_dir": "$DUMPS", "report": { "spawn": false, "link_base": "http://h:6060/dumps",
+  "exec": { "command": "$2", "timeout_s": $3 } } }
+J
+}
+# program NAME BODY — an executable script $WORK/NAME (the agent runs it without a shell; its #! names one).
+program() {
+    printf '#!/bin/sh\n%s\n' "$2" > "$WORK/$1"
+    chmod +x "$WORK/$1"
+}
+runs() { [ -f "$WORK/$1.runs" ] && wc -l < "$WORK/$1.runs" || echo 0; }
+
+# Delivered: the event on stdin, the variables in the environment; run once.
+program ok "echo run >> $WORK/ok.runs
+cat > $WORK/ok.stdin
+env | grep '^CONAN_' | sort > $WORK/ok.env
+echo 'handled it'"
+agent_config ok "$WORK/ok" 10
+"$CONAN" agent --once --timeout 20 --config "$WORK/ok.json" 2> "$WORK/ok.err" || fail "agent failed: $(cat "$WORK/ok.err")"
+[ "$(runs ok)" -eq 1 ] || fail "the program ran $(runs ok) times, want 1"
+grep -q 'exec: handled it' "$WORK/ok.err" || fail "the program's output is not in the log: $(cat "$WORK/ok.err")"
+"$PY" - "$WORK/ok.stdin" "$WORK/ok.env" "$DUMPS/events.jsonl" "$DUMPS/$dump" <<'PY' || exit 1
+import json, socket, sys
+stdin, env, events, path = sys.argv[1:]
+event = next(json.loads(l) for l in open(events) if json.loads(l)["file"] == path)
+got = json.load(open(stdin))
+want = dict(event, host=socket.gethostname(), link="http://h:6060/dumps/" + path.rsplit("/", 1)[1])
+if got != want:
+    sys.exit(f"FAIL: stdin is not the event plus host and link:\n{got}\nwant\n{want}")
+env = dict(l.rstrip("\n").split("=", 1) for l in open(env))
+for k, v in {"CONAN_DUMP": path, "CONAN_KIND": "heap", "CONAN_PID": str(event["pid"]), "CONAN_APP": "execapp"}.items():
+    if env.get(k) != v:
+        sys.exit(f"FAIL: {k}={env.get(k)!r}, want {v!r} (environment: {env})")
+PY
+"$CONAN" agent --once --timeout 20 --config "$WORK/ok.json" 2> "$WORK/ok2.err" || fail "second run failed: $(cat "$WORK/ok2.err")"
+[ "$(runs ok)" -eq 1 ] || fail "a delivered dump was given to the program again"
+
+# Fails once (status 3, a message on stderr), then succeeds: retried, the status and message logged.
+program flaky "echo run >> $WORK/flaky.runs
+if [ \$(wc -l < $WORK/flaky.runs) -eq 1 ]; then echo 'database is down' >&2; exit 3; fi"
+agent_config flaky "$WORK/flaky" 10
+"$CONAN" agent --once --timeout 20 --config "$WORK/flaky.json" 2> "$WORK/flaky.err" || fail "agent failed: $(cat "$WORK/flaky.err")"
+[ "$(runs flaky)" -eq 2 ] || fail "the failing program ran $(runs flaky) times, want 2"
+grep -q 'exited with status 3: database is down' "$WORK/flaky.err" || fail "the failure was not logged: $(cat "$WORK/flaky.err")"
+
+# Hangs the first time, with a child of its own in the background: both are
+# killed after timeout_s, then the retry succeeds.
+program hang "echo run >> $WORK/hang.runs
+if [ \$(wc -l < $WORK/hang.runs) -eq 1 ]; then
+    sleep 300 & echo \$! > $WORK/hang.child
+    exec sleep 300
+fi"
+agent_config hang "$WORK/hang" 2
+"$CONAN" agent --once --timeout 20 --config "$WORK/hang.json" 2> "$WORK/hang.err" || fail "agent failed: $(cat "$WORK/hang.err")"
+[ "$(runs hang)" -eq 2 ] || fail "the hanging program ran $(runs hang) times, want 2"
+grep -q 'did not finish within report.exec.timeout_s (2 s): killed' "$WORK/hang.err" ||
+    fail "the timeout was not logged: $(cat "$WORK/hang.err")"
+child=$(cat "$WORK/hang.child") || fail "the hanging program did not start its background child"
+gone() { ! kill -0 "$child" 2>/dev/null; }
+wait_for 5 gone || { kill "$child"; fail "the hanging program's background child $child outlived the kill"; }
+
+# Never reads its stdin: delivered all the same, and the agent lives on.
+program deaf "exec 0<&-
+echo run >> $WORK/deaf.runs"
+agent_config deaf "$WORK/deaf" 10
+"$CONAN" agent --once --timeout 20 --config "$WORK/deaf.json" 2> "$WORK/deaf.err" || fail "agent failed: $(cat "$WORK/deaf.err")"
+[ "$(runs deaf)" -eq 1 ] || fail "the program that ignores stdin ran $(runs deaf) times, want 1"
+
+# A command that cannot run is refused at start, naming the key.
+agent_config missing "$WORK/no-such-program" 10
+"$CONAN" agent --once --config "$WORK/missing.json" 2> "$WORK/missing.err" && fail "the agent started with a missing program"
+grep -q "report.exec.command: $WORK/no-such-program: No such file or directory" "$WORK/missing.err" ||
+    fail "no clear message for a missing program: $(cat "$WORK/missing.err")"
+printf 'not a program\n' > "$WORK/plain"
+agent_config plain "$WORK/plain" 10
+"$CONAN" agent --once --config "$WORK/plain.json" 2> "$WORK/plain.err" && fail "the agent started with a non-executable program"
+grep -q "report.exec.command: $WORK/plain: not an executable file" "$WORK/plain.err" ||
+    fail "no clear message for a non-executable program: $(cat "$WORK/plain.err")"
+
+# No zombies: a running agent that has run the program has no dead child left.
+rm -f "$DUMPS/.conan-agent.state"
+program quick "echo run >> $WORK/quick.runs"
+agent_config quick "$WORK/quick" 10
+"$CONAN" agent --config "$WORK/quick.json" 2> "$WORK/quick.err" &
+agent=$!
+at_exit "kill $agent 2>/dev/null; wait $agent 2>/dev/null"
+ran() { [ "$(runs quick)" -ge 1 ] && grep -q "^sent.*$WORK/quick" "$DUMPS/.conan-agent.state" 2>/dev/null; }
+wait_for 20 ran || fail "the running agent did not deliver: $(cat "$WORK/quick.err")"
+zombies=$(ps -o pid=,stat= --ppid "$agent" | awk '$2 ~ /^Z/' || true)
+[ -z "$zombies" ] || fail "zombie children of the agent: $zombies"
+kill "$agent"
+wait "$agent" 2>/dev/null
+true
