@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -58,13 +59,6 @@ static const char help[] =
     "                 directory, exits after report.idle_exit_s without use\n"
     "  --lock-fd N    the first directory's lock, already taken, is open on fd N\n"
     "                 (the shim hands it over so that no second agent starts)\n";
-
-/* Until every reporter is built in (the pieces land one by one). */
-#pragma weak agent_pyroscope_new
-#pragma weak agent_webhook_new
-#pragma weak agent_exec_new
-#pragma weak agent_endpoint_start
-#pragma weak agent_endpoint_stop
 
 #define MAX_REPORTERS (2 + CONAN_MAX_WEBHOOKS)
 #define MAX_DIRS 16
@@ -124,6 +118,7 @@ static struct {
     volatile sig_atomic_t stop;
     bool spawned, once, backfill;
     size_t dropped;          /* deliveries refused for good in this run */
+    int wake_fd;             /* an eventfd senders poke after each attempt: --once ends without a wait */
     char host[256];
 } A = { .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER };
 
@@ -637,6 +632,9 @@ static void *sender_main(void *arg)
         s->busy = 0;
         settle(r, copy.file, copy.dir, &out, now_mono());
         pthread_cond_broadcast(&A.changed);
+        uint64_t one = 1;
+        if (A.wake_fd >= 0 && write(A.wake_fd, &one, sizeof one) < 0) { /* a full counter wakes it anyway */
+        }
     }
     pthread_mutex_unlock(&A.lock);
     return NULL;
@@ -743,11 +741,6 @@ static int build_reporters(const struct conan_config *cfg)
     struct agent_reporter *made[MAX_REPORTERS];
     int n = 0;
     const struct conan_report_config *rc = &cfg->report;
-    if ((rc->pyroscope.url[0] && !agent_pyroscope_new) || (rc->nwebhooks && !agent_webhook_new) ||
-        (rc->exec.command[0] && !agent_exec_new)) {
-        cli_command_error("agent", "this build lacks a configured reporter");
-        return EXIT_USAGE;
-    }
     if (rc->pyroscope.url[0]) {
         if (!(made[n] = agent_pyroscope_new(cfg, err, sizeof err))) goto fail;
         n++;
@@ -785,12 +778,16 @@ static int watch_loop(double deadline)
     double last_scan = -RESCAN_S, last_idle_check = now_mono();
     int status = EXIT_OK;
     while (!A.stop) {
-        struct pollfd p = { ino, POLLIN, 0 };
-        int ready_fds = ino >= 0 ? poll(&p, 1, 500) : (usleep(500000), 0);
+        struct pollfd p[2] = { { ino, POLLIN, 0 }, { A.wake_fd, POLLIN, 0 } };
+        int ready_fds = poll(p, 2, 500);
         bool poke = false;
-        if (ready_fds > 0) {
+        if (ready_fds > 0 && (p[0].revents & POLLIN)) {
             char buf[8192];
             while (read(ino, buf, sizeof buf) > 0) poke = true; /* which file does not matter: rescan */
+        }
+        if (ready_fds > 0 && (p[1].revents & POLLIN)) {
+            uint64_t n;
+            poke |= read(A.wake_fd, &n, sizeof n) > 0 && A.once; /* an attempt settled: done yet? */
         }
         double mono = now_mono();
         if (poke || mono - last_scan >= RESCAN_S) {
@@ -904,6 +901,7 @@ int cmd_agent(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     gethostname(A.host, sizeof A.host - 1);
+    A.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     srand48((long)getpid() ^ (long)now_wall());
 
     int locked = 0;
@@ -923,10 +921,6 @@ int cmd_agent(int argc, char **argv)
         char err[1024];
         const char *paths[MAX_DIRS];
         for (int d = 0; d < A.ndirs; d++) paths[d] = A.dir[d].path;
-        if (!agent_endpoint_start) {
-            cli_command_error("agent", "this build lacks the pull endpoint");
-            return EXIT_USAGE;
-        }
         if (!(endpoint = agent_endpoint_start(cfg, paths, A.ndirs, err, sizeof err))) {
             cli_command_error("agent", "%s", err);
             return EXIT_USAGE;

@@ -178,12 +178,16 @@ static int cmp_rows(const void *a, const void *b)
     return strcmp(x->file, y->file);
 }
 
-static bool has_event_for(const struct rows *rs, size_t events, const char *dir, const char *name)
+/* Whether an event names dir/name: events hold absolute paths, dir may be
+ * relative (real_dir is its absolute form). */
+static bool has_event_for(const struct rows *rs, size_t events, const char *dir, const char *real_dir,
+                          const char *name)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX + NAME_MAX + 2], real[PATH_MAX + NAME_MAX + 2];
     snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(real, sizeof real, "%s/%s", real_dir, name);
     for (size_t i = 0; i < events; i++)
-        if (strcmp(rs->row[i].file, path) == 0) return true;
+        if (strcmp(rs->row[i].file, path) == 0 || strcmp(rs->row[i].file, real) == 0) return true;
     return false;
 }
 
@@ -211,8 +215,10 @@ static int collect(struct rows *rs, const char *dir, size_t *skipped)
         cli_error("%s: %s", dir, strerror(errno));
         return -1;
     }
+    char real_dir[PATH_MAX];
+    if (!realpath(dir, real_dir)) snprintf(real_dir, sizeof real_dir, "%s", dir);
     for (struct dirent *e; (e = readdir(d));)
-        if (!has_event_for(rs, events, dir, e->d_name) && add_file(rs, dir, e->d_name) < 0) break;
+        if (!has_event_for(rs, events, dir, real_dir, e->d_name) && add_file(rs, dir, e->d_name) < 0) break;
     closedir(d);
     qsort(rs->row, rs->n, sizeof *rs->row, cmp_rows);
     return 0;

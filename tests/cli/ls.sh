@@ -53,6 +53,11 @@ tail -1 "$WORK/table" | grep -q $'^2999-12-31 23:59:59\tlsapp\t999999\theap\t-\t
 grep -q "$other (file gone)\$" "$WORK/table" || fail "the removed dump is not marked gone: $(cat "$WORK/table")"
 awk -F'\t' 'NF != 8 { exit 1 }' "$WORK/table" || fail "rows are not 8 tab-separated fields: $(cat "$WORK/table")"
 
+# A relative directory: each dump once, paired with its event.
+(cd "$WORK" && "$CONAN" ls dumps) > "$WORK/relative" 2>/dev/null || fail "conan ls with a relative directory failed"
+[ "$(grep -c 'no event' "$WORK/relative")" = "$(grep -c 'no event' "$WORK/table")" ] ||
+    fail "with a relative directory, dumps lose their events: $(cat "$WORK/relative")"
+
 "$CONAN" ls "$WORK/nowhere" > "$WORK/out" 2> "$WORK/err"
 [ $? -eq 1 ] && [ ! -s "$WORK/out" ] && [ "$(wc -l < "$WORK/err")" -eq 1 ] && grep -q "nowhere" "$WORK/err" \
     || fail "a missing directory: $(cat "$WORK/err")"
