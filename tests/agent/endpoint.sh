@@ -27,8 +27,6 @@ TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$TOKEN" > "$WORK/token"
 chmod 600 "$WORK/token"
 
-# free_port — a port nothing listens on now (the kernel's choice, released).
-free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # req ARGS... — curl with the token; prints the status, the body to $WORK/body.
 req() { curl -s --path-as-is -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$@"; }
 up() { [ "$(req "$BASE/debug/pprof/")" = 200 ]; }

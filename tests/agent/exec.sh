@@ -7,15 +7,9 @@
 # group after report.exec.timeout_s and retried; one that never reads stdin
 # is fine; a command that cannot run stops the agent at start; the agent
 # leaves no zombie behind.
-. "$SOURCE_ROOT/tests/integration/lib.sh"
-PY=/usr/bin/python3
-[ -x "$PY" ] || skip "$PY (Debian's python3) is not installed"
-
-write_config "$WORK/heap.json" '{ "app": "execapp", "interval_ms": 100, "dump_dir": "@DUMPS@", "cpu": { "enable": false },
-  "heap": { "min": 0, "abs": 24, "window": 0 }, "report": { "spawn": false } }'
-under_shim "$WORK/heap.json" "$WORKLOADS/heap_leak" 32 "$DUMPS" >/dev/null || fail "heap_leak failed"
-dump=$(dumps_of_kind heap | head -1)
-[ -n "$dump" ] || fail "no heap dump"
+source "$SOURCE_ROOT/tests/agent/lib.sh"
+heap_dump execapp
+dump=$original
 
 # agent_config NAME COMMAND TIMEOUT — a config whose report.exec is COMMAND.
 agent_config() {

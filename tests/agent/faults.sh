@@ -6,7 +6,8 @@
 # dump must arrive, and each profile ID must be acknowledged (answered 200)
 # exactly once; a 400 is logged with the server's message and not retried.
 source "$SOURCE_ROOT/tests/agent/lib.sh"
-heap_dump
+need_protobuf
+heap_dump t
 
 # 1. Down at first, then up: the agent retries until it is, then everything arrives once.
 make_dir down 3

@@ -5,16 +5,21 @@
 source "$SOURCE_ROOT/tests/integration/lib.sh"
 
 PY=/usr/bin/python3
-[ -x "$PY" ] && "$PY" -c 'import google.protobuf' 2>/dev/null ||
-    skip "Debian's python3-protobuf is not installed (scripts/setup.sh installs it)"
-command -v protoc >/dev/null || skip "protoc (protobuf-compiler) is not installed (scripts/setup.sh installs it)"
+[ -x "$PY" ] || skip "$PY (Debian's python3) is not installed (scripts/setup.sh installs it)"
 
-# heap_dump — one small heap dump in $DUMPS, its name in $original.
+# need_protobuf — for the Pyroscope receiver: Google's protobuf for Python and protoc.
+need_protobuf() {
+    "$PY" -c 'import google.protobuf' 2>/dev/null ||
+        skip "Debian's python3-protobuf is not installed (scripts/setup.sh installs it)"
+    command -v protoc >/dev/null || skip "protoc (protobuf-compiler) is not installed (scripts/setup.sh installs it)"
+}
+
+# heap_dump APP — one small heap dump of app APP in $DUMPS, its name in $original.
 heap_dump() {
     mkdir -p "$DUMPS"
-    write_config "$WORK/heap.json" '{ "app": "t", "interval_ms": 250, "dump_dir": "@DUMPS@",
-      "cpu": { "enable": false }, "heap": { "min": 0, "abs": 48, "window": 0 } }'
-    under_shim "$WORK/heap.json" "$WORKLOADS/heap_leak" 64 "$DUMPS" >/dev/null 2>&1
+    write_config "$WORK/heap.json" '{ "app": "'"$1"'", "interval_ms": 100, "dump_dir": "@DUMPS@",
+      "cpu": { "enable": false }, "heap": { "min": 0, "abs": 24, "window": 0 }, "report": { "spawn": false } }'
+    under_shim "$WORK/heap.json" "$WORKLOADS/heap_leak" 32 "$DUMPS" >/dev/null 2>&1
     [ "$(count_dumps heap)" = 1 ] || fail "the heap_leak workload wrote $(count_dumps heap) heap dumps, not 1"
     original=$(dumps_of_kind heap)
 }

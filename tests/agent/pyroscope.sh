@@ -9,12 +9,8 @@
 # trigger, version, labels and tags (a tag key that is no label name renamed),
 # __delta__="false" for heap, an ID derived from host, app and file, and the
 # sample counts `conan top --json` and the event give.
-source "$SOURCE_ROOT/tests/integration/lib.sh"
-
-PY=/usr/bin/python3
-[ -x "$PY" ] && "$PY" -c 'import google.protobuf' 2>/dev/null ||
-    skip "Debian's python3-protobuf is not installed (scripts/setup.sh installs it)"
-command -v protoc >/dev/null || skip "protoc (protobuf-compiler) is not installed (scripts/setup.sh installs it)"
+source "$SOURCE_ROOT/tests/agent/lib.sh"
+need_protobuf
 
 # One CPU dump (spike burns a CPU after 3 calm seconds) and one heap dump.
 mkdir -p "$DUMPS"
@@ -32,8 +28,6 @@ done
 
 printf 'the-token\n' > "$WORK/bearer"
 printf 'alice:s3cret\n' > "$WORK/basic"
-receivers=()
-at_exit 'for p in "${receivers[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done'
 
 # run_mode NAME PYROSCOPE_JSON RECEIVER_ARGS... — a copy of the dumps in
 # $WORK/NAME, a receiver of its own, and `conan agent --once` between them.

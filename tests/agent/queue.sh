@@ -4,7 +4,8 @@
 # peak with 10: dumps are read when sent, events by offset), and once the
 # receiver is up every one of them is acknowledged exactly once.
 source "$SOURCE_ROOT/tests/agent/lib.sh"
-heap_dump
+need_protobuf
+heap_dump t
 [ -x /usr/bin/time ] || skip "/usr/bin/time (package time) is not installed (scripts/setup.sh installs it)"
 
 # peak_kib NAME N — the agent's peak RSS (KiB) delivering N dumps, the first

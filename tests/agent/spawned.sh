@@ -5,6 +5,7 @@
 # after the program has already exited with its own status and output, and
 # then exits by itself report.idle_exit_s later.
 source "$SOURCE_ROOT/tests/agent/lib.sh"
+need_protobuf
 
 start_receiver spawned
 mkdir -p "$DUMPS"

@@ -9,16 +9,10 @@
 # secret is one request and one clear log line, not retried; Feishu's
 # rate-limit code, Slack's 429 and a 500 are retried until delivered; a 400
 # is dropped after one request.
-. "$SOURCE_ROOT/tests/integration/lib.sh"
-PY=/usr/bin/python3
+source "$SOURCE_ROOT/tests/agent/lib.sh"
 RECEIVER="$SOURCE_ROOT/tests/agent/webhook_receiver.py"
-[ -x "$PY" ] || skip "$PY (Debian's python3) is not installed"
-
-write_config "$WORK/heap.json" '{ "app": "hookapp", "interval_ms": 100, "dump_dir": "@DUMPS@", "cpu": { "enable": false },
-  "heap": { "min": 0, "abs": 24, "window": 0 }, "report": { "spawn": false } }'
-under_shim "$WORK/heap.json" "$WORKLOADS/heap_leak" 32 "$DUMPS" >/dev/null || fail "heap_leak failed"
-dump=$(dumps_of_kind heap | head -1)
-[ -n "$dump" ] || fail "no heap dump"
+heap_dump hookapp
+dump=$original
 [ "$(dumps_of_kind heap | wc -l)" -eq 1 ] || fail "want one heap dump, got: $(dumps_of_kind heap)"
 
 # start_receiver NAME MODE ARGS... — a receiver on a free port: sets PORT,

@@ -28,7 +28,6 @@ command -v wrk >/dev/null || skip "wrk is not installed; scripts/setup.sh instal
 
 running=()
 trap 'for p in "${running[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
-free_port() { local p; while :; do p=$((20000 + RANDOM % 40000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; }
 write_config "$WORK/c.json" '{ "app": "redis", "interval_ms": 100, "dump_dir": "@DUMPS@",
   "cpu": { "abs": 1000, "window": 0, "hz": 250 }, "heap": { "sample_bytes": 65536 } }'
 
@@ -93,20 +92,7 @@ note "redis: $(wc -l < "$WORK/paths") dumps, processCommand named, top = pprof"
 
 # b. nginx
 port=$(free_port)
-mkdir -p "$WORK/nginx/logs"
-cat > "$WORK/nginx/nginx.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes 1;
-user root;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log;
-events { worker_connections 64; }
-http {
-    access_log off;
-    server { listen 127.0.0.1:$port; location / { return 200 "hello\n"; } }
-}
-CONF
+nginx_conf "$port" 1
 tmpdir="$WORK/tmp"; mkdir -p "$tmpdir"
 TMPDIR="$tmpdir" "$CONAN" run --config "$WORK/c.json" --set app=nginx --set follow_fork=true -- \
     "$nginx" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/logs/error.log" &

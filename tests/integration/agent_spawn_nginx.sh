@@ -15,7 +15,6 @@ command -v curl >/dev/null || skip "curl is not installed; scripts/setup.sh inst
 
 master=""
 at_exit '[ -n "$master" ] && kill "$master" 2>/dev/null; for p in $(agents_of "$DUMPS"); do kill "$p" 2>/dev/null; done'
-free_port() { local p; while :; do p=$((20000 + RANDOM % 40000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; }
 
 cat >"$WORK/agent" <<SH
 #!/bin/sh
@@ -28,20 +27,7 @@ write_config "$WORK/c.json" '{ "app": "nginx", "interval_ms": 100, "dump_dir": "
   "report": { "pyroscope": { "url": "http://127.0.0.1:9" }, "idle_exit_s": 10, "agent": "'"$WORK/agent"'" } }'
 
 port=$(free_port)
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes 2;
-user root;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log;
-events { worker_connections 64; }
-http {
-    access_log off;
-    server { listen 127.0.0.1:$port; location / { return 200 "hello\n"; } }
-}
-CONF
+nginx_conf "$port" 2
 LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$WORK/c.json" "$nginx" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" \
     -e "$WORK/nginx/logs/error.log" 2>"$WORK/nginx.err" &
 master=$!

@@ -19,7 +19,6 @@ id postgres >/dev/null 2>&1 || skip "no postgres user"
 master=""
 at_exit '[ -n "$master" ] && kill -INT "$master" 2>/dev/null && wait_for 10 process_gone "$master"; for p in $(agents_of "$PG/dumps"); do kill "$p" 2>/dev/null; done'
 as_pg() { runuser -u postgres -- "$@"; }
-free_port() { local p; while :; do p=$((20000 + RANDOM % 40000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; }
 
 # The scratch directory is root's (0700): postgres gets a directory of its own in it.
 chmod 711 "$WORK"

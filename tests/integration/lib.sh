@@ -214,6 +214,26 @@ run_beside() {
     grep -v '^libconan: ' "$WORK/shim.err" | cmp -s - "$WORK/plain.err" || fail "the program's stderr changed"
 }
 
+# free_port — a TCP port on 127.0.0.1 nothing listens on now.
+free_port() { local p; while :; do p=$((20000 + RANDOM % 40000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; }
+# nginx_conf PORT WORKERS — $WORK/nginx/nginx.conf: in the foreground, a master
+# and WORKERS workers answering "hello" on 127.0.0.1:PORT, logs in $WORK/nginx/logs.
+nginx_conf() {
+    mkdir -p "$WORK/nginx/logs"
+    cat > "$WORK/nginx/nginx.conf" <<CONF
+daemon off;
+master_process on;
+worker_processes $2;
+user root;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log;
+events { worker_connections 64; }
+http {
+    access_log off;
+    server { listen 127.0.0.1:$1; location / { return 200 "hello\n"; } }
+}
+CONF
+}
 # agents_of DIR — the pids of the `conan agent` processes serving DIR (an
 # argument "agent" and an argument DIR on their command line), one a line.
 agents_of() {
