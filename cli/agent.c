@@ -68,6 +68,7 @@ static const char help[] =
 #define DEFER_AFTER 10       /* a dump failing this many times stops blocking the ones after it */
 #define GIVE_UP_S 86400.0    /* and is dropped after trying this long */
 #define EVENT_MAX (1 << 20)  /* longest events.jsonl line read */
+#define LOG_MAX (4 << 20)    /* a spawned agent's log is emptied at start past this */
 
 enum status { PENDING, SENT, DROPPED };
 
@@ -833,6 +834,16 @@ static int watch_loop(double deadline)
     return status;
 }
 
+/* A spawned agent's stderr is DIR/.conan-agent.log, appended by every agent
+ * the directory ever had: past LOG_MAX it starts again. */
+static void trim_log(void)
+{
+    struct stat st;
+    if (fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > LOG_MAX &&
+        ftruncate(STDERR_FILENO, 0) == 0)
+        say("the log was over %d MiB: emptied", LOG_MAX >> 20);
+}
+
 static const struct conan_config *load_config(const char *path)
 {
     static struct conan_config cfg;
@@ -900,6 +911,7 @@ int cmd_agent(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    if (A.spawned) trim_log();
     gethostname(A.host, sizeof A.host - 1);
     A.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     srand48((long)getpid() ^ (long)now_wall());
