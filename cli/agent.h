@@ -50,8 +50,13 @@ enum agent_result {
 struct agent_outcome {
     enum agent_result result;
     int retry_after_s;       /* the server's Retry-After, 0 = none: the next try waits at least this */
+    bool refused;            /* with AGENT_RETRY: the destination refuses the reporter itself (credentials,
+                                signature, URL: 401, 403, 404, 407, Feishu 19021), so every dump would
+                                fail alike; the reporter pauses AGENT_PAUSE_S and the dumps wait */
     char message[512];       /* for the log: what happened, with the server's own message */
 };
+
+#define AGENT_PAUSE_S 300
 
 /* A reporter: one destination. send() is called from the reporter's own
  * thread, one dump at a time, oldest first; it may block up to its timeout. */
@@ -97,8 +102,9 @@ void *agent_http_handle(void);
  * (connection refused, timeout, TLS failure; error says which). */
 int agent_http(const struct agent_http_request *req, struct agent_http_response *resp);
 /* The common reading of an answer: 2xx sent; no answer, 5xx, 429 and 408 retry;
- * any other status is dropped with the server's message quoted. what names the
- * destination in the message. */
+ * 401, 403, 404 and 407 retry as refused (a credential or URL to fix: the
+ * dumps wait); any other status is dropped with the server's message quoted.
+ * what names the destination in the message. */
 void agent_http_outcome(int rc, const struct agent_http_response *resp, const char *what,
                         struct agent_outcome *out);
 /* A secret from a file: its first line, without the newline. -1 with err

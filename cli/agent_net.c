@@ -128,7 +128,9 @@ void agent_http_outcome(int rc, const struct agent_http_response *resp, const ch
         out->result = AGENT_SENT;
         snprintf(out->message, sizeof out->message, "%s: HTTP %ld", what, resp->status);
     } else {
-        bool again = resp->status >= 500 || resp->status == 429 || resp->status == 408;
+        long st = resp->status;
+        out->refused = st == 401 || st == 403 || st == 404 || st == 407;
+        bool again = st >= 500 || st == 429 || st == 408 || out->refused;
         out->result = again ? AGENT_RETRY : AGENT_DROP;
         snprintf(out->message, sizeof out->message, "%s: HTTP %ld%s%s", what, resp->status, said[0] ? ": " : "",
                  said);
