@@ -104,6 +104,7 @@ struct sender {
     double sent_at[128];     /* ring of recent send times (monotonic), for the rate limits */
     unsigned nsent;
     int busy;                /* an attempt is under way */
+    bool refused;            /* paused: the destination refuses the reporter itself */
 };
 
 static struct {
@@ -180,30 +181,32 @@ static void state_append(struct watched *w, const char *what, int reporter, cons
 
 struct record {
     char what[16];
-    int reporter;
+    int reporter;            /* -1: a reporter this agent does not have (another config's): kept as it is */
+    char id[600];
     char value[NAME_MAX + 1];
 };
 
-/* The state file's lines, for reporters that still exist (others are forgotten). */
-static struct record *state_read(struct watched *w, size_t *count)
+/* The state file's lines, in *count; NULL with *count 0 when there is none.
+ * -1 when it exists but cannot be read. */
+static int state_read(struct watched *w, struct record **out, size_t *count)
 {
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/.conan-agent.state", w->path);
     *count = 0;
+    *out = NULL;
     FILE *f = fopen(path, "re");
-    if (!f) return NULL;
+    if (!f) return errno == ENOENT ? 0 : -1;
     struct record *rec = NULL;
     size_t cap = 0;
     char *line = NULL;
     size_t len = 0;
-    ssize_t got;
-    while ((got = getline(&line, &len, f)) > 0) {
+    while (getline(&line, &len, f) > 0) {
         line[strcspn(line, "\n")] = '\0';
         char *tab1 = strchr(line, '\t'), *tab2 = tab1 ? strrchr(line, '\t') : NULL;
         if (!tab1 || tab2 == tab1) continue;
         *tab1 = *tab2 = '\0';
-        int r = reporter_by_id(tab1 + 1);
-        if (r < 0 || strlen(line) >= sizeof rec->what || strlen(tab2 + 1) > NAME_MAX) continue;
+        if (strlen(line) >= sizeof rec->what || strlen(tab1 + 1) >= sizeof rec->id || strlen(tab2 + 1) > NAME_MAX)
+            continue;
         if (*count == cap) {
             cap = cap ? 2 * cap : 256;
             struct record *more = realloc(rec, cap * sizeof *rec);
@@ -212,12 +215,15 @@ static struct record *state_read(struct watched *w, size_t *count)
         }
         struct record *x = &rec[(*count)++];
         snprintf(x->what, sizeof x->what, "%s", line);
-        x->reporter = r;
+        snprintf(x->id, sizeof x->id, "%s", tab1 + 1);
+        x->reporter = reporter_by_id(x->id);
         snprintf(x->value, sizeof x->value, "%s", tab2 + 1);
     }
+    bool failed = ferror(f);
     free(line);
     fclose(f);
-    return rec;
+    *out = rec;
+    return failed ? -1 : 0;
 }
 
 static bool exists_in(int dirfd, const char *name)
@@ -226,36 +232,45 @@ static bool exists_in(int dirfd, const char *name)
     return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-/* Loads what was delivered and rewrites the file with only what still
- * matters (dumps still present, reporters still configured): it stays small. */
+/* Loads when each reporter started here and rewrites the file with what still
+ * matters: it stays small. Deliveries of dumps that are gone are forgotten;
+ * the lines of reporters this agent does not have (another program's config
+ * sharing the directory) are kept as they are. A state file that exists but
+ * cannot be read stops the agent: starting afresh would send everything
+ * again. */
 static int state_open(struct watched *w)
 {
     size_t n;
-    struct record *rec = state_read(w, &n);
-    int dirfd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct record *rec;
     char path[PATH_MAX + 32], temp[PATH_MAX + 48];
     snprintf(path, sizeof path, "%s/.conan-agent.state", w->path);
     snprintf(temp, sizeof temp, "%s/.conan-agent.state.new", w->path);
+    if (state_read(w, &rec, &n) != 0) {
+        say("%s: cannot read: %s (not starting: every dump would be sent again)", path, strerror(errno));
+        free(rec);
+        return -1;
+    }
+    int dirfd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     FILE *out = fopen(temp, "we");
     double wall = now_wall();
     for (int r = 0; r < A.nsenders; r++) w->since[r] = 0;
     for (size_t i = 0; i < n; i++) {
         struct record *x = &rec[i];
         if (strcmp(x->what, "since") == 0) {
-            w->since[x->reporter] = strtod(x->value, NULL);
-        } else if (dirfd >= 0 && exists_in(dirfd, x->value)) {
-            continue; /* applied to the queue once it is scanned: kept below */
-        } else {
+            if (x->reporter >= 0) {
+                w->since[x->reporter] = strtod(x->value, NULL);
+                x->what[0] = '\0'; /* written again below */
+            }
+        } else if (dirfd < 0 || !exists_in(dirfd, x->value)) {
             x->what[0] = '\0'; /* a dump that is gone: forgotten */
         }
     }
     for (int r = 0; r < A.nsenders; r++) {
-        if (w->since[r] == 0) w->since[r] = A.backfill ? 1 : wall;
+        if (w->since[r] == 0 || A.backfill) w->since[r] = A.backfill ? 1 : wall;
         if (out) fprintf(out, "since\t%s\t%.3f\n", A.sender[r].r->id, w->since[r]);
     }
     for (size_t i = 0; out && i < n; i++)
-        if (rec[i].what[0] && strcmp(rec[i].what, "since") != 0)
-            fprintf(out, "%s\t%s\t%s\n", rec[i].what, A.sender[rec[i].reporter].r->id, rec[i].value);
+        if (rec[i].what[0]) fprintf(out, "%s\t%s\t%s\n", rec[i].what, rec[i].id, rec[i].value);
     bool written = out && fflush(out) == 0 && fdatasync(fileno(out)) == 0;
     if (out) fclose(out);
     if (!written || rename(temp, path) != 0) {
@@ -284,9 +299,10 @@ static struct entry *find_entry(int dir, const char *file)
 static void apply_records(int dir)
 {
     size_t n;
-    struct record *rec = state_read(&A.dir[dir], &n);
+    struct record *rec;
+    state_read(&A.dir[dir], &rec, &n); /* what was read, even after an error */
     for (size_t i = 0; i < n; i++) {
-        struct entry *e = find_entry(dir, rec[i].value);
+        struct entry *e = rec[i].reporter >= 0 ? find_entry(dir, rec[i].value) : NULL;
         if (!e) continue;
         if (strcmp(rec[i].what, "sent") == 0) e->status[rec[i].reporter] = SENT;
         else if (strcmp(rec[i].what, "dropped") == 0) e->status[rec[i].reporter] = DROPPED;
@@ -403,6 +419,15 @@ static void read_events(int d)
         const char *file = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "file"));
         const char *base = file ? strrchr(file, '/') : NULL;
         struct entry *e = base ? find_entry(d, base + 1) : NULL;
+        char here[PATH_MAX + NAME_MAX + 2];
+        struct stat st;
+        if (!e && base && snprintf(here, sizeof here, "%s%s", w->path, base) < (int)sizeof here &&
+            stat(here, &st) == 0) {
+            /* Renamed into place after this round's scan, its line appended
+             * before this read: queue it now, or the line is passed by. */
+            scan_dir(d);
+            e = find_entry(d, base + 1);
+        }
         if (e) {
             e->event_off = pos;
             e->event_len = (int)(len - 1);
@@ -529,6 +554,12 @@ static void attempt(int r, const struct entry *e, struct agent_outcome *out)
     snprintf(path, sizeof path, "%s/%s", w->path, e->file);
     char *text = e->event_len > 0 ? read_event(w, e->event_off, e->event_len) : NULL;
     cJSON *ev = text ? cJSON_Parse(text) : NULL;
+    const char *named = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "file"));
+    const char *named_base = named ? strrchr(named, '/') : NULL;
+    if (ev && (!named_base || strcmp(named_base + 1, e->file) != 0)) { /* events.jsonl was replaced meanwhile */
+        cJSON_Delete(ev);
+        ev = NULL;
+    }
     if (!ev) {
         free(text);
         text = synthesized_event(e, path);
@@ -567,6 +598,10 @@ static void settle(int r, const char *file, int dir, const struct agent_outcome 
     struct entry *e = find_entry(dir, file);
     s->sent_at[s->nsent++ % (sizeof s->sent_at / sizeof s->sent_at[0])] = mono;
     if (!e) return;
+    if (out->result != AGENT_RETRY || !out->refused) {
+        if (s->refused) say("%s: accepted again", s->r->name);
+        s->refused = false;
+    }
     if (out->result == AGENT_SENT) {
         e->status[r] = SENT;
         s->backoff_s = 0;
@@ -580,6 +615,15 @@ static void settle(int r, const char *file, int dir, const struct agent_outcome 
         A.dropped++;
         say("%s: %s not delivered, not retried: %s", s->r->name, file, out->message);
         state_append(&A.dir[dir], "dropped", r, file);
+        return;
+    }
+    if (out->refused) {
+        /* Not this dump's fault: it keeps its place, the reporter waits. */
+        if (!s->refused)
+            say("%s: %s; paused, retrying every %d s (the dumps wait, none is dropped)", s->r->name, out->message,
+                AGENT_PAUSE_S);
+        s->refused = true;
+        s->ready_at = mono + AGENT_PAUSE_S;
         return;
     }
     if (e->first_try[r] == 0) e->first_try[r] = mono;
@@ -715,12 +759,20 @@ static int add_dir(const char *path)
     return EXIT_OK;
 }
 
-/* Whether anything is left to send (ready or soon ready). */
+/* Whether anything is left to send (ready or soon ready); with --once, not
+ * counting reporters paused because their destination refuses them. */
 static bool pending(void)
 {
     for (size_t i = 0; i < A.n; i++)
         for (int r = 0; r < A.nsenders; r++)
-            if (A.e[i].status[r] == PENDING && !A.e[i].gone) return true;
+            if (A.e[i].status[r] == PENDING && !A.e[i].gone && !(A.once && A.sender[r].refused)) return true;
+    return false;
+}
+
+static bool any_refused(void)
+{
+    for (int r = 0; r < A.nsenders; r++)
+        if (A.sender[r].refused) return true;
     return false;
 }
 
@@ -803,7 +855,7 @@ static int watch_loop(double deadline)
             pthread_mutex_unlock(&A.lock);
             last_scan = mono;
             if (A.once && !left) {
-                if (A.dropped) status = EXIT_FAIL; /* said above, one line each */
+                if (A.dropped || any_refused()) status = EXIT_FAIL; /* said above, one line each */
                 break;
             }
         }
@@ -922,14 +974,14 @@ int cmd_agent(int argc, char **argv)
         if (rc < 0) return EXIT_FAIL;
         locked += rc == 0;
     }
-    if (locked < A.ndirs) return A.spawned || locked == 0 ? EXIT_OK : EXIT_FAIL;
+    if (locked < A.ndirs) return A.spawned ? EXIT_OK : EXIT_FAIL; /* said in take_lock */
     int status = build_reporters(cfg);
     if (status != EXIT_OK) return status;
     for (int d = 0; d < A.ndirs; d++)
         if (state_open(&A.dir[d]) != 0) return EXIT_FAIL;
 
     struct agent_endpoint *endpoint = NULL;
-    if (cfg->report.listen[0]) {
+    if (cfg->report.listen[0] && !A.once) {
         char err[1024];
         const char *paths[MAX_DIRS];
         for (int d = 0; d < A.ndirs; d++) paths[d] = A.dir[d].path;

@@ -107,6 +107,9 @@ int agent_http(const struct agent_http_request *req, struct agent_http_response 
  * what names the destination in the message. */
 void agent_http_outcome(int rc, const struct agent_http_response *resp, const char *what,
                         struct agent_outcome *out);
+/* in on one line of at most 200 characters in out (control characters become
+ * spaces): a server's answer, quoted in a log line. */
+void agent_one_line(const char *in, char *out, size_t len);
 /* A secret from a file: its first line, without the newline. -1 with err
  * ("<path>: <why>") when it cannot be read or is empty. */
 int agent_read_secret(const char *path, char *buf, size_t len, char *err, size_t errlen);

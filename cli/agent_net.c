@@ -106,8 +106,7 @@ int agent_http(const struct agent_http_request *req, struct agent_http_response 
     return 0;
 }
 
-/* The server's message, on one line and short: bodies are often JSON or HTML. */
-static void one_line(const char *in, char *out, size_t len)
+void agent_one_line(const char *in, char *out, size_t len)
 {
     size_t j = 0;
     for (size_t i = 0; in[i] && j + 1 < len && j < 200; i++)
@@ -119,7 +118,7 @@ void agent_http_outcome(int rc, const struct agent_http_response *resp, const ch
                         struct agent_outcome *out)
 {
     char said[256];
-    one_line(resp->body, said, sizeof said);
+    agent_one_line(resp->body, said, sizeof said);
     out->retry_after_s = resp->retry_after_s;
     if (rc != 0) {
         out->result = AGENT_RETRY;
@@ -145,7 +144,12 @@ int agent_read_secret(const char *path, char *buf, size_t len, char *err, size_t
         return -1;
     }
     bool got = fgets(buf, (int)len, f) != NULL;
+    bool whole = got && (strchr(buf, '\n') || feof(f) || fgetc(f) == EOF);
     fclose(f);
+    if (got && !whole) {
+        snprintf(err, errlen, "%s: its first line is longer than %zu bytes", path, len - 2);
+        return -1;
+    }
     if (!got) buf[0] = '\0';
     buf[strcspn(buf, "\r\n")] = '\0';
     if (!buf[0]) {

@@ -426,6 +426,20 @@ static int apply_names(struct parse *ps, const struct config_key *k, const char 
     return 0;
 }
 
+/* What is wrong with an http(s) URL as a reporter's address, or NULL. */
+static const char *url_problem(const char *url)
+{
+    const char *rest = strncmp(url, "http://", 7) == 0 ? url + 7 : strncmp(url, "https://", 8) == 0 ? url + 8 : NULL;
+    if (!rest) return "must be an http:// or https:// URL";
+    for (const char *c = url; *c; c++)
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f) return "must not contain spaces or control characters";
+    size_t authority = strcspn(rest, "/?#");
+    if (memchr(rest, '@', authority))
+        return "must not carry user:password@ (credentials belong in a file: report.pyroscope.basic_auth_file)";
+    if (authority == 0) return "has no host";
+    return NULL;
+}
+
 /* One report.webhooks entry at path: {url, format, secret_file}. */
 static int apply_webhook(struct parse *ps, const char *path, const cJSON *obj, struct conan_webhook *hook)
 {
@@ -440,8 +454,8 @@ static int apply_webhook(struct parse *ps, const char *path, const cJSON *obj, s
         if (!cJSON_IsString(item)) return fail(ps, ipath, "must be a string, got %s", json_type_name(item));
         const char *v = item->valuestring;
         if (strcmp(item->string, "url") == 0) {
-            if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
-                return fail(ps, ipath, "must be an http:// or https:// URL, got \"%.64s\"", v);
+            const char *why = url_problem(v);
+            if (why) return fail(ps, ipath, "%s", why); /* a webhook's URL is its secret: not quoted */
             if (strlen(v) >= sizeof hook->url)
                 return fail(ps, ipath, "too long (at most %zu characters)", sizeof hook->url - 1);
             snprintf(hook->url, sizeof hook->url, "%s", v);
@@ -451,6 +465,8 @@ static int apply_webhook(struct parse *ps, const char *path, const cJSON *obj, s
             if (f == 3) return fail(ps, ipath, "must be one of feishu|slack|json, got \"%.64s\"", v);
             hook->format = (enum conan_webhook_format)f;
         } else if (strcmp(item->string, "secret_file") == 0) {
+            for (const char *c = v; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f) return fail(ps, ipath, "must not contain control characters");
             if (v[0] != '/') return fail(ps, ipath, "must be an absolute path, got \"%.64s\"", v);
             if (strlen(v) >= sizeof hook->secret_file)
                 return fail(ps, ipath, "too long (at most %zu characters)", sizeof hook->secret_file - 1);
@@ -534,8 +550,12 @@ static int apply_string(struct parse *ps, const struct config_key *k, const cJSO
     bool optional = k->def_text && k->def_text[0] == '\0';
     if (k->type == KEY_PATH && s[0] != '/' && !(optional && s[0] == '\0')) return fail(ps, k->path, "must be an absolute path, got \"%s\"", s);
     if (k->offset == AT(app) && s[0] == '\0') return fail(ps, k->path, "must not be empty");
-    if (k->type == KEY_URL && s[0] && strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
-        return fail(ps, k->path, "must be an http:// or https:// URL, got \"%s\"", s);
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) return fail(ps, k->path, "must not contain control characters");
+    if (k->type == KEY_URL && s[0]) {
+        const char *why = url_problem(s);
+        if (why) return fail(ps, k->path, "%s, got \"%s\"", why, s);
+    }
     if (k->offset == AT(report.listen) && s[0] && !conan_listen_address_valid(s))
         return fail(ps, k->path, "must be host:port (e.g. 127.0.0.1:6060 or [::1]:6060), got \"%s\"", s);
     snprintf(field(ps->cfg, k), k->size, "%s", s);
@@ -586,6 +606,23 @@ static int apply_object(struct parse *ps, const char *prefix, const cJSON *obj)
     return 0;
 }
 
+/* Whether host:port names this machine's loopback. */
+static bool loopback(const char *listen)
+{
+    return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "[::1]:", 6) == 0 ||
+           strncmp(listen, "localhost:", 10) == 0;
+}
+
+/* What the report keys mean only together. */
+static int check_report(struct parse *ps)
+{
+    const struct conan_report_config *r = &ps->cfg->report;
+    if (r->listen[0] && !loopback(r->listen) && !r->token_file[0])
+        return fail(ps, "report.listen", "%s is not a loopback address: set report.token_file (a bearer token "
+                                         "every request must carry)", r->listen);
+    return 0;
+}
+
 /* 1-based line and column of offset in text, for "malformed JSON" messages. */
 static void line_column(const char *text, size_t offset, int *line, int *column)
 {
@@ -629,6 +666,7 @@ int conan_config_parse(const char *json, size_t len, const char *label,
     else
         rc = apply_object(&ps, NULL, root);
     cJSON_Delete(root);
+    if (rc == 0) rc = check_report(&ps);
     if (rc == 0) snprintf(cfg->source, sizeof cfg->source, "%s", label);
     return rc;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # faults.sh — conan agent against a Pyroscope receiver that misbehaves
 # (tests/agent/pyroscope_receiver.py's fault flags): down at first, then up;
-# answering 500, 429 (Retry-After) and 400; stalling an upload longer than
+# answering 500, 429 (Retry-After), 400 and 401; stalling an upload longer than
 # the timeout; the agent killed with SIGKILL mid-upload and restarted. Every
 # dump must arrive, and each profile ID must be acknowledged (answered 200)
 # exactly once; a 400 is logged with the server's message and not retried.
@@ -50,6 +50,20 @@ grep -q "not delivered, not retried: .*HTTP 400.*fault injected" "$WORK/s400.age
     fail "400: a second run tried again: $(cat "$WORK/s400.again.err")"
 [ "$(grep -c . "$WORK/s400.requests")" = 1 ] || fail "400: a restarted agent sent the refused dump again"
 note "400: one request, logged with the server's message, not retried after a restart"
+
+# 3b. 401 (a credential to fix): the reporter pauses and the dump waits, never
+#     dropped; --once says so and exits 1; the next run delivers it.
+make_dir s401 1
+start_receiver s401 --fail-first 1 --fail-status 401
+config s401 "$WORK/s401" "$port"
+"$CONAN" agent --once --timeout 20 --config "$WORK/s401.json" 2>"$WORK/s401.agent.err" &&
+    fail "401: conan agent --once exited 0 although nothing was delivered"
+grep -q "HTTP 401.*paused" "$WORK/s401.agent.err" || fail "401: the pause was not logged: $(cat "$WORK/s401.agent.err")"
+! grep -q "^dropped" "$WORK/s401/.conan-agent.state" || fail "401: the dump was dropped"
+"$CONAN" agent --once --timeout 20 --config "$WORK/s401.json" 2>"$WORK/s401.again.err" ||
+    fail "401: the next run did not deliver: $(cat "$WORK/s401.again.err")"
+check s401 1
+note "401: paused, the dump kept, delivered by the next run"
 
 # 4. A stall longer than report.pyroscope.timeout_s: the upload times out, is retried, arrives once.
 make_dir stall 2

@@ -154,6 +154,16 @@ static void test_bad_configs(void)
         { "{ \"threads\": { \"wait_ms\": 0 } }", "conf.json: threads.wait_ms: 0 is out of range [1, 5000]" },
         { "{ \"report\": { \"pyroscope\": { \"url\": \"pyroscope:4040\" } } }",
           "conf.json: report.pyroscope.url: must be an http:// or https:// URL, got \"pyroscope:4040\"" },
+        { "{ \"report\": { \"pyroscope\": { \"url\": \"https://u:p@p:4040/\" } } }",
+          "conf.json: report.pyroscope.url: must not carry user:password@ (credentials belong in a file: "
+          "report.pyroscope.basic_auth_file), got \"https://u:p@p:4040/\"" },
+        { "{ \"report\": { \"pyroscope\": { \"tenant\": \"a\\r\\nX-Evil: 1\" } } }",
+          "conf.json: report.pyroscope.tenant: must not contain control characters" },
+        { "{ \"report\": { \"listen\": \"0.0.0.0:6060\" } }",
+          "conf.json: report.listen: 0.0.0.0:6060 is not a loopback address: set report.token_file (a bearer token "
+          "every request must carry)" },
+        { "{ \"report\": { \"webhooks\": [ { \"url\": \"https://hooks slack\" } ] } }",
+          "conf.json: report.webhooks[0].url: must not contain spaces or control characters" },
         { "{ \"report\": { \"listen\": \"6060\" } }",
           "conf.json: report.listen: must be host:port (e.g. 127.0.0.1:6060 or [::1]:6060), got \"6060\"" },
         { "{ \"report\": { \"listen\": \"localhost:70000\" } }",
