@@ -5,7 +5,8 @@
  * to the agent's log, a line at a time with a prefix, bounded. Exit status 0
  * means delivered; any other status, a signal or report.exec.timeout_s
  * passing (its whole process group is then killed) means try again later.
- * The program is always waited for: no zombies. A program that does not
+ * The program gets descriptors 0, 1 and 2 only (none of the agent's
+ * sockets). It is always waited for: no zombies. A program that does not
  * read its stdin costs a failed write, never a SIGPIPE in the agent. */
 #include "agent.h"
 #include "event_text.h"
@@ -33,6 +34,8 @@ extern char **environ;
 /* How often the program's exit is looked for while its output stays open
  * (a background child of it may hold the pipe after it exits). */
 #define EXEC_POLL_MS 50
+/* Reads of its output (4 KiB each) between two looks at the clock. */
+#define EXEC_READS_PER_TURN 16
 
 struct exec_reporter {
     char command[CONAN_FILE_MAX];
@@ -117,6 +120,8 @@ static int start(const char *command, char **env, struct run *run, char *why, si
     posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&fa, out[1], STDERR_FILENO);
+    /* Nothing else: the other reporters' libcurl sockets are not close-on-exec. */
+    int rc = posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
     sigset_t none, all;
     sigemptyset(&none);
     sigfillset(&all);
@@ -125,7 +130,7 @@ static int start(const char *command, char **env, struct run *run, char *why, si
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char *argv[] = { (char *)command, NULL };
-    int rc = posix_spawn(&run->pid, command, &fa, &attr, argv, env);
+    if (rc == 0) rc = posix_spawn(&run->pid, command, &fa, &attr, argv, env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) {
@@ -183,11 +188,13 @@ static void end_line(struct run *run, const char *name)
     run->linelen = 0;
 }
 
-/* What the program wrote, a line at a time into the log; -1 at end of file. */
+/* What the program wrote, a line at a time into the log, at most
+ * EXEC_READS_PER_TURN reads (a program writing without a pause cannot keep
+ * its timeout from being looked at); -1 at end of file. */
 static int drain(struct run *run, const char *name)
 {
     char buf[4096];
-    for (;;) {
+    for (int reads = 0; reads < EXEC_READS_PER_TURN; reads++) {
         ssize_t n = read(run->out, buf, sizeof buf);
         if (n == 0) return -1;
         if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
@@ -197,6 +204,7 @@ static int drain(struct run *run, const char *name)
             else if (run->linelen < EXEC_LINE_MAX) run->line[run->linelen++] = c < 0x20 ? ' ' : (char)c;
         }
     }
+    return 0;
 }
 
 /* ---- one run ---- */

@@ -5,8 +5,9 @@
 # not run again. A non-zero exit is retried, logged with its status and its
 # last line of output; a program that hangs is killed with its whole process
 # group after report.exec.timeout_s and retried; one that never reads stdin
-# is fine; a command that cannot run stops the agent at start; the agent
-# leaves no zombie behind.
+# is fine; one that writes without a pause is still killed at its timeout; it
+# has no descriptor but 0, 1 and 2 (none of the agent's sockets); a command
+# that cannot run stops the agent at start; the agent leaves no zombie behind.
 source "$SOURCE_ROOT/tests/agent/lib.sh"
 heap_dump execapp
 dump=$original
@@ -80,6 +81,58 @@ echo run >> $WORK/deaf.runs"
 agent_config deaf "$WORK/deaf" 10
 "$CONAN" agent --once --timeout 20 --config "$WORK/deaf.json" 2> "$WORK/deaf.err" || fail "agent failed: $(cat "$WORK/deaf.err")"
 [ "$(runs deaf)" -eq 1 ] || fail "the program that ignores stdin ran $(runs deaf) times, want 1"
+
+# Only stdin, stdout and stderr: the program inherits none of the agent's
+# other descriptors, above all no keep-alive socket of another reporter's
+# libcurl (a json webhook to a local receiver, delivered before the program
+# is started for the run that lists its descriptors: it fails until a run of
+# it has seen the webhook's message arrived, so the next one started after).
+"$PY" "$SOURCE_ROOT/tests/agent/webhook_receiver.py" --mode json --port-file "$WORK/hook.port" \
+    --log "$WORK/hook.log" --violations "$WORK/hook.violations" 2>"$WORK/hook.err" &
+hook=$!
+at_exit "kill $hook 2>/dev/null; wait $hook 2>/dev/null"
+wait_for 10 test -s "$WORK/hook.port" || fail "the webhook receiver did not start: $(cat "$WORK/hook.err")"
+cat > "$WORK/fds" <<PROG
+#!$PY
+import os, sys
+if not os.path.exists("$WORK/hook.log"):
+    sys.exit("the webhook has not delivered yet")
+if not os.path.exists("$WORK/fds.seen"):
+    open("$WORK/fds.seen", "w").close()
+    sys.exit("the webhook has delivered: the next run lists its descriptors")
+listed = [int(fd) for fd in os.listdir("/proc/self/fd")]
+def is_open(fd):
+    try:
+        return os.readlink("/proc/self/fd/%d" % fd)
+    except OSError:
+        return None  # the listing's own descriptor, closed by now
+opened = {fd: is_open(fd) for fd in listed if is_open(fd) is not None}
+with open("$WORK/fds.out", "w") as f:
+    f.write(" ".join("%d:%s" % kv for kv in sorted(opened.items())) + "\n")
+PROG
+chmod +x "$WORK/fds"
+cat > "$WORK/fds.json" <<J
+{ "app": "execapp", "dump_dir": "$DUMPS", "report": { "spawn": false,
+  "webhooks": [ { "url": "http://127.0.0.1:$(cat "$WORK/hook.port")/hook", "format": "json" } ],
+  "exec": { "command": "$WORK/fds", "timeout_s": 10 } } }
+J
+"$CONAN" agent --once --timeout 20 --config "$WORK/fds.json" 2> "$WORK/fds.err" || fail "agent failed: $(cat "$WORK/fds.err")"
+[ -s "$WORK/fds.out" ] || fail "the program did not list its descriptors: $(cat "$WORK/fds.err")"
+fds=$(tr ' ' '\n' < "$WORK/fds.out" | cut -d: -f1 | tr '\n' ' ')
+[ "$fds" = "0 1 2 " ] || fail "the program has descriptors beyond 0, 1 and 2: $(cat "$WORK/fds.out")"
+
+# Writes without a pause the first time: its output is read in bounded turns,
+# so the timeout still kills it; at most EXEC_LINES_MAX (20) lines are logged.
+program chatty "echo run >> $WORK/chatty.runs
+if [ \$(wc -l < $WORK/chatty.runs) -eq 1 ]; then exec yes 'chatty output'; fi"
+agent_config chatty "$WORK/chatty" 2
+"$CONAN" agent --once --timeout 20 --config "$WORK/chatty.json" 2> "$WORK/chatty.err" ||
+    fail "agent failed: $(tail -5 "$WORK/chatty.err")"
+[ "$(runs chatty)" -eq 2 ] || fail "the chatty program ran $(runs chatty) times, want 2"
+grep -q 'did not finish within report.exec.timeout_s (2 s): killed' "$WORK/chatty.err" ||
+    fail "the nonstop writer was not killed at its timeout: $(tail -5 "$WORK/chatty.err")"
+[ "$(grep -c 'exec: chatty output' "$WORK/chatty.err")" -eq 20 ] ||
+    fail "$(grep -c 'exec: chatty output' "$WORK/chatty.err") lines of its output logged, want 20"
 
 # A command that cannot run is refused at start, naming the key.
 agent_config missing "$WORK/no-such-program" 10
