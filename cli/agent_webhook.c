@@ -21,8 +21,16 @@
 /* Feishu's documented limits for one custom bot. */
 #define FEISHU_PER_SECOND 5
 #define FEISHU_PER_MINUTE 100
-/* Feishu's code for "sign match fail or timestamp is not within one hour". */
+/* Feishu's codes for a bot that refuses every message alike, whatever it
+ * says (the dumps wait for the config to be fixed): "param invalid: incoming
+ * webhook access token invalid" (no such bot: the url), "sign match fail or
+ * timestamp is not within one hour from current time" (the secret, the
+ * clock), "Ip Not Allowed" (the bot's IP allowlist). Its other codes (a body
+ * it cannot parse, a message without the bot's keywords) are about one
+ * message: dropped. */
+#define FEISHU_TOKEN_INVALID 19001
 #define FEISHU_SIGN_MISMATCH 19021
+#define FEISHU_IP_NOT_ALLOWED 19022
 /* Feishu's code for "frequency limited" (it sends no Retry-After: the
  * agent's backoff spaces the retries). */
 #define FEISHU_RATE_LIMITED 11232
@@ -185,10 +193,33 @@ static bool rate_limited(int code, const char *msg)
     return code == FEISHU_RATE_LIMITED || (msg && (strstr(msg, "frequency") || strstr(msg, "too many")));
 }
 
+/* For a code that refuses the bot itself: what Feishu refused and what in
+ * the config to fix; false for another code. */
+static bool refused_because(int code, int index, const char **what, char *fix, size_t len)
+{
+    if (code == FEISHU_TOKEN_INVALID) {
+        *what = "Feishu knows no such bot";
+        snprintf(fix, len, "report.webhooks[%d].url must be the bot's webhook address", index);
+    } else if (code == FEISHU_SIGN_MISMATCH) {
+        *what = "Feishu refused the signature";
+        snprintf(fix, len,
+                 "report.webhooks[%d].secret_file must hold the bot's secret and this host's clock must be within "
+                 "an hour of Feishu's",
+                 index);
+    } else if (code == FEISHU_IP_NOT_ALLOWED) {
+        *what = "Feishu refused this host's address";
+        snprintf(fix, len, "the bot's IP allowlist (its security settings) must include it");
+    } else {
+        return false;
+    }
+    return true;
+}
+
 /* Feishu answers HTTP 200 either way: {"code":0,...} when the message was
  * posted, a non-zero code (and "msg") when it was refused. Older bots answer
  * {"StatusCode":0,"StatusMessage":"success"}. */
-static void feishu_answer(const struct webhook *w, const struct agent_http_response *resp, struct agent_outcome *out)
+void agent_feishu_answer(int index, const char *what, const struct agent_http_response *resp,
+                         struct agent_outcome *out)
 {
     cJSON *a = cJSON_Parse(resp->body);
     const cJSON *code = cJSON_GetObjectItem(a, "code");
@@ -197,28 +228,32 @@ static void feishu_answer(const struct webhook *w, const struct agent_http_respo
         code = cJSON_GetObjectItem(a, "StatusCode");
         msg = cJSON_GetStringValue(cJSON_GetObjectItem(a, "StatusMessage"));
     }
+    char said[256], fix[256];
+    const char *refusal = NULL;
+    agent_one_line(cJSON_IsNumber(code) ? (msg ? msg : "") : resp->body, said, sizeof said);
+    int c = cJSON_IsNumber(code) ? code->valueint : 0;
+    out->refused = false;
     if (!cJSON_IsNumber(code)) {
         out->result = AGENT_DROP;
         snprintf(out->message, sizeof out->message,
-                 "%.192s: HTTP %ld but not Feishu's answer (no \"code\"; is the url a Feishu bot's?): %.160s", w->what,
-                 resp->status, resp->body);
-    } else if (code->valueint == 0) {
+                 "%.192s: HTTP %ld but not Feishu's answer (no \"code\"; is the url a Feishu bot's?): %.160s", what,
+                 resp->status, said);
+    } else if (c == 0) {
         out->result = AGENT_SENT;
-        snprintf(out->message, sizeof out->message, "%s: posted", w->what);
-    } else if (code->valueint == FEISHU_SIGN_MISMATCH) {
-        out->result = AGENT_DROP;
-        snprintf(out->message, sizeof out->message,
-                 "%s: Feishu refused the signature (code %d: %.120s): report.webhooks[%d].secret_file must hold the "
-                 "bot's secret and this host's clock must be within an hour of Feishu's",
-                 w->what, code->valueint, msg ? msg : "", w->index);
-    } else if (rate_limited(code->valueint, msg)) {
+        snprintf(out->message, sizeof out->message, "%.192s: posted", what);
+    } else if (refused_because(c, index, &refusal, fix, sizeof fix)) {
         out->result = AGENT_RETRY;
-        snprintf(out->message, sizeof out->message, "%s: Feishu is rate limiting (code %d: %.160s)", w->what,
-                 code->valueint, msg ? msg : "");
+        out->refused = true;
+        snprintf(out->message, sizeof out->message, "%.150s: %.40s (code %d: %.100s): %.160s", what, refusal, c, said,
+                 fix);
+    } else if (rate_limited(c, msg)) {
+        out->result = AGENT_RETRY;
+        snprintf(out->message, sizeof out->message, "%.192s: Feishu is rate limiting (code %d: %.160s)", what, c,
+                 said);
     } else {
         out->result = AGENT_DROP;
-        snprintf(out->message, sizeof out->message, "%s: Feishu refused the message (code %d: %.160s)", w->what,
-                 code->valueint, msg ? msg : "");
+        snprintf(out->message, sizeof out->message, "%.192s: Feishu refused the message (code %d: %.160s)", what, c,
+                 said);
     }
     cJSON_Delete(a);
 }
@@ -242,7 +277,8 @@ static void webhook_send(struct agent_reporter *r, const struct agent_dump *d, s
     int rc = agent_http(&req, &resp);
     free(body);
     agent_http_outcome(rc, &resp, w->what, out);
-    if (w->format == CONAN_WEBHOOK_FEISHU && out->result == AGENT_SENT) feishu_answer(w, &resp, out);
+    if (w->format == CONAN_WEBHOOK_FEISHU && out->result == AGENT_SENT)
+        agent_feishu_answer(w->index, w->what, &resp, out);
 }
 
 static void webhook_destroy(struct agent_reporter *r)

@@ -1,5 +1,6 @@
 /* agent_webhook.h — what agent_webhook.c builds, for its unit test
- * (tests/unit/test_webhook.c): the body one send() posts and Feishu's sign. */
+ * (tests/unit/test_webhook.c): the body one send() posts, Feishu's sign and
+ * the reading of Feishu's answer. */
 #ifndef CONAN_CLI_AGENT_WEBHOOK_H
 #define CONAN_CLI_AGENT_WEBHOOK_H
 
@@ -21,5 +22,13 @@ void agent_webhook_text(const struct agent_dump *d, char *out, size_t len);
  * Feishu: signed with secret at Unix time now when secret is not "". */
 char *agent_webhook_body(enum conan_webhook_format format, const struct agent_dump *d, const char *secret,
                          long long now);
+
+/* Feishu's answer to a post (HTTP 200 either way): sent for code 0; retried
+ * for its rate limit; retried as refused (the reporter pauses, the dumps
+ * wait) for a code that says the bot's url, secret or IP allowlist is wrong;
+ * dropped for any other code. index is the webhook's in report.webhooks,
+ * what names it in the message (which is one line whatever Feishu says). */
+void agent_feishu_answer(int index, const char *what, const struct agent_http_response *resp,
+                         struct agent_outcome *out);
 
 #endif

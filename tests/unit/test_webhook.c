@@ -2,12 +2,15 @@
  * event text they share with conan ls (cli/event_text.c): Feishu's sign
  * against a vector computed independently (Python's hmac in
  * tests/agent/webhook_receiver.py --sign, and `openssl dgst -hmac`), the
- * bodies' shapes, and texts too long for Feishu's 20 KB or Slack's 40,000
- * characters cut on a character boundary while the JSON stays whole. */
+ * bodies' shapes, texts too long for Feishu's 20 KB or Slack's 40,000
+ * characters cut on a character boundary while the JSON stays whole, and the
+ * reading of Feishu's answers (which codes pause the reporter, one-line
+ * messages whatever Feishu says). */
 #include "agent_webhook.h"
 #include "event_text.h"
 #include "check.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,6 +153,57 @@ static void test_json_body(const cJSON *ev)
     free(body);
 }
 
+static bool one_line(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20) return false;
+    return true;
+}
+
+/* Feishu's answer body to a post, read for webhook[2]: the result, whether
+ * the bot itself is refused, and words the one-line message must hold. */
+static void check_answer(const char *body, enum agent_result result, bool refused, const char *want1,
+                         const char *want2)
+{
+    struct agent_http_response resp = { .status = 200 };
+    snprintf(resp.body, sizeof resp.body, "%s", body);
+    struct agent_outcome out;
+    memset(&out, 0, sizeof out);
+    agent_feishu_answer(2, "webhook[2] feishu https://open.feishu.cn", &resp, &out);
+    CHECK_INT(out.result, result);
+    CHECK_INT(out.refused, refused);
+    CHECK(strncmp(out.message, "webhook[2] feishu https://open.feishu.cn: ", 41) == 0);
+    CHECK(one_line(out.message));
+    if (!strstr(out.message, want1) || (want2 && !strstr(out.message, want2)))
+        fprintf(stderr, "message: %s\nwant: %s%s%s\n", out.message, want1, want2 ? " and " : "", want2 ? want2 : "");
+    CHECK(strstr(out.message, want1) != NULL);
+    CHECK(!want2 || strstr(out.message, want2) != NULL);
+}
+
+/* Codes that say the bot, its secret or its IP allowlist is wrong pause the
+ * reporter (retried as refused, naming what to fix); the rate limit is
+ * retried; a code about one message is dropped; whatever Feishu says, the
+ * message is one line. */
+static void test_feishu_answer(void)
+{
+    check_answer("{\"code\":0,\"data\":{},\"msg\":\"success\"}", AGENT_SENT, false, "posted", NULL);
+    check_answer("{\"StatusCode\":0,\"StatusMessage\":\"success\"}", AGENT_SENT, false, "posted", NULL);
+    check_answer("{\"code\":19021,\"msg\":\"sign match fail\\nor timestamp\\r\\tis not within one hour\"}",
+                 AGENT_RETRY, true, "code 19021: sign match fail or timestamp  is not within one hour",
+                 "report.webhooks[2].secret_file must hold the bot's secret and this host's clock");
+    check_answer("{\"code\":19001,\"data\":{},\"msg\":\"param invalid: incoming webhook access token invalid\"}",
+                 AGENT_RETRY, true, "code 19001: param invalid", "report.webhooks[2].url");
+    check_answer("{\"code\":19022,\"msg\":\"Ip Not Allowed\"}", AGENT_RETRY, true, "code 19022: Ip Not Allowed",
+                 "IP allowlist");
+    check_answer("{\"code\":11232,\"msg\":\"frequency limited psm[lark.oapi.app_platform_runtime]appID[1]\"}",
+                 AGENT_RETRY, false, "rate limiting (code 11232", NULL);
+    check_answer("{\"code\":19024,\"msg\":\"Key Words Not Found\"}", AGENT_DROP, false,
+                 "refused the message (code 19024: Key Words Not Found)", NULL);
+    check_answer("{\"code\":19002,\"msg\":\"params error, msg_type need\"}", AGENT_DROP, false, "code 19002", NULL);
+    check_answer("<html>\n<body>\r\nwelcome</body>\n</html>", AGENT_DROP, false, "not Feishu's answer",
+                 "<html> <body>  welcome</body> </html>");
+}
+
 static void check_trip(const char *line, const char *want)
 {
     cJSON *ev = cJSON_Parse(line);
@@ -181,6 +235,7 @@ int main(void)
     test_long_text();
     test_json_body(ev);
     test_describe_trip();
+    test_feishu_answer();
     cJSON_Delete(ev);
     CHECK_DONE();
 }
