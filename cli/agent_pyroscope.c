@@ -5,8 +5,9 @@
  * api push (the default): POST <url>/push.v1.PusherService/Push, Connect
  * unary (Content-Type: application/proto, Connect-Protocol-Version: 1), body
  * a PushRequest (cli/proto/push.proto) with one series: the labels, sorted by
- * name, and one RawSample whose ID is a UUID derived from the host, the app
- * and the dump's file name, so a resend after a crash carries the same ID.
+ * name, and one RawSample whose ID is a UUID derived from the host and the
+ * dump's file name (never the event's app, which may differ), so a resend
+ * after a crash carries the same ID.
  *
  * api ingest (legacy): POST <url>/ingest?name=app{k=v,...}&from=&until=
  * &spyName=conan, with either the pprof as the body and format=pprof (body
@@ -23,7 +24,10 @@
  * the config's tags. A configured name that is not a valid label name
  * ([a-zA-Z_][a-zA-Z0-9_]*) is sent with '_' in place of each bad character;
  * one starting with "__" (Pyroscope's own) or repeating a name already taken
- * is left out; each of these says so once, when the reporter is made. */
+ * is left out; each of these says so once, when the reporter is made.
+ *
+ * The url's userinfo (user:password@), should it have any, never reaches a
+ * log line or the reporter's id (which is written into the state file). */
 #include "agent.h"
 #include "conan.h"
 #include "profile.h"
@@ -49,6 +53,7 @@ struct label {
 
 struct pyro {
     char url[CONAN_URL_MAX];            /* without a trailing '/' */
+    char shown[CONAN_URL_MAX];          /* the same without userinfo: for messages */
     enum conan_pyroscope_api api;
     enum conan_ingest_body body;
     char tenant_header[CONAN_NAME_MAX + 32];
@@ -215,11 +220,12 @@ static const unsigned char id_namespace[16] = {
 };
 
 /* A name-based UUID (RFC 9562 version 5: SHA-1 of namespace and name) of
- * "host/app/file": the same dump always gets the same ID. */
+ * "host/file": the same dump always gets the same ID, whatever its event
+ * says (the file name already holds the app, the pid and the time). */
 static int dump_id(const struct agent_dump *d, char out[37])
 {
     char name[1024];
-    int len = snprintf(name, sizeof name, "%s/%s/%s", d->host ? d->host : "", d->app, d->file);
+    int len = snprintf(name, sizeof name, "%s/%s", d->host ? d->host : "", d->file);
     if (len < 0 || (size_t)len >= sizeof name) return -1;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
@@ -247,8 +253,9 @@ static void request_headers(const struct pyro *p, const char **h, size_t cap, co
     h[n] = NULL;
 }
 
-static void post(const struct pyro *p, const char *url, const char *const *headers, const void *body, size_t len,
-                 struct curl_mime *mime, struct agent_outcome *out)
+/* POST to url; path ("/ingest") names the endpoint in messages. */
+static void post(const struct pyro *p, const char *url, const char *path, const char *const *headers,
+                 const void *body, size_t len, struct curl_mime *mime, struct agent_outcome *out)
 {
     struct agent_http_request req = {
         .method = "POST", .url = url, .headers = headers, .body = body, .body_len = len, .mime = mime,
@@ -258,7 +265,7 @@ static void post(const struct pyro *p, const char *url, const char *const *heade
     memset(&resp, 0, sizeof resp);
     int rc = agent_http(&req, &resp);
     char what[CONAN_URL_MAX + 32];
-    snprintf(what, sizeof what, "pyroscope %s", url);
+    snprintf(what, sizeof what, "pyroscope %s%s", p->shown, path);
     agent_http_outcome(rc, &resp, what, out);
 }
 
@@ -308,7 +315,7 @@ static void send_push(const struct pyro *p, const struct agent_dump *d, const vo
     const char *extra[] = { "Content-Type: application/proto", "Connect-Protocol-Version: 1", timeout, NULL };
     const char *headers[12];
     request_headers(p, headers, sizeof headers / sizeof headers[0], extra);
-    post(p, url, headers, body, body_len, NULL, out);
+    post(p, url, "/push.v1.PusherService/Push", headers, body, body_len, NULL, out);
     free(body);
 }
 
@@ -411,7 +418,7 @@ static void send_ingest(const struct pyro *p, const struct agent_dump *d, const 
     if (raw) {
         const char *extra[] = { "Content-Type: application/octet-stream", NULL };
         request_headers(p, headers, sizeof headers / sizeof headers[0], extra);
-        post(p, url, headers, data, len, NULL, out);
+        post(p, url, "/ingest", headers, data, len, NULL, out);
         return;
     }
     char *config = sample_type_config(d, data, len, out);
@@ -424,7 +431,7 @@ static void send_ingest(const struct pyro *p, const struct agent_dump *d, const 
         snprintf(out->message, sizeof out->message, "%s: the multipart form could not be made", d->file);
     } else {
         request_headers(p, headers, sizeof headers / sizeof headers[0], NULL);
-        post(p, url, headers, NULL, 0, mime, out);
+        post(p, url, "/ingest", headers, NULL, 0, mime, out);
     }
     curl_mime_free(mime);
     free(config);
@@ -458,6 +465,23 @@ static void pyro_destroy(struct agent_reporter *r)
 }
 
 /* ---- construction ---- */
+
+/* url without its userinfo ("http://user:pass@host/" -> "http://host/"),
+ * otherwise as written (the reporter's id must not change for a url that
+ * has none). */
+static void url_without_userinfo(const char *url, char *out, size_t len)
+{
+    const char *scheme_end = strstr(url, "://");
+    const char *host = scheme_end ? scheme_end + 3 : url;
+    const char *at = NULL;
+    for (const char *c = host; *c && !strchr("/?#", *c); c++)
+        if (*c == '@') at = c;
+    if (!at) {
+        snprintf(out, len, "%s", url);
+        return;
+    }
+    snprintf(out, len, "%.*s%s", (int)(host - url), url, at + 1);
+}
 
 /* "Authorization: ..." from basic_auth_file ("user:password") or
  * bearer_token_file; "" when neither is set. */
@@ -510,10 +534,12 @@ struct agent_reporter *agent_pyroscope_new(const struct conan_config *cfg, char 
     r->impl = p;
     r->send = pyro_send;
     r->destroy = pyro_destroy;
-    snprintf(r->id, sizeof r->id, "pyroscope %s", url);
+    url_without_userinfo(url, p->shown, sizeof p->shown);
+    snprintf(r->id, sizeof r->id, "pyroscope %s", p->shown);
     snprintf(r->name, sizeof r->name, "pyroscope");
     snprintf(p->url, sizeof p->url, "%s", url);
     for (size_t n = strlen(p->url); n > 0 && p->url[n - 1] == '/'; n--) p->url[n - 1] = '\0';
+    for (size_t n = strlen(p->shown); n > 0 && p->shown[n - 1] == '/'; n--) p->shown[n - 1] = '\0';
     p->api = cfg->report.pyroscope.api;
     p->body = cfg->report.pyroscope.body;
     p->timeout_s = cfg->report.pyroscope.timeout_s > 0 ? cfg->report.pyroscope.timeout_s : 10;

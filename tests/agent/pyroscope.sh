@@ -7,8 +7,11 @@
 # api ingest with the raw body (with basic auth) and with the multipart form.
 # Each profile arrives once, with the right __name__, service_name, pid,
 # trigger, version, labels and tags (a tag key that is no label name renamed),
-# __delta__="false" for heap, an ID derived from host, app and file, and the
-# sample counts `conan top --json` and the event give.
+# __delta__="false" for heap, an ID derived from the host and the file name
+# only (the heap event's app is renamed: the ID stays, service_name follows
+# the event), and the sample counts `conan top --json` and the event give. A
+# url with userinfo is used as it is, but never shown in the log or the state
+# file.
 source "$SOURCE_ROOT/tests/agent/lib.sh"
 need_protobuf
 
@@ -35,7 +38,13 @@ run_mode() {
     local name=$1 pyroscope=$2; shift 2
     local dir="$WORK/$name"
     mkdir -p "$dir"
-    cp "$DUMPS"/*.pb.gz "$DUMPS/events.jsonl" "$dir/"
+    cp "$DUMPS"/*.pb.gz "$dir/"
+    "$PY" -c 'import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["kind"] == "heap":
+        e["app"] = "t_renamed"
+    print(json.dumps(e))' "$DUMPS/events.jsonl" > "$dir/events.jsonl"
     "$PY" "$SOURCE_ROOT/tests/agent/pyroscope_receiver.py" --source-root "$SOURCE_ROOT" --scratch "$WORK/py.$name" \
         --port-file "$dir.port" --log "$dir.log" --violations "$dir.violations" --requests "$dir.requests" "$@" \
         2>"$dir.receiver.err" &
@@ -90,13 +99,13 @@ for g in got:
         want(g["sums"]["samples"] == ev["samples"], "cpu: %d samples, the event says %d" % (g["sums"]["samples"], ev["samples"]))
     base = ev["file"].rsplit("/", 1)[1]
     if api == "push":
-        want(labels.get("service_name") == "t", "%s: service_name %r" % (kind, labels.get("service_name")))
+        want(labels.get("service_name") == ev["app"], "%s: service_name %r, not %r" % (kind, labels.get("service_name"), ev["app"]))
         want(labels.get("__delta__") == ("false" if kind == "heap" else None), "%s: __delta__ %r" % (kind, labels.get("__delta__")))
-        want(g["id"] == str(uuid.uuid5(namespace, "%s/t/%s" % (socket.gethostname(), base))),
-             "%s: ID %s is not the one derived from host, app and file" % (kind, g["id"]))
+        want(g["id"] == str(uuid.uuid5(namespace, "%s/%s" % (socket.gethostname(), base))),
+             "%s: ID %s is not the one derived from host and file name" % (kind, g["id"]))
         want(g["tenant"] == "acme", "%s: tenant %r" % (kind, g["tenant"]))
     else:
-        want(g["app"] == "t", "%s: ingest app %r" % (kind, g["app"]))
+        want(g["app"] == ev["app"], "%s: ingest app %r, not %r" % (kind, g["app"], ev["app"]))
         want(g["body"] == name.split("_")[1], "%s: body %s" % (kind, g["body"]))
         want(g["spy"] == "conan", "%s: spyName %r" % (kind, g["spy"]))
         if kind == "heap":
@@ -117,4 +126,30 @@ run_mode push '"tenant": "acme", "bearer_token_file": "'"$WORK/bearer"'"' \
 run_mode ingest_raw '"api": "ingest", "body": "raw", "basic_auth_file": "'"$WORK/basic"'"' \
     --expect-authorization "Basic $(printf 'alice:s3cret' | base64)"
 run_mode ingest_multipart '"api": "ingest", "body": "multipart"'
+
+# A url with userinfo (which report.pyroscope's validation may refuse): its
+# credentials are what the request carries, and they are in no log line (a
+# first answer of 500 makes one that names the url) nor in the state file.
+mkdir -p "$WORK/userinfo"
+cp "$DUMPS"/*.pb.gz "$DUMPS/events.jsonl" "$WORK/userinfo/"
+start_receiver userinfo --fail-first 1 --fail-status 500 --expect-authorization "Basic $(printf 'bob:pa55word' | base64)"
+cat > "$WORK/userinfo.json" <<EOF
+{ "app": "t", "dump_dir": "$WORK/userinfo", "report": { "pyroscope": { "url": "http://bob:pa55word@127.0.0.1:$port/" } } }
+EOF
+"$CONAN" agent --once --timeout 20 --config "$WORK/userinfo.json" 2>"$WORK/userinfo.err"
+status=$?
+! grep -q 'pa55word' "$WORK/userinfo.err" || fail "the url's password is in the log: $(cat "$WORK/userinfo.err")"
+if [ $status -eq 0 ]; then
+    check userinfo 2
+    grep -q "pyroscope http://127.0.0.1:$port/push.v1.PusherService/Push: HTTP 500" "$WORK/userinfo.err" ||
+        fail "the retried 500 was not logged with the url: $(cat "$WORK/userinfo.err")"
+    ! grep -q 'pa55word\|bob' "$WORK/userinfo/.conan-agent.state" ||
+        fail "the url's userinfo is in the state file: $(cat "$WORK/userinfo/.conan-agent.state")"
+    [ "$(grep -cP "^sent\tpyroscope http://127.0.0.1:$port/\t" "$WORK/userinfo/.conan-agent.state")" -eq 2 ] ||
+        fail "the deliveries are not keyed by the url without userinfo: $(cat "$WORK/userinfo/.conan-agent.state")"
+elif [ $status -eq 2 ]; then
+    note "the config refuses a url with userinfo: $(cat "$WORK/userinfo.err")"
+else
+    fail "conan agent --once exited $status with a url with userinfo: $(cat "$WORK/userinfo.err")"
+fi
 echo "ok: push, ingest raw and ingest multipart each delivered the CPU and heap dumps once, as the contract says"
