@@ -120,18 +120,12 @@ for url in "http://127.0.0.1:$badsign/hook" "http://127.0.0.1:$badbot/hook"; do
     ! grep -qF "$(printf 'dropped\t%s\t' "$(feishu_id "$url")")" "$DUMPS/.conan-agent.state" ||
         fail "a refusing bot's dump was dropped instead of kept for later: $(cat "$DUMPS/.conan-agent.state")"
 done
-# The pause itself is agent.c's (AGENT_PAUSE_S): until it is there, the core
-# retries a refused delivery with its backoff until --timeout.
-if grep -q AGENT_PAUSE_S "$SOURCE_ROOT/cli/agent.c"; then
-    for name in badsign badbot; do
-        [ "$(lines "$WORK/$name.requests")" -eq 1 ] ||
-            fail "$name: $(lines "$WORK/$name.requests") requests, want 1 (the reporter pauses)"
-    done
-    ! grep -q 'after the timeout' "$WORK/refused.err" ||
-        fail "--once waited for its timeout with every delivery paused: $(cat "$WORK/refused.err")"
-else
-    note "agent.c does not pause refused reporters yet: $(lines "$WORK/badsign.requests") and $(lines "$WORK/badbot.requests") requests until --timeout"
-fi
+for name in badsign badbot; do
+    [ "$(lines "$WORK/$name.requests")" -eq 1 ] ||
+        fail "$name: $(lines "$WORK/$name.requests") requests, want 1 (the reporter pauses)"
+done
+! grep -q 'after the timeout' "$WORK/refused.err" ||
+    fail "--once waited for its timeout with every delivery paused: $(cat "$WORK/refused.err")"
 
 # Faults, one agent run with a webhook each (they are independent):
 # - retried until delivered: Feishu's rate-limit code, Slack's 429 (Retry-After), a 500;
