@@ -554,7 +554,8 @@ static int apply_string(struct parse *ps, const struct config_key *k, const cJSO
         if ((unsigned char)*c < 0x20 || *c == 0x7f) return fail(ps, k->path, "must not contain control characters");
     if (k->type == KEY_URL && s[0]) {
         const char *why = url_problem(s);
-        if (why) return fail(ps, k->path, "%s, got \"%s\"", why, s);
+        bool secret = why && strchr(s, '@'); /* the password must not reach a log */
+        if (why) return secret ? fail(ps, k->path, "%s", why) : fail(ps, k->path, "%s, got \"%s\"", why, s);
     }
     if (k->offset == AT(report.listen) && s[0] && !conan_listen_address_valid(s))
         return fail(ps, k->path, "must be host:port (e.g. 127.0.0.1:6060 or [::1]:6060), got \"%s\"", s);

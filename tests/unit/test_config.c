@@ -156,7 +156,7 @@ static void test_bad_configs(void)
           "conf.json: report.pyroscope.url: must be an http:// or https:// URL, got \"pyroscope:4040\"" },
         { "{ \"report\": { \"pyroscope\": { \"url\": \"https://u:p@p:4040/\" } } }",
           "conf.json: report.pyroscope.url: must not carry user:password@ (credentials belong in a file: "
-          "report.pyroscope.basic_auth_file), got \"https://u:p@p:4040/\"" },
+          "report.pyroscope.basic_auth_file)" },
         { "{ \"report\": { \"pyroscope\": { \"tenant\": \"a\\r\\nX-Evil: 1\" } } }",
           "conf.json: report.pyroscope.tenant: must not contain control characters" },
         { "{ \"report\": { \"listen\": \"0.0.0.0:6060\" } }",
