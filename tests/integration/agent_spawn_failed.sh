@@ -12,13 +12,13 @@
 hosts=()
 at_exit 'for p in "${hosts[@]}" $(agents_of "$DUMPS"); do kill "$p" 2>/dev/null; done'
 # Under the sanitized passes the agent's LD_PRELOAD still names the
-# sanitizer's runtime, and this unsanitized agent, leaving with an error, hangs
-# in exit() with libasan preloaded (libp11-kit's destructor waits for glibc's
-# setlocale lock): the wrapper runs it without.
+# sanitizer's runtime: /bin/sh crashes with libtsan preloaded, and this
+# unsanitized agent, leaving with an error, hangs in exit() with libasan
+# preloaded (libp11-kit's destructor waits for glibc's setlocale lock). The
+# wrapper runs without it.
 cat >"$WORK/agent" <<SH
-#!/bin/sh
+#!/usr/bin/env -S -u LD_PRELOAD /bin/sh
 echo \$\$ >>"$WORK/starts"
-unset LD_PRELOAD
 exec "$AGENT_PROGRAM" "\$@"
 SH
 chmod +x "$WORK/agent"
