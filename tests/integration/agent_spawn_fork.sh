@@ -12,7 +12,15 @@
 skip_forking_children_if_sanitized
 
 host="" child="" reader=""
-at_exit 'for p in $reader $child $host $(agents_of "$DUMPS"); do kill "$p" 2>/dev/null; done'
+# cleanup — the FIFO is opened once, so that an agent still waiting for a
+# reader (with its intermediate waiting for it) goes on to start, and is ended.
+cleanup() {
+    [ -p "$DUMPS/.conan-agent.log" ] && : 9<>"$DUMPS/.conan-agent.log"
+    for p in $reader $child $host; do kill "$p" 2>/dev/null; done
+    wait_for 5 eval '[ -n "$(agents_of "$DUMPS")" ]'
+    for p in $(agents_of "$DUMPS"); do kill "$p" 2>/dev/null; done
+}
+at_exit cleanup
 write_config "$WORK/c.json" '{ "app": "host", "interval_ms": 100, "dump_dir": "@DUMPS@", "follow_fork": false,
   "cpu": { "abs": 0, "window": 0 }, "memory": { "enable": false }, "heap": { "enable": false }, '"$(agent_report 10)"' }'
 mkdir -p "$DUMPS"
