@@ -17,6 +17,7 @@
  * answer was lost to a crash is sent again, with the same ID where the
  * protocol has one. */
 #include "agent.h"
+#include "agent_spawn.h"
 #include "conan.h"
 #include "dump.h"
 
@@ -910,6 +911,31 @@ static const struct conan_config *load_config(const char *path)
     return &cfg;
 }
 
+/* A spawned agent that cannot start leaves "failed <unix time>" in the lock
+ * file it was handed (it holds the lock still: nothing else writes the file),
+ * so that no shim starts another for CONAN_AGENT_FAILED_BACKOFF_S: each would
+ * fail the same way, at every check of every process. Only into the lock
+ * file of the first directory, and only while this agent holds its lock.
+ * Returns status. */
+static int start_failed(int status, const char *dir, int handed_fd)
+{
+    if (!A.spawned || status == EXIT_OK || !dir) return status;
+    int fd = A.ndirs > 0 && A.dir[0].lock_fd >= 0 ? A.dir[0].lock_fd : handed_fd;
+    char path[PATH_MAX + 32];
+    struct stat have, want;
+    snprintf(path, sizeof path, "%s/.conan-agent.lock", dir);
+    if (fd < 0 || fstat(fd, &have) != 0 || lstat(path, &want) != 0 || have.st_dev != want.st_dev ||
+        have.st_ino != want.st_ino || flock(fd, LOCK_EX | LOCK_NB) != 0)
+        return status;
+    char line[64];
+    int n = snprintf(line, sizeof line, "failed %lld\n", (long long)time(NULL));
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, line, (size_t)n, 0) == n)
+        say("cannot start: programs under libconan start no agent for %s for the next %d min "
+            "(remove %s to let them sooner)",
+            dir, CONAN_AGENT_FAILED_BACKOFF_S / 60, path);
+    return status;
+}
+
 int cmd_agent(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -946,17 +972,17 @@ int cmd_agent(int argc, char **argv)
     }
     if (optind < argc) return cli_usage_error("agent", "unexpected argument \"%s\"", argv[optind]);
     const struct conan_config *cfg = load_config(config);
-    if (!cfg) return EXIT_USAGE;
+    if (!cfg) return start_failed(EXIT_USAGE, ndirs ? dirs[0] : NULL, (int)lock_fd);
     A.cfg = cfg;
     if (!conan_report_configured(&cfg->report)) {
         cli_command_error("agent", "%s: the report section names no reporter and no listen address: nothing to do",
                           cfg->source[0] ? cfg->source : "the built-in config");
-        return EXIT_USAGE;
+        return start_failed(EXIT_USAGE, dirs[0], (int)lock_fd);
     }
     if (ndirs == 0) dirs[ndirs++] = cfg->dump_dir;
     for (int i = 0; i < ndirs; i++) {
         int rc = add_dir(dirs[i]);
-        if (rc != EXIT_OK) return rc;
+        if (rc != EXIT_OK) return start_failed(rc, dirs[0], (int)lock_fd);
     }
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = { .sa_handler = on_signal };
@@ -971,14 +997,14 @@ int cmd_agent(int argc, char **argv)
     int locked = 0;
     for (int d = 0; d < A.ndirs; d++) {
         int rc = take_lock(&A.dir[d], d == 0 ? (int)lock_fd : -1);
-        if (rc < 0) return EXIT_FAIL;
+        if (rc < 0) return start_failed(EXIT_FAIL, dirs[0], (int)lock_fd);
         locked += rc == 0;
     }
     if (locked < A.ndirs) return A.spawned ? EXIT_OK : EXIT_FAIL; /* said in take_lock */
     int status = build_reporters(cfg);
-    if (status != EXIT_OK) return status;
+    if (status != EXIT_OK) return start_failed(status, dirs[0], (int)lock_fd);
     for (int d = 0; d < A.ndirs; d++)
-        if (state_open(&A.dir[d]) != 0) return EXIT_FAIL;
+        if (state_open(&A.dir[d]) != 0) return start_failed(EXIT_FAIL, dirs[0], (int)lock_fd);
 
     struct agent_endpoint *endpoint = NULL;
     if (cfg->report.listen[0] && !A.once) {
@@ -987,13 +1013,13 @@ int cmd_agent(int argc, char **argv)
         for (int d = 0; d < A.ndirs; d++) paths[d] = A.dir[d].path;
         if (!(endpoint = agent_endpoint_start(cfg, paths, A.ndirs, err, sizeof err))) {
             cli_command_error("agent", "%s", err);
-            return EXIT_USAGE;
+            return start_failed(EXIT_USAGE, dirs[0], (int)lock_fd);
         }
     }
     for (int r = 0; r < A.nsenders; r++)
         if (pthread_create(&A.sender[r].thread, NULL, sender_main, (void *)(long)r) != 0) {
             cli_command_error("agent", "cannot start a thread: %s", strerror(errno));
-            return EXIT_FAIL;
+            return start_failed(EXIT_FAIL, dirs[0], (int)lock_fd);
         }
     if (!A.once && !A.spawned) say("serving %d director%s with %d reporter%s%s%s", A.ndirs, A.ndirs == 1 ? "y" : "ies",
                                    A.nsenders, A.nsenders == 1 ? "" : "s", endpoint ? ", listening on " : "",

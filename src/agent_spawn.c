@@ -1,7 +1,7 @@
 /* agent_spawn.c — the one process the shim ever starts: `conan agent
  * --spawned` for its dump directory, when report.spawn is on and a reporter
  * is configured. This file owns the lock-file check, finding the conan
- * program, and the double fork that starts it.
+ * program, and the double clone that starts it.
  *
  * One agent serves every process writing to a directory (a server's forked
  * workers included): the agent holds flock(LOCK_EX) on DIR/.conan-agent.lock
@@ -9,30 +9,42 @@
  * an agent runs, and the file's mtime is set to now, which the agent reads as
  * "a process used this directory at that time" (it leaves after
  * report.idle_exit_s without one). Free: none runs, and one is started. The
- * descriptor is held for the check only. Two unrelated processes finding the
- * lock free at the same moment both start one; the later agent finds the lock
- * taken and leaves silently. A process that started one does not start
- * another for a check period, nor do the children it forks meanwhile (they
- * inherit the time), so a server and its workers start one between them.
+ * descriptor is held for the check only (and closed in a child forked
+ * meanwhile: the fork hooks). Two unrelated processes finding the lock free
+ * at the same moment both start one; the later agent finds the lock taken and
+ * leaves silently. A process that started one does not start another for a
+ * check period, nor do the children it forks meanwhile (they inherit the
+ * time), so a server and its workers start one between them. An agent that
+ * cannot start leaves "failed <unix time>" in the lock file: for
+ * CONAN_AGENT_FAILED_BACKOFF_S no process starts another (one line, once).
  *
  * The host must not notice: no child to wait for, no SIGCHLD, no wait()
  * result, no atfork handler run, no descriptor left open, nothing of its
- * signal state changed. So the agent comes from a double fork of raw clone
- * system calls:
+ * signal state changed, and no copy of its page tables (a fork of a process
+ * with tens of GB resident copies them under its mmap lock, stalling every
+ * page fault of its threads, then pays a copy-on-write fault per page it
+ * writes). So the agent comes from a double clone, as glibc's posix_spawn
+ * starts a program: C library clone() (not fork, so no atfork handler runs,
+ * neither the program's nor libconan's, src/fork.c) with CLONE_VM |
+ * CLONE_VFORK, each child on a stack mapped beforehand, the cloning thread
+ * suspended until the child has exec'd or exited:
  *   - the intermediate is cloned with exit signal 0: the kernel sends no
  *     SIGCHLD for it, and wait(-1)/waitpid(-1) in the host never reports it
  *     (only __WCLONE or __WALL do); the monitor reaps it with
  *     waitpid(pid, __WCLONE). It calls setsid (the agent is in none of the
  *     host's process groups or sessions), clones the agent with SIGCHLD and
- *     exits at once, so the agent is reparented to init (or a subreaper).
+ *     exits as soon as the agent has exec'd, so the agent is reparented to
+ *     init (or a subreaper).
  *   - the agent resets every signal's disposition and its mask, gets
  *     /dev/null as stdin and stdout and DIR/.conan-agent.log as stderr,
  *     closes every other descriptor, moves to / and execs.
- * Both run in a copy of a multi-threaded process whose other threads may have
- * held any lock at the clone: they make raw system calls only, on paths,
- * argv and envp all prepared before the first clone. glibc's fork() is not
- * used, so neither the program's nor libconan's atfork handlers
- * (src/fork.c) run: this is no fork of the program's.
+ * Both run in the host's memory while its other threads go on, and may have
+ * held any lock at the clone: they make raw system calls only, on paths, argv
+ * and envp all prepared before the first clone, write nothing but their own
+ * stacks (see CHILD_CODE), and start with every signal blocked, so no handler
+ * of the host's runs in them. Neither shares the host's signal handlers,
+ * descriptor table or working directory (no CLONE_SIGHAND, CLONE_FILES,
+ * CLONE_FS): what the agent resets, closes or changes is its own.
  *
  * The agent's environment is the program's at start (copied before main runs,
  * while no other thread can change it) without libconan's LD_PRELOAD entry:
@@ -48,10 +60,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -60,6 +75,7 @@
 #include <unistd.h>
 #include "clock.h"
 #include "dump.h"
+#include "fork.h"
 #include "inherit.h"
 #include "log.h"
 #include "procfs.h"
@@ -81,7 +97,7 @@ static struct {
     int ticks_left;             /* until the next check */
     double spawned_at_s;        /* monotonic; 0 = never */
     bool dir_ready;
-    int no_program_once, reaper_once, lock_once, clone_once, env_once;
+    int no_program_once, reaper_once, lock_once, clone_once, env_once, failed_once;
 } sp;
 
 /* ---- before the monitor thread: what the agent gets from the process ---- */
@@ -135,6 +151,7 @@ void conan_agent_spawn_prepare(const struct conan_config *cfg)
 {
     sp.enabled = cfg->report.spawn && conan_report_configured(&cfg->report);
     if (!sp.enabled || sp.prepared) return;
+    conan_fork_init();
     sp.env = agent_environment();
     if (!sp.env) {
         conan_log_once(&sp.env_once, "no conan agent will be started: cannot prepare its environment "
@@ -185,7 +202,27 @@ static bool find_program(const struct conan_config *cfg, char *out, size_t len)
     return realpath(info.dli_fname, real) && conan_beside(real, out, len);
 }
 
-/* ---- the double fork: raw system calls only from the first clone on ---- */
+/* ---- the double clone: raw system calls only from the first clone on ---- */
+
+#define CHILD_STACK (64 * 1024) /* each child's: its frames and syscall()'s take well under 4 KiB */
+
+typedef int clone_fn(int (*fn)(void *), void *stack, int flags, void *arg, ...);
+
+/* glibc's clone, looked up in libc itself: a sanitizer's runtime preloaded
+ * after us may interpose its own (libtsan's runs its fork bookkeeping in the
+ * child, which with CLONE_VM would act on the host's sanitizer state). */
+static clone_fn *libc_clone(void)
+{
+    static clone_fn *found;
+    if (found) return found;
+    void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    if (libc) {
+        found = (clone_fn *)dlsym(libc, "clone");
+        dlclose(libc); /* RTLD_NOLOAD: only the reference just taken */
+    }
+    if (!found) found = clone;
+    return found;
+}
 
 /* Everything the intermediate and the agent need, made before cloning. */
 struct plan {
@@ -196,23 +233,27 @@ struct plan {
     char **envp;
     int fd_limit;               /* close_range's fallback */
     int lock_fd;                /* the directory's lock, taken: handed to the agent as fd 3 */
+    char *stacks;               /* 2 * CHILD_STACK, mmap'd: the intermediate's, then the agent's */
+    clone_fn *clone;            /* the C library's own (libc_clone) */
 };
 
-static long raw_clone(unsigned long exit_signal)
-{
-    /* No new stack: like fork, the child goes on in a copy of ours. The
-     * parent/child tid and tls arguments are 0, so their order, which
-     * differs between architectures, does not matter. */
-    return syscall(SYS_clone, exit_signal, 0L, 0L, 0L, 0L);
-}
+/* The code of both children runs in the host's memory (CLONE_VM), on a stack
+ * of its own but with the monitor thread's thread pointer, while the monitor
+ * thread (CLONE_VFORK) and then the intermediate are suspended. It writes to
+ * nothing but its own stack, with one exception: glibc's syscall() sets errno
+ * on failure, which is the monitor thread's (same TLS); harmless, as that
+ * thread is suspended until the agent has exec'd or exited and reads errno
+ * afterwards only when the clone itself failed. No sanitizer instrumentation:
+ * it would write shadow memory and per-thread state that are the host's. */
+#define CHILD_CODE __attribute__((noinline, no_sanitize_address, no_sanitize_thread, no_sanitize_undefined))
 
-static __attribute__((noreturn)) void raw_exit(int status)
+CHILD_CODE static __attribute__((noreturn)) void raw_exit(int status)
 {
-    for (;;) syscall(SYS_exit_group, status);
+    for (;;) syscall(SYS_exit, status); /* each child is a process of one thread */
 }
 
 /* fd moved (as a copy) to HIGH_FD or above, out of the way of 0, 1, 2. */
-static int raw_open_high(const char *path, int flags, mode_t mode)
+CHILD_CODE static int raw_open_high(const char *path, int flags, mode_t mode)
 {
     long fd = syscall(SYS_openat, AT_FDCWD, path, flags, mode);
     if (fd < 0) return -1;
@@ -221,7 +262,7 @@ static int raw_open_high(const char *path, int flags, mode_t mode)
     return (int)high;
 }
 
-static void raw_close_from(int first, int limit)
+CHILD_CODE static void raw_close_from(int first, int limit)
 {
 #ifdef SYS_close_range
     if (syscall(SYS_close_range, first, ~0U, 0) == 0) return;
@@ -229,9 +270,14 @@ static void raw_close_from(int first, int limit)
     for (int fd = first; fd < limit; fd++) syscall(SYS_close, fd);
 }
 
-/* The agent, between the second clone and execve. */
-static __attribute__((noreturn)) void agent_child(const struct plan *p)
+/* The agent, between the second clone and execve. Cloned without
+ * CLONE_SIGHAND, CLONE_FILES or CLONE_FS, it has its own copies of the signal
+ * handler table, the descriptor table and the working directory: resetting,
+ * closing and chdir here change nothing of the host's. Every signal is still
+ * blocked (spawn), so no host handler ran in it before the reset. */
+CHILD_CODE static int agent_child(void *arg)
 {
+    const struct plan *p = arg;
     unsigned long dfl[8] = { 0 }; /* the kernel's struct sigaction: SIG_DFL (0), no flags, empty mask */
     for (int sig = 1; sig < NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, dfl, NULL, (NSIG - 1) / 8);
@@ -253,13 +299,36 @@ static __attribute__((noreturn)) void agent_child(const struct plan *p)
     raw_exit(127);
 }
 
-/* The intermediate: a session of its own, the agent, and gone. */
-static __attribute__((noreturn)) void intermediate_child(const struct plan *p)
+/* The intermediate: a session of its own, the agent, and gone. CLONE_VFORK
+ * keeps it until the agent has exec'd (or exited), so the plan and the
+ * stacks are no longer in use when the monitor thread resumes. */
+CHILD_CODE static int intermediate_child(void *arg)
 {
+    struct plan *p = arg;
     syscall(SYS_setsid);
-    long pid = raw_clone(SIGCHLD);
-    if (pid == 0) agent_child(p);
+    long pid = p->clone(agent_child, p->stacks + 2 * CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, p);
     raw_exit(pid < 0 ? 1 : 0);
+}
+
+/* Clones the intermediate (exit signal 0: no SIGCHLD, invisible to wait(-1))
+ * with every signal blocked, so that none of the host's handlers runs in a
+ * child, on the host's memory and stack-sized mappings; its exit status, or
+ * -1 with errno set. The monitor thread's mask is restored afterwards. */
+static int clone_intermediate(struct plan *p)
+{
+    unsigned long all[2] = { ~0UL, ~0UL }, old[2];
+    if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, all, old, (NSIG - 1) / 8) != 0) return -1;
+    long pid = p->clone(intermediate_child, p->stacks + CHILD_STACK, CLONE_VM | CLONE_VFORK, p);
+    int err = errno;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, (NSIG - 1) / 8);
+    if (pid < 0) {
+        errno = err;
+        return -1;
+    }
+    /* waitpid may find it reaped already by a program waiting with __WALL */
+    int status = 0;
+    if (waitpid((pid_t)pid, &status, __WCLONE) == (pid_t)pid && WIFEXITED(status)) return WEXITSTATUS(status);
+    return 0;
 }
 
 static int fd_limit(void)
@@ -329,18 +398,19 @@ static void spawn(const struct conan_config *cfg, const char *dir, int lock_fd)
     struct plan *p = malloc(sizeof *p);
     if (!p) return;
     p->lock_fd = lock_fd;
-    if (make_plan(cfg, dir, p)) {
-        long pid = raw_clone(0);
-        if (pid == 0) intermediate_child(p);
-        int status = 0;
-        if (pid < 0)
+    p->clone = libc_clone();
+    p->stacks = mmap(NULL, 2 * CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (p->stacks == MAP_FAILED) {
+        conan_log_once(&sp.clone_once, "cannot start the conan agent: mmap of its stacks: %s", strerror(errno));
+    } else if (make_plan(cfg, dir, p)) {
+        int status = clone_intermediate(p);
+        if (status < 0)
             conan_log_once(&sp.clone_once, "cannot start the conan agent: clone: %s", strerror(errno));
-        else if (waitpid((pid_t)pid, &status, __WCLONE) == (pid_t)pid && WIFEXITED(status) &&
-                 WEXITSTATUS(status) != 0)
+        else if (status != 0)
             conan_log_once(&sp.clone_once, "cannot start the conan agent: its second clone failed");
-        /* waitpid may find it reaped already by a program waiting with __WALL */
         sp.spawned_at_s = conan_monotonic_seconds();
     }
+    if (p->stacks != MAP_FAILED) munmap(p->stacks, 2 * CHILD_STACK);
     free(p);
 }
 
@@ -352,31 +422,98 @@ static double check_period_s(const struct conan_config *cfg)
     return s < CHECK_MAX_S ? s : CHECK_MAX_S;
 }
 
+/* The check's descriptor, for a child forked while it is open: the child
+ * gets a copy of the open file, and with it the flock (which belongs to the
+ * open file), so a long-lived child (a server's worker) would keep the lock
+ * held after the agent has gone, and no agent would start again. The
+ * postfork-child hook closes it. A descriptor is recorded only once open, so
+ * a fork between the open and the record is seen by the count of forks begun
+ * (prefork hook): then the check takes no lock and waits for the next one. */
+static struct {
+    struct conan_own_fd fd;
+    bool open;           /* fd is the check's; atomic */
+    unsigned long forks; /* forks begun; atomic */
+} held;
+
+void conan_agent_spawn_prefork(void) { __atomic_add_fetch(&held.forks, 1, __ATOMIC_SEQ_CST); }
+
+void conan_agent_spawn_postfork_child(void)
+{
+    if (!__atomic_load_n(&held.open, __ATOMIC_SEQ_CST)) return;
+    conan_own_close(&held.fd);
+    __atomic_store_n(&held.open, false, __ATOMIC_SEQ_CST);
+}
+
+/* Closed before it is forgotten: a child forked in between closes it too. */
+static void hold_close(void)
+{
+    conan_own_close(&held.fd);
+    __atomic_store_n(&held.open, false, __ATOMIC_SEQ_CST);
+}
+
+/* Opens the lock file and records the descriptor; false if it cannot be
+ * opened (errno set) or if a fork began meanwhile (errno 0: closed again). */
+static bool hold_open(const char *path)
+{
+    unsigned long forks = __atomic_load_n(&held.forks, __ATOMIC_SEQ_CST);
+    struct conan_own_fd fd;
+    if (!conan_own_open(&fd, path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600)) return false;
+    held.fd = fd;
+    __atomic_store_n(&held.open, true, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&held.forks, __ATOMIC_SEQ_CST) == forks) return true;
+    hold_close(); /* the child may have it too, but unlocked */
+    errno = 0;
+    return false;
+}
+
+/* Whether the lock file (free, so no agent writes it) says an agent failed at
+ * start less than FAILED_BACKOFF_S ago: "failed <unix time>", written by the
+ * agent as it gave up (cli/agent.c). Then none is started: it would fail the
+ * same way, each check, in every process, appending to its log each time. */
+static bool failed_recently(const char *dir, int fd)
+{
+    char text[64];
+    long long at;
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    if (n <= 0) return false;
+    text[n] = '\0';
+    if (sscanf(text, "failed %lld", &at) != 1) return false;
+    double age = conan_wall_seconds() - (double)at;
+    if (age <= -CONAN_AGENT_FAILED_BACKOFF_S || age >= CONAN_AGENT_FAILED_BACKOFF_S)
+        return false; /* or the clock moved */
+    conan_log_once(&sp.failed_once,
+                   "the conan agent for %s failed at start %.0f s ago (%s/%s says why); "
+                   "none is started for %d min after that",
+                   dir, age > 0 ? age : 0, dir, LOG_NAME, CONAN_AGENT_FAILED_BACKOFF_S / 60);
+    return true;
+}
+
 /* The lock file: taken means an agent runs (and the directory is marked in
  * use now); free means none does, and then an agent is started with it,
- * unless one was started a moment ago. */
+ * unless one was started a moment ago or failed at start recently. */
 static void check_lock(const struct conan_config *cfg, const char *dir)
 {
     char path[PATH_MAX + sizeof LOCK_NAME + 1];
     if (!conan_format(path, sizeof path, "%s/%s", dir, LOCK_NAME)) return;
-    struct conan_own_fd lock;
-    if (!conan_own_open(&lock, path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600)) {
+    if (!hold_open(path)) {
         if (errno == ENOENT) sp.dir_ready = false; /* the directory went away */
-        else conan_log_once(&sp.lock_once, "%s: cannot open: %s; no conan agent started", path, strerror(errno));
+        else if (errno != 0)
+            conan_log_once(&sp.lock_once, "%s: cannot open: %s; no conan agent started", path, strerror(errno));
         return;
     }
-    if (flock(lock.fd, LOCK_EX | LOCK_NB) == 0) {
+    int fd = held.fd.fd;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
         /* One was started a moment ago, by us or by the process we were
          * forked from, and has not taken the lock yet (or failed to start). */
         double now_s = conan_monotonic_seconds();
         bool recently = sp.spawned_at_s > 0 && now_s - sp.spawned_at_s < check_period_s(cfg);
-        if (conan_own_still(&lock) && !recently) spawn(cfg, dir, lock.fd);
+        if (conan_own_still(&held.fd) && !recently && !failed_recently(dir, fd)) spawn(cfg, dir, fd);
         /* Closing releases the lock unless the agent shares it: never
          * LOCK_UN, which would release the agent's too (same open file). */
     } else if (errno == EWOULDBLOCK) {
-        if (conan_own_still(&lock)) futimens(lock.fd, NULL);
+        if (conan_own_still(&held.fd)) futimens(fd, NULL);
     }
-    conan_own_close(&lock);
+    hold_close();
 }
 
 static void check(const struct conan_config *cfg)

@@ -21,4 +21,15 @@ void conan_agent_spawn_prepare(const struct conan_config *cfg);
 void conan_agent_spawn_start(const struct conan_config *cfg);
 void conan_agent_spawn_tick(const struct conan_config *cfg);
 
+/* An agent that cannot start (its config, a reporter or its listen address
+ * refused) writes "failed <unix time>" into the lock file as it leaves
+ * (cli/agent.c); for this long afterwards no process starts another. */
+#define CONAN_AGENT_FAILED_BACKOFF_S 600
+
+/* Fork hooks (src/fork.c): the prefork hook counts forks begun; the
+ * postfork-child hook closes the lock file's descriptor if a check had it
+ * open at the fork, so the child never holds the directory's lock. */
+void conan_agent_spawn_prefork(void);
+void conan_agent_spawn_postfork_child(void);
+
 #endif

@@ -4,6 +4,9 @@
  * other file registers an atfork handler.
  *
  * Prefork, in this order (the parent undoes it in reverse):
+ *   0. the agent's lock check (agent_spawn.c): a fork is counted, so a check
+ *      that has opened the lock file but not yet recorded the descriptor
+ *      takes no lock. One atomic add, no lock: first, and nothing to undo.
  *   1. stack walks (unwind_context.c): new signal-context walks give up their
  *      sample, and running ones are waited for (bounded), so libunwind's own
  *      locks are free when the process is copied. First, while we hold no
@@ -27,13 +30,18 @@
  *   4. the heap table's lock: usable again, so frees that reach the slow path
  *      from here on cannot block.
  *   5. the thread registry: its lock reset, only the forking thread kept.
- *   6. the monitor (monitor.c): the child has no monitor thread; it stops
+ *   6. the agent's lock check (agent_spawn.c): the lock file's descriptor, if
+ *      the monitor had it open at the fork, is closed, so a long-lived child
+ *      never holds the directory's lock after the agent has gone. Before the
+ *      monitor's, as it is the monitor's state.
+ *   7. the monitor (monitor.c): the child has no monitor thread; it stops
  *      heap sampling and stays inert until fork() has returned in the child,
  *      where preload/ calls conan_monitor_after_fork (after the atfork hooks
  *      of the libraries behind us, the allocator's among them, have run). */
 #include "fork.h"
 
 #include <pthread.h>
+#include "agent_spawn.h"
 #include "cpu.h"
 #include "heap.h"
 #include "monitor.h"
@@ -44,6 +52,7 @@
 
 static void prefork(void)
 {
+    conan_agent_spawn_prefork();
     conan_unwind_prefork();
     conan_threads_prefork();
     conan_heap_prefork();
@@ -63,6 +72,7 @@ static void postfork_child(void)
     conan_unwind_postfork_child();
     conan_heap_postfork_child();
     conan_threads_postfork_child();
+    conan_agent_spawn_postfork_child();
     conan_monitor_postfork_child();
 }
 
