@@ -2,8 +2,7 @@
 # spawned.sh — the whole path with nobody starting the agent: a program under
 # the shim with report.pyroscope set trips its CPU rule; the agent the shim
 # spawned sends the dump to the (contract-checking) Pyroscope receiver once,
-# after the program has already exited with its own status and output, and
-# then exits by itself report.idle_exit_s later.
+# after the program has already exited with its own status and output.
 source "$SOURCE_ROOT/tests/agent/lib.sh"
 need_protobuf
 
@@ -31,8 +30,5 @@ ev = [json.loads(l) for l in open(sys.argv[2])][0]
 g = got[0]["labels"]
 sys.exit(0 if g["__name__"] == "process_cpu" and g["pid"] == str(ev["pid"]) and g["service_name"] == "t" else 1)
 PYEOF
-wait_for 40 process_gone "$agent" || fail "the agent $agent did not exit after idle_exit_s 10"
-grep -q "no process has used $DUMPS" "$DUMPS/.conan-agent.log" ||
-    fail "the agent's log does not say why it exited: $(cat "$DUMPS/.conan-agent.log")"
-note "spawned agent $agent delivered the CPU dump and exited when idle"
+note "spawned agent $agent delivered the CPU dump (its idle exit: integration/agent_spawn_idle)"
 exit 0
