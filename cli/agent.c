@@ -98,7 +98,6 @@ struct watched {
 
 struct sender {
     struct agent_reporter *r;
-    int index;
     pthread_t thread;
     double ready_at;         /* monotonic: reporter-wide backoff */
     double backoff_s;
@@ -809,7 +808,6 @@ static int build_reporters(const struct conan_config *cfg)
     }
     for (int i = 0; i < n; i++) {
         A.sender[i].r = made[i];
-        A.sender[i].index = i;
         for (int j = 0; j < i; j++)
             if (strcmp(made[j]->id, made[i]->id) == 0) {
                 cli_command_error("agent", "%s is configured twice", made[i]->name);
