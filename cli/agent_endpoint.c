@@ -96,13 +96,14 @@ static void text(struct answer *a, unsigned status, const char *fmt, ...)
 
 /* ---- the address ---- */
 
-/* report.listen ("127.0.0.1:6060", "[::1]:6060", "localhost:6060") as a
- * socket address; -1 with err when the host is none of those forms. */
+/* report.listen ("127.0.0.1:6060", "[::1]:6060", "localhost:6060", or
+ * ":6060" for loopback) as a socket address; -1 with err when the host is
+ * none of those forms. */
 static int parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
 {
     const char *colon = strrchr(addr, ':');
     char host[256];
-    if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof host) {
+    if (!colon || (size_t)(colon - addr) >= sizeof host) {
         set_error(err, errlen, "report.listen: \"%s\" is not host:port", addr);
         return -1;
     }
@@ -117,7 +118,7 @@ static int parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t
     struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
     size_t hl = strlen(host);
-    if (strcmp(host, "localhost") == 0) snprintf(host, sizeof host, "127.0.0.1");
+    if (strcmp(host, "localhost") == 0 || !host[0]) snprintf(host, sizeof host, "127.0.0.1"); /* the default */
     if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
         host[hl - 1] = '\0';
         if (inet_pton(AF_INET6, host + 1, &v6->sin6_addr) == 1) {

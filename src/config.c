@@ -185,7 +185,8 @@ static const struct config_key keys[] = {
             "absolute path of a program given the event JSON on stdin; exit 0 = delivered; empty = none"),
     INT("report.exec.timeout_s", report.exec.timeout_s, 30, 1, 3600, "killed after this many seconds"),
     STR("report.listen", report.listen, "",
-        "host:port of the pull endpoint (/debug/pprof/..., /dumps/), e.g. 127.0.0.1:6060; empty = none"),
+        "host:port of the pull endpoint (/debug/pprof/..., /dumps/), e.g. 127.0.0.1:6060 (:6060 = loopback); "
+        "empty = none"),
     PATHKEY("report.token_file", report.token_file, "",
             "file holding the endpoint's bearer token; required to listen on a non-loopback address"),
     URL("report.link_base", report.link_base, "URL prefix webhooks link a dump with, e.g. http://host:6060/dumps/"),
@@ -500,7 +501,7 @@ static int apply_webhooks(struct parse *ps, const char *path, const cJSON *list)
 bool conan_listen_address_valid(const char *s)
 {
     const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || !colon[1]) return false;
+    if (!colon || !colon[1]) return false; /* ":6060" is loopback */
     if (s[0] == '[' && colon[-1] != ']') return false;
     char *end;
     long port = strtol(colon + 1, &end, 10);
@@ -610,7 +611,7 @@ static int apply_object(struct parse *ps, const char *prefix, const cJSON *obj)
 /* Whether host:port names this machine's loopback. */
 static bool loopback(const char *listen)
 {
-    return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "[::1]:", 6) == 0 ||
+    return listen[0] == ':' || strncmp(listen, "127.", 4) == 0 || strncmp(listen, "[::1]:", 6) == 0 ||
            strncmp(listen, "localhost:", 10) == 0;
 }
 

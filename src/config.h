@@ -77,7 +77,8 @@ struct conan_report_config {
 };
 /* Whether cfg names any reporter or the pull endpoint: what makes an agent useful. */
 bool conan_report_configured(const struct conan_report_config *r);
-/* Whether s is "host:port" with a port in 1-65535 (IPv6 hosts in brackets). */
+/* Whether s is "host:port" with a port in 1-65535 (IPv6 hosts in brackets;
+ * no host: loopback). */
 bool conan_listen_address_valid(const char *s);
 
 struct conan_config {

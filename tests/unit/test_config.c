@@ -368,6 +368,16 @@ static void print_lists_every_key_and_round_trips(void)
     free(text);
 }
 
+/* report.listen without a host is loopback: valid without a token. */
+static void listen_without_host_is_loopback(void)
+{
+    struct conan_config c;
+    char err[512] = "";
+    CHECK_INT(parse("{ \"report\": { \"listen\": \":6060\" } }", &c, err, sizeof err), 0);
+    CHECK_STR(c.report.listen, ":6060");
+    CHECK(conan_report_configured(&c.report));
+}
+
 int main(void)
 {
     test_defaults();
@@ -379,5 +389,6 @@ int main(void)
     test_file_errors();
     test_reference_lists_every_key();
     print_lists_every_key_and_round_trips();
+    listen_without_host_is_loopback();
     CHECK_DONE();
 }
