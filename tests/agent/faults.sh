@@ -10,9 +10,7 @@ need_protobuf
 heap_dump t
 
 # 1. Down at first, then up: the agent retries until it is, then everything arrives once.
-make_dir down 3
-start_receiver down --down-until-file "$WORK/down.up"
-config down "$WORK/down" "$port"
+fault_case down 3 10 --down-until-file "$WORK/down.up"
 "$CONAN" agent --once --timeout 60 --config "$WORK/down.json" 2>"$WORK/down.agent.err" &
 agents+=($!)
 wait_for 20 grep -q "not delivered (attempt 1)" "$WORK/down.agent.err" ||
@@ -25,9 +23,7 @@ note "down, then up: 3 dumps once each; $(grep -c 'attempt' "$WORK/down.agent.er
 
 # 2. 500 twice, then fine; 429 with Retry-After: retried, delivered once.
 for status in 500 429; do
-    make_dir "s$status" 2
-    start_receiver "s$status" --fail-first 2 --fail-status "$status"
-    config "s$status" "$WORK/s$status" "$port"
+    fault_case "s$status" 2 10 --fail-first 2 --fail-status "$status"
     "$CONAN" agent --once --timeout 60 --config "$WORK/s$status.json" 2>"$WORK/s$status.agent.err" ||
         fail "$status: conan agent --once failed: $(cat "$WORK/s$status.agent.err")"
     check "s$status" 2
@@ -38,9 +34,7 @@ done
 note "500 and 429: retried, each dump acknowledged once"
 
 # 3. 400: logged with the server's message, never retried; --once says so.
-make_dir s400 1
-start_receiver s400 --fail-first 1 --fail-status 400
-config s400 "$WORK/s400" "$port"
+fault_case s400 1 10 --fail-first 1 --fail-status 400
 "$CONAN" agent --once --timeout 20 --config "$WORK/s400.json" 2>"$WORK/s400.agent.err" &&
     fail "400: conan agent --once exited 0 although the dump was refused"
 grep -q "not delivered, not retried: .*HTTP 400.*fault injected" "$WORK/s400.agent.err" ||
@@ -53,9 +47,7 @@ note "400: one request, logged with the server's message, not retried after a re
 
 # 3b. 401 (a credential to fix): the reporter pauses and the dump waits, never
 #     dropped; --once says so and exits 1; the next run delivers it.
-make_dir s401 1
-start_receiver s401 --fail-first 1 --fail-status 401
-config s401 "$WORK/s401" "$port"
+fault_case s401 1 10 --fail-first 1 --fail-status 401
 "$CONAN" agent --once --timeout 20 --config "$WORK/s401.json" 2>"$WORK/s401.agent.err" &&
     fail "401: conan agent --once exited 0 although nothing was delivered"
 grep -q "HTTP 401.*paused" "$WORK/s401.agent.err" || fail "401: the pause was not logged: $(cat "$WORK/s401.agent.err")"
@@ -66,9 +58,7 @@ check s401 1
 note "401: paused, the dump kept, delivered by the next run"
 
 # 4. A stall longer than report.pyroscope.timeout_s: the upload times out, is retried, arrives once.
-make_dir stall 2
-start_receiver stall --stall-first-s 30
-config stall "$WORK/stall" "$port" 2
+fault_case stall 2 2 --stall-first-s 30
 "$CONAN" agent --once --timeout 60 --config "$WORK/stall.json" 2>"$WORK/stall.agent.err" ||
     fail "stall: conan agent --once failed: $(cat "$WORK/stall.agent.err")"
 check stall 2
@@ -77,9 +67,7 @@ note "stall: timed out after 2 s, retried, delivered once"
 
 # 5. SIGKILL mid-upload, then a restart: nothing lost, nothing acknowledged twice,
 #    and what the first agent delivered is not sent again.
-make_dir kill 1
-start_receiver kill --stall-first-s 60 --stall-request 2
-config kill "$WORK/kill" "$port" 30
+fault_case kill 1 30 --stall-first-s 60 --stall-request 2
 "$CONAN" agent --once --config "$WORK/kill.json" 2>"$WORK/kill1.agent.err" || fail "kill: the first delivery failed"
 make_dir kill 2 200
 "$CONAN" agent --config "$WORK/kill.json" 2>"$WORK/kill2.agent.err" &

@@ -67,6 +67,16 @@ config() {
 EOF
 }
 
+# fault_case NAME N TIMEOUT_S RECEIVER_ARGS... — N dumps in $WORK/NAME, a
+# receiver of its own started with RECEIVER_ARGS, and $WORK/NAME.json sending
+# the directory to it with report.pyroscope.timeout_s TIMEOUT_S.
+fault_case() {
+    local name=$1 n=$2 timeout=$3; shift 3
+    make_dir "$name" "$n"
+    start_receiver "$name" "$@"
+    config "$name" "$WORK/$name" "$port" "$timeout"
+}
+
 # check NAME WANT — WANT profiles accepted, each ID acknowledged exactly once, no violation.
 check() {
     local name=$1 want=$2

@@ -13,9 +13,7 @@ heap_dump t
 # in a command substitution would hold its output open).
 peak_kib() {
     local name=$1 n=$2
-    make_dir "$name" "$n"
-    start_receiver "$name" --down-until-file "$WORK/$name.up"
-    config "$name" "$WORK/$name" "$port"
+    fault_case "$name" "$n" 10 --down-until-file "$WORK/$name.up"
     /usr/bin/time -f %M -o "$WORK/$name.rss" "$CONAN" agent --once --timeout 150 --config "$WORK/$name.json" \
         2>"$WORK/$name.agent.err" &
     agents+=($!)
