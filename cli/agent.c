@@ -20,6 +20,7 @@
 #include "agent_spawn.h"
 #include "conan.h"
 #include "dump.h"
+#include "event_text.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -534,18 +535,6 @@ static char *read_event(const struct watched *w, off_t off, int len)
     return text;
 }
 
-static double parse_iso(const char *s)
-{
-    struct tm tm = { 0 };
-    int ms = 0;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                      &tm.tm_min, &tm.tm_sec, &ms) < 6)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (double)timegm(&tm) + ms / 1000.0;
-}
-
 /* One attempt of reporter r on a copy of entry e (the lock is not held). */
 static void attempt(int r, const struct entry *e, struct agent_outcome *out)
 {
@@ -569,7 +558,7 @@ static void attempt(int r, const struct entry *e, struct agent_outcome *out)
     size_t bl = strlen(base);
     snprintf(link, sizeof link, "%s%s%s", base, bl && base[bl - 1] != '/' ? "/" : "", e->file);
     const char *app = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "app"));
-    double end = parse_iso(cJSON_GetStringValue(cJSON_GetObjectItem(ev, "time")));
+    double end = event_time(cJSON_GetStringValue(cJSON_GetObjectItem(ev, "time")));
     if (end < 0) end = e->mtime;
     const cJSON *duration = cJSON_GetObjectItem(ev, "duration_s");
     struct agent_dump d = {

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* The unit a rule's metric is read in: percent of the CPU quota, of the
  * memory limit, of the periods or of the time; MiB of heap; threads counted. */
@@ -58,4 +59,16 @@ char *event_payload_json(const cJSON *ev, const char *host, const char *link)
         text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
+}
+
+double event_time(const char *s)
+{
+    struct tm tm = { 0 };
+    int ms = 0;
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                     &tm.tm_min, &tm.tm_sec, &ms) < 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (double)timegm(&tm) + ms / 1000.0;
 }

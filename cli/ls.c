@@ -67,19 +67,6 @@ static void format_time(double when, char *out, size_t len)
     strftime(out, len, "%Y-%m-%d %H:%M:%S", &utc);
 }
 
-/* "2026-12-06T11:24:07.834Z" → Unix seconds; -1 if not that form. */
-static double parse_iso(const char *s)
-{
-    struct tm tm = { 0 };
-    int ms = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-               &tm.tm_sec, &ms) < 6)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (double)timegm(&tm) + ms / 1000.0;
-}
-
 static void copy_string(const cJSON *ev, const char *key, char *out, size_t len)
 {
     const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(ev, key));
@@ -105,7 +92,7 @@ static int add_event(struct rows *rs, const char *line, const char *dir)
         cJSON_Delete(ev);
         return -1;
     }
-    r->when = parse_iso(cJSON_GetStringValue(cJSON_GetObjectItem(ev, "time")));
+    r->when = event_time(cJSON_GetStringValue(cJSON_GetObjectItem(ev, "time")));
     format_time(r->when, r->time, sizeof r->time);
     copy_string(ev, "app", r->app, sizeof r->app);
     copy_string(ev, "kind", r->kind, sizeof r->kind);
