@@ -17,6 +17,7 @@ struct conan_cpu_window {
     const struct conan_stack_slot *sample; /* valid until conan_cpu_release */
     long nsample;
     long dropped_full, dropped_loader; /* of dropped: buffer full / in the loader */
+    double started_s;            /* monotonic */
     double duration_s;
     double cpu_s;                /* process CPU time spent during the window */
 };
@@ -37,6 +38,11 @@ void conan_cpu_release(void);
 /* The name a sampled thread had: its comm now, or the one it had when it
  * ended (thread registry), or the one seen when its timer was armed. */
 const char *conan_cpu_thread_name(pid_t tid);
+/* The program has a SIGPROF handler or an ITIMER_PROF of its own (said once
+ * on stderr: neither CPU windows nor the flight recorder take SIGPROF then). */
+bool conan_cpu_program_owns_sigprof(void);
+/* Text of the dynamic loader: samples interrupted there are dropped. */
+void conan_cpu_loader_text(uintptr_t *start, uintptr_t *end);
 /* Child of a fork (fork.c): forgets the parent's window without touching its
  * timers: fork copies none, and the parent's timer ids could name the child's. */
 void conan_cpu_postfork_child(void);

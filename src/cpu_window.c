@@ -2,9 +2,8 @@
  * thread (cold path; what runs in the SIGPROF handler is cpu_samples.c).
  *
  * By default every thread gets its own POSIX timer on its own CPU-time clock,
- * delivered to that thread (SIGEV_THREAD_ID): each thread is sampled in
- * proportion to the CPU it burns, and a timer whose signal is still queued
- * reports overruns instead of silently losing ticks. One process-wide
+ * delivered to that thread (the timer set of cpu_timers.c): each thread is
+ * sampled in proportion to the CPU it burns. One process-wide
  * setitimer(ITIMER_PROF) is the fallback (config cpu.timer = "process", too many
  * threads, or per-thread timers refused by the kernel): cheaper to arm, but the
  * kernel picks which thread gets each signal and coalesces pending ones. That
@@ -20,7 +19,9 @@
 #include "clock.h"
 #include "config.h"
 #include "cpu.h"
+#include "cpu_timers.h"
 #include "log.h"
+#include "recorder.h"
 #include "procfs.h"
 #include "sigprof.h"
 #include "stack_walk.h"
@@ -37,41 +38,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef sigev_notify_thread_id
-#define sigev_notify_thread_id _sigev_un._tid
-#endif
-
-/* Kernel encoding of a thread's CPU clock (what pthread_getcpuclockid returns),
- * usable for any thread of our own process: ~tid << 3 | PERTHREAD(4) | SCHED(2). */
-static clockid_t thread_cpu_clock(pid_t tid)
-{
-    return (clockid_t)((~(unsigned)tid << 3) | 6);
-}
-
 #define BUFFER_CAPACITY_MAX 32768L      /* ~17 MiB of address space, touched only as used */
 #define DRAIN_WAIT_MS 200               /* how long stop waits for queued SIGPROFs */
-
-struct armed_thread {
-    pid_t tid;
-    bool has_timer;
-    bool ended;                 /* gone: its timer released, its name kept for samples */
-    timer_t timer;
-    char name[16];
-};
+#define SIGPENDING_SHARE 4              /* thread timers use at most 1/4 of RLIMIT_SIGPENDING */
 
 static struct {
     bool open;                      /* atomic: read by any thread through conan_cpu_window_open */
     enum conan_cpu_timer timer;
-    bool process_posix;             /* process mode: POSIX timer (else setitimer) */
-    timer_t process_timer;
+    struct conan_timer_set set;     /* thread timers, or the process POSIX timer */
     struct itimerval previous_itimer;
     long itimer_usec;               /* the setitimer period we armed, to recognise it */
-    long hz;
-    pid_t monitor_tid;
-    struct armed_thread *thread;
-    int nthread, thread_cap;
-    int timer_cap;                  /* most thread timers this window may hold */
-    int timers;                     /* thread timers held now */
+    bool itimer;                    /* setitimer is running (the last resort) */
     double started_s, started_cpu_s;
 } win;
 
@@ -92,16 +69,20 @@ const char *conan_cpu_thread_name(pid_t tid)
     static char name[16];
     if (conan_task_file(tid, "comm", name, sizeof name) && name[0]) return name;
     if (conan_threads_ended_name(tid, name, sizeof name)) return name;
-    for (int i = 0; i < win.nthread; i++)
-        if (win.thread[i].tid == tid) return win.thread[i].name;
-    return "";
+    const char *known = conan_timers_name(&win.set, tid);
+    if (!known) known = conan_recorder_thread_name(tid);
+    return known ? known : "";
 }
 
-static bool program_owns_sigprof(void)
+bool conan_cpu_program_owns_sigprof(void)
 {
-    if (conan_sigprof_program_has_handler()) return true;
+    bool owned = conan_sigprof_program_has_handler();
     struct itimerval it;
-    return getitimer(ITIMER_PROF, &it) == 0 && (it.it_value.tv_sec || it.it_value.tv_usec);
+    if (!owned) owned = getitimer(ITIMER_PROF, &it) == 0 && (it.it_value.tv_sec || it.it_value.tv_usec);
+    if (owned)
+        conan_log_once(&owned_once, "the program uses SIGPROF or ITIMER_PROF itself; "
+                                    "libconan will not take CPU profiles");
+    return owned;
 }
 
 /* Text of the dynamic loader, where samples are dropped (see cpu_samples.c). */
@@ -115,7 +96,7 @@ static bool take_loader_text(const struct conan_maps_entry *m, void *arg)
     return false;
 }
 
-static void find_loader_text(uintptr_t *start, uintptr_t *end)
+void conan_cpu_loader_text(uintptr_t *start, uintptr_t *end)
 {
     uintptr_t range[2] = { 0, 0 };
     conan_for_each_mapping(take_loader_text, range);
@@ -123,161 +104,35 @@ static void find_loader_text(uintptr_t *start, uintptr_t *end)
     *end = range[1];
 }
 
-static bool thread_known(pid_t tid)
+/* The last resort: setitimer(ITIMER_PROF), whose signals carry no cookie. */
+static int start_itimer(void)
 {
-    for (int i = 0; i < win.nthread; i++)
-        if (win.thread[i].tid == tid && !win.thread[i].ended) return true;
-    return false;
-}
-
-static struct armed_thread *add_thread(pid_t tid)
-{
-    if (win.nthread == win.thread_cap) {
-        int cap = win.thread_cap ? win.thread_cap * 2 : 64;
-        struct armed_thread *grown = realloc(win.thread, (size_t)cap * sizeof *grown);
-        if (!grown) return NULL;
-        win.thread = grown;
-        win.thread_cap = cap;
-    }
-    struct armed_thread *t = &win.thread[win.nthread++];
-    memset(t, 0, sizeof *t);
-    t->tid = tid;
-    conan_task_file(tid, "comm", t->name, sizeof t->name);
-    return t;
-}
-
-static struct timespec period_of(long hz)
-{
-    long ns = 1000000000L / hz;
-    return (struct timespec){ ns / 1000000000L, ns % 1000000000L };
-}
-
-/* Arms one thread's CPU-time timer. Returns 0, or an errno. */
-static int arm_thread_timer(struct armed_thread *t)
-{
-    struct sigevent sev;
-    memset(&sev, 0, sizeof sev);
-    sev.sigev_notify = SIGEV_THREAD_ID;
-    sev.sigev_signo = SIGPROF;
-    sev.sigev_value.sival_ptr = conan_cpu_timer_cookie();
-    sev.sigev_notify_thread_id = t->tid;
-    if (timer_create(thread_cpu_clock(t->tid), &sev, &t->timer) != 0) return errno;
-    struct itimerspec spec = { .it_interval = period_of(win.hz), .it_value = period_of(win.hz) };
-    if (timer_settime(t->timer, 0, &spec, NULL) != 0) {
-        int err = errno;
-        timer_delete(t->timer);
-        return err;
-    }
-    t->has_timer = true;
-    win.timers++;
-    return 0;
-}
-
-struct arm_pass {
-    int armed;
-    int skipped_blocked;
-    int first_error;    /* errno of the first refusal */
-};
-
-static void arm_new_thread(pid_t tid, void *arg)
-{
-    struct arm_pass *pass = arg;
-    if (tid == win.monitor_tid || thread_known(tid)) return;
-    if (win.timers >= win.timer_cap) return;      /* queued-signal budget spent */
-    if (conan_sigprof_blocked_by(tid)) {
-        pass->skipped_blocked++;
-        return;
-    }
-    struct armed_thread *t = add_thread(tid);
-    if (!t) return;
-    int err = arm_thread_timer(t);
-    if (err == 0)
-        pass->armed++;
-    else if (!pass->first_error && err != EINVAL) /* EINVAL: the thread just ended */
-        pass->first_error = err;
-}
-
-static void count_unblocked(pid_t tid, void *arg)
-{
-    if (tid != win.monitor_tid && !conan_sigprof_blocked_by(tid)) (*(int *)arg)++;
-}
-
-static void delete_thread_timers(void)
-{
-    for (int i = 0; i < win.nthread; i++) {
-        if (win.thread[i].has_timer) timer_delete(win.thread[i].timer);
-        win.thread[i].has_timer = false;
-    }
-    win.timers = 0;
-}
-
-static int start_process_timer(void)
-{
-    struct sigevent sev;
-    memset(&sev, 0, sizeof sev);
-    sev.sigev_notify = SIGEV_SIGNAL;
-    sev.sigev_signo = SIGPROF;
-    sev.sigev_value.sival_ptr = conan_cpu_timer_cookie();
-    struct itimerspec spec = { .it_interval = period_of(win.hz), .it_value = period_of(win.hz) };
-    if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &sev, &win.process_timer) == 0) {
-        if (timer_settime(win.process_timer, 0, &spec, NULL) == 0) {
-            win.process_posix = true;
-            return 0;
-        }
-        timer_delete(win.process_timer);
-    }
-    win.process_posix = false;
-    long usec = 1000000L / win.hz;
+    long usec = 1000000L / win.set.hz;
     if (usec == 0) usec = 1;
     win.itimer_usec = usec;
     struct timeval tv = { usec / 1000000L, usec % 1000000L };
     struct itimerval it = { tv, tv };
     conan_cpu_expect_kernel_timer(true);
-    return setitimer(ITIMER_PROF, &it, &win.previous_itimer);
+    if (setitimer(ITIMER_PROF, &it, &win.previous_itimer) != 0) {
+        conan_cpu_expect_kernel_timer(false);
+        return -1;
+    }
+    win.itimer = true;
+    return 0;
 }
 
 static void stop_process_timer(void)
 {
+    conan_timers_disarm_process(&win.set);
+    if (!win.itimer) return;
     conan_cpu_expect_kernel_timer(false);
-    if (win.process_posix) {
-        timer_delete(win.process_timer);
-        win.process_posix = false;
-        return;
-    }
+    win.itimer = false;
     /* Give ITIMER_PROF back only if it is still ours: the program may have
      * armed its own meanwhile. */
     struct itimerval now;
     if (getitimer(ITIMER_PROF, &now) == 0 &&
         now.it_interval.tv_sec * 1000000L + now.it_interval.tv_usec == win.itimer_usec)
         setitimer(ITIMER_PROF, &win.previous_itimer, NULL);
-}
-
-static int start_thread_timers(const struct conan_config *cfg, char *why, size_t why_len)
-{
-    int tasks = conan_for_each_task(NULL, NULL);
-    if (tasks > cfg->cpu.thread_timer_limit) return -1; /* by configuration: not worth a log line */
-    if (tasks < 0) {
-        snprintf(why, why_len, "cannot list /proc/self/task");
-        return -1;
-    }
-    /* Each POSIX timer holds a queued-signal slot charged to the user's
-     * RLIMIT_SIGPENDING, which the program may need for its own signals:
-     * use at most a quarter of it. */
-    struct rlimit pending;
-    win.timer_cap = cfg->cpu.thread_timer_limit;
-    if (getrlimit(RLIMIT_SIGPENDING, &pending) == 0 && pending.rlim_cur != RLIM_INFINITY &&
-        (rlim_t)win.timer_cap > pending.rlim_cur / 4)
-        win.timer_cap = (int)(pending.rlim_cur / 4);
-    if (tasks > win.timer_cap) return -1;
-    struct arm_pass pass = { 0, 0, 0 };
-    conan_for_each_task(arm_new_thread, &pass);
-    if (pass.first_error) {
-        snprintf(why, why_len, "per-thread CPU timers refused: %s", strerror(pass.first_error));
-        delete_thread_timers();
-        win.nthread = 0;
-        return -1;
-    }
-    return 0;
 }
 
 /* At most hz samples per CPU-second, over the window plus slack. */
@@ -298,15 +153,13 @@ int conan_cpu_start(const struct conan_config *cfg, int seconds, char *why, size
         snprintf(why, why_len, "a CPU window is already open");
         return -1;
     }
-    if (program_owns_sigprof()) {
-        conan_log_once(&owned_once, "the program uses SIGPROF or ITIMER_PROF itself; "
-                                    "libconan will not take CPU profiles");
+    if (conan_cpu_program_owns_sigprof()) {
         snprintf(why, why_len, "the program owns SIGPROF");
         return -1;
     }
     conan_unwind_prepare();
     uintptr_t loader_start, loader_end;
-    find_loader_text(&loader_start, &loader_end);
+    conan_cpu_loader_text(&loader_start, &loader_end);
     if (conan_cpu_samples_open(buffer_capacity(cfg, seconds), loader_start, loader_end) != 0) {
         snprintf(why, why_len, "cannot map the sample buffer: %s", strerror(errno));
         return -1;
@@ -318,18 +171,14 @@ int conan_cpu_start(const struct conan_config *cfg, int seconds, char *why, size
         return -1;
     }
 
-    win.hz = cfg->cpu.hz;
-    win.monitor_tid = gettid();
-    win.nthread = 0;
-    win.timers = 0;
+    conan_timers_init(&win.set, conan_cpu_timer_cookie(), cfg->cpu.hz);
+    win.set.keep_names_fresh = true; /* a thread armed as it starts often names itself just after */
     win.started_s = conan_monotonic_seconds();
     win.started_cpu_s = conan_process_cpu_seconds();
 
     /* With SIGPROF blocked everywhere our signal could only stay pending, or be
      * taken by a sigwait loop of the program's: no window. */
-    int unblocked = 0;
-    conan_for_each_task(count_unblocked, &unblocked);
-    if (unblocked == 0) {
+    if (!conan_timers_some_thread_open(win.set.monitor_tid)) {
         snprintf(why, why_len, "every thread blocks SIGPROF");
         conan_sigprof_give_back();
         conan_cpu_release();
@@ -339,13 +188,14 @@ int conan_cpu_start(const struct conan_config *cfg, int seconds, char *why, size
     win.timer = cfg->cpu.timer;
     if (win.timer == CONAN_TIMER_THREAD) {
         char fallback_why[160] = "";
-        if (start_thread_timers(cfg, fallback_why, sizeof fallback_why) != 0) {
+        if (conan_timers_arm_threads(&win.set, cfg->cpu.thread_timer_limit, SIGPENDING_SHARE, fallback_why,
+                                     sizeof fallback_why) != 0) {
             if (fallback_why[0])
                 conan_log_once(&fallback_once, "%s; using the process-wide timer", fallback_why);
             win.timer = CONAN_TIMER_PROCESS;
         }
     }
-    if (win.timer == CONAN_TIMER_PROCESS && start_process_timer() != 0) {
+    if (win.timer == CONAN_TIMER_PROCESS && conan_timers_arm_process(&win.set) != 0 && start_itimer() != 0) {
         snprintf(why, why_len, "no CPU timer available: %s", strerror(errno));
         disarm_and_drain();
         conan_cpu_release();
@@ -355,37 +205,11 @@ int conan_cpu_start(const struct conan_config *cfg, int seconds, char *why, size
     return 0;
 }
 
-/* Threads that ended give their timer (and its queued-signal slot) back.
- * Live ones get their name read again: a thread armed as it starts often
- * names itself just after, and if it ends before the window does, the name
- * last read here is the one its samples carry. */
-static void release_ended_threads(void)
-{
-    for (int i = 0; i < win.nthread; i++) {
-        struct armed_thread *t = &win.thread[i];
-        char name[sizeof t->name];
-        if (t->ended) continue;
-        if (conan_task_file(t->tid, "comm", name, sizeof name)) {
-            memcpy(t->name, name, sizeof name);
-            continue;
-        }
-        if (t->has_timer) {
-            timer_delete(t->timer);
-            win.timers--;
-        }
-        t->has_timer = false;
-        t->ended = true;
-    }
-}
-
 void conan_cpu_rescan_threads(void)
 {
     if (!conan_cpu_window_open()) return;
     conan_unwind_refresh_tables(); /* libraries loaded during the window */
-    if (win.timer != CONAN_TIMER_THREAD) return;
-    release_ended_threads();
-    struct arm_pass pass = { 0, 0, 0 };
-    conan_for_each_task(arm_new_thread, &pass);
+    if (win.timer == CONAN_TIMER_THREAD) conan_timers_rescan(&win.set);
 }
 
 /* Ends sampling: closes the buffer, stops the timers, lets queued signals
@@ -400,10 +224,8 @@ void conan_cpu_rescan_threads(void)
 static void disarm_and_drain(void)
 {
     conan_cpu_samples_stop();
-    if (win.timer == CONAN_TIMER_THREAD)
-        delete_thread_timers();
-    else
-        stop_process_timer();
+    conan_timers_delete(&win.set);
+    stop_process_timer();
     for (int waited = 0; waited < DRAIN_WAIT_MS && conan_sigprof_pending(); waited += 5)
         conan_sleep_ms(5);
     conan_sigprof_give_back();
@@ -418,7 +240,8 @@ void conan_cpu_stop(struct conan_cpu_window *out)
     disarm_and_drain();
     conan_cpu_samples_collect(out);
     out->timer = win.timer;
-    out->threads_armed = win.timer == CONAN_TIMER_THREAD ? win.nthread : 0;
+    out->threads_armed = win.timer == CONAN_TIMER_THREAD ? win.set.nthread : 0;
+    out->started_s = win.started_s;
     out->duration_s = stopped_s - win.started_s;
     out->cpu_s = stopped_cpu_s - win.started_cpu_s;
     set_open(false);
@@ -427,9 +250,7 @@ void conan_cpu_stop(struct conan_cpu_window *out)
 void conan_cpu_release(void)
 {
     if (conan_cpu_samples_free()) conan_unwind_release_retired();
-    free(win.thread);
-    win.thread = NULL;
-    win.nthread = win.thread_cap = 0;
+    conan_timers_free(&win.set);
 }
 
 /* In the child of a fork, before its monitor starts: the parent's window, if
@@ -437,15 +258,13 @@ void conan_cpu_release(void)
  * disarm, and the parent's timer ids are not deleted: in the child they could
  * name timers it creates itself. Handlers that were running in the parent's
  * other threads never finish here. Nothing of the parent's window is freed
- * (see cpu_samples.c's hook for its buffer). */
+ * (see cpu_samples.c's hook for its buffer; the thread table is dropped as
+ * thread_registry.c drops the parent's records: the parent's monitor may
+ * have been growing it, inside realloc, when the process was copied). */
 void conan_cpu_postfork_child(void)
 {
     conan_cpu_samples_postfork_child();
     set_open(false);
-    win.timers = 0;
-    /* The parent's monitor may have been growing the thread table when the
-     * process was copied (inside realloc): freeing it here could free it
-     * twice. It is dropped, as thread_registry.c drops the parent's records. */
-    win.thread = NULL;
-    win.nthread = win.thread_cap = 0;
+    win.itimer = false;
+    conan_timers_postfork_child(&win.set);
 }
