@@ -1,12 +1,17 @@
 /* actions.c — what the monitor does when a decision asks for profiles
  * (decide.c): builds the heap profile and the two thread profiles at once,
  * and opens a CPU window, whose samples become the CPU profile when it
- * closes. Every profile then goes through emit.c. Monitor thread only. */
+ * closes, together with the flight recorder's samples from before it
+ * (recorder.c; labels phase=before and phase=during). A trigger that gets no
+ * window (a memory trip, the cpu.max ceiling, a window that cannot open)
+ * gets the recorder's part alone. Every profile then goes through emit.c.
+ * Monitor thread only. */
 #include "actions.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "clock.h"
 #include "cpu.h"
 #include "emit.h"
@@ -15,6 +20,7 @@
 #include "log.h"
 #include "memory_where.h"
 #include "metrics.h"
+#include "recorder.h"
 #include "thread_registry.h"
 #include "thread_snapshot.h"
 
@@ -39,34 +45,96 @@ static const char *cached_thread_name(struct thread_name_cache *c, pid_t tid)
     return c->name[c->n++];
 }
 
-static struct conan_pprof *cpu_profile(struct conan_actions *a, const struct conan_cpu_window *w)
+static const struct conan_value_type cpu_types[] = { { "samples", "count" }, { "cpu", "nanoseconds" } };
+
+/* One CPU sample: its ticks, their CPU time at ns_per_tick, and its labels
+ * (phase only when the recorder runs, so profiles without it are as before). */
+struct cpu_adder {
+    struct conan_pprof *p;
+    struct thread_name_cache *names;
+    int64_t ns_per_tick;
+    const char *phase;
+};
+
+static void add_cpu_sample(const struct conan_stack_slot *s, void *arg)
 {
-    static const struct conan_value_type types[] = { { "samples", "count" }, { "cpu", "nanoseconds" } };
-    int64_t period = 1000000000LL / a->cfg->cpu.hz;
-    struct conan_pprof *p = conan_pprof_new(types, 2, types[1], period);
-    if (!p) return NULL;
-    struct thread_name_cache *names = calloc(1, sizeof *names);
+    struct cpu_adder *add = arg;
+    int depth = conan_stack_slot_depth(s);
+    if (depth <= 0) return;
+    int64_t values[2] = { s->weight, s->weight * add->ns_per_tick };
+    struct conan_label labels[3] = {
+        { .key = "thread", .str = cached_thread_name(add->names, s->tid) },
+        { .key = "tid", .num = s->tid },
+        { .key = "phase", .str = add->phase },
+    };
+    conan_pprof_add(add->p, s->pcs, depth, values, labels, add->phase ? 3 : 2);
+}
+
+static int64_t ns_per_tick(int hz)
+{
+    return 1000000000LL / hz;
+}
+
+/* Wall-clock nanoseconds of a monotonic time in the past. */
+static int64_t wall_ns_of(double monotonic_s)
+{
+    return conan_wall_nanos() - (int64_t)((conan_monotonic_seconds() - monotonic_s) * 1e9);
+}
+
+static void format_utc(double monotonic_s, char *out, size_t len)
+{
+    int64_t ns = wall_ns_of(monotonic_s);
+    time_t secs = (time_t)(ns / 1000000000LL);
+    struct tm utc;
+    gmtime_r(&secs, &utc);
+    strftime(out, len, "%H:%M:%S", &utc);
+}
+
+/* The recorder's samples before until_s into p (phase=before); false if the
+ * recorder never ran. */
+static bool add_before(struct conan_pprof *p, struct thread_name_cache *names, const struct conan_config *cfg,
+                       double until_s, struct conan_recorder_span *span)
+{
+    struct cpu_adder add = { p, names, ns_per_tick(cfg->recorder.hz), "before" };
+    return conan_recorder_each(until_s, add_cpu_sample, &add, span);
+}
+
+/* After the profile's stamp: the stretch the recorder's samples cover. */
+static void before_comment(struct conan_pprof *p, const struct conan_recorder_span *span)
+{
+    char from[16], to[16];
+    format_utc(span->from_s, from, sizeof from);
+    format_utc(span->to_s, to, sizeof to);
+    conan_pprof_comment(p, "phase=before: the flight recorder, %.1f s (%s-%s UTC) at %ld Hz, %ld samples of %.1f ms of "
+                        "CPU each", span->to_s - span->from_s, from, to, span->hz, span->samples,
+                        1000.0 / (double)span->hz);
+    conan_pprof_comment(p, "flight recorder ring: %ld samples in %.2f MiB", span->capacity,
+                        (double)span->ring_bytes / (1024.0 * 1024.0));
+}
+
+static struct conan_pprof *cpu_profile(struct conan_actions *a, const struct conan_cpu_window *w,
+                                       struct conan_recorder_span *before)
+{
+    const struct conan_config *cfg = a->cfg;
+    int64_t period = ns_per_tick(cfg->cpu.hz);
+    struct conan_pprof *p = conan_pprof_new(cpu_types, 2, cpu_types[1], period);
+    struct thread_name_cache *names = p ? calloc(1, sizeof *names) : NULL;
     if (!names) {
         conan_pprof_free(p);
         return NULL;
     }
-    for (long i = 0; i < w->nsample; i++) {
-        const struct conan_stack_slot *s = &w->sample[i];
-        int depth = conan_stack_slot_depth(s);
-        if (depth <= 0) continue;
-        int64_t values[2] = { s->weight, s->weight * period };
-        struct conan_label labels[2] = {
-            { .key = "thread", .str = cached_thread_name(names, s->tid) },
-            { .key = "tid", .num = s->tid },
-        };
-        conan_pprof_add(p, s->pcs, depth, values, labels, 2);
-    }
+    bool recorded = cfg->recorder.enable && add_before(p, names, cfg, w->started_s, before);
+    struct cpu_adder add = { p, names, period, recorded ? "during" : NULL };
+    for (long i = 0; i < w->nsample; i++) add_cpu_sample(&w->sample[i], &add);
     free(names);
-    conan_emit_stamp(p, a->cfg, a->ctx, &a->window_trigger, a->window_wall_start_ns, (int64_t)(w->duration_s * 1e9));
+    /* The profile's time is its window's (tools compare it with the CPU the
+     * window got); the comments say what stretch phase=before covers. */
+    conan_emit_stamp(p, cfg, a->ctx, &a->window_trigger, a->window_wall_start_ns, (int64_t)(w->duration_s * 1e9));
     conan_pprof_set_default_type(p, 1);
-    conan_pprof_comment(p, "cpu timer: %s, %d threads armed, %d Hz, %.2f s",
-                        w->timer == CONAN_TIMER_THREAD ? "thread" : "process", w->threads_armed,
-                        a->cfg->cpu.hz, w->duration_s);
+    if (recorded) before_comment(p, before);
+    conan_pprof_comment(p, "%scpu timer: %s, %d threads armed, %d Hz, %.2f s", recorded ? "phase=during: " : "",
+                        w->timer == CONAN_TIMER_THREAD ? "thread" : "process", w->threads_armed, cfg->cpu.hz,
+                        w->duration_s);
     conan_pprof_comment(p, "samples: %ld taken, %ld dropped (%ld buffer full, %ld in the dynamic loader), over %.2f CPU-seconds",
                         w->samples, w->dropped, w->dropped_full, w->dropped_loader, w->cpu_s);
     if (a->window_note) conan_pprof_comment(p, "note: %s", a->window_note);
@@ -78,7 +146,9 @@ void conan_act_close_window(struct conan_actions *a, const char *note)
     if (note) a->window_note = note;
     struct conan_cpu_window w;
     conan_cpu_stop(&w);
-    struct conan_pprof *p = cpu_profile(a, &w);
+    struct conan_recorder_span before = { 0 };
+    struct conan_pprof *p = cpu_profile(a, &w, &before);
+    conan_recorder_hold(false);
     double t0 = conan_monotonic_seconds();
     struct conan_event ev = {
         .kind = conan_kind_name(CONAN_KIND_CPU),
@@ -90,9 +160,48 @@ void conan_act_close_window(struct conan_actions *a, const char *note)
         .duration_s = w.duration_s,
         .cpu_s = w.cpu_s,
         .note = a->window_note,
+        .before = before.hz ? &before : NULL,
     };
     conan_emit_write(a->cfg, p, NULL, &ev, t0);
     conan_cpu_release();
+}
+
+/* The recorder's profile of the time before trigger t, alone: why says why
+ * there is no window. False (nothing written) if the recorder never ran or
+ * recorded nothing then (no thread used the CPU, or none could be sampled). */
+static bool write_before_profile(struct conan_actions *a, const struct conan_trigger *t, const char *why)
+{
+    const struct conan_config *cfg = a->cfg;
+    if (!cfg->recorder.enable || conan_cpu_window_open() || conan_dump_dir_ready(cfg) != 0) return false;
+    double t0 = conan_monotonic_seconds();
+    int64_t period = ns_per_tick(cfg->recorder.hz);
+    struct conan_pprof *p = conan_pprof_new(cpu_types, 2, cpu_types[1], period);
+    struct thread_name_cache *names = p ? calloc(1, sizeof *names) : NULL;
+    struct conan_recorder_span before = { 0 };
+    bool recorded = names && add_before(p, names, cfg, t0, &before) && before.stacks > 0;
+    free(names);
+    if (!recorded) {
+        conan_pprof_free(p);
+        return false;
+    }
+    char note[320];
+    snprintf(note, sizeof note, "the flight recorder's %.1f s before the trigger only: %s",
+             before.to_s - before.from_s, why);
+    conan_emit_stamp(p, cfg, a->ctx, t, wall_ns_of(before.from_s), (int64_t)((before.to_s - before.from_s) * 1e9));
+    conan_pprof_set_default_type(p, 1);
+    before_comment(p, &before);
+    conan_pprof_comment(p, "note: %s", note);
+    struct conan_event ev = {
+        .kind = conan_kind_name(CONAN_KIND_CPU),
+        .trigger = t,
+        .file = "",
+        .timer = "recorder",
+        .samples = before.samples,
+        .note = note,
+        .before = &before,
+    };
+    conan_emit_write(cfg, p, NULL, &ev, t0);
+    return true;
 }
 
 /* ---- heap profiles: written at once, no window ---- */
@@ -192,7 +301,12 @@ static void open_cpu_window(struct conan_actions *a, const struct conan_trigger 
     char why[256];
     int seconds = t->cpu_seconds > 0 ? t->cpu_seconds : a->cfg->cpu.profile_seconds;
     if (conan_dump_dir_ready(a->cfg) != 0) return;
+    conan_recorder_hold(true); /* the stretch before the window stays whole */
     if (conan_cpu_start(a->cfg, seconds, why, sizeof why) != 0) {
+        conan_recorder_hold(false);
+        char because[300];
+        snprintf(because, sizeof because, "no CPU window: %s", why);
+        if (write_before_profile(a, t, because)) return;
         struct conan_event ev = { .kind = conan_kind_name(CONAN_KIND_CPU), .trigger = t, .file = "", .error = why };
         conan_dump_event(a->cfg, &ev);
         return;
@@ -221,5 +335,9 @@ void conan_act(struct conan_actions *a, unsigned kinds, const struct conan_trigg
     t.at_s = now_s;
     if (kinds & CONAN_WANTS_HEAP) write_heap_profile(a, &t, note);
     if (kinds & CONAN_WANTS_THREADS) write_thread_profiles(a, &t);
-    if (kinds & CONAN_WANTS_CPU) open_cpu_window(a, &t, now_s);
+    if (kinds & CONAN_WANTS_CPU)
+        open_cpu_window(a, &t, now_s);
+    else if (kinds & CONAN_WANTS_BEFORE)
+        write_before_profile(a, &t, kinds & CONAN_WANTS_HEAP ? "a memory trip opens no CPU window"
+                                                             : "no CPU window: CPU is at or above cpu.max");
 }

@@ -100,6 +100,16 @@ static const struct config_key keys[] = {
          "thread: a CPU-time timer per thread; process: one process-wide CPU-time timer"),
     INT("cpu.thread_timer_limit", cpu.thread_timer_limit, 1000, 1, 100000,
         "above this many threads the process timer is used instead"),
+    SECTION("recorder", "flight recorder: every thread's CPU samples at a low rate, all the time, into a bounded "
+            "ring of the last seconds; a trigger's CPU profile then also shows what ran before it (label "
+            "phase=before; its window's own samples phase=during), and a memory or heap trip gets a CPU profile of "
+            "the time before it"),
+    BOOL("recorder.enable", recorder.enable, 1, "run the flight recorder"),
+    INT("recorder.hz", recorder.hz, 19, 1, 1000,
+        "samples per CPU-second per thread; 19 is not a divisor of common timer rates, so it does not beat with them"),
+    INT("recorder.seconds", recorder.seconds, 30, 1, 3600, "how far back the ring reaches"),
+    INT("recorder.max_mb", recorder.max_mb, 8, 1, 1024,
+        "hard cap on the ring's memory (544 bytes a sample); a busy process on many CPUs then keeps fewer seconds"),
     SECTION("memory", "memory rule: resident memory against what the process may use"),
     RULE_KEYS("memory", memory.rule, 10, 25, 80, 10, 100, "% of the smallest of cgroup limit and RAM"),
     SECTION("heap", "heap sampling and the heap rule"),

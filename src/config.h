@@ -101,6 +101,12 @@ struct conan_config {
         int thread_timer_limit;       /* above this many threads, use the process timer */
     } cpu;
     struct {
+        bool enable;
+        int hz;                       /* samples per CPU-second per thread */
+        int seconds;                  /* how far back the ring reaches */
+        int max_mb;                   /* hard cap on the ring */
+    } recorder;
+    struct {
         struct conan_rule_config rule; /* RSS as a percent of the memory the process may use */
     } memory;
     struct {

@@ -72,11 +72,18 @@ static bool act_on(struct conan_decider *d, const struct conan_trigger *t, unsig
     return true;
 }
 
-/* Every kind that is on, for on-demand and continuous profiles. */
+/* The flight recorder's profile of the time before, where no window opens. */
+static unsigned before_kind(const struct conan_decider *d)
+{
+    return d->cfg->recorder.enable ? CONAN_WANTS_BEFORE : 0;
+}
+
+/* Every kind that is on, for on-demand and continuous profiles; above the
+ * cpu.max ceiling the recorder's profile stands in for the window. */
 static unsigned enabled_kinds(const struct conan_decider *d, bool cpu_allowed, bool heap_sampling)
 {
-    return (d->cfg->cpu.rule.enable && cpu_allowed ? CONAN_WANTS_CPU : 0) | (heap_sampling ? CONAN_WANTS_HEAP : 0) |
-           (d->cfg->threads.rule.enable ? CONAN_WANTS_THREADS : 0);
+    unsigned cpu = !d->cfg->cpu.rule.enable ? 0 : cpu_allowed ? CONAN_WANTS_CPU : before_kind(d);
+    return cpu | (heap_sampling ? CONAN_WANTS_HEAP : 0) | (d->cfg->threads.rule.enable ? CONAN_WANTS_THREADS : 0);
 }
 
 /* Two requests as one: the union of their kinds (0, every kind, absorbs the
@@ -122,16 +129,20 @@ double conan_decide_next_deadline(const struct conan_decider *d, double limit_s)
     return d->followup_s > 0 && d->followup_s < limit_s ? d->followup_s : limit_s;
 }
 
-/* A rule whose trip opens a CPU window (cpu, throttle, pressure.cpu): not at
- * or above the cpu.max ceiling, and not while a window is open, and then the
- * rule does not start its cooldown, so it trips when the window has closed. */
+/* A rule whose trip opens a CPU window (cpu, throttle, pressure.cpu): not
+ * while a window is open, and then the rule does not start its cooldown, so it
+ * trips when the window has closed. At or above the cpu.max ceiling no window
+ * opens: the flight recorder's profile of the time before is written instead
+ * (and the cooldown starts), or, without the recorder, nothing. */
 static void cpu_window_rule(struct conan_decider *d, double now_s, const struct conan_rule_config *rule,
                             struct conan_rule_state *st, const char *metric, double value, bool over_ceiling)
 {
     struct conan_verdict v = conan_rule_observe(rule, st, value, now_s);
-    if (v.reason == CONAN_REASON_NONE || d->ops.window_open(d->ops.arg) || over_ceiling) return;
+    if (v.reason == CONAN_REASON_NONE || d->ops.window_open(d->ops.arg)) return;
+    unsigned kinds = over_ceiling ? before_kind(d) : CONAN_WANTS_CPU;
+    if (!kinds) return;
     struct conan_trigger t = { .metric = metric, .reason = v.reason, .value = value, .mean = v.mean, .rule = rule };
-    if (act_on(d, &t, CONAN_WANTS_CPU, now_s, NULL)) conan_rule_commit(st, now_s);
+    if (act_on(d, &t, kinds, now_s, NULL)) conan_rule_commit(st, now_s);
 }
 
 /* A rule whose trip writes profiles at once (kinds: heap or threads). */
@@ -184,7 +195,7 @@ static void memory_rules(struct conan_decider *d, double now_s, const struct con
     if (first < 0) return;
     struct conan_trigger t = { .metric = rules[first].metric, .reason = rules[first].v.reason,
                                .value = rules[first].value, .mean = rules[first].v.mean, .rule = rules[first].rule };
-    if (!act_on(d, &t, CONAN_WANTS_HEAP, now_s, NULL)) return;
+    if (!act_on(d, &t, CONAN_WANTS_HEAP | before_kind(d), now_s, NULL)) return;
     for (int i = 0; i < N; i++)
         if (rules[i].read && rules[i].v.reason != CONAN_REASON_NONE) conan_rule_commit(rules[i].st, now_s);
     if (cfg->heap.followup_s > 0 && r->heap_sampling) {

@@ -6,6 +6,7 @@
  * pattern and touches nothing else in the directory. Every failure is one log
  * line; the next trigger simply tries again. */
 #include "dump.h"
+#include "recorder.h"
 #include "clock.h"
 #include "kinds.h"
 #include "config.h"
@@ -205,6 +206,15 @@ static void add_stuck(cJSON *o, const struct conan_config *cfg, const struct con
     if (stuck->n > CONAN_STUCK_MAX) cJSON_AddNumberToObject(o, "stuck_total", stuck->n);
 }
 
+/* The flight recorder's part of a CPU profile (phase=before): its samples,
+ * the seconds they cover and their rate. */
+static void add_before(cJSON *o, const struct conan_recorder_span *span)
+{
+    cJSON_AddNumberToObject(o, "before_samples", (double)span->samples);
+    cJSON_AddNumberToObject(o, "before_s", round((span->to_s - span->from_s) * 1000.0) / 1000.0);
+    cJSON_AddNumberToObject(o, "before_hz", (double)span->hz);
+}
+
 static cJSON *event_json(const struct conan_config *cfg, const struct conan_event *ev)
 {
     char when[48];
@@ -240,6 +250,7 @@ static cJSON *event_json(const struct conan_config *cfg, const struct conan_even
     if (ev->cpu_s > 0) cJSON_AddNumberToObject(o, "cpu_s", ev->cpu_s);
     if (ev->write_ms > 0) cJSON_AddNumberToObject(o, "write_ms", ev->write_ms);
     if (ev->bytes > 0) cJSON_AddNumberToObject(o, "bytes", (double)ev->bytes);
+    if (ev->before) add_before(o, ev->before);
     if (ev->note) cJSON_AddStringToObject(o, "note", ev->note);
     if (ev->error) cJSON_AddStringToObject(o, "error", ev->error);
     if (t->stuck) add_stuck(o, cfg, t->stuck);

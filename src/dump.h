@@ -6,6 +6,8 @@
 #include "config.h"
 #include "context.h"
 
+struct conan_recorder_span;
+
 /* Creates dump_dir (0700) if missing. Logs and returns -1 if unusable. */
 int conan_dump_dir_ready(const struct conan_config *cfg);
 /* Writes data to <dump_dir>/<app>.<pid>.<kind>.<UTC stamp>.<seq>.pb.gz through a
@@ -24,6 +26,7 @@ struct conan_event {
     size_t bytes;                /* size of the file */
     const char *note;            /* e.g. "stopped early: cpu above cpu.max" */
     const char *error;           /* why the dump failed, or NULL */
+    const struct conan_recorder_span *before; /* cpu: the flight recorder's part, or NULL */
 };
 /* Appends one JSON line to <dump_dir>/events.jsonl. */
 void conan_dump_event(const struct conan_config *cfg, const struct conan_event *ev);

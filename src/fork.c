@@ -25,7 +25,9 @@
  * Postfork-child, in this order (the child has only the forking thread):
  *   1. SIGPROF (sigprof.c): no signal of ours can reach the child, so the
  *      program's disposition is made real and the view lock freed.
- *   2. the CPU sample buffer (cpu_samples.c): closed, with no handler in it.
+ *   2. the CPU sample buffer (cpu_samples.c): closed, with no handler in it;
+ *      then the flight recorder's ring (recorder.c): unmapped, its timers
+ *      (none were copied) forgotten.
  *   3. stack walks: reads go to the child's own pid.
  *   4. the heap table's lock: usable again, so frees that reach the slow path
  *      from here on cannot block.
@@ -45,6 +47,7 @@
 #include "cpu.h"
 #include "heap.h"
 #include "monitor.h"
+#include "recorder.h"
 #include "once.h"
 #include "sigprof.h"
 #include "stack_walk.h"
@@ -69,6 +72,7 @@ static void postfork_child(void)
 {
     conan_sigprof_postfork_child();
     conan_cpu_samples_postfork_child();
+    conan_recorder_postfork_child();
     conan_unwind_postfork_child();
     conan_heap_postfork_child();
     conan_threads_postfork_child();

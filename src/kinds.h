@@ -10,7 +10,9 @@ enum conan_kind { CONAN_KIND_CPU, CONAN_KIND_HEAP, CONAN_KIND_THREADS, CONAN_KIN
 
 /* What a trigger asks for (a set: CONAN_WANTS_CPU | CONAN_WANTS_HEAP ...);
  * threads means both thread profiles. */
-enum { CONAN_WANTS_CPU = 1, CONAN_WANTS_HEAP = 2, CONAN_WANTS_THREADS = 4 };
+/* CONAN_WANTS_BEFORE: the flight recorder's CPU profile of the time before the
+ * trigger, alone (a CPU window's profile includes it anyway). */
+enum { CONAN_WANTS_CPU = 1, CONAN_WANTS_HEAP = 2, CONAN_WANTS_THREADS = 4, CONAN_WANTS_BEFORE = 8 };
 
 const char *conan_kind_name(enum conan_kind kind);
 /* Is the n bytes at name one of the kinds' names? */

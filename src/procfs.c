@@ -102,6 +102,11 @@ static void task_path(pid_t tid, const char *file, char *out, size_t len)
         snprintf(out, len, "/proc/self/task/%d/%s", (int)tid, file);
 }
 
+bool conan_task_alive(pid_t tid)
+{
+    return syscall(SYS_tgkill, getpid(), tid, 0) == 0 || errno != ESRCH;
+}
+
 bool conan_task_file(pid_t tid, const char *file, char *out, size_t len)
 {
     char path[64];

@@ -32,6 +32,8 @@ struct conan_task_list {
 };
 void conan_task_list(struct conan_task_list *list, pid_t skip);
 void conan_task_list_free(struct conan_task_list *list);
+/* Thread tid of this process still exists (one tgkill with signal 0). */
+bool conan_task_alive(pid_t tid);
 /* First line of /proc/self/task/<tid>/<file> (tid 0: /proc/self/<file>). */
 bool conan_task_file(pid_t tid, const char *file, char *out, size_t len);
 /* /proc/self/task/<tid>/stat read into buf (tid 0: /proc/self/stat), and a

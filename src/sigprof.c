@@ -35,6 +35,7 @@
 #include "interpose.h"
 #include "clock.h"
 #include "cpu.h"
+#include "recorder.h"
 #include "log.h"
 #include "thread_snapshot.h"
 #include "procfs.h"
@@ -65,6 +66,7 @@ static const struct sigprof_consumer {
     bool (*take)(const siginfo_t *info, void *ucontext); /* signal context: true if it was its signal */
 } consumers[] = {
     { "cpu window", conan_cpu_on_signal },           /* cpu_samples.c: our timers' cookie */
+    { "flight recorder", conan_recorder_on_signal }, /* recorder.c: its timers' cookie */
     { "thread snapshot", conan_snapshot_on_signal }, /* thread_snapshot.c: a pointer to one of its slots */
 };
 
@@ -298,16 +300,43 @@ void conan_sigprof_settle(void)
     unlock_view(&saved);
 }
 
-/* Signal context: the program's SIGPROF while ours is installed. SIG_DFL would
- * terminate the process; a SIGPROF sent by someone else during a window is
- * swallowed instead (documented). */
+/* A SIGPROF that someone sent (kill, tgkill, sigqueue), not a timer's: with
+ * the program's disposition SIG_DFL it must end the process as it would
+ * have without us. A timer's signal that is not ours (the kernel's, late,
+ * from a setitimer we armed) is not: it stays swallowed. */
+static bool sent_by_someone(const siginfo_t *info)
+{
+    return info->si_code == SI_USER || info->si_code == SI_TKILL || info->si_code == SI_QUEUE;
+}
+
+/* Signal context: the default action, for real: SIG_DFL installed with the
+ * raw system call (no lock), and the signal sent again to this thread; it is
+ * blocked while this handler runs and is delivered, fatally, when it returns. */
+static void die_by_sigprof(void)
+{
+#if defined(__x86_64__)
+    struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } raw = { SIG_DFL, 0, NULL, 0 };
+    if (syscall(SYS_rt_sigaction, SIGPROF, &raw, NULL, sizeof raw.mask) != 0) return;
+#else
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    if (libc_sigaction(SIGPROF, &dfl, NULL) != 0) return;
+#endif
+    syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGPROF);
+}
+
+/* Signal context: the program's SIGPROF while ours is installed: its
+ * handler, or its default action for a signal someone sent. */
 static void forward_to_program(int sig, siginfo_t *info, void *ucontext)
 {
     struct sigaction a;
     if (!read_action(&a)) return;
     if (a.sa_flags & SA_SIGINFO) {
         if (a.sa_sigaction && !is_ours(&a)) a.sa_sigaction(sig, info, ucontext);
-    } else if (a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN) {
+    } else if (a.sa_handler == SIG_DFL) {
+        if (sent_by_someone(info)) die_by_sigprof();
+    } else if (a.sa_handler != SIG_IGN) {
         a.sa_handler(sig);
     }
 }

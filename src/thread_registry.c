@@ -29,6 +29,7 @@
 #include "once.h"
 #include "pprof.h"
 #include "procfs.h"
+#include "recorder.h"
 #include "stack_walk.h"
 #include "symbols.h"
 
@@ -104,6 +105,7 @@ static void *trampoline(void *arg)
     struct thread_record *r = arg;
     conan_heap_thread_registered(true);
     conan_frame_rules_thread_start();
+    conan_recorder_thread_start();
     pthread_mutex_lock(&reg.lock); /* the threadcreate profile copies records under it */
     r->tid = gettid();
     pthread_mutex_unlock(&reg.lock);

@@ -18,10 +18,23 @@ abs=$(cpu_percent 0.04)
 max=$(cpu_percent 0.2)
 
 # 1. Heavy from the start: abs trips on every tick, but cpu.max forbids starting.
-write_config "$WORK/c.json" '{ "interval_ms": 200, "dump_dir": "@DUMPS@",
+#    Without the flight recorder nothing is written; with it, each trip gets
+#    the recorder's profile of the time before it instead, and no window.
+write_config "$WORK/c.json" '{ "interval_ms": 200, "dump_dir": "@DUMPS@", "recorder": { "enable": false },
   "cpu": { "min": 0, "abs": '"$abs"', "window": 0, "cooldown_s": 0, "profile_seconds": 1, "max": '"$max"' } }'
 under_shim "$WORK/c.json" "$WORKLOADS/cpu_levels" 0 1500 8 >/dev/null 2>&1 || fail "workload failed"
 [ "$(count_dumps cpu)" -eq 0 ] || { cat "$DUMPS/events.jsonl" >&2; fail "a CPU profile started above cpu.max"; }
+rm -rf "$DUMPS"
+write_config "$WORK/c.json" '{ "interval_ms": 200, "dump_dir": "@DUMPS@",
+  "cpu": { "min": 0, "abs": '"$abs"', "window": 0, "cooldown_s": 60, "profile_seconds": 1, "max": '"$max"' } }'
+under_shim "$WORK/c.json" "$WORKLOADS/cpu_levels" 0 1500 8 >/dev/null 2>&1 || fail "workload failed"
+[ "$(count_dumps cpu)" -eq 1 ] || { cat "$DUMPS/events.jsonl" >&2; fail "want the recorder's profile of the trip, got $(count_dumps cpu) CPU dumps"; }
+line=$(grep '"kind":"cpu"' "$DUMPS/events.jsonl")
+printf '%s' "$line" | grep -q '"timer":"recorder"' || fail "a CPU window ran above cpu.max: $line"
+printf '%s' "$line" | grep -q 'before the trigger only: no CPU window: CPU is at or above cpu.max' \
+    || fail "the event does not say why there is no window: $line"
+samples=$(json_field "$line" samples)
+[ "$samples" -gt 0 ] || fail "the recorder's profile is empty: $line"
 
 # 2. Light for 2.5 s (a dozen ticks to trip in, should some stall) trips abs
 #    under cpu.max; then heavy takes CPU over the ceiling and the 8-s window

@@ -100,6 +100,7 @@ static void ceiling_closes_the_window_and_opens_none(void)
     cfg.cpu.rule.abs = 50;
     cfg.cpu.rule.window = 0;
     cfg.cpu.max = 90;
+    cfg.recorder.enable = false;
     start();
     fake.window = true;
     struct conan_readings r = cpu_at(95);
@@ -108,6 +109,24 @@ static void ceiling_closes_the_window_and_opens_none(void)
     CHECK_STR(fake.close_note, "stopped early: CPU reached cpu.max");
     CHECK_INT(fake.n, 0);
     CHECK(!fake.window);
+}
+
+/* With the flight recorder, a trip above the ceiling gets the recorder's
+ * profile of the time before it instead of a window, and the rule cools down. */
+static void ceiling_writes_the_recorders_profile_instead(void)
+{
+    conan_config_defaults(&cfg);
+    cfg.cpu.rule.abs = 50;
+    cfg.cpu.rule.window = 0;
+    cfg.cpu.max = 90;
+    start();
+    struct conan_readings r = cpu_at(95);
+    conan_decide_tick(&d, 5, &r);
+    CHECK_INT(fake.n, 1);
+    CHECK_INT(fake.kinds[0], CONAN_WANTS_BEFORE);
+    CHECK(!fake.window);
+    conan_decide_tick(&d, 10, &r); /* cooling down */
+    CHECK_INT(fake.n, 1);
 }
 
 static void memory_and_heap_rules_write_one_heap_profile_and_a_followup(void)
@@ -124,7 +143,7 @@ static void memory_and_heap_rules_write_one_heap_profile_and_a_followup(void)
     struct conan_readings r = { .cpu_percent = 1, .rss_percent = 60, .heap_mib = 20, .threads = 2, .heap_sampling = true };
     conan_decide_tick(&d, 5, &r);
     CHECK_INT(fake.n, 1);
-    CHECK_INT(fake.kinds[0], CONAN_WANTS_HEAP);
+    CHECK_INT(fake.kinds[0], CONAN_WANTS_HEAP | CONAN_WANTS_BEFORE); /* what ran while memory grew */
     CHECK_STR(fake.metric[0], "memory"); /* the memory rule names the trigger when both trip */
     CHECK_NEAR(conan_decide_next_deadline(&d, 1000), 35, 1e-9);
     conan_decide_pending(&d, 20, true); /* not yet due */
@@ -337,8 +356,9 @@ static void continuous_asks_for_every_enabled_kind_on_schedule(void)
     r = cpu_at(95); /* above the ceiling: no CPU window, the rest still comes */
     r.heap_sampling = true;
     conan_decide_tick(&d, 120, &r);
-    CHECK_INT(fake.n, 2);
-    CHECK_INT(fake.kinds[1], CONAN_WANTS_HEAP);
+    CHECK_INT(fake.n, 3); /* the CPU rule (abs 70) trips too: the recorder's profile alone */
+    CHECK_INT(fake.kinds[1], CONAN_WANTS_BEFORE);
+    CHECK_INT(fake.kinds[2], CONAN_WANTS_HEAP | CONAN_WANTS_BEFORE);
 }
 
 static void trigger_files(void)
@@ -416,7 +436,7 @@ static void memory_and_io_pressure(void)
     r.pressure_percent[CONAN_PSI_IO] = 5;
     conan_decide_tick(&d, 5, &r);
     CHECK_INT(fake.n, 1);
-    CHECK_INT(fake.kinds[0], CONAN_WANTS_HEAP);
+    CHECK_INT(fake.kinds[0], CONAN_WANTS_HEAP | CONAN_WANTS_BEFORE);
     CHECK_STR(fake.metric[0], "pressure.memory");
     r.pressure_percent[CONAN_PSI_IO] = 45;
     conan_decide_tick(&d, 10, &r); /* memory pressure cools down */
@@ -470,6 +490,7 @@ int main(void)
 {
     cpu_rule_opens_one_window_and_cools_down();
     ceiling_closes_the_window_and_opens_none();
+    ceiling_writes_the_recorders_profile_instead();
     memory_and_heap_rules_write_one_heap_profile_and_a_followup();
     thread_rule_excludes_the_monitor();
     budget_caps_triggers_per_hour();

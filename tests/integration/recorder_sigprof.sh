@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The flight recorder holds SIGPROF from the start, and a program that uses
+# SIGPROF itself loses nothing: one that installs its own handler and a
+# 100-Hz ITIMER_PROF a second in gets its own ticks (about 100 per
+# CPU-second, not the recorder's 19 as well), and keeps its handler and timer
+# after the recorder steps aside (one line on stderr says so); one that
+# resets every signal to SIG_DFL is not killed by the recorder's next signal.
+# The CPU rule never trips here, so the recorder is the only user of SIGPROF.
+. "$(dirname "$0")/lib.sh"
+write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@", "cpu": { "abs": 1000, "window": 0 } }'
+
+out=$(under_shim "$WORK/c.json" "$WORKLOADS/sigprof_midwindow" own 3000 2>"$WORK/err") || fail "own handler: exit $?: $out"
+note "$out"
+rate=$(printf '%s' "$out" | sed -n 's/^ticks per cpu-second \([0-9]*\),.*/\1/p')
+[ -n "$rate" ] || fail "unexpected output: $out"
+[ "$rate" -ge 70 ] && [ "$rate" -le 130 ] || fail "the program's handler got $rate ticks per CPU-second, want ~100"
+printf '%s' "$out" | grep -q "handler kept, timer kept" || fail "the program lost its SIGPROF: $out"
+[ "$(grep -c 'libconan: the program uses SIGPROF' "$WORK/err")" -eq 1 ] \
+    || fail "want one line saying the recorder steps aside, got: $(cat "$WORK/err")"
+
+out=$(under_shim "$WORK/c.json" "$WORKLOADS/sigprof_midwindow" reset 2500 2>&1); rc=$?
+[ $rc -eq 0 ] && [ "$out" = survived ] || fail "reset to SIG_DFL with the recorder running: exit $rc, output: $out"
+exit 0
