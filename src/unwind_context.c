@@ -53,6 +53,7 @@ struct walk {
     const ucontext_t *uc;
     uintptr_t page[PAGE_CACHE];
     int npage, next;
+    bool no_info;                /* find_proc_info found no unwind info (libunwind's walk) */
 };
 
 static unw_addr_space_t address_space;
@@ -223,9 +224,13 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 {
     const struct table_snapshot *snap = __atomic_load_n(&tables, __ATOMIC_ACQUIRE);
     const struct unwind_table *t = snap ? table_of(snap, ip) : NULL;
-    if (!t) return -UNW_ENOINFO;
-    unw_dyn_info_t di = t->di;
-    return UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, arg);
+    int found = -UNW_ENOINFO;
+    if (t) {
+        unw_dyn_info_t di = t->di;
+        found = UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, arg);
+    }
+    if (found == -UNW_ENOINFO) ((struct walk *)arg)->no_info = true;
+    return found;
 }
 
 static bool page_known(const struct walk *w, uintptr_t page)
@@ -520,7 +525,12 @@ static int fast_walk(struct walk *w, uintptr_t *pcs, int max)
  * The first frame's IP is the interrupted instruction itself; every caller's IP
  * is a return address, so we report it minus one to land inside the call
  * instruction (what pprof expects of non-leaf locations). A frame right after a
- * signal trampoline was interrupted too, so it is exact as well. */
+ * signal trampoline was interrupted too, so it is exact as well.
+ * A frame without unwind info ends the walk: libunwind would guess its caller
+ * from rbp, which in code built without frame pointers is no frame pointer
+ * and skips frames or invents them (seen on a library newly loaded, not yet
+ * in the snapshot: its caller's frames were skipped). A walk may stop short;
+ * it never reports a frame that is not there. */
 static int libunwind_walk(unw_addr_space_t as, struct walk *w, uintptr_t *pcs, int max)
 {
     unw_cursor_t cursor;
@@ -532,7 +542,8 @@ static int libunwind_walk(unw_addr_space_t as, struct walk *w, uintptr_t *pcs, i
         if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || ip == 0) break;
         pcs[depth++] = exact ? (uintptr_t)ip : (uintptr_t)ip - 1;
         exact = unw_is_signal_frame(&cursor) > 0;
-        if (unw_step(&cursor) <= 0) break;
+        w->no_info = false;
+        if (unw_step(&cursor) <= 0 || w->no_info) break;
     }
     return depth;
 }
