@@ -19,8 +19,16 @@ void conan_unwind_refresh_tables(void);
 void conan_unwind_release_retired(void);
 /* Async-signal-safe: unwinds from a machine context (a signal's ucontext, or
  * one filled from /proc or by getcontext) into pcs (leaf first: the
- * interrupted PC exactly, callers as return address − 1). Returns depth. */
+ * interrupted PC exactly, callers as return address − 1): with the cached
+ * call-frame rules (frame_rules.c) when the stack is the calling thread's own
+ * and they can answer, else with libunwind. Returns depth. */
 int conan_unwind_context(void *ucontext, uintptr_t *pcs, int max);
+/* Tests and benchmarks only (reached through internal.h): the two walks
+ * conan_unwind_context chooses between, alone on the same context. The
+ * cached-rule walk returns -1 where it refuses (conan_unwind_context then
+ * walks with libunwind). */
+int conan_unwind_context_fast(void *ucontext, uintptr_t *pcs, int max);
+int conan_unwind_context_libunwind(void *ucontext, uintptr_t *pcs, int max);
 /* Not in signal context: unwinds the calling thread from here (this function's
  * caller first, every frame as return address − 1). No lock, no allocation
  * once conan_unwind_prepare has run. Returns depth. */

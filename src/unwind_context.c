@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "dwarf_encoding.h"
+#include "frame_rules.h"
 #include "log.h"
 #include "once.h"
 #include "procfs.h"
@@ -52,6 +53,7 @@ struct walk {
     const ucontext_t *uc;
     uintptr_t page[PAGE_CACHE];
     int npage, next;
+    bool no_info;                /* find_proc_info found no unwind info (libunwind's walk) */
 };
 
 static unw_addr_space_t address_space;
@@ -67,10 +69,12 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
 struct unwind_table {
     uintptr_t start, end;        /* executable range of one PT_LOAD */
     unw_dyn_info_t di;           /* its object's .eh_frame_hdr search table */
+    size_t fde_count;            /* entries in that table */
 };
 
 struct table_snapshot {
     unsigned long long adds, subs;   /* dl_iterate_phdr's counters when built */
+    uint32_t generation;             /* atomic: conan_frame_rules_generation it is known good for */
     struct table_snapshot *retired;  /* older snapshots, freed when no walk runs */
     int n;
     struct unwind_table table[];
@@ -122,6 +126,7 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *arg)
         t->di.u.rti.segbase = (unw_word_t)hdr;
         t->di.u.rti.table_data = (unw_word_t)p;
         t->di.u.rti.table_len = fde_count * 8 / sizeof(unw_word_t);
+        t->fde_count = fde_count;
     }
     return 0;
 }
@@ -143,12 +148,21 @@ static int read_counters(struct dl_phdr_info *info, size_t size, void *arg)
 
 #define TABLES_MAX 4096
 
+/* The generation is read first: a dlclose that starts after it makes the
+ * snapshot stale for the signal walk's rule computations, one that ended
+ * before it is in the snapshot. A dlclose that unloaded nothing (the object
+ * was still referenced) leaves the counters alone: the snapshot is then known
+ * good for the new generation as it is. */
 void conan_unwind_refresh_tables(void)
 {
+    uint32_t gen = conan_frame_rules_generation();
     struct table_snapshot *old = __atomic_load_n(&tables, __ATOMIC_ACQUIRE);
     unsigned long long counters[2] = { 0, 0 };
     dl_iterate_phdr(read_counters, counters);
-    if (old && old->adds == counters[0] && old->subs == counters[1]) return;
+    if (old && old->adds == counters[0] && old->subs == counters[1]) {
+        __atomic_store_n(&old->generation, gen, __ATOMIC_RELEASE);
+        return;
+    }
 
     struct snapshot_build b = { .cap = TABLES_MAX };
     b.snap = calloc(1, sizeof *b.snap + TABLES_MAX * sizeof(struct unwind_table));
@@ -157,6 +171,7 @@ void conan_unwind_refresh_tables(void)
     qsort(b.snap->table, (size_t)b.snap->n, sizeof *b.snap->table, by_start);
     b.snap->adds = b.adds;
     b.snap->subs = b.subs;
+    b.snap->generation = gen;
     b.snap->retired = old;       /* a walk may still be reading it */
     __atomic_store_n(&tables, b.snap, __ATOMIC_RELEASE);
 }
@@ -185,27 +200,37 @@ void conan_unwind_release_retired(void)
     }
 }
 
+/* Signal context: the snapshot's table whose executable range holds ip. */
+static const struct unwind_table *table_of(const struct table_snapshot *snap, uintptr_t ip)
+{
+    int lo = 0, hi = snap->n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        const struct unwind_table *t = &snap->table[mid];
+        if (ip < t->start)
+            hi = mid - 1;
+        else if (ip >= t->end)
+            lo = mid + 1;
+        else
+            return t;
+    }
+    return NULL;
+}
+
 /* Signal context: binary search of the snapshot, then libunwind's table search
  * reading through our access_mem. Objects loaded after the snapshot are
  * unknown until the next refresh (the walk stops there). */
 static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi, int need_unwind_info, void *arg)
 {
     const struct table_snapshot *snap = __atomic_load_n(&tables, __ATOMIC_ACQUIRE);
-    if (!snap) return -UNW_ENOINFO;
-    int lo = 0, hi = snap->n - 1;
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2;
-        const struct unwind_table *t = &snap->table[mid];
-        if (ip < t->start) {
-            hi = mid - 1;
-        } else if (ip >= t->end) {
-            lo = mid + 1;
-        } else {
-            unw_dyn_info_t di = t->di;
-            return UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, arg);
-        }
+    const struct unwind_table *t = snap ? table_of(snap, ip) : NULL;
+    int found = -UNW_ENOINFO;
+    if (t) {
+        unw_dyn_info_t di = t->di;
+        found = UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, arg);
     }
-    return -UNW_ENOINFO;
+    if (found == -UNW_ENOINFO) ((struct walk *)arg)->no_info = true;
+    return found;
 }
 
 static bool page_known(const struct walk *w, uintptr_t page)
@@ -253,6 +278,82 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
     (void)as;
     if (write) return -UNW_EREADONLYREG; /* we never write the program's memory */
     return read_word(arg, (uintptr_t)addr, val) == 0 ? 0 : -UNW_EINVAL;
+}
+
+/* Async-signal-safe copy of n bytes that cannot fault: all or nothing. */
+static bool copy_validated(void *to, uintptr_t from, size_t n)
+{
+    struct iovec local = { to, n }, remote = { (void *)from, n };
+    return syscall(SYS_process_vm_readv, own_pid, &local, 1, &remote, 1, 0) == (long)n;
+}
+
+/* ---- FDEs for the cached-rule walk (frame_rules.c), in signal context ---- */
+
+/* The search table entry of the last function starting at or below target:
+ * (initial location, FDE address), each an sdata4 relative to .eh_frame_hdr.
+ * The table is read through read_word: the snapshot may outlive the object. */
+static enum conan_fde_found search_table(struct walk *w, const struct unwind_table *t, uintptr_t target,
+                                         uintptr_t *func, uintptr_t *fde)
+{
+    uintptr_t hdr = (uintptr_t)t->di.u.rti.segbase, entries = (uintptr_t)t->di.u.rti.table_data;
+    size_t lo = 0, hi = t->fde_count;  /* the answer is below hi */
+    uintptr_t found_func = 0, found_fde = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        unw_word_t entry;
+        if (read_word(w, entries + mid * 8, &entry) != 0) return CONAN_FDE_UNKNOWN;
+        uintptr_t start = hdr + (uintptr_t)(intptr_t)(int32_t)(uint32_t)entry;
+        if (start > target) {
+            hi = mid;
+        } else {
+            found_func = start;
+            found_fde = hdr + (uintptr_t)(intptr_t)(int32_t)(uint32_t)(entry >> 32);
+            lo = mid + 1;
+        }
+    }
+    if (!found_fde) return CONAN_FDE_NONE; /* below the object's first function */
+    *func = found_func;
+    *fde = found_fde;
+    return CONAN_FDE_COPIED;
+}
+
+/* Copies one .eh_frame entry (its 4-byte length, then that many bytes) into
+ * a buffer of size bytes; a longer one is NONE, an unreadable one UNKNOWN. */
+static enum conan_fde_found copy_entry(unsigned char *to, size_t size, uintptr_t from)
+{
+    uint32_t len;
+    if (!copy_validated(&len, from, sizeof len)) return CONAN_FDE_UNKNOWN;
+    if (len == 0 || len > size - 4) return CONAN_FDE_NONE;
+    return copy_validated(to, from, 4 + (size_t)len) ? CONAN_FDE_COPIED : CONAN_FDE_UNKNOWN;
+}
+
+/* frame_rules.c's fde reader: target's FDE and CIE, copied. Only from a
+ * snapshot known good for generation gen: after a dlclose and until the
+ * monitor's next refresh, a snapshot's table may describe an object that is
+ * gone or whose address another has taken. (Rules then come from libunwind's
+ * walk, as before; frame_rules.c also checks the FDE covers target.) */
+static enum conan_fde_found copy_fde(void *arg, uintptr_t target, uint32_t gen, struct conan_fde_copy *out)
+{
+    const struct table_snapshot *snap = __atomic_load_n(&tables, __ATOMIC_ACQUIRE);
+    if (!snap || __atomic_load_n(&snap->generation, __ATOMIC_ACQUIRE) != gen) return CONAN_FDE_UNKNOWN;
+    const struct unwind_table *t = table_of(snap, target);
+    if (!t) return CONAN_FDE_UNKNOWN;
+    enum conan_fde_found found = search_table(arg, t, target, &out->func, &out->fde_at);
+    if (found != CONAN_FDE_COPIED) return found;
+    found = copy_entry(out->fde, sizeof out->fde, out->fde_at);
+    if (found != CONAN_FDE_COPIED) return found;
+    int32_t cie_back;
+    memcpy(&cie_back, out->fde + 4, sizeof cie_back);
+    if (cie_back <= 0) return CONAN_FDE_NONE; /* 0: a CIE, not an FDE */
+    return copy_entry(out->cie, sizeof out->cie, out->fde_at + 4 - (uintptr_t)cie_back);
+}
+
+static bool stack_word(void *arg, uintptr_t at, uintptr_t *out)
+{
+    unw_word_t val;
+    if (read_word(arg, at, &val) != 0) return false;
+    *out = (uintptr_t)val;
+    return true;
 }
 
 #if defined(__x86_64__)
@@ -404,33 +505,84 @@ void conan_unwind_prepare(void)
     __atomic_store_n(&address_space, as, __ATOMIC_RELEASE);
 }
 
-/* Signal context: async-signal-safe.
+/* ---- the walk ---- */
+
+/* The cached-rule walk (frame_rules.c): -1 when it refuses. */
+static int fast_walk(struct walk *w, uintptr_t *pcs, int max)
+{
+#if defined(__x86_64__)
+    const greg_t *g = w->uc->uc_mcontext.gregs;
+    struct conan_frame_reader r = { stack_word, copy_fde, w };
+    return conan_frame_walk_signal((uintptr_t)g[REG_RIP], (uintptr_t)g[REG_RSP], (uintptr_t)g[REG_RBP], &r, pcs,
+                                   max);
+#else
+    (void)w, (void)pcs, (void)max;
+    return -1;
+#endif
+}
+
+/* libunwind's walk through our address space.
  * The first frame's IP is the interrupted instruction itself; every caller's IP
  * is a return address, so we report it minus one to land inside the call
  * instruction (what pprof expects of non-leaf locations). A frame right after a
- * signal trampoline was interrupted too, so it is exact as well. */
-int conan_unwind_context(void *ucontext, uintptr_t *pcs, int max)
+ * signal trampoline was interrupted too, so it is exact as well.
+ * A frame without unwind info ends the walk: libunwind would guess its caller
+ * from rbp, which in code built without frame pointers is no frame pointer
+ * and skips frames or invents them (seen on a library newly loaded, not yet
+ * in the snapshot: its caller's frames were skipped). A walk may stop short;
+ * it never reports a frame that is not there. */
+static int libunwind_walk(unw_addr_space_t as, struct walk *w, uintptr_t *pcs, int max)
 {
-    unw_addr_space_t as = __atomic_load_n(&address_space, __ATOMIC_ACQUIRE);
-    if (!as) return 0;
-    __atomic_fetch_add(&walkers, 1, __ATOMIC_SEQ_CST);
-    struct walk w = { .uc = ucontext };
     unw_cursor_t cursor;
+    if (unw_init_remote(&cursor, as, w) != 0) return 0;
     int depth = 0;
-    if (__atomic_load_n(&forking, __ATOMIC_SEQ_CST) || unw_init_remote(&cursor, as, &w) != 0) {
-        __atomic_fetch_sub(&walkers, 1, __ATOMIC_SEQ_CST);
-        return 0;
-    }
     bool exact = true;
     while (depth < max) {
         unw_word_t ip;
         if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || ip == 0) break;
         pcs[depth++] = exact ? (uintptr_t)ip : (uintptr_t)ip - 1;
         exact = unw_is_signal_frame(&cursor) > 0;
-        if (unw_step(&cursor) <= 0) break;
+        w->no_info = false;
+        if (unw_step(&cursor) <= 0 || w->no_info) break;
+    }
+    return depth;
+}
+
+enum walk_with { FAST_THEN_LIBUNWIND, FAST_ONLY, LIBUNWIND_ONLY };
+
+/* Both walks read the snapshot and the validated pages the same way, count
+ * themselves in walkers (so retired snapshots outlive them) and give way to
+ * a fork. FAST_ONLY returns -1 where the fast walk refuses. */
+static int walk_context(void *ucontext, uintptr_t *pcs, int max, enum walk_with how)
+{
+    int depth = how == FAST_ONLY ? -1 : 0;
+    unw_addr_space_t as = __atomic_load_n(&address_space, __ATOMIC_ACQUIRE);
+    if (!as) return depth;
+    __atomic_fetch_add(&walkers, 1, __ATOMIC_SEQ_CST);
+    if (!__atomic_load_n(&forking, __ATOMIC_SEQ_CST)) {
+        struct walk w = { .uc = ucontext };
+        depth = how == LIBUNWIND_ONLY ? -1 : fast_walk(&w, pcs, max);
+        if (depth < 0 && how != FAST_ONLY) depth = libunwind_walk(as, &w, pcs, max);
     }
     __atomic_fetch_sub(&walkers, 1, __ATOMIC_SEQ_CST);
     return depth;
+}
+
+/* Signal context: async-signal-safe. The cached rules first; libunwind for
+ * the whole stack when they refuse. */
+int conan_unwind_context(void *ucontext, uintptr_t *pcs, int max)
+{
+    return walk_context(ucontext, pcs, max, FAST_THEN_LIBUNWIND);
+}
+
+int conan_unwind_context_fast(void *ucontext, uintptr_t *pcs, int max)
+{
+    return walk_context(ucontext, pcs, max, FAST_ONLY);
+}
+
+int conan_unwind_context_libunwind(void *ucontext, uintptr_t *pcs, int max)
+{
+    return walk_context(ucontext, pcs, max, LIBUNWIND_ONLY);
 }
 
 /* ---- unwinding a thread blocked in the kernel (thread snapshots) ----
