@@ -45,9 +45,10 @@ mkdir -p "$out"
 : > "$out/results.tsv"
 
 # script → the figures it must print
-scripts=(malloc_overhead cpu_overhead heap_fidelity redis_throughput trigger_latency footprint inert_startup cli_speed)
-declare -A figures=([malloc_overhead]=1 [cpu_overhead]="2 3" [heap_fidelity]=4 [redis_throughput]=5
-    [trigger_latency]=6 [footprint]=7 [inert_startup]=8 [cli_speed]=9)
+scripts=(malloc_overhead cpu_overhead heap_fidelity redis_throughput trigger_latency footprint inert_startup cli_speed
+    recorder_cost)
+declare -A figures=([malloc_overhead]=1 [cpu_overhead]="2 3" [heap_fidelity]=4 [redis_throughput]="5 10"
+    [trigger_latency]=6 [footprint]=7 [inert_startup]=8 [cli_speed]=9 [recorder_cost]=10)
 
 steal_jiffies() { awk '$1 == "cpu" { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 read -r steal0 total0 <<<"$(steal_jiffies)"
@@ -59,7 +60,7 @@ for s in "${scripts[@]}"; do
     t0=$SECONDS
     tests/bench/$s.sh "${opts[@]+"${opts[@]}"}" 2>&1 | tee "$out/$s.log"
     status=${PIPESTATUS[0]}
-    grep -P '^[1-9]\t' "$out/$s.log" >> "$out/results.tsv"
+    grep -P '^[1-9][0-9]?\t' "$out/$s.log" >> "$out/results.tsv"
     for f in ${figures[$s]}; do
         grep -qP "^$f\t.*\t(met|missed|quick|info)\$" "$out/$s.log" || { echo "bench: $s printed no figure $f" >&2; status=1; }
     done

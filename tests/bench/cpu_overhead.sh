@@ -9,6 +9,10 @@
 # profiler (CPUPROFILE, CPUPROFILE_FREQUENCY=100, one process-wide
 # ITIMER_PROF), interleaved, ROUNDS rounds.
 #
+# The flight recorder is off in these runs: they measure the window, and the
+# program's wait for a SIGPROF timer must find the window's (figure 10,
+# recorder_cost.sh, measures the recorder).
+#
 # libconan's window is opened on demand before the work starts (a
 # conan.trigger file in its dump directory, cpu.profile_seconds longer than the
 # run) and the program waits until its SIGPROF timer exists, so the whole work
@@ -40,7 +44,7 @@ note "work: $units units per thread (${SECONDS_OF_WORK} s on an unprofiled calib
 hz_of() { [ "$1" = conan_1000hz ] && echo 1000 || echo "$HZ"; }
 
 conan_config() { # conan_config DIR TIMER HZ
-    printf '{ "dump_dir": "%s", "interval_ms": 100, "cpu": { "abs": 0, "window": 0, "hz": %d, "profile_seconds": %d, "timer": "%s" } }\n' \
+    printf '{ "dump_dir": "%s", "interval_ms": 100, "recorder": { "enable": false }, "cpu": { "abs": 0, "window": 0, "hz": %d, "profile_seconds": %d, "timer": "%s" } }\n' \
         "$1" "$3" $((SECONDS_OF_WORK * 10 + 10)) "$2"
 }
 

@@ -6,13 +6,17 @@
 # rounds (ROUNDS, 12 by default):
 #  plain           no profiler: the baseline
 #  plain2          a second plain server, started like plain: the A/A control
-#  conan_idle      libconan, rules that cannot trip, heap sampling off
+#  conan_idle      libconan, rules that cannot trip, heap sampling off (the
+#                  flight recorder on, as shipped)
+#  conan_norec     the same without the flight recorder: conan_idle paired
+#                  with it per round is figure 10's redis line, the
+#                  recorder's own cost
 #  conan_heap      the same with heap sampling as shipped (every 512 KiB)
 #  conan_window    libconan in continuous mode with cpu.profile_seconds =
 #                  continuous.every_s = 5 and interval_ms 100: a CPU window at
 #                  100 Hz open nearly all the time, a profile written every 5 s
-#                  (heap sampling off, thread profiles off); benchmarked only
-#                  once the first window is open
+#                  (heap sampling off, thread profiles off, the recorder
+#                  off); benchmarked only once the first window is open
 #  jemalloc_prof   MALLOC_CONF=prof:true (redis's own jemalloc, 512 KiB sampling)
 #  heaptrack       heaptrack redis-server … (every allocation traced)
 # The server runs on CPU 0 and redis-benchmark on CPU 1 (taskset), so the two
@@ -53,7 +57,7 @@ command -v taskset >/dev/null || die "taskset (util-linux) is missing"
 SERVER_CPU=0
 CLIENT_CPU=$(($(nproc) > 1 ? 1 : 0))
 
-names=(plain plain2 conan_idle conan_heap conan_window)
+names=(plain plain2 conan_idle conan_norec conan_heap conan_window)
 # redis-server links libjemalloc2 itself; without it there is no jemalloc to profile
 if [ -n "$JEMALLOC" ]; then names+=(jemalloc_prof); else skip_result 5 jemalloc_prof "$(peer_missing libjemalloc.so.2 libjemalloc2)"; fi
 if [ -n "$HEAPTRACK" ]; then names+=(heaptrack); else skip_result 5 heaptrack "$(peer_missing heaptrack heaptrack)"; fi
@@ -74,10 +78,11 @@ start() {
     mkdir -p "$dir/dumps"
     local env_vars=() wrapper=()
     case $name in
-    conan_idle | conan_heap | conan_window)
+    conan_idle | conan_norec | conan_heap | conan_window)
         local sampling=', "heap": { "sample_bytes": 0 }' extra=''
         [ "$name" = conan_heap ] && sampling=''
-        [ "$name" = conan_window ] && extra=', "mode": "continuous", "interval_ms": 100, "continuous": { "every_s": 5 }, "threads": { "enable": false }'
+        [ "$name" = conan_norec ] && extra=', "recorder": { "enable": false }'
+        [ "$name" = conan_window ] && extra=', "mode": "continuous", "interval_ms": 100, "continuous": { "every_s": 5 }, "threads": { "enable": false }, "recorder": { "enable": false }'
         printf '{ "app": "redis-server", "dump_dir": "%s", "cpu": { "abs": 0, "window": 0, "profile_seconds": 5 }%s%s }\n' \
             "$dir/dumps" "$sampling" "$extra" > "$dir/c.json"
         env_vars=(LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$dir/c.json") ;;
@@ -148,7 +153,7 @@ done
 for name in "${names[@]}"; do stop "$name"; done
 
 # What each profiler did meanwhile.
-for name in conan_idle conan_heap; do
+for name in conan_idle conan_norec conan_heap; do
     [ ! -e "$WORK/$name/dumps/events.jsonl" ] || fail "$name: the idle shim took profiles: $(head -3 "$WORK/$name/dumps/events.jsonl")"
 done
 windows=$(grep -c '"kind":"cpu"' "$WORK/conan_window/dumps/events.jsonl" 2>/dev/null || true)
@@ -176,7 +181,7 @@ spread() { # spread — "IQR q1–q3, range min..max" of the numbers on stdin
         function q(p,  x, i) { x = 1 + (n - 1) * p; i = int(x); return i < n ? v[i] + (x - i) * (v[i + 1] - v[i]) : v[n] }
         END { if (n) printf "IQR %.3f–%.3f, range %.3f..%.3f", q(0.25), q(0.75), v[1], v[n] }'
 }
-declare -A target=([conan_idle]=">=0.98" [conan_heap]=">=0.98" [conan_window]=">=0.95")
+declare -A target=([conan_idle]=">=0.98" [conan_norec]=">=0.98" [conan_heap]=">=0.98" [conan_window]=">=0.95")
 for name in "${names[@]}"; do
     label=$name
     [ "$name" = plain2 ] && label="plain2 (A/A control)"
@@ -194,4 +199,14 @@ for name in "${names[@]}"; do
     result 5 "$label: throughput x plain" "$ratio" x "${target[$name]:--}"
     result 5 "$label: CPU per request x plain" "$cpu_ratio" x -
 done
+# Figure 10 (redis): the flight recorder's own cost, conan_idle (recorder on)
+# paired with conan_norec (off) in the same round.
+awk 'NR == FNR { t[$1] = ($2 + $3) / 2; c[$1] = $4; next }
+    ($1 in t) && t[$1] > 0 && c[$1] > 0 { printf "%.4f %.4f\n", ($2 + $3) / 2 / t[$1], $4 / c[$1] }' \
+    "$WORK/conan_norec.runs" "$WORK/conan_idle.runs" > "$WORK/recorder.paired"
+ratio=$(cut -d' ' -f1 "$WORK/recorder.paired" | median) || die "no round to pair the recorder in"
+cpu_ratio=$(cut -d' ' -f2 "$WORK/recorder.paired" | median)
+note "recorder: idle with it ÷ idle without, per round: throughput x$ratio ($(cut -d' ' -f1 "$WORK/recorder.paired" | spread)); CPU per request x$cpu_ratio ($(cut -d' ' -f2 "$WORK/recorder.paired" | spread))"
+result 10 "recorder on / off (redis): throughput" "$(printf '%.4f' "$ratio")" x ">=0.995"
+result 10 "recorder on / off (redis): CPU per request" "$(printf '%.4f' "$cpu_ratio")" x -
 exit $STATUS
