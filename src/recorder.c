@@ -205,11 +205,25 @@ static void keep_process_timer(void)
     stop_recording();
 }
 
+/* A program that ignores SIGPROF passes SIG_IGN on to what it executes;
+ * while our handler is installed for real it would pass SIG_DFL instead.
+ * Windows are short and accept that (docs/SAFETY.md); the recorder, which
+ * would hold SIGPROF for the program's whole life, stays off instead. */
+static bool program_ignores_sigprof(void)
+{
+    static int ignored_once;
+    if (!conan_sigprof_program_ignores()) return false;
+    conan_log_once(&ignored_once, "the program ignores SIGPROF; the flight recorder stays off, so that what it "
+                                  "executes inherits SIG_IGN");
+    return true;
+}
+
 void conan_recorder_start(const struct conan_config *cfg)
 {
     static int map_once, take_once, fallback_once;
     if (!cfg->recorder.enable || conan_recorder_running()) return;
     if (conan_cpu_program_owns_sigprof()) return; /* said once, for the windows too */
+    if (program_ignores_sigprof()) return;
     conan_unwind_prepare();
     if (map_ring(cfg) != 0) {
         conan_log_once(&map_once, "cannot map the flight recorder's ring (recorder.max_mb %d): %s; it stays off",
@@ -245,7 +259,7 @@ void conan_recorder_tick(void)
      * the program's ITIMER_PROF: look again after it. The line saying so is
      * conan_cpu_program_owns_sigprof's; what was recorded until now is kept
      * for the next profiles. */
-    if (!conan_cpu_window_open() && conan_cpu_program_owns_sigprof()) {
+    if (!conan_cpu_window_open() && (conan_cpu_program_owns_sigprof() || program_ignores_sigprof())) {
         stop_recording();
         return;
     }

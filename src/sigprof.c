@@ -193,6 +193,13 @@ bool conan_sigprof_program_has_handler(void)
     return current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN;
 }
 
+bool conan_sigprof_program_ignores(void)
+{
+    struct sigaction current;
+    if (conan_sigaction(SIGPROF, NULL, &current) != 0) return false;
+    return !(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_IGN;
+}
+
 int conan_sigprof_take(void)
 {
     sigset_t saved;

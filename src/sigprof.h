@@ -13,6 +13,8 @@ void conan_sigprof_init(void);
 int conan_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 /* The program has a SIGPROF handler of its own (so we never take SIGPROF). */
 bool conan_sigprof_program_has_handler(void);
+/* The program's disposition (as it sees it) is SIG_IGN. */
+bool conan_sigprof_program_ignores(void);
 /* A consumer is about to make SIGPROFs: our handler is installed (by the
  * first holder) and stays until the matching give-back. 0, or -1 with errno. */
 int conan_sigprof_take(void);

@@ -5,6 +5,7 @@
 # CPU-second, not the recorder's 19 as well), and keeps its handler and timer
 # after the recorder steps aside (one line on stderr says so); one that
 # resets every signal to SIG_DFL is not killed by the recorder's next signal.
+# A program that ignores SIGPROF keeps passing SIG_IGN on to what it runs.
 # The CPU rule never trips here, so the recorder is the only user of SIGPROF.
 . "$(dirname "$0")/lib.sh"
 write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "@DUMPS@", "cpu": { "abs": 1000, "window": 0 } }'
@@ -20,4 +21,14 @@ printf '%s' "$out" | grep -q "handler kept, timer kept" || fail "the program los
 
 out=$(under_shim "$WORK/c.json" "$WORKLOADS/sigprof_midwindow" reset 2500 2>&1); rc=$?
 [ $rc -eq 0 ] && [ "$out" = survived ] || fail "reset to SIG_DFL with the recorder running: exit $rc, output: $out"
+
+# A program that ignores SIGPROF (bash's trap '' PROF) passes SIG_IGN on to
+# what it executes: the recorder steps aside within a tick, so the command
+# bash runs half a second later starts with SIGPROF ignored, as without us.
+out=$(under_shim "$WORK/c.json" bash -c "trap '' PROF; sleep 0.5; grep SigIgn /proc/self/status" 2>"$WORK/err") \
+    || fail "bash exited $?: $(cat "$WORK/err")"
+mask=$(printf '%s' "$out" | awk '{ print $2 }')
+[ -n "$mask" ] && [ $(( 0x$mask & (1 << ($(kill -l PROF) - 1)) )) -ne 0 ] \
+    || fail "the command bash ran does not ignore SIGPROF (SigIgn $mask): the recorder kept SIG_DFL in place"
+grep -q 'libconan: the program ignores SIGPROF' "$WORK/err" || fail "no line says the recorder stays off: $(cat "$WORK/err")"
 exit 0
