@@ -44,7 +44,7 @@ for f in "$spike" "$two"; do
     bad=$(grep -cvE '^[^ ;][^;]*(;[^;]+)* [0-9]+$' "$WORK/folded")
     [ "$bad" -eq 0 ] || fail "$bad folded lines not 'a;b;c N': $(grep -vE '^[^ ;][^;]*(;[^;]+)* [0-9]+$' "$WORK/folded" | head -3)"
     [ "$(cut -d' ' -f1 "$WORK/folded" | sort | uniq -d | wc -l)" -eq 0 ] || fail "a stack has two folded lines"
-    sum=$(awk '{ s += $NF } END { printf "%d", s }' "$WORK/folded")
+    sum=$(awk '{ s += $NF } END { printf "%.0f", s }' "$WORK/folded") # %d stops at 2^31 in mawk
     total=$(field "$WORK/$( [ "$f" = "$spike" ] && echo spike || echo two).top" total)
     [ "$sum" = "$total" ] || fail "folded values of $f sum to $sum, conan top's total is $total"
 done
