@@ -104,7 +104,7 @@ static const struct config_key keys[] = {
             "ring of the last seconds; a trigger's CPU profile then also shows what ran before it (label "
             "phase=before; its window's own samples phase=during), and a memory or heap trip gets a CPU profile of "
             "the time before it"),
-    BOOL("recorder.enable", recorder.enable, 1, "run the flight recorder"),
+    BOOL("recorder.enable", recorder.enable, 1, "run the flight recorder (with cpu.enable: no CPU profile, no recorder)"),
     INT("recorder.hz", recorder.hz, 19, 1, 1000,
         "samples per CPU-second per thread; 19 is not a divisor of common timer rates, so it does not beat with them"),
     INT("recorder.seconds", recorder.seconds, 30, 1, 3600, "how far back the ring reaches"),

@@ -72,10 +72,11 @@ static bool act_on(struct conan_decider *d, const struct conan_trigger *t, unsig
     return true;
 }
 
-/* The flight recorder's profile of the time before, where no window opens. */
+/* The flight recorder's profile of the time before, where no window opens
+ * (a CPU profile: not with CPU profiles turned off, cpu.enable false). */
 static unsigned before_kind(const struct conan_decider *d)
 {
-    return d->cfg->recorder.enable ? CONAN_WANTS_BEFORE : 0;
+    return d->cfg->recorder.enable && d->cfg->cpu.rule.enable ? CONAN_WANTS_BEFORE : 0;
 }
 
 /* Every kind that is on, for on-demand and continuous profiles; above the

@@ -221,7 +221,8 @@ static bool program_ignores_sigprof(void)
 void conan_recorder_start(const struct conan_config *cfg)
 {
     static int map_once, take_once, fallback_once;
-    if (!cfg->recorder.enable || conan_recorder_running()) return;
+    /* cpu.enable false: no CPU profile is ever written, so nothing to record for */
+    if (!cfg->recorder.enable || !cfg->cpu.rule.enable || conan_recorder_running()) return;
     if (conan_cpu_program_owns_sigprof()) return; /* said once, for the windows too */
     if (program_ignores_sigprof()) return;
     conan_unwind_prepare();
