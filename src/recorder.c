@@ -75,7 +75,7 @@ static struct {
     struct conan_gate gate;     /* open while recording */
     int running;                /* atomic */
     int held;                   /* atomic: a CPU window is open */
-    bool thread_timers;         /* else the process timer */
+    bool thread_timers;         /* atomic (starting threads read it): else the process timer */
     bool leaked;                /* a handler never left: the ring must stay mapped */
     struct conan_timer_set set;  /* under set_lock */
     pthread_mutex_t set_lock;
@@ -85,6 +85,16 @@ static struct {
     double started_s;
     long dropped_loader;        /* atomic */
 } rec = { .set_lock = PTHREAD_MUTEX_INITIALIZER };
+
+static bool thread_timers(void)
+{
+    return __atomic_load_n(&rec.thread_timers, __ATOMIC_RELAXED);
+}
+
+static void set_thread_timers(bool on)
+{
+    __atomic_store_n(&rec.thread_timers, on, __ATOMIC_RELAXED);
+}
 
 bool conan_recorder_running(void)
 {
@@ -110,11 +120,11 @@ const char *conan_recorder_thread_name(pid_t tid)
  * cancellation point may unwind it with the lock held. */
 void conan_recorder_thread_start(void)
 {
-    if (!conan_recorder_running() || !rec.thread_timers) return;
+    if (!conan_recorder_running() || !thread_timers()) return;
     int cancel_state;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     pthread_mutex_lock(&rec.set_lock);
-    if (conan_recorder_running() && rec.thread_timers) conan_timers_arm_self(&rec.set);
+    if (conan_recorder_running() && thread_timers()) conan_timers_arm_self(&rec.set);
     pthread_mutex_unlock(&rec.set_lock);
     pthread_setcancelstate(cancel_state, NULL);
 }
@@ -194,7 +204,7 @@ static void stop_recording(void)
 static void keep_process_timer(void)
 {
     static int no_timer_once;
-    if (!conan_recorder_running() || rec.thread_timers) return;
+    if (!conan_recorder_running() || thread_timers()) return;
     bool wanted = conan_timers_some_thread_open(rec.set.monitor_tid);
     if (!wanted) {
         conan_timers_disarm_process(&rec.set);
@@ -243,12 +253,12 @@ void conan_recorder_start(const struct conan_config *cfg)
     conan_timers_init(&rec.set, &rec, rec.hz);
     conan_gate_open(&rec.gate, 1);
     char why[160] = "";
-    rec.thread_timers = cfg->cpu.timer == CONAN_TIMER_THREAD &&
-                        conan_timers_arm_threads(&rec.set, cfg->cpu.thread_timer_limit, SIGPENDING_SHARE, why,
-                                                 sizeof why) == 0;
+    set_thread_timers(cfg->cpu.timer == CONAN_TIMER_THREAD &&
+                      conan_timers_arm_threads(&rec.set, cfg->cpu.thread_timer_limit, SIGPENDING_SHARE, why,
+                                               sizeof why) == 0);
     __atomic_store_n(&rec.running, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&rec.set_lock);
-    if (!rec.thread_timers && why[0])
+    if (!thread_timers() && why[0])
         conan_log_once(&fallback_once, "flight recorder: %s; using the process-wide timer", why);
     keep_process_timer();
 }
@@ -275,12 +285,12 @@ void conan_recorder_tick(void)
 void conan_recorder_rescan(void)
 {
     static int switched_once;
-    if (!conan_recorder_running() || !rec.thread_timers) return;
+    if (!conan_recorder_running() || !thread_timers()) return;
     pthread_mutex_lock(&rec.set_lock);
-    bool over_cap = rec.thread_timers && conan_timers_rescan(&rec.set) > 0;
+    bool over_cap = thread_timers() && conan_timers_rescan(&rec.set) > 0;
     if (over_cap) {
         conan_timers_delete(&rec.set);
-        rec.thread_timers = false;
+        set_thread_timers(false);
     }
     pthread_mutex_unlock(&rec.set_lock);
     if (!over_cap) return;

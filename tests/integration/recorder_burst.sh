@@ -27,7 +27,7 @@ flat_in() {
     "$CONAN" top --json --tag "phase=$1" "$file" |
         python3 -c 'import json, sys; d = json.load(sys.stdin); print(sum(r["flat"] for r in d["rows"] if r["name"] == sys.argv[1]))' "$2"
 }
-before_burst=$(flat_in before burst_in_first_function)
+before_burst=$(flat_in before burst_in_first_function) && [ -n "$before_burst" ] || fail "conan top --json failed on $file"
 during_burst=$(flat_in during burst_in_first_function)
 during_load=$(flat_in during load_in_second_function)
 note "burst: $burst_ms ms of CPU measured; recorded before the window: $((before_burst / 1000000)) ms; load during: $((during_load / 1000000)) ms"

@@ -25,6 +25,12 @@ out=$(under_shim "$WORK/c.json" "$WORKLOADS/sigprof_midwindow" reset 2500 2>&1);
 # A program that ignores SIGPROF (bash's trap '' PROF) passes SIG_IGN on to
 # what it executes: the recorder steps aside within a tick, so the command
 # bash runs half a second later starts with SIGPROF ignored, as without us.
+# (Not under TSan, whose runtime refuses a forked child that starts threads,
+# and keeps signal dispositions of its own.)
+if [ "$SANITIZED" = tsan ]; then
+    note "SKIP part: under tsan: bash forks children that start threads"
+    exit 0
+fi
 out=$(under_shim "$WORK/c.json" bash -c "trap '' PROF; sleep 0.5; grep SigIgn /proc/self/status" 2>"$WORK/err") \
     || fail "bash exited $?: $(cat "$WORK/err")"
 mask=$(printf '%s' "$out" | awk '{ print $2 }')

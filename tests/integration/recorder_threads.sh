@@ -24,7 +24,8 @@ start_ns=$(python3 "$(dirname "$0")/../bench/profile_times.py" "$file" | cut -d'
 ended=$(awk -v s="$start_ns" '$3 < s { n++ } END { print n + 0 }' "$WORK/lived")
 [ "$ended" -ge 10 ] || fail "only $ended short threads ended before the window opened; the test needs a dozen"
 short_ns=$("$CONAN" top --json --tag phase=before "$file" |
-    python3 -c 'import json, sys; print(sum(r["flat"] for r in json.load(sys.stdin)["rows"] if r["name"] == "short_lived_burner"))')
+    python3 -c 'import json, sys; print(sum(r["flat"] for r in json.load(sys.stdin)["rows"] if r["name"] == "short_lived_burner"))') &&
+    [ -n "$short_ns" ] || fail "conan top --json failed on $file"
 note "$ended short threads of 40 ms ended before the window; recorded: $((short_ns / 1000000)) ms of CPU, expected $((ended * 40)) ms"
 awk -v got="$short_ns" -v n="$ended" 'BEGIN { exit !(got >= 0.5 * n * 0.040 * 1e9) }' \
     || { "$CONAN" top --tag phase=before "$file" >&2; fail "short threads: $short_ns ns recorded, want >= half of $ended x 40 ms"; }
