@@ -11,8 +11,8 @@
  * a thread made by pthread_create arms its own as it starts (the registry's
  * trampoline calls conan_recorder_thread_start), so even a short thread is
  * sampled from its first instruction; threads made otherwise are found by
- * the monitor's rescans (on every tick, and within RECORDER_RESCAN_S of a
- * thread event). The set's table is shared by the monitor and starting
+ * the monitor's rescans (on ticks at most once a second, and within
+ * RECORDER_RESCAN_S of a thread event). The set's table is shared by the monitor and starting
  * threads, under set_lock (never taken in signal context; a fork child
  * resets it). When there are more threads than cpu.thread_timer_limit, or
  * cpu.timer is "process", the process-wide
@@ -60,6 +60,7 @@
 #define SIGPENDING_SHARE 8      /* its thread timers use at most 1/8 of RLIMIT_SIGPENDING */
 #define DRAIN_WAIT_MS 1000      /* how long stopping waits for running handlers */
 #define MIB (1024L * 1024L)
+#define HOUSEKEEPING_S 1.0      /* the tick's rescan and table refresh, at most this often */
 
 struct ring_slot {
     uint64_t seq;               /* atomic: 0 while written, index + 1 once complete */
@@ -83,6 +84,7 @@ static struct {
     long hz;
     int seconds;
     double started_s;
+    double housekept_s;         /* monitor: the tick's last rescan */
     long dropped_loader;        /* atomic */
 } rec = { .set_lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -248,7 +250,7 @@ void conan_recorder_start(const struct conan_config *cfg)
     }
     rec.hz = cfg->recorder.hz;
     rec.seconds = cfg->recorder.seconds;
-    rec.started_s = conan_monotonic_seconds();
+    rec.started_s = rec.housekept_s = conan_monotonic_seconds();
     pthread_mutex_lock(&rec.set_lock);
     conan_timers_init(&rec.set, &rec, rec.hz);
     conan_gate_open(&rec.gate, 1);
@@ -274,6 +276,12 @@ void conan_recorder_tick(void)
         stop_recording();
         return;
     }
+    /* The rest reads /proc/self/task and the loader's list: at most once a
+     * second, whatever interval_ms is (threads made by pthread_create arm
+     * themselves, and thread events trigger a rescan of their own). */
+    double now_s = conan_monotonic_seconds();
+    if (now_s < rec.housekept_s + HOUSEKEEPING_S) return;
+    rec.housekept_s = now_s;
     conan_unwind_refresh_tables(); /* libraries loaded since */
     conan_unwind_release_retired();
     conan_recorder_rescan();

@@ -41,7 +41,8 @@ if [ -n "$SANITIZED" ]; then
 fi
 peak_kib() { # CONFIG — runs 2,000 threads under the shim, prints VmHWM
     rm -rf "$DUMPS"
-    under_shim "$1" "$WORKLOADS/threads_burst" 2000 "$DUMPS" >"$WORK/burst.out" 2>"$WORK/burst.err" &
+    # not through under_shim: $! must be the workload itself, not a subshell
+    LD_PRELOAD="$LIBCONAN" CONAN_CONFIG="$1" "$WORKLOADS/threads_burst" 2000 "$DUMPS" >"$WORK/burst.out" 2>"$WORK/burst.err" &
     local pid=$! hwm=""
     while kill -0 "$pid" 2>/dev/null; do
         hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
