@@ -212,6 +212,7 @@ static void *monitor_main(void *arg)
     (void)arg;
     double interval_s = mon.cfg.interval_ms / 1000.0;
     conan_heap_exempt_this_thread(); /* the profiles' own allocations are never sampled */
+    conan_sigprof_thread_blocks_every_signal(); /* created with every signal blocked */
     double now_s = conan_monotonic_seconds();
     conan_cpu_meter_percent(&mon.meter, 1); /* prime */
     open_meters();

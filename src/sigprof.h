@@ -29,6 +29,10 @@ bool conan_sigprof_pending(void);
 /* A thread that blocks SIGPROF would keep our signal pending forever, and one
  * waiting in sigwait would take it: neither is sent ours. Gone: true too. */
 bool conan_sigprof_blocked_by(pid_t tid);
+/* The calling thread blocks every signal for the rest of its life (the
+ * monitor; checked once here): SIGPROF's bookkeeping then skips its
+ * signal-mask changes on it. */
+void conan_sigprof_thread_blocks_every_signal(void);
 /* Child of a fork (fork.c). */
 void conan_sigprof_postfork_child(void);
 
