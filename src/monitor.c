@@ -43,7 +43,6 @@
 #include "timeline.h"
 
 #define RESCAN_MS 100          /* new-thread scan and window-end granularity */
-#define RECORDER_RESCAN_S 0.25 /* the recorder arms threads born since at most this often */
 #define LIMITS_REFRESH_S 5.0   /* how often quota, affinity and online CPUs are re-read */
 #define STOP_WAIT_MS 200       /* longest the program's exit waits for us */
 #define PAUSE_WAIT_MS 1000     /* longest an unshare/setns waits for us */
@@ -220,7 +219,6 @@ static void *monitor_main(void *arg)
     conan_decider_reset(&mon.decider, &mon.cfg, &ops, now_s, mon.started_wall_s, mon.pid);
     conan_agent_spawn_start(&mon.cfg);
     conan_recorder_start(&mon.cfg);
-    double recorder_rescan_s = now_s;
 
     while (!__atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE)) {
         double deadline = mon.next_tick_s;
@@ -229,9 +227,6 @@ static void *monitor_main(void *arg)
             if (rescan < deadline) deadline = rescan;
             if (mon.act.window_end_s < deadline) deadline = mon.act.window_end_s;
         }
-        /* threads were born: the recorder arms them, at most every RECORDER_RESCAN_S */
-        bool born = __atomic_load_n(&mon.thread_event, __ATOMIC_ACQUIRE) && conan_recorder_running();
-        if (born && recorder_rescan_s < deadline) deadline = recorder_rescan_s;
         deadline = conan_decide_next_deadline(&mon.decider, deadline);
         /* main has left: look often whether the program's last thread has too */
         if (conan_threads_main_exited() && conan_monotonic_seconds() + 0.05 < deadline)
@@ -242,12 +237,6 @@ static void *monitor_main(void *arg)
         if (__atomic_load_n(&mon.stop, __ATOMIC_SEQ_CST)) break;
         now_s = conan_monotonic_seconds();
 
-        if (conan_recorder_running() && now_s >= recorder_rescan_s &&
-            __atomic_load_n(&mon.thread_event, __ATOMIC_ACQUIRE)) {
-            conan_recorder_rescan();
-            recorder_rescan_s = now_s + RECORDER_RESCAN_S;
-            if (!conan_cpu_window_open()) __atomic_store_n(&mon.thread_event, 0, __ATOMIC_RELAXED);
-        }
         if (conan_cpu_window_open()) {
             __atomic_store_n(&mon.thread_event, 0, __ATOMIC_RELAXED);
             if (now_s >= mon.act.window_end_s)
@@ -367,7 +356,7 @@ void conan_monitor_poke(void)
 
 void conan_monitor_thread_event(void)
 {
-    if (!monitor_running() || (!conan_cpu_samples_active() && !conan_recorder_running())) return;
+    if (!monitor_running() || !conan_cpu_samples_active()) return;
     if (!__atomic_exchange_n(&mon.thread_event, 1, __ATOMIC_ACQ_REL)) wake();
 }
 

@@ -10,9 +10,9 @@
  * one per thread on the thread's CPU clock, armed when the recorder starts;
  * a thread made by pthread_create arms its own as it starts (the registry's
  * trampoline calls conan_recorder_thread_start), so even a short thread is
- * sampled from its first instruction; threads made otherwise are found by
- * the monitor's rescans (on ticks at most once a second, and within
- * RECORDER_RESCAN_S of a thread event). The set's table is shared by the monitor and starting
+ * sampled from its first instruction; threads made otherwise (raw clone)
+ * are found by the tick's rescan, at most once a second, which also gives
+ * ended threads' timers back. The set's table is shared by the monitor and starting
  * threads, under set_lock (never taken in signal context; a fork child
  * resets it). When there are more threads than cpu.thread_timer_limit, or
  * cpu.timer is "process", the process-wide
