@@ -4,7 +4,8 @@
 # 100-Hz ITIMER_PROF a second in gets its own ticks (about 100 per
 # CPU-second, not the recorder's 19 as well), and keeps its handler and timer
 # after the recorder steps aside (one line on stderr says so); one that
-# resets every signal to SIG_DFL is not killed by the recorder's next signal.
+# resets every signal to SIG_DFL is not killed by the recorder's next signal,
+# while a SIGPROF sent with kill still ends it as it would without us.
 # A program that ignores SIGPROF keeps passing SIG_IGN on to what it runs.
 # The CPU rule never trips here, so the recorder is the only user of SIGPROF.
 . "$(dirname "$0")/lib.sh"
@@ -21,6 +22,28 @@ printf '%s' "$out" | grep -q "handler kept, timer kept" || fail "the program los
 
 out=$(under_shim "$WORK/c.json" "$WORKLOADS/sigprof_midwindow" reset 2500 2>&1); rc=$?
 [ $rc -eq 0 ] && [ "$out" = survived ] || fail "reset to SIG_DFL with the recorder running: exit $rc, output: $out"
+
+# A SIGPROF someone sends still ends a program whose disposition is the
+# default, with the same status as without the shim (128 + SIGPROF), though
+# the recorder's handler is installed.
+catches_sigprof() { # catches_sigprof PID — SIGPROF's bit in the process's SigCgt
+    local cgt
+    cgt=$(awk '/^SigCgt/ { print $2 }' "/proc/$1/status" 2>/dev/null) && [ -n "$cgt" ] &&
+        [ $(( 0x$cgt & (1 << ($(kill -l PROF) - 1)) )) -ne 0 ]
+}
+killed_status() { # killed_status [SHIM CONFIG] — idle's status once sent kill -PROF
+    if [ $# -gt 0 ]; then LD_PRELOAD="$1" CONAN_CONFIG="$2" "$WORKLOADS/idle" 20000 & else "$WORKLOADS/idle" 20000 & fi
+    local pid=$! status
+    # under the shim, wait (setup) until the recorder's handler is installed
+    [ $# -eq 0 ] || wait_for 10 catches_sigprof "$pid" || fail "the recorder's SIGPROF handler never appeared"
+    kill -PROF "$pid"
+    wait "$pid"; status=$?
+    echo "$status"
+}
+plain_status=$(killed_status)
+shim_status=$(killed_status "$LIBCONAN" "$WORK/c.json")
+[ "$plain_status" = $((128 + $(kill -l PROF))) ] || fail "idle without the shim: kill -PROF gave status $plain_status"
+[ "$shim_status" = "$plain_status" ] || fail "kill -PROF: status $shim_status under the shim, $plain_status without"
 
 # A program that ignores SIGPROF (bash's trap '' PROF) passes SIG_IGN on to
 # what it executes: the recorder steps aside within a tick, so the command
