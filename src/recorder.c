@@ -262,7 +262,8 @@ void conan_recorder_start(const struct conan_config *cfg)
     pthread_mutex_unlock(&rec.set_lock);
     if (!thread_timers() && why[0])
         conan_log_once(&fallback_once, "flight recorder: %s; using the process-wide timer", why);
-    keep_process_timer();
+    /* The process timer waits for the first tick: a program that blocks
+     * SIGPROF in main to sigwait for it has done so by then. */
 }
 
 void conan_recorder_tick(void)
@@ -276,16 +277,18 @@ void conan_recorder_tick(void)
         stop_recording();
         return;
     }
+    /* Every tick: a process timer whose signal every thread now blocks
+     * would be taken by the program's sigwait. */
+    keep_process_timer();
     /* The rest reads /proc/self/task and the loader's list: at most once a
      * second, whatever interval_ms is (threads made by pthread_create arm
-     * themselves, and thread events trigger a rescan of their own). */
+     * themselves). */
     double now_s = conan_monotonic_seconds();
     if (now_s < rec.housekept_s + HOUSEKEEPING_S) return;
     rec.housekept_s = now_s;
     conan_unwind_refresh_tables(); /* libraries loaded since */
     conan_unwind_release_retired();
     conan_recorder_rescan();
-    keep_process_timer();
 }
 
 /* More threads than the set may arm: the process timer takes over, so no
