@@ -39,7 +39,7 @@ static clockid_t thread_cpu_clock(pid_t tid)
     return (clockid_t)((~(unsigned)tid << 3) | 6);
 }
 
-struct timespec conan_timers_period(long hz)
+static struct timespec period_of(long hz)
 {
     long ns = 1000000000L / hz;
     return (struct timespec){ ns / 1000000000L, ns % 1000000000L };
@@ -116,7 +116,7 @@ static int arm_thread_timer(struct conan_timer_set *s, struct conan_armed_thread
     struct sigevent sev = event_of(s, SIGEV_THREAD_ID);
     sev.sigev_notify_thread_id = t->tid;
     if (timer_create(thread_cpu_clock(t->tid), &sev, &t->timer) != 0) return errno;
-    struct itimerspec spec = { .it_interval = conan_timers_period(s->hz), .it_value = first_expiry(s->hz, t->tid) };
+    struct itimerspec spec = { .it_interval = period_of(s->hz), .it_value = first_expiry(s->hz, t->tid) };
     if (timer_settime(t->timer, 0, &spec, NULL) != 0) {
         int err = errno;
         timer_delete(t->timer);
@@ -244,7 +244,7 @@ int conan_timers_rescan(struct conan_timer_set *s)
 int conan_timers_arm_process(struct conan_timer_set *s)
 {
     struct sigevent sev = event_of(s, SIGEV_SIGNAL);
-    struct itimerspec spec = { .it_interval = conan_timers_period(s->hz), .it_value = conan_timers_period(s->hz) };
+    struct itimerspec spec = { .it_interval = period_of(s->hz), .it_value = period_of(s->hz) };
     if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &sev, &s->process_timer) != 0) return -1;
     if (timer_settime(s->process_timer, 0, &spec, NULL) != 0) {
         int err = errno;

@@ -56,8 +56,6 @@ void conan_timers_free(struct conan_timer_set *s);
  * name the child's own; its table may be mid-realloc. Everything is dropped,
  * nothing deleted or freed. */
 void conan_timers_postfork_child(struct conan_timer_set *s);
-/* The timer period of hz. */
-struct timespec conan_timers_period(long hz);
 /* True if some thread but the monitor does not block SIGPROF. */
 bool conan_timers_some_thread_open(pid_t monitor_tid);
 

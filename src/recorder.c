@@ -266,6 +266,25 @@ void conan_recorder_start(const struct conan_config *cfg)
      * SIGPROF in main to sigwait for it has done so by then. */
 }
 
+/* Arms threads born since (raw clone: pthread_create's arm themselves) and
+ * gives ended threads' timers back; above the cap, the process timer. */
+static void rescan(void)
+{
+    static int switched_once;
+    if (!conan_recorder_running() || !thread_timers()) return;
+    pthread_mutex_lock(&rec.set_lock);
+    bool over_cap = thread_timers() && conan_timers_rescan(&rec.set) > 0;
+    if (over_cap) {
+        conan_timers_delete(&rec.set);
+        set_thread_timers(false);
+    }
+    pthread_mutex_unlock(&rec.set_lock);
+    if (!over_cap) return;
+    conan_log_once(&switched_once, "flight recorder: more threads than its timer cap (%d); using the process-wide "
+                   "timer", rec.set.timer_cap);
+    keep_process_timer();
+}
+
 void conan_recorder_tick(void)
 {
     if (!conan_recorder_running()) return;
@@ -288,27 +307,11 @@ void conan_recorder_tick(void)
     rec.housekept_s = now_s;
     conan_unwind_refresh_tables(); /* libraries loaded since */
     conan_unwind_release_retired();
-    conan_recorder_rescan();
+    rescan();
 }
 
 /* More threads than the set may arm: the process timer takes over, so no
  * thread goes unsampled (the kernel then picks the thread of each signal). */
-void conan_recorder_rescan(void)
-{
-    static int switched_once;
-    if (!conan_recorder_running() || !thread_timers()) return;
-    pthread_mutex_lock(&rec.set_lock);
-    bool over_cap = thread_timers() && conan_timers_rescan(&rec.set) > 0;
-    if (over_cap) {
-        conan_timers_delete(&rec.set);
-        set_thread_timers(false);
-    }
-    pthread_mutex_unlock(&rec.set_lock);
-    if (!over_cap) return;
-    conan_log_once(&switched_once, "flight recorder: more threads than its timer cap (%d); using the process-wide "
-                   "timer", rec.set.timer_cap);
-    keep_process_timer();
-}
 
 void conan_recorder_stop(void)
 {

@@ -28,9 +28,6 @@ void conan_recorder_start(const struct conan_config *cfg);
 /* Every tick: steps aside (for good, one line) once the program has taken
  * SIGPROF or ITIMER_PROF; otherwise arms timers for new threads. */
 void conan_recorder_tick(void);
-/* Arms threads born since (raw clone: pthread_create's arm themselves) and
- * gives ended threads' timers back; from conan_recorder_tick. */
-void conan_recorder_rescan(void);
 /* Stops recording and gives SIGPROF back (the monitor is ending). */
 void conan_recorder_stop(void);
 /* True while the recorder takes samples (any thread may ask). */
