@@ -7,7 +7,7 @@
 #include "symbols.h"
 
 struct conan_value_type { const char *type, *unit; };
-#define CONAN_PPROF_MAX_LABELS 4 /* labels one sample may carry */
+#define CONAN_PPROF_MAX_LABELS 16 /* labels one sample may carry: ours, and a program's (labels.h) */
 struct conan_label { const char *key; const char *str; int64_t num; const char *num_unit; };
 
 struct conan_pprof;
