@@ -1,5 +1,6 @@
 /* actions.c — what the monitor does when a decision asks for profiles
- * (decide.c): builds the heap profile and the two thread profiles at once,
+ * (decide.c): builds the heap profile, the two thread profiles and the mutex
+ * profile at once,
  * and opens a CPU window, whose samples become the CPU profile when it
  * closes, together with the flight recorder's samples from before it
  * (recorder.c; labels phase=before and phase=during). A trigger that gets no
@@ -20,6 +21,7 @@
 #include "log.h"
 #include "memory_where.h"
 #include "metrics.h"
+#include "mutex.h"
 #include "recorder.h"
 #include "thread_registry.h"
 #include "thread_snapshot.h"
@@ -242,6 +244,28 @@ static void write_heap_profile(struct conan_actions *a, const struct conan_trigg
     conan_emit_write(cfg, p, syms, &ev, t0);
 }
 
+/* ---- mutex profiles: written at once, the waits since the previous one ---- */
+
+static void write_mutex_profile(struct conan_actions *a, const struct conan_trigger *t)
+{
+    const struct conan_config *cfg = a->cfg;
+    if (!conan_mutex_enabled() || conan_dump_dir_ready(cfg) != 0) return;
+    double t0 = conan_monotonic_seconds();
+    struct conan_mutex_stats st = { 0 };
+    struct conan_pprof *p = conan_mutex_profile(&st);
+    double span_s = t0 - st.since_s;
+    if (p) {
+        conan_emit_stamp(p, cfg, a->ctx, t, wall_ns_of(st.since_s), (int64_t)(span_s * 1e9));
+        conan_pprof_comment(p, "mutex: contended pthread mutex and rwlock waits over the last %.1f s: %.3f s waited in "
+                            "all; %ld waits sampled (one per %d ns waited on average), %ld not recorded; %ld "
+                            "stacks since start", span_s, st.waited_s, st.sampled, cfg->mutex.sample_ns, st.dropped,
+                            st.stacks);
+    }
+    struct conan_event ev = { .kind = conan_kind_name(CONAN_KIND_MUTEX), .trigger = t, .file = "",
+                              .samples = st.sampled, .dropped = st.dropped, .duration_s = span_s };
+    conan_emit_write(cfg, p, NULL, &ev, t0);
+}
+
 /* ---- thread profiles: threadcreate, and the stack snapshot ---- */
 
 static void write_thread_profiles(struct conan_actions *a, const struct conan_trigger *t)
@@ -335,6 +359,7 @@ void conan_act(struct conan_actions *a, unsigned kinds, const struct conan_trigg
     t.at_s = now_s;
     if (kinds & CONAN_WANTS_HEAP) write_heap_profile(a, &t, note);
     if (kinds & CONAN_WANTS_THREADS) write_thread_profiles(a, &t);
+    if (kinds & CONAN_WANTS_MUTEX) write_mutex_profile(a, &t);
     if (kinds & CONAN_WANTS_CPU)
         open_cpu_window(a, &t, now_s);
     else if (kinds & CONAN_WANTS_BEFORE)

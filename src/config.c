@@ -118,6 +118,18 @@ static const struct config_key keys[] = {
         "mean bytes allocated between sampled allocations (Poisson); 0 turns heap sampling off"),
     INT("heap.followup_s", heap.followup_s, 0, 0, 86400,
         "after a memory or heap trip, a second heap profile this many seconds later; 0 = none"),
+    SECTION("mutex", "lock contention: contended pthread mutex and rwlock waits, sampled by time; a mutex profile "
+            "(contentions, delay) is written with every trigger, holding the waits since the previous one"),
+    BOOL("mutex.enable", mutex.enable, 1,
+         "time contended waits and write mutex profiles; false: the lock calls only forward"),
+    INT("mutex.sample_ns", mutex.sample_ns, 1000000, 1000, 1000000000,
+        "mean nanoseconds waited between sampled waits (Poisson): a wait this long is sampled with probability "
+        "0.63, a ten times longer one almost surely; 1 ms: a thread that waits all the time costs at most 1000 "
+        "stack walks a second"),
+    SECTION("mutex.rule", "mutex rule: the share of the tick threads spent waiting on contended locks, summed over "
+            "threads (so it passes 100 when several wait at once); a trip writes a mutex profile and a CPU profile. "
+            "abs 100: on average one thread waited the whole tick"),
+    RULE_KEYS("mutex.rule", mutex.rule, 10, 200, 100, 10, 1000000, "% of the tick, summed over threads"),
     SECTION("threads", "thread rule and thread profiles"),
     RULE_KEYS("threads", threads.rule, 100, 50, 0, 10, 1000000, "live threads"),
     INT("threads.max", threads.max, 10000, 1, 1000000,

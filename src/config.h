@@ -115,6 +115,11 @@ struct conan_config {
         int followup_s;               /* a second heap profile this long after a trip; 0 = none */
     } heap;
     struct {
+        bool enable;                  /* time contended lock waits, write mutex profiles */
+        int sample_ns;                /* mean nanoseconds waited between sampled waits */
+        struct conan_rule_config rule; /* percent of the tick threads spent waiting on locks */
+    } mutex;
+    struct {
         struct conan_rule_config rule; /* live threads */
         int max;                      /* above this many, no stack snapshot */
         int wait_ms;                  /* longest the snapshot waits for threads to answer */

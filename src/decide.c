@@ -9,7 +9,8 @@
  * continuous period waits, and the first rule to open a window names it):
  * CPU ceiling → CPU, throttle and CPU pressure rules (a CPU window) →
  * memory, heap and memory pressure rules (a heap profile) → thread, I/O
- * pressure and stuck rules (the thread profiles) → continuous period. The
+ * pressure rules (the thread profiles) → mutex rule (a mutex profile and a
+ * CPU window) → stuck rule (the thread profiles) → continuous period. The
  * monitor then looks for trigger files (a per-process one may name the kinds
  * and the CPU window's length). A metric the tick could not read
  * (no quota, no PSI) is not fed to its rule at all. */
@@ -39,6 +40,7 @@ void conan_decider_reset(struct conan_decider *d, const struct conan_config *cfg
     conan_rule_reset(&d->heap_rule);
     conan_rule_reset(&d->threads_rule);
     conan_rule_reset(&d->throttle_rule);
+    conan_rule_reset(&d->mutex_rule);
     for (int i = 0; i < CONAN_PSI_COUNT; i++) conan_rule_reset(&d->pressure_rule[i]);
     d->next_continuous_s = now_s + cfg->continuous.every_s;
     d->started_wall_s = wall_s;
@@ -84,7 +86,8 @@ static unsigned before_kind(const struct conan_decider *d)
 static unsigned enabled_kinds(const struct conan_decider *d, bool cpu_allowed, bool heap_sampling)
 {
     unsigned cpu = !d->cfg->cpu.rule.enable ? 0 : cpu_allowed ? CONAN_WANTS_CPU : before_kind(d);
-    return cpu | (heap_sampling ? CONAN_WANTS_HEAP : 0) | (d->cfg->threads.rule.enable ? CONAN_WANTS_THREADS : 0);
+    return cpu | (heap_sampling ? CONAN_WANTS_HEAP : 0) | (d->cfg->threads.rule.enable ? CONAN_WANTS_THREADS : 0) |
+           (d->cfg->mutex.enable ? CONAN_WANTS_MUTEX : 0);
 }
 
 /* Two requests as one: the union of their kinds (0, every kind, absorbs the
@@ -219,6 +222,18 @@ static void thread_rules(struct conan_decider *d, double now_s, const struct con
                      r->pressure_percent[CONAN_PSI_IO], CONAN_WANTS_THREADS);
 }
 
+/* The mutex rule (contended lock waits, % of the tick summed over threads):
+ * a lock convoy. The mutex profile says who waits where; a CPU window (or,
+ * above the cpu.max ceiling, the recorder's profile of the time before) what
+ * the lock holders do meanwhile. */
+static void mutex_rule(struct conan_decider *d, double now_s, const struct conan_readings *r, bool over_ceiling)
+{
+    const struct conan_config *cfg = d->cfg;
+    if (!r->mutex_available) return;
+    unsigned cpu = !cfg->cpu.rule.enable ? 0 : over_ceiling ? before_kind(d) : CONAN_WANTS_CPU;
+    instant_rule(d, now_s, &cfg->mutex.rule, &d->mutex_rule, "mutex", r->mutex_wait_percent, CONAN_WANTS_MUTEX | cpu);
+}
+
 /* Threads stuck at one place for stuck.after_s, not reported yet: the thread
  * profiles, with the report (the labels and the event name them). The value
  * is the longest time one of them has been stuck. */
@@ -246,6 +261,7 @@ void conan_decide_tick(struct conan_decider *d, double now_s, const struct conan
     cpu_rules(d, now_s, r, over_ceiling);
     memory_rules(d, now_s, r);
     thread_rules(d, now_s, r);
+    mutex_rule(d, now_s, r, over_ceiling);
     stuck_rule(d, now_s, r);
     if (cfg->mode == CONAN_MODE_CONTINUOUS && now_s >= d->next_continuous_s && !d->ops.window_open(d->ops.arg)) {
         static const struct conan_trigger continuous = { .metric = "", .reason = CONAN_REASON_CONTINUOUS };
@@ -269,19 +285,20 @@ static int request_fail(char *why, size_t whylen, const char *fmt, ...)
 /* The kinds a request may name: the thread profiles come as one. */
 static const struct { enum conan_kind kind; unsigned wants; } request_kinds[] = {
     { CONAN_KIND_CPU, CONAN_WANTS_CPU }, { CONAN_KIND_HEAP, CONAN_WANTS_HEAP }, { CONAN_KIND_THREADS, CONAN_WANTS_THREADS },
+    { CONAN_KIND_MUTEX, CONAN_WANTS_MUTEX },
 };
 
 static int parse_kinds(const cJSON *list, unsigned *kinds, char *why, size_t whylen)
 {
     if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0)
-        return request_fail(why, whylen, "kinds: must be a non-empty list of cpu, heap, threads");
+        return request_fail(why, whylen, "kinds: must be a non-empty list of cpu, heap, threads, mutex");
     int i = 0;
     const cJSON *item;
     cJSON_ArrayForEach(item, list) {
         unsigned wants = 0;
         for (size_t k = 0; cJSON_IsString(item) && k < sizeof request_kinds / sizeof request_kinds[0]; k++)
             if (strcmp(item->valuestring, conan_kind_name(request_kinds[k].kind)) == 0) wants = request_kinds[k].wants;
-        if (!wants) return request_fail(why, whylen, "kinds[%d]: not one of cpu, heap, threads", i);
+        if (!wants) return request_fail(why, whylen, "kinds[%d]: not one of cpu, heap, threads, mutex", i);
         *kinds |= wants;
         i++;
     }

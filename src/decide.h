@@ -19,8 +19,8 @@
 /* What the monitor does for a decision. */
 struct conan_decide_ops {
     void *arg;
-    /* Writes the heap profile (note goes into it) and the thread profiles now,
-     * and opens a CPU window, as kinds asks (CONAN_WANTS_*). */
+    /* Writes the heap profile (note goes into it), the thread profiles and the
+     * mutex profile now, and opens a CPU window, as kinds asks (CONAN_WANTS_*). */
     void (*act)(void *arg, unsigned kinds, const struct conan_trigger *t, const char *note, double now_s);
     bool (*window_open)(void *arg);
     /* Ends the open CPU window early, with note in its profile. */
@@ -57,12 +57,15 @@ struct conan_readings {
     bool pressure_available[CONAN_PSI_COUNT];
     double pressure_percent[CONAN_PSI_COUNT]; /* stall share of the tick */
     const struct conan_stuck_report *stuck;   /* NULL when the stuck rule is off */
+    bool mutex_available;        /* the mutex profiler is on */
+    double mutex_wait_percent;   /* contended lock waits over the tick, summed over threads */
 };
 
 struct conan_decider {
     const struct conan_config *cfg;
     struct conan_decide_ops ops;
     struct conan_rule_state cpu_rule, memory_rule, heap_rule, threads_rule, throttle_rule;
+    struct conan_rule_state mutex_rule;
     struct conan_rule_state pressure_rule[CONAN_PSI_COUNT];
     bool stuck_tripped;
     double stuck_last_trip_s;

@@ -11,9 +11,14 @@
  *      sample, and running ones are waited for (bounded), so libunwind's own
  *      locks are free when the process is copied. First, while we hold no
  *      lock, so nothing a walk could need is held by us meanwhile.
- *   2. the thread registry's lock (thread_registry.c): the child must get a
+ *   2. the mutex table's lock (mutex.c): a sample being recorded must not be
+ *      copied half-done. Taking it also marks the forking thread busy for the
+ *      mutex profiler, so that the contended waits for the locks below are
+ *      not timed (a sample would take this lock again). Nothing under it
+ *      allocates, walks a stack or takes another of these locks.
+ *   3. the thread registry's lock (thread_registry.c): the child must get a
  *      consistent list. Nothing done under it allocates or walks a stack.
- *   3. the heap table's lock (heap.c): a sample being recorded must not be
+ *   4. the heap table's lock (heap.c): a sample being recorded must not be
  *      copied half-done. Last, because the code under it may itself allocate
  *      from the allocator (which fork locks after us) but never takes the
  *      registry's lock or waits for a walk.
@@ -30,7 +35,8 @@
  *      (none were copied) forgotten.
  *   3. stack walks: reads go to the child's own pid.
  *   4. the heap table's lock: usable again, so frees that reach the slow path
- *      from here on cannot block.
+ *      from here on cannot block; then the mutex table's, with the parent's
+ *      contention cleared and timing off until the child's monitor starts.
  *   5. the thread registry: its lock reset, only the forking thread kept.
  *   6. the agent's lock check (agent_spawn.c): the lock file's descriptor, if
  *      the monitor had it open at the fork, is closed, so a long-lived child
@@ -47,6 +53,7 @@
 #include "cpu.h"
 #include "heap.h"
 #include "monitor.h"
+#include "mutex.h"
 #include "recorder.h"
 #include "once.h"
 #include "sigprof.h"
@@ -57,6 +64,7 @@ static void prefork(void)
 {
     conan_agent_spawn_prefork();
     conan_unwind_prefork();
+    conan_mutex_prefork();
     conan_threads_prefork();
     conan_heap_prefork();
 }
@@ -65,6 +73,7 @@ static void postfork_parent(void)
 {
     conan_heap_postfork_parent();
     conan_threads_postfork_parent();
+    conan_mutex_postfork_parent();
     conan_unwind_postfork_parent();
 }
 
@@ -75,6 +84,7 @@ static void postfork_child(void)
     conan_recorder_postfork_child();
     conan_unwind_postfork_child();
     conan_heap_postfork_child();
+    conan_mutex_postfork_child();
     conan_threads_postfork_child();
     conan_agent_spawn_postfork_child();
     conan_monitor_postfork_child();

@@ -31,6 +31,7 @@
 #include "decide.h"
 #include "fork.h"
 #include "heap.h"
+#include "mutex.h"
 #include "log.h"
 #include "metrics.h"
 #include "pressure.h"
@@ -64,6 +65,7 @@ static struct {
     struct conan_decider decider;
     struct conan_actions act;
     struct conan_cpu_meter meter;
+    struct conan_mutex_meter mutex_meter;
     struct conan_throttle_meter throttle;
     struct conan_psi_meter psi;
     struct conan_stuck_report stuck;
@@ -143,6 +145,8 @@ static void tick(double now_s, const struct conan_process_stat *st)
     double throttled_s = 0;
     r.throttle_available = conan_throttle_meter_read(&mon.throttle, &r.throttle_percent, &throttled_s);
     conan_psi_meter_read(&mon.psi, now_s, r.pressure_percent, r.pressure_available);
+    r.mutex_available = conan_mutex_enabled();
+    if (r.mutex_available) r.mutex_wait_percent = conan_mutex_meter_percent(&mon.mutex_meter);
     if (mon.cfg.stuck.enable) {
         conan_stuck_check(&mon.cfg, now_s, &mon.stuck);
         r.stuck = &mon.stuck;
@@ -211,6 +215,7 @@ static void *monitor_main(void *arg)
     (void)arg;
     double interval_s = mon.cfg.interval_ms / 1000.0;
     conan_heap_exempt_this_thread(); /* the profiles' own allocations are never sampled */
+    conan_mutex_exempt_this_thread(); /* nor its lock waits */
     conan_sigprof_thread_blocks_every_signal(); /* created with every signal blocked */
     double now_s = conan_monotonic_seconds();
     conan_cpu_meter_percent(&mon.meter, 1); /* prime */
@@ -283,6 +288,7 @@ static bool forked;     /* this is a child of fork and its parent had a monitor 
 void conan_monitor_postfork_child(void)
 {
     conan_heap_stop();
+    conan_mutex_stop();
     forked = monitor_running();
     set_monitor_running(false);
 }
@@ -302,6 +308,7 @@ void conan_monitor_after_fork(void)
     __atomic_store_n(&mon.stop, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&mon.wake_word, 0, __ATOMIC_RELAXED);
     memset(&mon.meter, 0, sizeof mon.meter);
+    memset(&mon.mutex_meter, 0, sizeof mon.mutex_meter);
     mon.keep_context = true; /* same executable, host and cgroup as the parent */
     conan_monitor_start(&mon.cfg);
 }
@@ -337,6 +344,7 @@ int conan_monitor_start(const struct conan_config *cfg)
     pthread_setname_np(mon.thread, "conan-monitor");
     set_monitor_running(true);
     conan_heap_start(&mon.cfg); /* here, before main, so its first allocations are sampled */
+    conan_mutex_start(&mon.cfg);
     return 0;
 }
 
@@ -437,6 +445,7 @@ static void stop_monitor(const char *why, int wait_ms, bool must_join)
      * open window already holds. */
     conan_cpu_samples_stop();
     conan_heap_stop();
+    conan_mutex_stop();
     __atomic_store_n(&mon.stop, 1, __ATOMIC_SEQ_CST);
     wake();
     if (!must_join && !__atomic_load_n(&mon.busy, __ATOMIC_SEQ_CST) && !conan_cpu_window_open()) {

@@ -32,7 +32,7 @@ printf '{"kinds":["heap"]}\n' > "$DUMPS/.request" && mv "$DUMPS/.request" "$DUMP
 wait $pid || fail "idle failed"
 [ "$(count_dumps heap)" -eq 1 ] && [ "$(count_dumps cpu)" -eq 0 ] && [ "$(count_dumps threads)" -eq 0 ] ||
     fail "kinds [heap]: got $(ls "$DUMPS")"
-grep -qxF "libconan: $DUMPS/conan.trigger.$pid: kinds[0]: not one of cpu, heap, threads; request refused" \
+grep -qxF "libconan: $DUMPS/conan.trigger.$pid: kinds[0]: not one of cpu, heap, threads, mutex; request refused" \
     "$WORK/idle.err" || fail "no line for the bad request: $(cat "$WORK/idle.err")"
 [ "$(grep -c . "$WORK/idle.err")" -eq 1 ] || fail "more than one line: $(cat "$WORK/idle.err")"
 

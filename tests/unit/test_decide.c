@@ -203,7 +203,7 @@ static void request_waits_for_the_open_window(void)
     conan_decide_pending(&d, 7, true);
     CHECK_INT(fake.n, 1);
     CHECK_INT(fake.reason[0], CONAN_REASON_MANUAL);
-    CHECK_INT(fake.kinds[0], CONAN_WANTS_CPU | CONAN_WANTS_HEAP | CONAN_WANTS_THREADS);
+    CHECK_INT(fake.kinds[0], CONAN_WANTS_CPU | CONAN_WANTS_HEAP | CONAN_WANTS_THREADS | CONAN_WANTS_MUTEX);
     conan_decide_pending(&d, 8, true); /* served once */
     CHECK_INT(fake.n, 1);
 }
@@ -244,7 +244,7 @@ static void request_asks_for_kinds_and_seconds(void)
     fake.window = false;
     conan_decide_pending(&d, 11, true);
     CHECK_INT(fake.n, 4);
-    CHECK_INT(fake.kinds[3], CONAN_WANTS_CPU | CONAN_WANTS_HEAP | CONAN_WANTS_THREADS);
+    CHECK_INT(fake.kinds[3], CONAN_WANTS_CPU | CONAN_WANTS_HEAP | CONAN_WANTS_THREADS | CONAN_WANTS_MUTEX);
 }
 
 struct request_case { const char *text; int rc; unsigned kinds; int seconds; const char *why; };
@@ -257,14 +257,15 @@ static void request_content_is_parsed_strictly(void)
         { "{}", 0, 0, 0, "" },
         { "{\"kinds\":[\"cpu\",\"heap\"],\"seconds\":5}\n", 0, CONAN_WANTS_CPU | CONAN_WANTS_HEAP, 5, "" },
         { "{\"kinds\":[\"threads\"]}", 0, CONAN_WANTS_THREADS, 0, "" },
+        { "{\"kinds\":[\"mutex\"]}", 0, CONAN_WANTS_MUTEX, 0, "" },
         { "{\"seconds\":3600}", 0, 0, 3600, "" },
         { "cpu", -1, 0, 0, "$: not JSON (want {\"kinds\": [\"cpu\", \"heap\", \"threads\"], \"seconds\": N}, or nothing)" },
         { "{} x", -1, 0, 0, "$: not JSON (want {\"kinds\": [\"cpu\", \"heap\", \"threads\"], \"seconds\": N}, or nothing)" },
         { "[\"cpu\"]", -1, 0, 0, "$: must be a JSON object" },
-        { "{\"kinds\":[]}", -1, 0, 0, "kinds: must be a non-empty list of cpu, heap, threads" },
-        { "{\"kinds\":\"cpu\"}", -1, 0, 0, "kinds: must be a non-empty list of cpu, heap, threads" },
-        { "{\"kinds\":[\"cpu\",\"disk\"]}", -1, 0, 0, "kinds[1]: not one of cpu, heap, threads" },
-        { "{\"kinds\":[\"threadcreate\"]}", -1, 0, 0, "kinds[0]: not one of cpu, heap, threads" },
+        { "{\"kinds\":[]}", -1, 0, 0, "kinds: must be a non-empty list of cpu, heap, threads, mutex" },
+        { "{\"kinds\":\"cpu\"}", -1, 0, 0, "kinds: must be a non-empty list of cpu, heap, threads, mutex" },
+        { "{\"kinds\":[\"cpu\",\"disk\"]}", -1, 0, 0, "kinds[1]: not one of cpu, heap, threads, mutex" },
+        { "{\"kinds\":[\"threadcreate\"]}", -1, 0, 0, "kinds[0]: not one of cpu, heap, threads, mutex" },
         { "{\"seconds\":0}", -1, 0, 0, "seconds: must be a whole number from 1 to 3600" },
         { "{\"seconds\":3601}", -1, 0, 0, "seconds: must be a whole number from 1 to 3600" },
         { "{\"seconds\":1.5}", -1, 0, 0, "seconds: must be a whole number from 1 to 3600" },
@@ -343,6 +344,7 @@ static void continuous_asks_for_every_enabled_kind_on_schedule(void)
     cfg.cpu.rule.enable = true;
     cfg.cpu.max = 90;
     cfg.threads.rule.enable = false;
+    cfg.mutex.enable = false;
     start();
     struct conan_readings r = cpu_at(5);
     r.heap_sampling = false;
@@ -486,6 +488,35 @@ static void stuck_threads_trip_once_each(void)
     CHECK_INT(fake.n, 2);
 }
 
+/* The mutex rule: a convoy (waits summed over threads, % of the tick) writes
+ * the mutex profile and opens a CPU window; with the window already open, the
+ * mutex profile alone; never while the profiler is off (not read). */
+static void mutex_rule_writes_a_mutex_profile_and_a_window(void)
+{
+    conan_config_defaults(&cfg);
+    cfg.mutex.rule.window = 0;
+    cfg.mutex.rule.cooldown_s = 10;
+    start();
+    struct conan_readings r = { .threads = 6, .mutex_available = false, .mutex_wait_percent = 400 };
+    conan_decide_tick(&d, 5, &r);
+    CHECK_INT(fake.n, 0);
+    r.mutex_available = true;
+    r.mutex_wait_percent = 60; /* below abs 100 */
+    conan_decide_tick(&d, 6, &r);
+    CHECK_INT(fake.n, 0);
+    r.mutex_wait_percent = 350;
+    conan_decide_tick(&d, 7, &r);
+    CHECK_INT(fake.n, 1);
+    CHECK_INT(fake.kinds[0], CONAN_WANTS_MUTEX | CONAN_WANTS_CPU);
+    CHECK_STR(fake.metric[0], "mutex");
+    CHECK_INT(fake.reason[0], CONAN_REASON_ABS);
+    conan_decide_tick(&d, 8, &r); /* cooling down */
+    CHECK_INT(fake.n, 1);
+    conan_decide_tick(&d, 18, &r); /* the window is still open: the mutex profile alone */
+    CHECK_INT(fake.n, 2);
+    CHECK_INT(fake.kinds[1], CONAN_WANTS_MUTEX);
+}
+
 int main(void)
 {
     cpu_rule_opens_one_window_and_cools_down();
@@ -503,5 +534,6 @@ int main(void)
     throttle_and_cpu_pressure_open_a_window_only_when_read();
     memory_and_io_pressure();
     stuck_threads_trip_once_each();
+    mutex_rule_writes_a_mutex_profile_and_a_window();
     CHECK_DONE();
 }

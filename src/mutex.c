@@ -1,0 +1,348 @@
+/* mutex.c — the mutex profiler: which contended lock waits are sampled, the
+ * table of waiting stacks, the total wait the mutex rule reads, and the mutex
+ * profile built from them.
+ *
+ * The interposers (preload/mutex.c) come here only when a lock's trylock said
+ * EBUSY: conan_mutex_wait_begin reads the clock, the real lock call waits,
+ * conan_mutex_wait_end reads it again. Every such wait is added to the total
+ * (one relaxed add on a per-thread stripe); waits are sampled by time, Poisson
+ * over nanoseconds as heap.c samples bytes (poisson.h): every nanosecond
+ * waited is a sampling point with probability 1/mutex.sample_ns, so a wait of
+ * d ns is sampled with probability p = 1 - e^(-d/sample_ns): long waits
+ * always, short ones in proportion. A sample stands for 1/p contentions and
+ * d/p nanoseconds of delay — the unbiasing of Go's heap profile
+ * (runtime/pprof scaleHeapSample) applied to time; Go's mutex profile samples
+ * one event in `rate` and scales both values by rate, which for a lock whose
+ * waits vary gives the short ones the same weight as the long ones.
+ *
+ * A sampled wait records the waiter's stack (conan_unwind_caller: without our
+ * frames) and labels. It does so after the real call returned, so with the
+ * lock held: the walk is bounded (tens of microseconds at worst) and happens
+ * about once per sample_ns of waiting per thread.
+ *
+ * Slow-path constraints: it runs inside the program's lock call, possibly with
+ * other locks of the program held, and must never allocate: stacks come from a
+ * pool we mmap. The table lock is never held across anything that could block
+ * on the program. Our own lock calls (the table lock, heap.c's, the monitor's)
+ * come back through the interposers: the thread's busy flag, heap.c's, and
+ * the monitor's exemption make them plain. */
+#include "mutex.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "clock.h"
+#include "fork.h"
+#include "frame_rules.h"
+#include "heap_inline.h"
+#include "labels.h"
+#include "poisson.h"
+#include "stack_walk.h"
+
+int conan_mutex_on;
+
+struct mutex_thread {
+    int64_t ns_left;             /* waiting until the next sample; < 0: sample */
+    uint64_t rng;
+    unsigned stripe;             /* its place in the total */
+    bool started;                /* rng seeded and a first interval drawn */
+    bool busy;                   /* inside the slow path: our own lock calls are not timed */
+    bool exempt;                 /* a libconan thread */
+};
+static __thread struct mutex_thread tls __attribute__((tls_model("initial-exec")));
+
+#define STACK_BITS 10            /* hash heads of distinct stacks */
+#define STACKS_MAX 16384         /* distinct stacks kept; waits at further new stacks are dropped */
+#define POOL_CHUNK (256 << 10)   /* stacks come from chunks this big */
+#define POOL_MAX (32L << 20)     /* and never more than this in all */
+#define STRIPES 16               /* the total is spread over this many cache lines */
+
+struct bucket {
+    struct bucket *next;         /* in its hash chain */
+    struct bucket *older;        /* the list of all buckets, newest first; immutable */
+    uint64_t hash;
+    double contentions, delay_ns; /* unbiased, since the last profile */
+    struct conan_label_set labels;
+    int depth;
+    uintptr_t pcs[];             /* leaf first; immutable once published */
+};
+
+static struct {
+    pthread_mutex_t lock;
+    int64_t sample_ns;           /* atomic: the Poisson mean */
+    struct bucket *heads[1u << STACK_BITS];
+    struct bucket *newest;
+    char *pool, *pool_end;
+    long pool_total;
+    long stacks, sampled, dropped; /* sampled, dropped: since the last profile */
+    int64_t waited_at_profile;   /* the total when the last profile was built */
+    double profile_s;            /* and when */
+    unsigned next_stripe;        /* atomic */
+} mx = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static struct {
+    int64_t ns;                  /* atomic */
+    char pad[64 - sizeof(int64_t)];
+} waited[STRIPES] __attribute__((aligned(64)));
+
+/* ---- the pool and the table (lock held) ---- */
+
+static void *pool_take(size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (mx.pool_end - mx.pool < (ptrdiff_t)size) {
+        if (mx.pool_total + POOL_CHUNK > POOL_MAX) return NULL;
+        void *chunk = mmap(NULL, POOL_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (chunk == MAP_FAILED) return NULL;
+        mx.pool_total += POOL_CHUNK;
+        mx.pool = chunk;
+        mx.pool_end = mx.pool + POOL_CHUNK;
+    }
+    void *p = mx.pool;
+    mx.pool += size;
+    return p;
+}
+
+static uint64_t key_hash(const uintptr_t *pcs, int depth, const struct conan_label_set *labels)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over words */
+    for (int i = 0; i < depth; i++) h = (h ^ pcs[i]) * 1099511628211ull;
+    for (int i = 0; i < CONAN_LABELS_MAX; i++) h = (h ^ labels->pair[i]) * 1099511628211ull;
+    return h;
+}
+
+static struct bucket *find_or_add(const uintptr_t *pcs, int depth, const struct conan_label_set *labels)
+{
+    uint64_t h = key_hash(pcs, depth, labels);
+    struct bucket **head = &mx.heads[h >> (64 - STACK_BITS)];
+    for (struct bucket *b = *head; b; b = b->next)
+        if (b->hash == h && b->depth == depth && memcmp(b->pcs, pcs, (size_t)depth * sizeof *pcs) == 0 &&
+            memcmp(&b->labels, labels, sizeof *labels) == 0)
+            return b;
+    if (mx.stacks >= STACKS_MAX) return NULL;
+    struct bucket *b = pool_take(sizeof *b + (size_t)depth * sizeof *pcs);
+    if (!b) return NULL;
+    memset(b, 0, sizeof *b);
+    b->hash = h;
+    b->labels = *labels;
+    b->depth = depth;
+    memcpy(b->pcs, pcs, (size_t)depth * sizeof *pcs);
+    b->next = *head;
+    *head = b;
+    b->older = mx.newest;
+    mx.newest = b;
+    mx.stacks++;
+    return b;
+}
+
+/* ---- the slow path ---- */
+
+/* TODO(labels): conan_labels_capture and conan_labels_resolve once labels.c
+ * is merged; until then every wait carries the empty set. */
+static void capture_labels(struct conan_label_set *set) { memset(set, 0, sizeof *set); }
+static int resolve_labels(const struct conan_label_set *set, struct conan_label *out, int room)
+{
+    (void)set, (void)out, (void)room;
+    return 0;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void record(int64_t ns, int64_t rate)
+{
+    uintptr_t pcs[CONAN_MAX_FRAMES];
+    struct conan_label_set labels;
+    int depth = conan_unwind_caller(pcs, CONAN_MAX_FRAMES);
+    capture_labels(&labels);
+    double w = conan_poisson_weight((double)ns, (double)rate);
+    pthread_mutex_lock(&mx.lock);
+    struct bucket *b = depth > 0 ? find_or_add(pcs, depth, &labels) : NULL;
+    if (b) {
+        b->contentions += w;
+        b->delay_ns += w * (double)ns;
+        mx.sampled++;
+    } else {
+        mx.dropped++;
+    }
+    pthread_mutex_unlock(&mx.lock);
+}
+
+void conan_mutex_wait_begin(struct conan_mutex_wait *w)
+{
+    struct mutex_thread *t = &tls;
+    /* Ours: the monitor, our own table lock, heap.c's lock inside malloc. */
+    w->start_ns = t->exempt || t->busy || conan_heap_tls.busy ? 0 : now_ns();
+}
+
+/* Waits that ended holding the lock, or timed out, are waits; errors that
+ * came at once (EDEADLK of an errorcheck relock, EINVAL...) are not. */
+static bool was_a_wait(int rc)
+{
+    return rc == 0 || rc == EOWNERDEAD || rc == ETIMEDOUT;
+}
+
+void conan_mutex_wait_end(const struct conan_mutex_wait *w, int rc)
+{
+    if (!w->start_ns || !was_a_wait(rc)) return;
+    struct mutex_thread *t = &tls;
+    int64_t ns = now_ns() - w->start_ns;
+    if (ns < w->min_ns) return;
+    if (ns < 1) ns = 1;
+    int64_t rate = __atomic_load_n(&mx.sample_ns, __ATOMIC_RELAXED);
+    if (rate <= 0) return;
+    if (!t->started) {
+        conan_poisson_seed(&t->rng);
+        t->stripe = __atomic_fetch_add(&mx.next_stripe, 1, __ATOMIC_RELAXED) % STRIPES;
+        t->ns_left = conan_poisson_interval(&t->rng, (double)rate);
+        t->started = true;
+    }
+    __atomic_fetch_add(&waited[t->stripe].ns, ns, __ATOMIC_RELAXED);
+    t->ns_left -= ns;
+    if (__builtin_expect(t->ns_left >= 0, 1)) return;
+    t->ns_left = conan_poisson_interval(&t->rng, (double)rate);
+    int saved_errno = errno;
+    t->busy = true;
+    record(ns, rate);
+    t->busy = false;
+    errno = saved_errno;
+}
+
+/* ---- switching on and off ---- */
+
+void conan_mutex_start(const struct conan_config *cfg)
+{
+    if (!cfg->mutex.enable || cfg->mutex.sample_ns <= 0) return;
+    conan_fork_init();
+    conan_unwind_prepare();
+    conan_frame_rules_thread_start(); /* idempotent; the starting thread's */
+    bool was_busy = tls.busy;
+    tls.busy = true;
+    pthread_mutex_lock(&mx.lock);
+    mx.profile_s = conan_monotonic_seconds();
+    mx.waited_at_profile = conan_mutex_waited_ns();
+    pthread_mutex_unlock(&mx.lock);
+    tls.busy = was_busy;
+    __atomic_store_n(&mx.sample_ns, (int64_t)cfg->mutex.sample_ns, __ATOMIC_RELEASE);
+    __atomic_store_n(&conan_mutex_on, 1, __ATOMIC_RELEASE);
+}
+
+void conan_mutex_stop(void)
+{
+    __atomic_store_n(&conan_mutex_on, 0, __ATOMIC_RELEASE);
+}
+
+bool conan_mutex_enabled(void)
+{
+    return __atomic_load_n(&conan_mutex_on, __ATOMIC_RELAXED) != 0;
+}
+
+void conan_mutex_exempt_this_thread(void)
+{
+    tls.exempt = true;
+}
+
+int64_t conan_mutex_waited_ns(void)
+{
+    int64_t sum = 0;
+    for (int i = 0; i < STRIPES; i++) sum += __atomic_load_n(&waited[i].ns, __ATOMIC_RELAXED);
+    return sum;
+}
+
+double conan_mutex_meter_percent(struct conan_mutex_meter *m)
+{
+    int64_t ns = conan_mutex_waited_ns();
+    double now_s = conan_monotonic_seconds(), percent = 0;
+    if (m->primed && now_s > m->last_s) percent = (double)(ns - m->last_ns) / 1e9 / (now_s - m->last_s) * 100.0;
+    m->last_ns = ns;
+    m->last_s = now_s;
+    m->primed = true;
+    return percent;
+}
+
+void conan_mutex_prefork(void)
+{
+    tls.busy = true; /* until the postfork hooks: see fork.c */
+    pthread_mutex_lock(&mx.lock);
+}
+
+void conan_mutex_postfork_parent(void)
+{
+    pthread_mutex_unlock(&mx.lock);
+    tls.busy = false;
+}
+
+void conan_mutex_postfork_child(void)
+{
+    tls.busy = false;
+    __atomic_store_n(&conan_mutex_on, 0, __ATOMIC_RELAXED);
+    pthread_mutex_init(&mx.lock, NULL);
+    for (struct bucket *b = mx.newest; b; b = b->older) b->contentions = b->delay_ns = 0;
+    for (int i = 0; i < STRIPES; i++) waited[i].ns = 0;
+    mx.sampled = mx.dropped = 0;
+    mx.waited_at_profile = 0;
+}
+
+/* ---- the profile (monitor thread) ---- */
+
+struct bucket_copy {
+    const struct bucket *bucket; /* its pcs and labels are immutable: read after unlock */
+    double contentions, delay_ns;
+};
+
+struct conan_pprof *conan_mutex_profile(struct conan_mutex_stats *stats)
+{
+    static const struct conan_value_type types[] = { { "contentions", "count" }, { "delay", "nanoseconds" } };
+    int64_t rate = __atomic_load_n(&mx.sample_ns, __ATOMIC_RELAXED);
+    struct conan_pprof *p = conan_pprof_new(types, 2, types[1], rate);
+    if (!p) return NULL;
+    conan_pprof_set_default_type(p, 1);
+
+    /* Count under the lock, allocate outside it, copy and clear under it: the
+     * list only grows at its head, so the first n from the head are stable. */
+    pthread_mutex_lock(&mx.lock);
+    const struct bucket *head = mx.newest;
+    long n = mx.stacks;
+    pthread_mutex_unlock(&mx.lock);
+    struct bucket_copy *copy = n ? malloc((size_t)n * sizeof *copy) : NULL;
+    if (n && !copy) {
+        conan_pprof_free(p);
+        return NULL;
+    }
+    long got = 0, seen = 0;
+    int64_t waited_now = conan_mutex_waited_ns();
+    double now_s = conan_monotonic_seconds();
+    pthread_mutex_lock(&mx.lock);
+    for (struct bucket *b = (struct bucket *)head; b && seen < n; b = b->older, seen++) {
+        if (b->contentions <= 0) continue;
+        copy[got++] = (struct bucket_copy){ b, b->contentions, b->delay_ns };
+        b->contentions = b->delay_ns = 0;
+    }
+    *stats = (struct conan_mutex_stats){ .stacks = mx.stacks, .sampled = mx.sampled, .dropped = mx.dropped,
+                                         .waited_s = (double)(waited_now - mx.waited_at_profile) / 1e9,
+                                         .since_s = mx.profile_s };
+    mx.sampled = mx.dropped = 0;
+    mx.waited_at_profile = waited_now;
+    mx.profile_s = now_s;
+    pthread_mutex_unlock(&mx.lock);
+
+    for (long i = 0; i < got; i++) {
+        const struct bucket_copy *c = &copy[i];
+        int64_t values[2] = { llround(c->contentions), llround(c->delay_ns) };
+        if (!values[0] && !values[1]) continue;
+        struct conan_label labels[CONAN_PPROF_MAX_LABELS];
+        int nlabels = resolve_labels(&c->bucket->labels, labels, CONAN_PPROF_MAX_LABELS);
+        conan_pprof_add(p, c->bucket->pcs, c->bucket->depth, values, labels, nlabels);
+    }
+    free(copy);
+    return p;
+}
