@@ -475,7 +475,10 @@ static void take_profile(const struct agent_endpoint *e, struct MHD_Connection *
         .pid = pid,
         .sink = { .problem = took_problem, .profile = took_profile, .cancelled = took_cancelled, .arg = &took },
     };
-    unsigned wants = cpu ? CONAN_WANTS_CPU : strcmp(kind, "heap") == 0 ? CONAN_WANTS_HEAP : CONAN_WANTS_THREADS;
+    unsigned wants = cpu                            ? CONAN_WANTS_CPU
+                     : strcmp(kind, "heap") == 0  ? CONAN_WANTS_HEAP
+                     : strcmp(kind, "mutex") == 0 ? CONAN_WANTS_MUTEX
+                                                  : CONAN_WANTS_THREADS;
     struct trigger_options o = { .kinds = wants, .seconds = seconds, .wait_s = -1 };
     if (trigger_request(&t, &o) != 0) {
         text(a, MHD_HTTP_BAD_REQUEST, "%s", took.problems);
@@ -498,6 +501,7 @@ static const char index_text[] =
     "/debug/pprof/heap?pid=P               heap profile (in use and allocated), taken now\n"
     "/debug/pprof/threads?pid=P            threads and where they are, taken now\n"
     "/debug/pprof/threadcreate?pid=P       where the threads were created, taken now\n"
+    "/debug/pprof/mutex?pid=P              lock contention since the previous mutex profile, taken now\n"
     "/dumps/                               the dumps written (JSON; ?format=text for lines)\n"
     "/dumps/FILE                           one of them\n"
     "\n"
@@ -507,7 +511,7 @@ static const char index_text[] =
 
 static void route(const struct agent_endpoint *e, struct MHD_Connection *c, const char *url, struct answer *a)
 {
-    static const char *const snapshots[] = { "heap", "threads", "threadcreate" };
+    static const char *const snapshots[] = { "heap", "threads", "threadcreate", "mutex" };
     if (strcmp(url, "/debug/pprof/") == 0 || strcmp(url, "/debug/pprof") == 0) {
         text(a, MHD_HTTP_OK, "%s", index_text);
         return;

@@ -18,7 +18,7 @@
  * multipart body as a pprof.
  *
  * Labels: __name__ from the kind (cpu process_cpu, heap memory, threads
- * threads, threadcreate threadcreate), service_name = app, pid, trigger
+ * threads, threadcreate threadcreate, mutex mutex), service_name = app, pid, trigger
  * ("cpu spike", "manual", ...), __delta__="false" for heap (no server-side
  * deltas of a snapshot's alloc_*), version, report.pyroscope.labels, then
  * the config's tags. A configured name that is not a valid label name
@@ -157,6 +157,7 @@ static const char *metric_name(const char *kind)
     if (strcmp(kind, "heap") == 0) return "memory";
     if (strcmp(kind, "threads") == 0) return "threads";
     if (strcmp(kind, "threadcreate") == 0) return "threadcreate";
+    if (strcmp(kind, "mutex") == 0) return "mutex"; /* Go's name: contentions/count, delay/nanoseconds */
     return NULL;
 }
 
@@ -203,7 +204,10 @@ static int dump_labels(const struct pyro *p, const struct agent_dump *d, struct 
     trigger_text(d->event, trigger, sizeof trigger);
     *n = 0;
     set_label(ls, n, "__name__", metric);
-    if (strcmp(d->kind, "heap") == 0) set_label(ls, n, "__delta__", "false");
+    /* Pyroscope turns cumulative profiles of these kinds into deltas unless
+     * told not to: heap's in-use values are a state, and a mutex profile
+     * already holds only the waits since the previous one. */
+    if (strcmp(d->kind, "heap") == 0 || strcmp(d->kind, "mutex") == 0) set_label(ls, n, "__delta__", "false");
     set_label(ls, n, "service_name", d->app);
     set_label(ls, n, "pid", pid);
     set_label(ls, n, "trigger", trigger);

@@ -15,7 +15,7 @@ static const char *metric_unit(const char *metric)
     if (strcmp(metric, "heap") == 0) return " MiB";
     if (strcmp(metric, "threads") == 0) return "";
     if (strcmp(metric, "cpu") == 0 || strcmp(metric, "memory") == 0 || strcmp(metric, "throttle") == 0 ||
-        strncmp(metric, "pressure.", 9) == 0)
+        strcmp(metric, "mutex") == 0 || strncmp(metric, "pressure.", 9) == 0)
         return "%";
     return "";
 }

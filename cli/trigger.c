@@ -40,7 +40,7 @@ static const char help[] =
     "<dump_dir>/conan.trigger.<pid> does), waits for them and prints each\n"
     "profile's path, one per line.\n"
     "\n"
-    "  --kinds K,...  the kinds to take: cpu, heap, threads (the thread profiles);\n"
+    "  --kinds K,...  the kinds to take: cpu, heap, threads (the thread profiles), mutex;\n"
     "                 default: every kind the process has enabled\n"
     "  --seconds N    length of the CPU profile, 1 to 3600 (default: the process's\n"
     "                 cpu.profile_seconds)\n"
@@ -461,6 +461,7 @@ static unsigned wants_of(const char *kind)
     if (strcmp(kind, "cpu") == 0) return CONAN_WANTS_CPU;
     if (strcmp(kind, "heap") == 0) return CONAN_WANTS_HEAP;
     if (strcmp(kind, "threads") == 0 || strcmp(kind, "threadcreate") == 0) return CONAN_WANTS_THREADS;
+    if (strcmp(kind, "mutex") == 0) return CONAN_WANTS_MUTEX;
     return 0;
 }
 
@@ -581,10 +582,10 @@ static int parse_kinds(const char *list, unsigned *out)
     char *save = NULL;
     for (char *k = strtok_r(copy, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
         unsigned wants = strcmp(k, "threadcreate") == 0 ? 0 : wants_of(k);
-        if (!wants) return cli_usage_error("trigger", "--kinds: \"%s\" is not one of cpu, heap, threads", k);
+        if (!wants) return cli_usage_error("trigger", "--kinds: \"%s\" is not one of cpu, heap, threads, mutex", k);
         *out |= wants;
     }
-    return *out ? 0 : cli_usage_error("trigger", "--kinds: name at least one of cpu, heap, threads");
+    return *out ? 0 : cli_usage_error("trigger", "--kinds: name at least one of cpu, heap, threads, mutex");
 }
 
 static int parse_options(int argc, char **argv, struct trigger_options *o)
