@@ -184,7 +184,7 @@ static inline bool usable_timeout(clockid_t clock, const struct timespec *abstim
 /* The blocking call alone, between the clock reads; shorter than shortest: no wait. */
 #define TIMED(call, shortest)                                             \
     do {                                                                  \
-        struct conan_mutex_wait w_ = { .min_ns = (shortest) };            \
+        struct conan_mutex_wait w_ = { .min_ns = (shortest), .caller = __builtin_return_address(0) }; \
         conan_mutex_wait_begin(&w_);                                      \
         int rc_ = call;                                                   \
         conan_mutex_wait_end(&w_, rc_);                                   \

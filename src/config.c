@@ -129,7 +129,7 @@ static const struct config_key keys[] = {
     SECTION("mutex.rule", "mutex rule: the share of the tick threads spent waiting on contended locks, summed over "
             "threads (so it passes 100 when several wait at once); a trip writes a mutex profile and a CPU profile. "
             "abs 100: on average one thread waited the whole tick"),
-    RULE_KEYS("mutex.rule", mutex.rule, 10, 200, 100, 10, 1000000, "% of the tick, summed over threads"),
+    RULE_KEYS("mutex.rule", mutex.rule, 50, 200, 100, 10, 1000000, "% of the tick, summed over threads"),
     SECTION("threads", "thread rule and thread profiles"),
     RULE_KEYS("threads", threads.rule, 100, 50, 0, 10, 1000000, "live threads"),
     INT("threads.max", threads.max, 10000, 1, 1000000,

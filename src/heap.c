@@ -24,6 +24,7 @@
 #include "frame_rules.h"
 #include "heap_inline.h"
 #include "log.h"
+#include "poisson.h"
 #include "pprof.h"
 #include "stack_walk.h"
 #include "symbols.h"
@@ -83,35 +84,16 @@ static struct {
     struct conan_heap_stats stats; /* its inuse_bytes: the sum of every bucket's */
 } heap = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* ---- intervals ---- */
+/* ---- intervals (poisson.h) ---- */
 
-static uint64_t next_random(struct conan_heap_thread *t)
-{
-    uint64_t x = t->rng; /* xorshift64* */
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    t->rng = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
-/* Exponentially distributed with the given mean, at least 1. */
 static int64_t draw_interval(struct conan_heap_thread *t, int mean)
 {
-    double u = (double)((next_random(t) >> 11) + 1) / 9007199254740993.0; /* (0, 1] */
-    double v = -log(u) * mean;
-    if (v < 1) v = 1;
-    if (v > 1e15) v = 1e15;
-    return (int64_t)v;
+    return conan_poisson_interval(&t->rng, mean);
 }
 
 static void seed(struct conan_heap_thread *t)
 {
-    struct timespec ts = conan_clock_read(CLOCK_MONOTONIC);
-    uint64_t s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)t ^
-                 ((uint64_t)gettid() << 17);
-    t->rng = s ? s : 0x9E3779B97F4A7C15ull;
-    next_random(t);
+    conan_poisson_seed(&t->rng);
 }
 
 /* ---- the pool ---- */
@@ -171,8 +153,7 @@ static struct stack_bucket *find_or_add_stack(const uintptr_t *pcs, int depth)
 /* How many allocations and bytes one sample of size bytes stands for. */
 static double sample_weight(size_t size, int rate)
 {
-    double s = size ? (double)size : 1.0;
-    return 1.0 / -expm1(-s / rate);
+    return conan_poisson_weight((double)size, rate);
 }
 
 static void count_inuse(struct stack_bucket *b, size_t size, double weight, double sign)

@@ -23,9 +23,10 @@
  * Slow-path constraints: it runs inside the program's lock call, possibly with
  * other locks of the program held, and must never allocate: stacks come from a
  * pool we mmap. The table lock is never held across anything that could block
- * on the program. Our own lock calls (the table lock, heap.c's, the monitor's)
- * come back through the interposers: the thread's busy flag, heap.c's, and
- * the monitor's exemption make them plain. */
+ * on the program. Our own lock calls (the table lock, heap.c's, the thread
+ * registry's, the monitor's) come back through the interposers: they are
+ * never timed (see conan_mutex_wait_begin), so a sample never takes our table
+ * lock while holding another lock of ours. */
 #include "mutex.h"
 
 #include <errno.h>
@@ -39,7 +40,6 @@
 #include "clock.h"
 #include "fork.h"
 #include "frame_rules.h"
-#include "heap_inline.h"
 #include "labels.h"
 #include "poisson.h"
 #include "stack_walk.h"
@@ -180,8 +180,13 @@ static void record(int64_t ns, int64_t rate)
 void conan_mutex_wait_begin(struct conan_mutex_wait *w)
 {
     struct mutex_thread *t = &tls;
-    /* Ours: the monitor, our own table lock, heap.c's lock inside malloc. */
-    w->start_ns = t->exempt || t->busy || conan_heap_tls.busy ? 0 : now_ns();
+    /* Not the program's: our own threads, and every lock libconan itself
+     * takes (its tables' and registry's, in whatever thread): a sample
+     * recorded while holding one of those would take our table lock under
+     * it, against the order fork.c's prefork takes them in. busy: the
+     * forking thread from prefork on, whose later atfork handlers (another
+     * library's) may take locks while we hold our table's. */
+    w->start_ns = t->exempt || t->busy || conan_unwind_is_ours((uintptr_t)w->caller) ? 0 : now_ns();
 }
 
 /* Waits that ended holding the lock, or timed out, are waits; errors that

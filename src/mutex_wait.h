@@ -18,7 +18,8 @@ extern int conan_mutex_on;
  * the real lock call returned rc. */
 struct conan_mutex_wait {
     int64_t start_ns;            /* CLOCK_MONOTONIC; 0: not timed (our thread, or re-entered) */
-    int64_t min_ns;              /* shorter calls were not waits (set by the caller) */
+    int64_t min_ns;              /* shorter calls were not waits (set by the interposer) */
+    const void *caller;          /* the lock call's return address (set by the interposer) */
 };
 /* Not signal-safe (a lock call is not either). Keeps errno. */
 void conan_mutex_wait_begin(struct conan_mutex_wait *w);

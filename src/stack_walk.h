@@ -4,6 +4,7 @@
 #ifndef CONAN_STACK_WALK_H
 #define CONAN_STACK_WALK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "procfs.h"
 
@@ -43,6 +44,8 @@ int conan_unwind_blocked(pid_t tid, const struct conan_task_syscall *at, uintptr
 /* The same without libconan's own frames on top: the stack of the program's
  * code that called into us (malloc, pthread_create). */
 int conan_unwind_caller(uintptr_t *pcs, int max);
+/* Is pc in libconan's own text? (False before conan_unwind_prepare.) */
+bool conan_unwind_is_ours(uintptr_t pc);
 /* Once, from conan_unwind_prepare: finds libgcc_s's unwinder and libconan's
  * own text for the calling-thread walks. */
 void conan_unwind_caller_prepare(void);

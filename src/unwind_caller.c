@@ -66,6 +66,11 @@ static int find_own_text(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+bool conan_unwind_is_ours(uintptr_t pc)
+{
+    return pc >= own_start && pc < own_end;
+}
+
 int conan_unwind_caller(uintptr_t *pcs, int max)
 {
     uintptr_t raw[CONAN_MAX_FRAMES];
