@@ -204,7 +204,7 @@ bool conan_labels_of_thread(pid_t tid, struct conan_label_set *out)
     struct shown *s = tid > 0 ? shown_place(tid, tid) : NULL;
     if (!s) return false;
     for (int i = 0; i < CONAN_LABELS_MAX; i++)
-        out->pair[i] = __atomic_load_n(&s->pair[i], __ATOMIC_RELAXED);
+        out->pair[i] = __atomic_load_n(&s->pair[i], __ATOMIC_ACQUIRE); /* the pair's strings were filled before */
     return __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE) == tid; /* still that thread's after the copy */
 }
 
@@ -225,9 +225,9 @@ int conan_labels_resolve(const struct conan_label_set *set, struct conan_label *
 /* Stores id at place i of the calling thread, and where the monitor sees it. */
 static void put(int i, uint32_t id)
 {
-    __atomic_store_n(&conan_labels_tls.set.pair[i], id, __ATOMIC_RELAXED);
+    __atomic_store_n(&conan_labels_tls.set.pair[i], id, __ATOMIC_RELEASE);
     uint32_t *shown_pair = conan_labels_tls.shown;
-    if (shown_pair) __atomic_store_n(&shown_pair[i], id, __ATOMIC_RELAXED);
+    if (shown_pair) __atomic_store_n(&shown_pair[i], id, __ATOMIC_RELEASE);
 }
 
 /* The place holding key, or -1. */

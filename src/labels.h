@@ -37,7 +37,7 @@ extern __thread struct conan_labels_thread conan_labels_tls __attribute__((tls_m
 static inline void conan_labels_capture(struct conan_label_set *out)
 {
     for (int i = 0; i < CONAN_LABELS_MAX; i++)
-        out->pair[i] = __atomic_load_n(&conan_labels_tls.set.pair[i], __ATOMIC_RELAXED);
+        out->pair[i] = __atomic_load_n(&conan_labels_tls.set.pair[i], __ATOMIC_ACQUIRE);
 }
 
 /* Monitor: another thread's labels now, if it is a thread libconan knows
