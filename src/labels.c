@@ -13,7 +13,7 @@
  * table refuses new pairs (-1): labels are for routes and bucketed tenants,
  * not for request ids, and the bound keeps a mistake from growing memory.
  *
- * Costs (conan_label_set + conan_label_clear ≤ 20 ns, figure 13). Programs
+ * Costs (conan_label_set + conan_label_clear ≤ 20 ns, figure 14). Programs
  * mostly pass the same strings again (a route table's literals), so each
  * thread remembers the ids of the last pairs it set by the addresses of their
  * key and value (a small direct-mapped cache); a hit is checked against the

@@ -1,4 +1,4 @@
-/* label_cost.c — figure 13: what conan_label_set + conan_label_clear cost a
+/* label_cost.c — figure 14: what conan_label_set + conan_label_clear cost a
  * program (through the PLT, as a program linked with -lconan calls them), and
  * conan_label_push + conan_label_pop. Each round times ITERATIONS pairs of
  * calls on this thread's CPU clock and subtracts the same loop with the calls

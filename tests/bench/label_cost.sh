@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Figure 13: the label calls' cost to a program (include/conan.h): set+clear
+# Figure 14: the label calls' cost to a program (include/conan.h): set+clear
 # of one label, and push+pop of a scope, in ns per pair on the thread's CPU
 # clock, net of the same loop without the calls; medians over ROUNDS rounds
 # of 10 million pairs. Active (the default config) and inert (mode "off"),
@@ -19,7 +19,7 @@ grep -qx "first_set -1" "$WORK/inert" || die "the label calls were not inert wit
 med() { awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' "$WORK/$1" | median; }
 sc=$(med active set_clear) pp=$(med active push_pop) sci=$(med inert set_clear)
 note "set+clear $sc ns, push+pop $pp ns per pair (active); set+clear $sci ns inert (medians of $ROUNDS × $iterations)"
-result 13 label_set_clear_ns "$(printf %.1f "$sc")" ns "<=20"
-result 13 label_push_pop_ns "$(printf %.1f "$pp")" ns -
-result 13 label_set_clear_inert_ns "$(printf %.1f "$sci")" ns -
+result 14 label_set_clear_ns "$(printf %.1f "$sc")" ns "<=20"
+result 14 label_push_pop_ns "$(printf %.1f "$pp")" ns -
+result 14 label_set_clear_inert_ns "$(printf %.1f "$sci")" ns -
 exit $STATUS
