@@ -109,7 +109,7 @@ static const struct config_key keys[] = {
         "samples per CPU-second per thread; 19 is not a divisor of common timer rates, so it does not beat with them"),
     INT("recorder.seconds", recorder.seconds, 30, 1, 3600, "how far back the ring reaches"),
     INT("recorder.max_mb", recorder.max_mb, 8, 1, 1024,
-        "hard cap on the ring's memory (544 bytes a sample); a busy process on many CPUs then keeps fewer seconds"),
+        "hard cap on the ring's memory (576 bytes a sample); a busy process on many CPUs then keeps fewer seconds"),
     SECTION("memory", "memory rule: resident memory against what the process may use"),
     RULE_KEYS("memory", memory.rule, 10, 25, 80, 10, 100, "% of the smallest of cgroup limit and RAM"),
     SECTION("heap", "heap sampling and the heap rule"),

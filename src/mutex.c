@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -80,6 +81,7 @@ static struct {
     char *pool, *pool_end;
     long pool_total;
     long stacks, sampled, dropped; /* sampled, dropped: since the last profile */
+    long gave_up;                /* atomic: samples lost to a busy table lock, since the last profile */
     int64_t waited_at_profile;   /* the total when the last profile was built */
     double profile_s;            /* and when */
     unsigned next_stripe;        /* atomic */
@@ -142,14 +144,6 @@ static struct bucket *find_or_add(const uintptr_t *pcs, int depth, const struct 
 
 /* ---- the slow path ---- */
 
-/* TODO(labels): conan_labels_capture and conan_labels_resolve once labels.c
- * is merged; until then every wait carries the empty set. */
-static void capture_labels(struct conan_label_set *set) { memset(set, 0, sizeof *set); }
-static int resolve_labels(const struct conan_label_set *set, struct conan_label *out, int room)
-{
-    (void)set, (void)out, (void)room;
-    return 0;
-}
 
 static int64_t now_ns(void)
 {
@@ -158,14 +152,34 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* The table lock, for a sample: tried a bounded number of times, never waited
+ * for. The sampling thread holds the program's lock it just acquired, and a
+ * forking thread holds the table's lock from prefork on while other
+ * libraries' atfork handlers run, which may take that very lock (jemalloc's
+ * arena mutexes are pthread mutexes): waiting here could deadlock the fork.
+ * Giving up loses one sample, counted. */
+#define TABLE_TRIES 64
+
+static bool table_lock_or_give_up(void)
+{
+    for (int i = 0; i < TABLE_TRIES; i++) {
+        if (pthread_mutex_trylock(&mx.lock) == 0) return true;
+        sched_yield();
+    }
+    return false;
+}
+
 static void record(int64_t ns, int64_t rate)
 {
     uintptr_t pcs[CONAN_MAX_FRAMES];
     struct conan_label_set labels;
     int depth = conan_unwind_caller(pcs, CONAN_MAX_FRAMES);
-    capture_labels(&labels);
+    conan_labels_capture(&labels);
     double w = conan_poisson_weight((double)ns, (double)rate);
-    pthread_mutex_lock(&mx.lock);
+    if (!table_lock_or_give_up()) {
+        __atomic_fetch_add(&mx.gave_up, 1, __ATOMIC_RELAXED);
+        return;
+    }
     struct bucket *b = depth > 0 ? find_or_add(pcs, depth, &labels) : NULL;
     if (b) {
         b->contentions += w;
@@ -293,7 +307,7 @@ void conan_mutex_postfork_child(void)
     pthread_mutex_init(&mx.lock, NULL);
     for (struct bucket *b = mx.newest; b; b = b->older) b->contentions = b->delay_ns = 0;
     for (int i = 0; i < STRIPES; i++) waited[i].ns = 0;
-    mx.sampled = mx.dropped = 0;
+    mx.sampled = mx.dropped = mx.gave_up = 0;
     mx.waited_at_profile = 0;
 }
 
@@ -332,7 +346,8 @@ struct conan_pprof *conan_mutex_profile(struct conan_mutex_stats *stats)
         copy[got++] = (struct bucket_copy){ b, b->contentions, b->delay_ns };
         b->contentions = b->delay_ns = 0;
     }
-    *stats = (struct conan_mutex_stats){ .stacks = mx.stacks, .sampled = mx.sampled, .dropped = mx.dropped,
+    long gave_up = __atomic_exchange_n(&mx.gave_up, 0, __ATOMIC_RELAXED);
+    *stats = (struct conan_mutex_stats){ .stacks = mx.stacks, .sampled = mx.sampled, .dropped = mx.dropped + gave_up,
                                          .waited_s = (double)(waited_now - mx.waited_at_profile) / 1e9,
                                          .since_s = mx.profile_s };
     mx.sampled = mx.dropped = 0;
@@ -345,7 +360,7 @@ struct conan_pprof *conan_mutex_profile(struct conan_mutex_stats *stats)
         int64_t values[2] = { llround(c->contentions), llround(c->delay_ns) };
         if (!values[0] && !values[1]) continue;
         struct conan_label labels[CONAN_PPROF_MAX_LABELS];
-        int nlabels = resolve_labels(&c->bucket->labels, labels, CONAN_PPROF_MAX_LABELS);
+        int nlabels = conan_labels_resolve(&c->bucket->labels, labels, CONAN_PPROF_MAX_LABELS);
         conan_pprof_add(p, c->bucket->pcs, c->bucket->depth, values, labels, nlabels);
     }
     free(copy);

@@ -37,7 +37,7 @@ void conan_mutex_postfork_child(void);
 struct conan_mutex_stats {
     long stacks;                 /* distinct stacks (with labels) in the table */
     long sampled;                /* waits recorded since the last profile */
-    long dropped;                /* waits not recorded (table full) since the last profile */
+    long dropped;                /* waits not recorded (table full, or its lock busy) since the last profile */
     double waited_s;             /* every contended wait since the last profile, seconds */
     double since_s;              /* monotonic time of the last profile (or start) */
 };

@@ -5,8 +5,9 @@
 # a mutex profile (a trigger file naming the kind), so the profile covers
 # exactly its waits. The profile blames the waiters' stacks (go tool pprof
 # reads it; the holder's function is never a waiting leaf), and its total
-# delay/nanoseconds is within 15% of the total the program measured; the
-# event says what was sampled.
+# delay/nanoseconds is within 15% of the total the program measured, the
+# waits carry the waiters' label (role=waiter); the event says what was
+# sampled.
 . "$(dirname "$0")/lib.sh"
 require_go
 mkdir -p "$DUMPS"
@@ -36,7 +37,12 @@ queued=$(delay_of queue_for_the_lock)
 held=$(delay_of hold_the_lock)
 # The holder waits only for a waiter's empty critical section.
 awk -v q="${queued:-0}" -v h="${held:-0}" -v t="$delay" 'BEGIN { exit !(q >= 0.95 * t && h <= 0.05 * t) }' ||
-    fail "delay: $delay ns in all, $queued ns in queue_for_the_lock, $held ns in hold_the_lock" 
+    fail "delay: $delay ns in all, $queued ns in queue_for_the_lock, $held ns in hold_the_lock"
+# Each wait carries its thread's labels (the waiters set role=waiter).
+waiters=$(pprof -top -sample_index=delay -unit=ns -tagfocus=role=waiter "$file" |
+    sed -n 's/.*accounting for \([0-9.]*\)ns.*/\1/p')
+awk -v w="${waiters:-0}" -v t="$delay" 'BEGIN { exit !(w >= 0.95 * t) }' ||
+    { pprof -tags "$file" >&2; fail "role=waiter carries $waiters ns of $delay ns"; }
 note "program measured $waited ns of waiting; the profile says $delay ns"
 awk -v got="$delay" -v want="$waited" 'BEGIN { exit !(got >= 0.85 * want && got <= 1.15 * want) }' ||
     fail "delay $delay ns is not within 15% of the $waited ns the program measured"

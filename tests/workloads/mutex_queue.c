@@ -9,9 +9,12 @@
  * in queue_for_the_lock). With TRIGGER_DIR (not "-"), the program then asks
  * libconan for a mutex profile through TRIGGER_DIR/conan.trigger.<pid> and
  * waits, at most 10 s, until one more mutex dump appears there, so the profile holds
- * exactly the waits it measured. Prints "done" last.
+ * exactly the waits it measured. Preloaded, the threads label themselves
+ * (conan_label_set found with dlsym): role=holder, role=waiter. Prints "done"
+ * last.
  * usage: mutex_queue SECONDS HOLD_US TRIGGER_DIR */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,9 +67,17 @@ __attribute__((noinline)) static void queue_for_the_lock(void)
     __asm__ volatile("" ::: "memory");
 }
 
+/* libconan's conan_label_set when it is preloaded. */
+static void label_self(const char *role)
+{
+    int (*set)(const char *, const char *) = (int (*)(const char *, const char *))dlsym(RTLD_DEFAULT, "conan_label_set");
+    if (set) set("role", role);
+}
+
 static void *holder(void *arg)
 {
     (void)arg;
+    label_self("holder");
     while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
         hold_the_lock();
         pause_us(200);
@@ -77,6 +88,7 @@ static void *holder(void *arg)
 static void *waiter(void *arg)
 {
     (void)arg;
+    label_self("waiter");
     while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
         queue_for_the_lock();
         pause_us(50);
