@@ -26,6 +26,7 @@
 #include "labels.h"
 #include "log.h"
 #include "poisson.h"
+#include "sample_table.h"
 #include "pprof.h"
 #include "stack_walk.h"
 #include "symbols.h"
@@ -81,8 +82,7 @@ static struct {
     struct live_block *free_blocks;
     struct stack_bucket *stacks[1u << STACK_BITS];
     struct stack_bucket *newest; /* head of the all-buckets list */
-    char *pool, *pool_end;
-    long pool_total;
+    struct conan_pool pool;
     struct conan_heap_stats stats; /* its inuse_bytes: the sum of every bucket's */
 } heap = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -103,18 +103,7 @@ static void seed(struct conan_heap_thread *t)
 /* Table lock held. Memory for records and stacks; NULL when the pool is spent. */
 static void *pool_take(size_t size)
 {
-    size = (size + 15) & ~(size_t)15;
-    if (heap.pool_end - heap.pool < (ptrdiff_t)size) {
-        if (heap.pool_total + POOL_CHUNK > POOL_MAX) return NULL;
-        void *chunk = mmap(NULL, POOL_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (chunk == MAP_FAILED) return NULL;
-        heap.pool_total += POOL_CHUNK;
-        heap.pool = chunk;
-        heap.pool_end = heap.pool + POOL_CHUNK;
-    }
-    void *p = heap.pool;
-    heap.pool += size;
-    return p;
+    return conan_pool_take(&heap.pool, size, POOL_CHUNK, POOL_MAX);
 }
 
 /* ---- the tables (lock held) ---- */
@@ -124,17 +113,9 @@ static size_t live_slot(uintptr_t addr)
     return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - LIVE_BITS));
 }
 
-static uint64_t stack_hash(const uintptr_t *pcs, int depth, const struct conan_label_set *labels)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (int i = 0; i < depth; i++) h = (h ^ pcs[i]) * 1099511628211ull;
-    for (int i = 0; i < CONAN_LABELS_MAX; i++) h = (h ^ labels->pair[i]) * 1099511628211ull;
-    return h;
-}
-
 static struct stack_bucket *find_or_add_stack(const uintptr_t *pcs, int depth, const struct conan_label_set *labels)
 {
-    uint64_t h = stack_hash(pcs, depth, labels);
+    uint64_t h = conan_sample_key_hash(pcs, depth, labels);
     struct stack_bucket **head = &heap.stacks[h >> (64 - STACK_BITS)];
     for (struct stack_bucket *b = *head; b; b = b->next)
         if (b->hash == h && b->depth == depth && memcmp(b->pcs, pcs, (size_t)depth * sizeof *pcs) == 0 &&

@@ -35,7 +35,6 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "clock.h"
@@ -43,6 +42,7 @@
 #include "frame_rules.h"
 #include "labels.h"
 #include "poisson.h"
+#include "sample_table.h"
 #include "stack_walk.h"
 
 int conan_mutex_on;
@@ -78,8 +78,7 @@ static struct {
     int64_t sample_ns;           /* atomic: the Poisson mean */
     struct bucket *heads[1u << STACK_BITS];
     struct bucket *newest;
-    char *pool, *pool_end;
-    long pool_total;
+    struct conan_pool pool;
     long stacks, sampled, dropped; /* sampled, dropped: since the last profile */
     long gave_up;                /* atomic: samples lost to a busy table lock, since the last profile */
     int64_t waited_at_profile;   /* the total when the last profile was built */
@@ -92,42 +91,18 @@ static struct {
     char pad[64 - sizeof(int64_t)];
 } waited[STRIPES] __attribute__((aligned(64)));
 
-/* ---- the pool and the table (lock held) ---- */
-
-static void *pool_take(size_t size)
-{
-    size = (size + 15) & ~(size_t)15;
-    if (mx.pool_end - mx.pool < (ptrdiff_t)size) {
-        if (mx.pool_total + POOL_CHUNK > POOL_MAX) return NULL;
-        void *chunk = mmap(NULL, POOL_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (chunk == MAP_FAILED) return NULL;
-        mx.pool_total += POOL_CHUNK;
-        mx.pool = chunk;
-        mx.pool_end = mx.pool + POOL_CHUNK;
-    }
-    void *p = mx.pool;
-    mx.pool += size;
-    return p;
-}
-
-static uint64_t key_hash(const uintptr_t *pcs, int depth, const struct conan_label_set *labels)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a over words */
-    for (int i = 0; i < depth; i++) h = (h ^ pcs[i]) * 1099511628211ull;
-    for (int i = 0; i < CONAN_LABELS_MAX; i++) h = (h ^ labels->pair[i]) * 1099511628211ull;
-    return h;
-}
+/* ---- the table (lock held) ---- */
 
 static struct bucket *find_or_add(const uintptr_t *pcs, int depth, const struct conan_label_set *labels)
 {
-    uint64_t h = key_hash(pcs, depth, labels);
+    uint64_t h = conan_sample_key_hash(pcs, depth, labels);
     struct bucket **head = &mx.heads[h >> (64 - STACK_BITS)];
     for (struct bucket *b = *head; b; b = b->next)
         if (b->hash == h && b->depth == depth && memcmp(b->pcs, pcs, (size_t)depth * sizeof *pcs) == 0 &&
             memcmp(&b->labels, labels, sizeof *labels) == 0)
             return b;
     if (mx.stacks >= STACKS_MAX) return NULL;
-    struct bucket *b = pool_take(sizeof *b + (size_t)depth * sizeof *pcs);
+    struct bucket *b = conan_pool_take(&mx.pool, sizeof *b + (size_t)depth * sizeof *pcs, POOL_CHUNK, POOL_MAX);
     if (!b) return NULL;
     memset(b, 0, sizeof *b);
     b->hash = h;

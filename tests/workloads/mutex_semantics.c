@@ -20,6 +20,14 @@ static void show(const char *what, int rc)
     printf("%-44s %s\n", what, rc == 0 ? "0" : strerrorname_np(rc) ? strerrorname_np(rc) : "?");
 }
 
+/* show, for "<name> <what>" */
+static void show_of(const char *name, const char *what, int rc)
+{
+    char line[96];
+    snprintf(line, sizeof line, "%s %s", name, what);
+    show(line, rc);
+}
+
 static void pause_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
@@ -112,26 +120,17 @@ static void errorcheck(int protocol, const char *name)
     pthread_mutex_t m;
     struct holder h;
     pthread_barrier_t b;
-    char what[64];
     init_mutex(&m, PTHREAD_MUTEX_ERRORCHECK, PTHREAD_MUTEX_STALLED, protocol);
-    snprintf(what, sizeof what, "%s lock", name);
-    show(what, pthread_mutex_lock(&m));
-    snprintf(what, sizeof what, "%s relock", name);
-    show(what, pthread_mutex_lock(&m));
-    snprintf(what, sizeof what, "%s timedlock relock", name);
+    show_of(name, "lock", pthread_mutex_lock(&m));
+    show_of(name, "relock", pthread_mutex_lock(&m));
     struct timespec t = in_ms(CLOCK_REALTIME, 20);
-    show(what, pthread_mutex_timedlock(&m, &t));
-    snprintf(what, sizeof what, "%s unlock", name);
-    show(what, pthread_mutex_unlock(&m));
-    snprintf(what, sizeof what, "%s unlock not held", name);
-    show(what, pthread_mutex_unlock(&m));
+    show_of(name, "timedlock relock", pthread_mutex_timedlock(&m, &t));
+    show_of(name, "unlock", pthread_mutex_unlock(&m));
+    show_of(name, "unlock not held", pthread_mutex_unlock(&m));
     pthread_t th = held_by_helper(&h, &b, &m, 30, 0);
-    snprintf(what, sizeof what, "%s unlock by non-owner", name);
-    show(what, pthread_mutex_unlock(&m));
-    snprintf(what, sizeof what, "%s lock contended", name);
-    show(what, pthread_mutex_lock(&m));
-    snprintf(what, sizeof what, "%s unlock", name);
-    show(what, pthread_mutex_unlock(&m));
+    show_of(name, "unlock by non-owner", pthread_mutex_unlock(&m));
+    show_of(name, "lock contended", pthread_mutex_lock(&m));
+    show_of(name, "unlock", pthread_mutex_unlock(&m));
     done_with_helper(th, &b);
     pthread_mutex_destroy(&m);
 }
@@ -141,37 +140,26 @@ static void robust(int protocol, const char *name)
     pthread_mutex_t m;
     struct holder h;
     pthread_barrier_t b;
-    char what[64];
     init_mutex(&m, PTHREAD_MUTEX_NORMAL, PTHREAD_MUTEX_ROBUST, protocol);
     /* The owner dies before we ask. */
     pthread_t t = held_by_helper(&h, &b, &m, 0, 1);
     done_with_helper(t, &b);
-    snprintf(what, sizeof what, "%s lock after owner died", name);
-    show(what, pthread_mutex_lock(&m));
-    snprintf(what, sizeof what, "%s unlock without consistent", name);
-    show(what, pthread_mutex_unlock(&m));
-    snprintf(what, sizeof what, "%s lock unrecoverable", name);
-    show(what, pthread_mutex_lock(&m));
-    snprintf(what, sizeof what, "%s lock unrecoverable again", name);
-    show(what, pthread_mutex_lock(&m));
-    snprintf(what, sizeof what, "%s trylock unrecoverable", name);
-    show(what, pthread_mutex_trylock(&m));
-    snprintf(what, sizeof what, "%s timedlock unrecoverable", name);
+    show_of(name, "lock after owner died", pthread_mutex_lock(&m));
+    show_of(name, "unlock without consistent", pthread_mutex_unlock(&m));
+    show_of(name, "lock unrecoverable", pthread_mutex_lock(&m));
+    show_of(name, "lock unrecoverable again", pthread_mutex_lock(&m));
+    show_of(name, "trylock unrecoverable", pthread_mutex_trylock(&m));
     struct timespec ts = in_ms(CLOCK_REALTIME, 20);
-    show(what, pthread_mutex_timedlock(&m, &ts));
+    show_of(name, "timedlock unrecoverable", pthread_mutex_timedlock(&m, &ts));
     pthread_mutex_destroy(&m);
 
     /* The owner dies while we wait. */
     init_mutex(&m, PTHREAD_MUTEX_NORMAL, PTHREAD_MUTEX_ROBUST, protocol);
     t = held_by_helper(&h, &b, &m, 40, 1);
-    snprintf(what, sizeof what, "%s lock, owner dies meanwhile", name);
-    show(what, pthread_mutex_lock(&m));
-    snprintf(what, sizeof what, "%s consistent", name);
-    show(what, pthread_mutex_consistent(&m));
-    snprintf(what, sizeof what, "%s unlock", name);
-    show(what, pthread_mutex_unlock(&m));
-    snprintf(what, sizeof what, "%s lock again", name);
-    show(what, pthread_mutex_lock(&m));
+    show_of(name, "lock, owner dies meanwhile", pthread_mutex_lock(&m));
+    show_of(name, "consistent", pthread_mutex_consistent(&m));
+    show_of(name, "unlock", pthread_mutex_unlock(&m));
+    show_of(name, "lock again", pthread_mutex_lock(&m));
     show("unlock", pthread_mutex_unlock(&m));
     done_with_helper(t, &b);
     pthread_mutex_destroy(&m);
