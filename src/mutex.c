@@ -119,7 +119,6 @@ static struct bucket *find_or_add(const uintptr_t *pcs, int depth, const struct 
 
 /* ---- the slow path ---- */
 
-
 static int64_t now_ns(void)
 {
     struct timespec ts;

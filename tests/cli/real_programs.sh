@@ -2,7 +2,7 @@
 # The conan tool on real programs' dumps, end to end.
 #  a. Debian's redis-server started with `conan run --config` (exec'd: the
 #     pid is redis's), under a GET/SET/LPUSH load: `conan trigger --kinds
-#     cpu,heap,threads --seconds 1` prints three dumps of that pid; `conan ls`
+#     cpu,heap,threads,mutex --seconds 1` prints four dumps of that pid; `conan ls`
 #     lists them as ok, tripped "manual" (redis rewrites its environment for
 #     its process title, so trigger needs --config, and says so without it); conan top equals go tool pprof -top
 #     on each, and the CPU profile names redis's command processing
@@ -51,12 +51,12 @@ wait_for 15 eval "[ \$(commands) -gt \$((before + 10000)) ]" || fail "the load d
 "$CONAN" trigger "$pid" --wait 5 > "$WORK/out" 2> "$WORK/trigger.err"
 [ $? -eq 1 ] && [ ! -s "$WORK/out" ] && grep -q "environment was rewritten.*--config FILE" "$WORK/trigger.err" \
     || fail "redis's rewritten environment: $(cat "$WORK/trigger.err")"
-"$CONAN" trigger "$pid" --config "$WORK/c.json" --kinds cpu,heap,threads --seconds 1 --wait 30 > "$WORK/paths" 2> "$WORK/trigger.err" \
+"$CONAN" trigger "$pid" --config "$WORK/c.json" --kinds cpu,heap,threads,mutex --seconds 1 --wait 30 > "$WORK/paths" 2> "$WORK/trigger.err" \
     || fail "conan trigger failed: $(cat "$WORK/trigger.err")"
 "$CONAN" trigger "$pid" --config "$WORK/c.json" --kinds cpu --seconds 1 --wait 30 > "$WORK/paths2" 2>> "$WORK/trigger.err" \
     || fail "the second conan trigger failed: $(cat "$WORK/trigger.err")"
 kill "$bench"
-for kind in cpu heap threads; do
+for kind in cpu heap threads mutex; do
     grep -q "/redis\.$pid\.$kind\.[0-9T]*\.[0-9]*\.pb\.gz$" "$WORK/paths" || fail "no $kind dump of pid $pid among: $(cat "$WORK/paths")"
 done
 cpu=$(grep '\.cpu\.' "$WORK/paths"); cpu2=$(cat "$WORK/paths2")

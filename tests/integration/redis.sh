@@ -151,8 +151,8 @@ awk -v c="$debug_cum" 'BEGIN { exit !(c >= 50) }' || { pprof -top -cum -symboliz
 # class rounding, so the estimate of requested bytes is somewhat lower).
 used=$(rc "$p1" INFO memory | tr -d '\r' | sed -n 's/^used_memory://p')
 touch "$DUMPS/conan.trigger.$pid1"
-manual_done() { [ "$(grep -c '"reason":"manual"' "$DUMPS/events.jsonl")" -ge 4 ]; }
-wait_for 20 manual_done || { cat "$DUMPS/events.jsonl" >&2; fail "on-demand request: want cpu, heap, threadcreate and threads profiles"; }
+manual_done() { [ "$(grep -c '"reason":"manual"' "$DUMPS/events.jsonl")" -ge 5 ]; }
+wait_for 20 manual_done || { cat "$DUMPS/events.jsonl" >&2; fail "on-demand request: want cpu, heap, threadcreate, threads and mutex profiles"; }
 event=$(grep '"reason":"manual"' "$DUMPS/events.jsonl" | grep '"kind":"heap"')
 manual_heap=$(json_field "$event" file)
 estimate=$(pprof -top -symbolize=none -sample_index=inuse_space -unit=B "$manual_heap" | sed -n 's/.* of \([0-9]*\)B total.*/\1/p')
@@ -161,6 +161,10 @@ note "after POPULATE: used_memory $used, inuse_space estimate $estimate (ratio $
 awk -v r="$ratio" 'BEGIN { exit !(r >= 0.7 && r <= 1.15) }' || fail "inuse_space estimate $estimate is not within [0.7, 1.15] of used_memory $used"
 threads_file=$(json_field "$(grep '"reason":"manual"' "$DUMPS/events.jsonl" | grep '"kind":"threads"')" file)
 pprof -tags -symbolize=none "$threads_file" | grep -q bio_lazy_free || fail "redis's bio_lazy_free thread missing from the threads profile"
+# The mutex profile of a running redis (its bio threads' mutexes), read by pprof.
+mutex_file=$(json_field "$(grep '"reason":"manual"' "$DUMPS/events.jsonl" | grep '"kind":"mutex"')" file)
+pprof -raw -symbolize=none "$mutex_file" | grep -q "^contentions/count delay/nanoseconds" ||
+    fail "no readable mutex profile: $mutex_file"
 ! grep -q '"error"' "$DUMPS/events.jsonl" || fail "an event reports an error: $(grep '"error"' "$DUMPS/events.jsonl")"
 
 # c. Clean shutdown.
