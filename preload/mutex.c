@@ -203,10 +203,13 @@ static inline bool usable_timeout(clockid_t clock, const struct timespec *abstim
 #define ROBUST_WAIT_NS 1000
 #define MUTEX_LOCK(m, tryable, call)                                      \
     do {                                                                  \
-        if (__builtin_expect(__atomic_load_n(&(m)->__data.__kind, __ATOMIC_RELAXED) & ROBUST_KIND_BIT, 0) && \
-            __atomic_load_n(&conan_mutex_on, __ATOMIC_RELAXED))           \
+        if (__builtin_expect(!__atomic_load_n(&conan_mutex_on, __ATOMIC_RELAXED) || !(tryable), 0)) \
+            return call;                                                  \
+        if (__builtin_expect(__atomic_load_n(&(m)->__data.__kind, __ATOMIC_RELAXED) & ROBUST_KIND_BIT, 0)) \
             TIMED(call, ROBUST_WAIT_NS);                                  \
-        TIMED_LOCK(tryable, pthread_mutex_trylock(m), call);              \
+        int rc_ = pthread_mutex_trylock(m);                               \
+        if (__builtin_expect(rc_ != EBUSY, 1)) return rc_;                \
+        TIMED(call, 0);                                                   \
     } while (0)
 
 CONAN_INTERPOSED int pthread_mutex_lock(pthread_mutex_t *m)
