@@ -31,7 +31,7 @@
 #define POLL_MS 100            /* how often events.jsonl is read while waiting */
 #define ENVIRON_MAX (4 << 20)  /* the most of /proc/PID/environ read */
 #define EVENT_LINE_MAX 65536   /* event lines are one profile's story: long timelines stay below this */
-#define ALL_KINDS (CONAN_WANTS_CPU | CONAN_WANTS_HEAP | CONAN_WANTS_THREADS)
+#define ALL_KINDS (CONAN_WANTS_CPU | CONAN_WANTS_HEAP | CONAN_WANTS_THREADS | CONAN_WANTS_MUTEX)
 
 static const char help[] =
     "usage: conan trigger PID... [--kinds cpu,heap,threads] [--seconds N] [--wait S] [--config FILE]\n"
@@ -269,6 +269,7 @@ static const struct {
     { CONAN_WANTS_CPU, CONAN_KIND_CPU },
     { CONAN_WANTS_HEAP, CONAN_KIND_HEAP },
     { CONAN_WANTS_THREADS, CONAN_KIND_THREADS },
+    { CONAN_WANTS_MUTEX, CONAN_KIND_MUTEX },
 };
 enum { NKINDS = sizeof kinds / sizeof kinds[0] };
 
@@ -278,6 +279,7 @@ static const char *kind_off(const struct conan_config *cfg, unsigned wants)
     if (wants == CONAN_WANTS_CPU && !cfg->cpu.rule.enable) return "cpu.enable is false";
     if (wants == CONAN_WANTS_HEAP && cfg->heap.sample_bytes == 0) return "heap.sample_bytes is 0";
     if (wants == CONAN_WANTS_THREADS && !cfg->threads.rule.enable) return "threads.enable is false";
+    if (wants == CONAN_WANTS_MUTEX && !cfg->mutex.enable) return "mutex.enable is false";
     return NULL;
 }
 
