@@ -6,7 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum conan_kind { CONAN_KIND_CPU, CONAN_KIND_HEAP, CONAN_KIND_THREADS, CONAN_KIND_THREADCREATE, CONAN_KIND_COUNT };
+enum conan_kind { CONAN_KIND_CPU, CONAN_KIND_HEAP, CONAN_KIND_THREADS, CONAN_KIND_THREADCREATE, CONAN_KIND_WALL,
+                 CONAN_KIND_COUNT };
 
 /* What a trigger asks for (a set: CONAN_WANTS_CPU | CONAN_WANTS_HEAP ...);
  * threads means both thread profiles. */
