@@ -24,8 +24,49 @@ const char *conan_version(void);
  * queued, -1 when libconan is inert (mode "off", or a bad config). */
 int conan_request_profile(void);
 
+/* Labels: key=value pairs on the calling thread, carried by every CPU, wall,
+ * mutex and heap sample libconan takes of it until they change, so a profile
+ * can be split by them (go tool pprof -tagfocus=route=/users/:id). Keep their
+ * values few: a route pattern, not a URL; a bucketed tenant; never a request
+ * id. A process can hold 4096 distinct pairs; past that, new ones are refused.
+ *
+ * A thread carries at most 8 keys. Keys are cut to 31 bytes and values to 63,
+ * and both are copied, so the caller's strings may change right after. The
+ * calls take a few nanoseconds (no lock, no allocation; usable in a signal
+ * handler); while libconan is inert (mode "off", a bad config) they return -1
+ * at once and change nothing. A program that does not link with -lconan can
+ * find them with dlsym(RTLD_DEFAULT, "conan_label_set") when preloaded. */
+
+/* Sets key to value on the calling thread (value NULL clears it). Returns 0,
+ * or -1 when libconan is inert, key is NULL or empty, 8 other keys are set,
+ * or the process's pairs are used up. */
+int conan_label_set(const char *key, const char *value);
+/* Removes key from the calling thread; 0, or -1 when libconan is inert. */
+int conan_label_clear(const char *key);
+
+/* A scope: push sets key to value and remembers what key was; pop restores
+ * that (the previous value, or no value). Pops must come in reverse order of
+ * pushes on the same thread. The fields are libconan's. */
+struct conan_label_scope { unsigned int pushed, previous; };
+int conan_label_push(struct conan_label_scope *scope, const char *key, const char *value);
+void conan_label_pop(struct conan_label_scope *scope);
+
 #ifdef __cplusplus
 }
+
+namespace conan {
+/* The scope as a guard: { conan::label_scope route("route", "/users/:id"); ... } */
+class label_scope {
+public:
+    label_scope(const char *key, const char *value) { conan_label_push(&scope_, key, value); }
+    ~label_scope() { conan_label_pop(&scope_); }
+    label_scope(const label_scope &) = delete;
+    label_scope &operator=(const label_scope &) = delete;
+
+private:
+    conan_label_scope scope_;
+};
+} /* namespace conan */
 #endif
 
 #endif

@@ -24,6 +24,7 @@
 #include "heap.h"
 #include "inherit.h"
 #include "interpose.h"
+#include "labels.h"
 #include "log.h"
 #include "monitor.h"
 #include "sigprof.h"
@@ -184,6 +185,7 @@ __attribute__((constructor)) static void conan_preload_start(void)
         if (!config.inherit) conan_inherit_stop();
         if (config.mode != CONAN_MODE_OFF) {
             conan_fork_init();
+            conan_labels_start(); /* main's labels: before any thread can start */
             conan_threads_init(); /* before the monitor: its own thread is not registered */
             conan_monitor_start(&config);
             return;

@@ -19,6 +19,7 @@
 #include "emit.h"
 #include "heap.h"
 #include "kinds.h"
+#include "labels.h"
 #include "log.h"
 #include "memory_where.h"
 #include "metrics.h"
@@ -65,12 +66,14 @@ static void add_cpu_sample(const struct conan_stack_slot *s, void *arg)
     int depth = conan_stack_slot_depth(s);
     if (depth <= 0) return;
     int64_t values[2] = { s->weight, s->weight * add->ns_per_tick };
-    struct conan_label labels[3] = {
+    struct conan_label labels[3 + CONAN_LABELS_MAX] = {
         { .key = "thread", .str = cached_thread_name(add->names, s->tid) },
         { .key = "tid", .num = s->tid },
         { .key = "phase", .str = add->phase },
     };
-    conan_pprof_add(add->p, s->pcs, depth, values, labels, add->phase ? 3 : 2);
+    int n = add->phase ? 3 : 2;
+    n += conan_labels_resolve(&s->labels, labels + n, CONAN_LABELS_MAX);
+    conan_pprof_add(add->p, s->pcs, depth, values, labels, n);
 }
 
 static int64_t ns_per_tick(int hz)

@@ -31,7 +31,9 @@
  *   3. stack walks: reads go to the child's own pid.
  *   4. the heap table's lock: usable again, so frees that reach the slow path
  *      from here on cannot block.
- *   5. the thread registry: its lock reset, only the forking thread kept.
+ *   5. the thread registry: its lock reset, only the forking thread kept;
+ *      then the labels' thread table (labels.c): only the forking thread's
+ *      place kept, under its new tid.
  *   6. the agent's lock check (agent_spawn.c): the lock file's descriptor, if
  *      the monitor had it open at the fork, is closed, so a long-lived child
  *      never holds the directory's lock after the agent has gone. Before the
@@ -46,6 +48,7 @@
 #include "agent_spawn.h"
 #include "cpu.h"
 #include "heap.h"
+#include "labels.h"
 #include "monitor.h"
 #include "recorder.h"
 #include "once.h"
@@ -76,6 +79,7 @@ static void postfork_child(void)
     conan_unwind_postfork_child();
     conan_heap_postfork_child();
     conan_threads_postfork_child();
+    conan_labels_postfork_child();
     conan_agent_spawn_postfork_child();
     conan_monitor_postfork_child();
 }

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "frame_rules.h"
 #include "heap_inline.h"
+#include "labels.h"
 #include "log.h"
 #include "pprof.h"
 #include "stack_walk.h"
@@ -58,6 +59,7 @@ struct stack_bucket {
     struct stack_bucket *older;  /* the list of all buckets, newest first; immutable */
     uint64_t hash;
     double alloc_count, alloc_bytes, inuse_count, inuse_bytes;
+    struct conan_label_set labels; /* the allocating thread's (labels.h): part of the key */
     int depth;
     uintptr_t pcs[];             /* leaf first; immutable once published */
 };
@@ -140,24 +142,28 @@ static size_t live_slot(uintptr_t addr)
     return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - LIVE_BITS));
 }
 
-static uint64_t stack_hash(const uintptr_t *pcs, int depth)
+static uint64_t stack_hash(const uintptr_t *pcs, int depth, const struct conan_label_set *labels)
 {
     uint64_t h = 1469598103934665603ull;
     for (int i = 0; i < depth; i++) h = (h ^ pcs[i]) * 1099511628211ull;
+    for (int i = 0; i < CONAN_LABELS_MAX; i++) h = (h ^ labels->pair[i]) * 1099511628211ull;
     return h;
 }
 
-static struct stack_bucket *find_or_add_stack(const uintptr_t *pcs, int depth)
+static struct stack_bucket *find_or_add_stack(const uintptr_t *pcs, int depth, const struct conan_label_set *labels)
 {
-    uint64_t h = stack_hash(pcs, depth);
+    uint64_t h = stack_hash(pcs, depth, labels);
     struct stack_bucket **head = &heap.stacks[h >> (64 - STACK_BITS)];
     for (struct stack_bucket *b = *head; b; b = b->next)
-        if (b->hash == h && b->depth == depth && memcmp(b->pcs, pcs, (size_t)depth * sizeof *pcs) == 0) return b;
+        if (b->hash == h && b->depth == depth && memcmp(b->pcs, pcs, (size_t)depth * sizeof *pcs) == 0 &&
+            memcmp(&b->labels, labels, sizeof *labels) == 0)
+            return b;
     if (heap.stats.stacks >= STACKS_MAX) return NULL;
     struct stack_bucket *b = pool_take(sizeof *b + (size_t)depth * sizeof *pcs);
     if (!b) return NULL;
     memset(b, 0, sizeof *b);
     b->hash = h;
+    b->labels = *labels;
     b->depth = depth;
     memcpy(b->pcs, pcs, (size_t)depth * sizeof *pcs);
     b->next = *head;
@@ -233,10 +239,12 @@ static void record(void *p, size_t size, int rate)
 {
     uintptr_t pcs[CONAN_MAX_FRAMES];
     int depth = conan_unwind_caller(pcs, CONAN_MAX_FRAMES);
+    struct conan_label_set labels;
+    conan_labels_capture(&labels);
     double w = sample_weight(size, rate);
     pthread_mutex_lock(&heap.lock);
     heap.stats.sampled++;
-    struct stack_bucket *b = find_or_add_stack(pcs, depth);
+    struct stack_bucket *b = find_or_add_stack(pcs, depth, &labels);
     if (!b) {
         heap.stats.dropped++;
     } else {
@@ -540,7 +548,9 @@ struct conan_pprof *conan_heap_profile(struct conan_heap_stats *stats, struct co
                               llround(c->inuse_bytes) };
         if (!values[0] && !values[2]) continue;
         int skip = allocator_frames(syms, c->bucket->pcs, c->bucket->depth);
-        conan_pprof_add(p, c->bucket->pcs + skip, c->bucket->depth - skip, values, NULL, 0);
+        struct conan_label labels[CONAN_LABELS_MAX];
+        int nlabels = conan_labels_resolve(&c->bucket->labels, labels, CONAN_LABELS_MAX);
+        conan_pprof_add(p, c->bucket->pcs + skip, c->bucket->depth - skip, values, labels, nlabels);
     }
     free(copy);
     return p;

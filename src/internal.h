@@ -44,5 +44,6 @@
 #include "syscall_names.h"
 #include "timeline.h"
 #include "memory_where.h"
+#include "labels.h"
 
 #endif

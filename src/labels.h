@@ -29,7 +29,7 @@ struct conan_label_set {
 /* The calling thread's labels (written only by that thread). */
 struct conan_labels_thread {
     struct conan_label_set set;
-    uint32_t key_hash[CONAN_LABELS_MAX]; /* of each place's key, to find it again */
+    uint32_t *shown;             /* the copy the monitor reads (labels.c's thread table), or NULL */
 };
 extern __thread struct conan_labels_thread conan_labels_tls __attribute__((tls_model("initial-exec")));
 
@@ -37,7 +37,7 @@ extern __thread struct conan_labels_thread conan_labels_tls __attribute__((tls_m
 static inline void conan_labels_capture(struct conan_label_set *out)
 {
     for (int i = 0; i < CONAN_LABELS_MAX; i++)
-        out->pair[i] = __atomic_load_n(&conan_labels_tls.set.pair[i], __ATOMIC_RELAXED);
+        out->pair[i] = __atomic_load_n(&conan_labels_tls.set.pair[i], __ATOMIC_ACQUIRE);
 }
 
 /* Monitor: another thread's labels now, if it is a thread libconan knows
@@ -58,9 +58,15 @@ static inline bool conan_labels_empty(const struct conan_label_set *set)
     return true;
 }
 
-/* The thread registry (thread_registry.c) tells labels.c where each thread's
- * TLS block is as the thread starts, and that it is gone as it ends. */
-void conan_labels_thread_started(pid_t tid);
-void conan_labels_thread_ended(pid_t tid);
+/* The shim is active (preload.c, before the monitor starts): from now on the
+ * public calls act (before, and in an inert shim, they return -1 at once),
+ * and the calling thread (main) is known. */
+void conan_labels_start(void);
+/* The thread registry (thread_registry.c), on the thread itself: it starts,
+ * so its labels become visible to the monitor; it ends, so they stop being. */
+void conan_labels_thread_started(void);
+void conan_labels_thread_ended(void);
+/* A child of fork: the only thread is the caller; other threads' places go. */
+void conan_labels_postfork_child(void);
 
 #endif

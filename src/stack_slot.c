@@ -23,6 +23,7 @@ uintptr_t conan_interrupted_pc(const void *ucontext)
 
 int conan_stack_slot_fill(struct conan_stack_slot *s, void *ucontext, bool keep_leaf)
 {
+    conan_labels_capture(&s->labels);
     int depth = conan_unwind_context(ucontext, s->pcs, CONAN_MAX_FRAMES);
     if (depth <= 0 && keep_leaf) {
         s->pcs[0] = conan_interrupted_pc(ucontext);

@@ -20,12 +20,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "labels.h"
 #include "stack_walk.h"
 
 struct conan_stack_slot {
     pid_t tid;
     int weight;                  /* CPU: 1 + timer overruns, the ticks it stands for */
     unsigned generation;         /* snapshot: the snapshot this slot was handed out for */
+    struct conan_label_set labels; /* the thread's labels (labels.h) as the stack was taken */
     int depth;                   /* atomic, stored last (release): > 0 once the stack is in */
     uintptr_t pcs[CONAN_MAX_FRAMES];
 };

@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "frame_rules.h"
 #include "heap_inline.h"
+#include "labels.h"
 #include "monitor.h"
 #include "once.h"
 #include "pprof.h"
@@ -98,6 +99,7 @@ static void thread_ended(void *value)
      * end now (the monitor checks). A count read, no syscall. */
     if (__atomic_load_n(&reg.count, __ATOMIC_RELAXED) <= 1) conan_monitor_poke();
     conan_heap_thread_registered(false);
+    conan_labels_thread_ended();
 }
 
 static void *trampoline(void *arg)
@@ -106,6 +108,7 @@ static void *trampoline(void *arg)
     conan_heap_thread_registered(true);
     conan_frame_rules_thread_start();
     conan_recorder_thread_start();
+    conan_labels_thread_started();
     pthread_mutex_lock(&reg.lock); /* the threadcreate profile copies records under it */
     r->tid = gettid();
     pthread_mutex_unlock(&reg.lock);

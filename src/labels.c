@@ -1,0 +1,309 @@
+/* labels.c — the labels programs set on their threads: the pair table that
+ * names every (key, value) ever set by a small id, each thread's labels as
+ * ids, the table through which the monitor reads another thread's, and the
+ * public calls of include/conan.h that change them.
+ *
+ * The pair table is fixed (PAIRS_MAX pairs, in .bss: untouched pages cost
+ * nothing), append-only and lock-free: a pair is looked up by a 64-bit hash
+ * of its key and value in an open-addressed index; a miss claims an empty
+ * index word with a compare-and-swap, fills the next pair and publishes its id
+ * with a release store. Two threads adding the same pair at once may both add
+ * it: two ids with the same strings, which resolve alike, so no lock is
+ * needed anywhere (conan_label_set may even run in a signal handler). A full
+ * table refuses new pairs (-1): labels are for routes and bucketed tenants,
+ * not for request ids, and the bound keeps a mistake from growing memory.
+ *
+ * Costs (conan_label_set + conan_label_clear ≤ 20 ns, figure 11): a set hashes
+ * its key and value eight bytes at a time, finds the pair (usually at the
+ * first probe), and does two plain stores; no call into the C library but
+ * the two strnlen, no lock, no shared write once a pair exists.
+ *
+ * The monitor's view. A sampler on the thread itself (a SIGPROF handler, a
+ * heap or mutex sample) copies the thread's TLS. The monitor, sampling a
+ * blocked thread, cannot reach another thread's TLS safely (it may already be
+ * unmapped), so every thread the registry knows also gets a place in a table
+ * that is never unmapped, keyed by tid, and conan_label_set writes the id
+ * there as well. A thread made otherwise (raw clone) is only seen by
+ * samplers on the thread itself. */
+#include "labels.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "conan.h"
+
+#define CONAN_PUBLIC __attribute__((visibility("default")))
+
+/* ---- the pair table ---- */
+
+#define PAIRS_MAX 4096            /* distinct (key, value) pairs a process may set */
+#define INDEX_SIZE 8192           /* twice PAIRS_MAX: probes stay short */
+#define INDEX_CLAIMED UINT32_MAX  /* an index word being filled */
+
+struct pair {
+    uint64_t hash;               /* of key and value, as looked up */
+    uint32_t key_hash;           /* of the key alone: a thread finds its place by it */
+    char key[CONAN_LABEL_KEY_MAX];
+    char value[CONAN_LABEL_VALUE_MAX];
+};
+
+static struct pair pairs[PAIRS_MAX]; /* [0] unused: id 0 is "no label" */
+static uint32_t npairs = 1;          /* atomic: the next id to hand out */
+static uint32_t index_word[INDEX_SIZE]; /* atomic: 0 empty, an id, or INDEX_CLAIMED */
+static int active;                   /* atomic: set once the shim is active */
+
+__thread struct conan_labels_thread conan_labels_tls __attribute__((tls_model("initial-exec")));
+
+/* A 64-bit hash of n bytes, eight at a time (a multiply-xorshift mix per
+ * word; any good mixing works, only speed and spread matter here). */
+static uint64_t hash_bytes(const char *s, size_t n, uint64_t h)
+{
+    const uint64_t mul = 0x9e3779b97f4a7c15ULL;
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * mul;
+        h ^= h >> 29;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, s, n);
+    h = (h ^ tail ^ ((uint64_t)n << 56)) * mul;
+    return h ^ (h >> 32);
+}
+
+struct text { const char *s; size_t n; };
+
+/* Key and value as kept: cut to their bounds. */
+static struct text key_text(const char *key) { return (struct text){ key, strnlen(key, CONAN_LABEL_KEY_MAX - 1) }; }
+static struct text value_text(const char *v) { return (struct text){ v, strnlen(v, CONAN_LABEL_VALUE_MAX - 1) }; }
+
+static bool same(const char *kept, struct text t)
+{
+    return memcmp(kept, t.s, t.n) == 0 && kept[t.n] == '\0';
+}
+
+static uint32_t key_hash_of(struct text key)
+{
+    return (uint32_t)hash_bytes(key.s, key.n, 0x6b6579);
+}
+
+/* A new pair, filled before its id is published. 0 when the table is full. */
+static uint32_t add_pair(uint64_t hash, struct text key, struct text value)
+{
+    uint32_t id = __atomic_fetch_add(&npairs, 1, __ATOMIC_RELAXED);
+    if (id >= PAIRS_MAX) {
+        __atomic_store_n(&npairs, PAIRS_MAX, __ATOMIC_RELAXED); /* stays bounded however often it is asked */
+        return 0;
+    }
+    struct pair *p = &pairs[id];
+    p->hash = hash;
+    p->key_hash = key_hash_of(key);
+    memcpy(p->key, key.s, key.n);
+    p->key[key.n] = '\0';
+    memcpy(p->value, value.s, value.n);
+    p->value[value.n] = '\0';
+    return id;
+}
+
+/* The id of (key, value), added if new; 0 when the table is full. */
+static uint32_t pair_id(struct text key, struct text value)
+{
+    uint64_t hash = hash_bytes(value.s, value.n, hash_bytes(key.s, key.n, 0x6c6162656c));
+    for (uint32_t probe = 0; probe < INDEX_SIZE; probe++) {
+        uint32_t *slot = &index_word[(hash + probe) & (INDEX_SIZE - 1)];
+        uint32_t id = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+        if (id == 0) {
+            if (!__atomic_compare_exchange_n(slot, &id, INDEX_CLAIMED, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                probe--; /* someone claimed it first: look at what they put there */
+                continue;
+            }
+            id = add_pair(hash, key, value);
+            __atomic_store_n(slot, id ? id : INDEX_CLAIMED, __ATOMIC_RELEASE);
+            return id;
+        }
+        if (id == INDEX_CLAIMED) continue; /* being filled: at worst we add the pair twice */
+        const struct pair *p = &pairs[id];
+        if (p->hash == hash && same(p->key, key) && same(p->value, value)) return id;
+    }
+    return 0;
+}
+
+/* ---- the threads' places the monitor reads ---- */
+
+#define SHOWN_MAX 8192           /* threads whose labels the monitor can see at once */
+#define SHOWN_GONE (-1)          /* a place whose thread ended (probes go on past it) */
+
+struct shown {
+    pid_t tid;                   /* atomic: 0 never used, SHOWN_GONE, or the thread's */
+    uint32_t pair[CONAN_LABELS_MAX];
+};
+
+static struct shown *shown;      /* mapped once at start, never unmapped */
+
+static struct shown *shown_place(pid_t tid, pid_t want)
+{
+    if (!shown) return NULL;
+    for (unsigned probe = 0; probe < SHOWN_MAX; probe++) {
+        struct shown *s = &shown[((unsigned)tid + probe) % SHOWN_MAX];
+        pid_t at = __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE);
+        if (at == want) return s;
+        if (at == 0) return NULL;
+    }
+    return NULL;
+}
+
+void conan_labels_thread_started(void)
+{
+    pid_t tid = gettid();
+    if (!shown) return;
+    for (unsigned probe = 0; probe < SHOWN_MAX; probe++) {
+        struct shown *s = &shown[((unsigned)tid + probe) % SHOWN_MAX];
+        pid_t at = __atomic_load_n(&s->tid, __ATOMIC_RELAXED);
+        if ((at == 0 || at == SHOWN_GONE) &&
+            __atomic_compare_exchange_n(&s->tid, &at, tid, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            for (int i = 0; i < CONAN_LABELS_MAX; i++)
+                __atomic_store_n(&s->pair[i], conan_labels_tls.set.pair[i], __ATOMIC_RELAXED);
+            conan_labels_tls.shown = s->pair;
+            return;
+        }
+    }
+}
+
+void conan_labels_thread_ended(void)
+{
+    uint32_t *pair = conan_labels_tls.shown;
+    if (!pair) return;
+    conan_labels_tls.shown = NULL;
+    struct shown *s = (struct shown *)((char *)pair - offsetof(struct shown, pair));
+    memset(s->pair, 0, sizeof s->pair);
+    __atomic_store_n(&s->tid, SHOWN_GONE, __ATOMIC_RELEASE);
+}
+
+void conan_labels_start(void)
+{
+    void *mem = mmap(NULL, SHOWN_MAX * sizeof(struct shown), PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem != MAP_FAILED) shown = mem;
+    conan_labels_thread_started();
+    __atomic_store_n(&active, 1, __ATOMIC_RELEASE);
+}
+
+void conan_labels_postfork_child(void)
+{
+    if (!shown) return;
+    for (unsigned i = 0; i < SHOWN_MAX; i++) /* reads untouched pages as zeros: no memory grows */
+        if (shown[i].tid) shown[i] = (struct shown){ 0 };
+    conan_labels_tls.shown = NULL;
+    conan_labels_thread_started(); /* the caller's own, under its new tid */
+}
+
+bool conan_labels_of_thread(pid_t tid, struct conan_label_set *out)
+{
+    memset(out, 0, sizeof *out);
+    struct shown *s = tid > 0 ? shown_place(tid, tid) : NULL;
+    if (!s) return false;
+    for (int i = 0; i < CONAN_LABELS_MAX; i++)
+        out->pair[i] = __atomic_load_n(&s->pair[i], __ATOMIC_ACQUIRE); /* the pair's strings were filled before */
+    return __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE) == tid; /* still that thread's after the copy */
+}
+
+int conan_labels_resolve(const struct conan_label_set *set, struct conan_label *out, int room)
+{
+    int n = 0;
+    uint32_t published = __atomic_load_n(&npairs, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < CONAN_LABELS_MAX && n < room; i++) {
+        uint32_t id = set->pair[i];
+        if (id == 0 || id >= published || id >= PAIRS_MAX) continue;
+        out[n++] = (struct conan_label){ .key = pairs[id].key, .str = pairs[id].value };
+    }
+    return n;
+}
+
+/* ---- the public calls (include/conan.h) ---- */
+
+/* Stores id at place i of the calling thread, and where the monitor sees it. */
+static void put(int i, uint32_t id)
+{
+    __atomic_store_n(&conan_labels_tls.set.pair[i], id, __ATOMIC_RELEASE);
+    uint32_t *shown_pair = conan_labels_tls.shown;
+    if (shown_pair) __atomic_store_n(&shown_pair[i], id, __ATOMIC_RELEASE);
+}
+
+/* The place holding key, or -1. */
+static int place_of(struct text key, uint32_t key_hash)
+{
+    for (int i = 0; i < CONAN_LABELS_MAX; i++) {
+        uint32_t id = conan_labels_tls.set.pair[i];
+        if (id && pairs[id].key_hash == key_hash && same(pairs[id].key, key)) return i;
+    }
+    return -1;
+}
+
+static int free_place(void)
+{
+    for (int i = 0; i < CONAN_LABELS_MAX; i++)
+        if (!conan_labels_tls.set.pair[i]) return i;
+    return -1;
+}
+
+/* Sets key to the pair id (0: clears it); *previous gets the id it had. */
+static int set_id(struct text key, uint32_t key_hash, uint32_t id, uint32_t *previous)
+{
+    int i = place_of(key, key_hash);
+    if (previous) *previous = i >= 0 ? conan_labels_tls.set.pair[i] : 0;
+    if (i < 0 && id == 0) return 0;
+    if (i < 0) i = free_place();
+    if (i < 0) return -1; /* CONAN_LABELS_MAX keys already set */
+    put(i, id);
+    return 0;
+}
+
+static bool usable(const char *key)
+{
+    return __atomic_load_n(&active, __ATOMIC_RELAXED) && key && key[0];
+}
+
+static int set_label(const char *key, const char *value, uint32_t *pushed, uint32_t *previous)
+{
+    if (!usable(key)) return -1;
+    struct text k = key_text(key);
+    uint32_t id = 0;
+    if (value) {
+        id = pair_id(k, value_text(value));
+        if (!id) return -1; /* table full */
+    }
+    if (pushed) *pushed = id;
+    return set_id(k, key_hash_of(k), id, previous);
+}
+
+CONAN_PUBLIC int conan_label_set(const char *key, const char *value)
+{
+    return set_label(key, value, NULL, NULL);
+}
+
+CONAN_PUBLIC int conan_label_clear(const char *key)
+{
+    return set_label(key, NULL, NULL, NULL);
+}
+
+CONAN_PUBLIC int conan_label_push(struct conan_label_scope *scope, const char *key, const char *value)
+{
+    scope->pushed = scope->previous = 0;
+    uint32_t pushed = 0, previous = 0;
+    int rc = set_label(key, value, &pushed, &previous);
+    if (rc == 0 && pushed) {
+        scope->pushed = pushed;
+        scope->previous = previous;
+    }
+    return rc;
+}
+
+CONAN_PUBLIC void conan_label_pop(struct conan_label_scope *scope)
+{
+    uint32_t pushed = scope->pushed;
+    if (!pushed || pushed >= PAIRS_MAX) return;
+    struct text key = { pairs[pushed].key, strlen(pairs[pushed].key) };
+    set_id(key, pairs[pushed].key_hash, scope->previous, NULL);
+    scope->pushed = 0;
+}

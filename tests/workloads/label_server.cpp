@@ -1,0 +1,106 @@
+/* label_server.cpp — the labels example of the README: a toy server whose
+ * workers label each request with its route pattern (a C++ scope guard) and
+ * its tenant's bucket (the C calls), so a profile splits by route.
+ *
+ * Three workers take requests in turn: /users/:id (handle_users: CPU, a kept
+ * allocation, and a db_query under a nested "stage" label), /orders
+ * (handle_orders: CPU) and /health (handle_health: a little CPU). Between
+ * requests each worker does unlabelled bookkeeping (do_bookkeeping). The
+ * program asks for a profile after one second (conan_request_profile: the
+ * heap profile then holds the kept blocks), runs for SECONDS in all and
+ * prints what conan_label_set and the request returned, so a test can tell
+ * an inert shim (-1) from an active one (0).
+ * usage: label_server SECONDS */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "conan.h"
+
+static volatile double sink;
+static double seconds_to_run;
+
+static double thread_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* CPU work for ms milliseconds of this thread's CPU time, in the caller. */
+static inline __attribute__((always_inline)) void spin_cpu_ms(double ms)
+{
+    double end = thread_cpu_ms() + ms, x = 1.0001;
+    while (thread_cpu_ms() < end)
+        for (int i = 0; i < 2000; i++) x = x * 1.0000001 + 1e-9;
+    sink = x;
+}
+
+__attribute__((noinline)) void db_query(void) { spin_cpu_ms(1.0); }
+
+static thread_local void *kept[64]; /* each worker's recent blocks */
+static thread_local unsigned nkept;
+
+__attribute__((noinline)) void handle_users(void)
+{
+    spin_cpu_ms(2.0);
+    {
+        conan::label_scope stage("stage", "db");
+        db_query();
+    }
+    void *block = malloc(256 * 1024); /* kept a while: the heap profile sees it under the route */
+    unsigned at = nkept++ % 64;
+    free(kept[at]);
+    kept[at] = block;
+}
+
+__attribute__((noinline)) void handle_orders(void) { spin_cpu_ms(1.5); }
+__attribute__((noinline)) void handle_health(void) { spin_cpu_ms(0.2); }
+__attribute__((noinline)) void do_bookkeeping(void) { spin_cpu_ms(0.5); }
+
+struct route { const char *pattern; void (*handle)(void); };
+static const struct route routes[] = { { "/users/:id", handle_users }, { "/orders", handle_orders },
+                                       { "/health", handle_health } };
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *worker(void *arg)
+{
+    long id = (long)arg;
+    char name[16];
+    snprintf(name, sizeof name, "worker-%ld", id);
+    pthread_setname_np(pthread_self(), name);
+    double end = now_s() + seconds_to_run;
+    for (unsigned n = (unsigned)id; now_s() < end; n++) {
+        const struct route *r = &routes[n % 3];
+        conan_label_set("tenant", n % 2 ? "bucket-1" : "bucket-2");
+        {
+            conan::label_scope route("route", r->pattern);
+            r->handle();
+        }
+        conan_label_clear("tenant");
+        do_bookkeeping();
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    seconds_to_run = argc > 1 ? atof(argv[1]) : 3;
+    int first = conan_label_set("probe", "1");
+    conan_label_clear("probe");
+    pthread_t t[3];
+    for (long i = 0; i < 3; i++) pthread_create(&t[i], NULL, worker, (void *)i);
+    struct timespec second = { 1, 0 };
+    nanosleep(&second, NULL);
+    printf("label_set %d request %d\n", first, conan_request_profile());
+    fflush(stdout);
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    return 0;
+}
