@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "clock.h"
+#include "labels.h"
 #include "log.h"
 #include "procfs.h"
 #include "sigprof.h"
@@ -57,6 +58,7 @@ struct wall_sample {
     char state;                  /* kernel state letter; 'R' for a thread that answered a signal */
     long nr;                     /* system call it blocks in; -1: none */
     const char *why;             /* no stack: why (static text) */
+    struct conan_label_set labels; /* the program's labels on the thread (labels.h) */
     uintptr_t pcs[CONAN_MAX_FRAMES];
 };
 
@@ -131,6 +133,7 @@ static const char *state_word(char state)
 static bool same_sample(const struct wall_sample *a, const struct wall_sample *b)
 {
     return a->depth == b->depth && a->state == b->state && a->nr == b->nr && a->why == b->why &&
+           memcmp(&a->labels, &b->labels, sizeof a->labels) == 0 &&
            (a->depth <= 0 || memcmp(a->pcs, b->pcs, (size_t)a->depth * sizeof a->pcs[0]) == 0);
 }
 
@@ -157,6 +160,7 @@ static void flush(struct wall_thread *t)
         labels[n++] = (struct conan_label){ .key = "syscall", .str = known ? known : number };
     }
     if (s->why) labels[n++] = (struct conan_label){ .key = "unavailable", .str = s->why };
+    n += conan_labels_resolve(&s->labels, labels + n, CONAN_PPROF_MAX_LABELS - n);
     int64_t values[2] = { t->rounds, t->rounds * wall.period_ns };
     if (s->depth > 0)
         conan_pprof_add(wall.p, s->pcs, s->depth, values, labels, n);
@@ -177,6 +181,7 @@ static void commit(struct wall_thread *t, const struct wall_sample *s)
     t->pending.state = s->state;
     t->pending.nr = s->nr;
     t->pending.why = s->why;
+    t->pending.labels = s->labels;
     if (s->depth > 0) memcpy(t->pending.pcs, s->pcs, (size_t)s->depth * sizeof s->pcs[0]);
     t->rounds = 1;
 }
@@ -184,6 +189,7 @@ static void commit(struct wall_thread *t, const struct wall_sample *s)
 static void commit_unavailable(struct wall_thread *t, char state, const char *why)
 {
     struct wall_sample s = { .depth = 0, .state = state, .nr = -1, .why = why };
+    conan_labels_of_thread(t->tid, &s.labels);
     commit(t, &s);
     wall.st.unavailable++;
 }
@@ -207,7 +213,7 @@ static void collect(void)
             commit_unavailable(t, 'R', "no answer in time");
             continue;
         }
-        struct wall_sample s = { .depth = depth, .state = 'R', .nr = -1 };
+        struct wall_sample s = { .depth = depth, .state = 'R', .nr = -1, .labels = slot->labels };
         memcpy(s.pcs, slot->pcs, (size_t)depth * sizeof s.pcs[0]);
         commit(t, &s);
         wall.st.signalled++;
@@ -331,6 +337,7 @@ static bool take_blocked(struct wall_thread *t, int64_t cpu_ns)
             s.depth = 1;
         }
         if (s.depth <= 0) s.why = "no registers";
+        conan_labels_of_thread(t->tid, &s.labels); /* it does not run: they hold still too */
         s.state = read_state(t);
         if (s.state == '?') return true; /* gone */
         int64_t after = conan_ask_cpu_ns(t->tid);
