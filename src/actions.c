@@ -155,9 +155,10 @@ static void write_wall_profile(struct conan_actions *a, struct conan_pprof *p, c
     conan_emit_stamp(p, cfg, a->ctx, &a->window_trigger, a->window_wall_start_ns, (int64_t)(ws->duration_s * 1e9));
     conan_pprof_comment(p, "wall: %d Hz, %ld rounds over %.2f s (%ld missed: the monitor was late), each sample "
                         "%.1f ms of a thread's time", ws->hz, ws->rounds, ws->duration_s, ws->missed, 1000.0 / ws->hz);
-    conan_pprof_comment(p, "wall samples: %ld walked from /proc (blocked, no signal), %ld reused (not run since), "
-                        "%ld by SIGPROF (running), %ld unavailable; sampling cost the monitor %.1f ms of CPU (%.2f%% "
-                        "of one CPU)", ws->walked, ws->reused, ws->signalled, ws->unavailable, ws->cost_s * 1000.0,
+    conan_pprof_comment(p, "wall samples: %ld walked from /proc (blocked, no signal), %ld reused (not run since; %ld "
+                        "of idle threads between looks), %ld by SIGPROF (running), %ld unavailable; sampling cost the "
+                        "monitor %.1f ms of CPU (%.2f%% of one CPU)", ws->walked, ws->reused, ws->unlooked,
+                        ws->signalled, ws->unavailable, ws->cost_s * 1000.0,
                         ws->duration_s > 0 ? ws->cost_s / ws->duration_s * 100.0 : 0.0);
     char note[160] = "";
     if (ws->left_out)

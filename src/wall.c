@@ -7,8 +7,12 @@
  * - a thread whose CPU time (its thread CPU clock: one system call, no file)
  *   has not changed since a round that found it blocked has not run since: it
  *   sits at the same place with the same stack, state and labels, so the
- *   round only counts it again. Idle threads, most of a large process's,
- *   cost one clock read a round.
+ *   round only counts it again. A thread that has not run for IDLE_ROUNDS
+ *   rounds is idle and looked at every IDLE_LOOK_EVERY rounds only; the rounds
+ *   between count where the last look found it (so when it wakes, at most
+ *   IDLE_LOOK_EVERY - 1 rounds go to the place it left, and a thread that
+ *   ended counts until its next look). Idle threads, most of a large
+ *   process's, cost a quarter of a clock read a round.
  * - any other thread's /proc/self/task/<tid>/syscall line is read: a blocked
  *   thread is walked from the registers it shows, its state read from stat,
  *   and its CPU time read again: unchanged, the walk saw a stack that held
@@ -49,8 +53,10 @@
 #define DRAIN_WAIT_MS 100        /* longest a round waits for a handler still inside */
 #define NAME_FRESH_S 1.0         /* a thread's name is read again at most this often */
 #define OPEN_TRUSTED_S 1.0       /* a thread seen open to SIGPROF is not read again for this long */
-#define LIST_EVERY_S 0.25        /* the thread list is read this often (threads that ended are seen at once) */
+#define LIST_EVERY_S 0.5         /* the thread list is read this often (a thread that ended is seen at its next look) */
 #define HELD_MAX 32              /* threads whose syscall and stat files stay open for the window */
+#define IDLE_ROUNDS 20           /* a thread that has not run for this many rounds is idle: */
+#define IDLE_LOOK_EVERY 4        /* it is looked at every this many rounds only */
 
 /* What one round found for one thread. */
 struct wall_sample {
@@ -68,6 +74,7 @@ struct wall_thread {
     int64_t cpu_ns;              /* its CPU time at that look */
     long slot;                   /* its slot, asked this round; -1: not asked */
     long rounds;                 /* rounds pending stands for */
+    long still_rounds;           /* rounds since it last ran (as far as the looks know) */
     struct wall_sample pending;
     char name[16];
     double name_read_s;
@@ -83,6 +90,7 @@ static struct {
     double started_s, next_round_s;
     pid_t monitor_tid;
     bool signals;                /* SIGPROF taken: running threads are asked */
+    unsigned long round;         /* rounds taken this window */
     bool asked;                  /* requests of the last round are out */
     struct conan_pprof *p;
     uintptr_t unavailable;       /* the pseudo frame of samples without a stack */
@@ -397,14 +405,24 @@ static void take_round(double now_s)
     long nslot = 0;
     for (long i = 0; i < wall.n; i++) {
         struct wall_thread *t = &wall.thr[i];
+        if (t->blocked && t->rounds > 0 && t->still_rounds >= IDLE_ROUNDS &&
+            (wall.round + (unsigned long)t->tid) % IDLE_LOOK_EVERY != 0) {
+            t->rounds++; /* idle: counted where the last look found it, looked at in a later round */
+            t->still_rounds++;
+            wall.st.reused++;
+            wall.st.unlooked++;
+            continue;
+        }
         int64_t cpu_ns = conan_ask_cpu_ns(t->tid);
         if (cpu_ns < 0) continue; /* gone */
         if (t->blocked && cpu_ns == t->cpu_ns && t->rounds > 0) {
             t->rounds++; /* has not run since: same place, same stack */
+            t->still_rounds++;
             wall.st.reused++;
             continue;
         }
         t->blocked = false;
+        t->still_rounds = 0;
         if (take_blocked(t, cpu_ns)) continue;
         if (!ask) {
             commit_unavailable(t, 'R', wall.st.why_no_signals ? wall.st.why_no_signals : "no memory for requests");
@@ -439,6 +457,7 @@ void conan_wall_round(double now_s)
     if (late > 0) wall.st.missed += late;
     wall.next_round_s += (double)(late > 0 ? late + 1 : 1) * period_s;
     take_round(now_s);
+    wall.round++;
     wall.st.rounds++;
     wall.st.cost_s += monitor_cpu_s() - cpu0;
 }
@@ -468,6 +487,7 @@ int conan_wall_start(const struct conan_config *cfg)
         wall.signals = true;
     }
     conan_unwind_prepare();
+    wall.round = 0;
     wall.started_s = wall.next_round_s = conan_monotonic_seconds();
     wall.active = true;
     conan_wall_round(wall.started_s);

@@ -16,6 +16,7 @@ struct conan_wall_stats {
     long threads_max;            /* most threads listed in one round (the monitor excluded) */
     long left_out;               /* most threads above wall.max_threads in one round */
     long walked, reused, signalled, unavailable; /* thread-samples, by how each was taken */
+    long unlooked;               /* of reused: idle threads counted without a look that round */
     double duration_s;           /* from start to stop */
     double cost_s;               /* CPU time the monitor spent on the rounds */
     const char *why_no_signals;  /* running threads carry no stacks: why */
