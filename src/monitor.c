@@ -242,12 +242,12 @@ static void *monitor_main(void *arg)
         now_s = conan_monotonic_seconds();
 
         if (conan_cpu_window_open()) {
-            __atomic_store_n(&mon.thread_event, 0, __ATOMIC_RELAXED);
+            bool thread_event = __atomic_exchange_n(&mon.thread_event, 0, __ATOMIC_RELAXED);
             if (now_s >= mon.act.window_end_s) {
                 conan_act_close_window(&mon.act, NULL);
             } else {
                 if (conan_wall_active() && now_s >= conan_wall_next_round_s()) conan_wall_round(now_s);
-                if (now_s >= mon.next_rescan_s) { /* not at every wall round */
+                if (thread_event || now_s >= mon.next_rescan_s) { /* not at every wall round */
                     conan_cpu_rescan_threads();
                     mon.next_rescan_s = now_s + RESCAN_MS / 1000.0;
                 }
