@@ -302,7 +302,6 @@ void conan_monitor_after_fork(void)
     forked = false;
     if (!mon.cfg.follow_fork) return;
     conan_cpu_postfork_child();
-    conan_wall_postfork_child();
     /* A new process: nothing of the parent's schedule, requests or spending
      * (the decider starts afresh with the thread). */
     mon.act.window_note = mon.stop_note = NULL;

@@ -79,8 +79,7 @@ struct wall_thread {
     char name[16];
     double name_read_s;
     double open_seen_s;          /* when its signal mask was last seen open to SIGPROF */
-    bool held;                   /* syscall and stat are open (pread again at offset 0) */
-    struct conan_own_fd syscall_fd, stat_fd;
+    int held;                    /* its place in held_files (syscall and stat open), or -1 */
 };
 
 static struct {
@@ -96,12 +95,19 @@ static struct {
     uintptr_t unavailable;       /* the pseudo frame of samples without a stack */
     struct wall_thread *thr;     /* sorted by tid */
     long n, cap;
-    int nheld;                   /* threads with held files */
     double listed_s;             /* when the thread list was last read */
     struct conan_wall_stats st;
 } wall;
 
 static void drop_files(struct wall_thread *t);
+
+/* The descriptors held for the window, in a table of their own so that a
+ * forked child can close its copies without reading the thread records (the
+ * parent's monitor may have been replacing them). */
+static struct held_files {
+    bool used;
+    struct conan_own_fd syscall, stat;
+} held_files[HELD_MAX];
 
 static struct conan_ask_pool pool; /* never unmapped: late requests land in our memory */
 
@@ -217,8 +223,8 @@ static void collect(void)
         const struct conan_stack_slot *slot = &pool.slot[t->slot];
         int depth = conan_stack_slot_depth(slot);
         t->slot = -1;
-        if (depth <= 0) {
-            commit_unavailable(t, 'R', "no answer in time");
+        if (depth <= 0) { /* -1: it answered, but its stack could not be walked */
+            commit_unavailable(t, 'R', depth < 0 ? "no stack found" : "no answer in time");
             continue;
         }
         struct wall_sample s = { .depth = depth, .state = 'R', .nr = -1, .labels = slot->labels };
@@ -255,6 +261,7 @@ static int sync_threads(const pid_t *tids, long n)
         } else {
             next[i].tid = tids[i];
             next[i].slot = -1;
+            next[i].held = -1;
         }
     }
     for (; j < wall.n; j++) {
@@ -275,52 +282,63 @@ static int sync_threads(const pid_t *tids, long n)
  * again at offset 0. A held descriptor is used only while it still refers to
  * that file (procfs.c: a program may close descriptors it did not open and
  * reuse the numbers), and closed only then. */
+static void close_held(struct held_files *h)
+{
+    if (!__atomic_load_n(&h->used, __ATOMIC_ACQUIRE)) return;
+    conan_own_close(&h->syscall);
+    conan_own_close(&h->stat);
+    __atomic_store_n(&h->used, false, __ATOMIC_RELEASE);
+}
+
 static void drop_files(struct wall_thread *t)
 {
-    if (!t->held) return;
-    conan_own_close(&t->syscall_fd);
-    conan_own_close(&t->stat_fd);
-    t->held = false;
-    wall.nheld--;
+    if (t->held < 0) return;
+    close_held(&held_files[t->held]);
+    t->held = -1;
 }
 
 static void hold_files(struct wall_thread *t)
 {
-    if (t->held || wall.nheld >= HELD_MAX) return;
+    if (t->held >= 0) return;
+    int i = 0;
+    while (i < HELD_MAX && held_files[i].used) i++;
+    if (i == HELD_MAX) return;
+    struct held_files *h = &held_files[i];
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)t->tid);
-    if (!conan_own_open(&t->syscall_fd, path, O_RDONLY, 0)) return;
+    if (!conan_own_open(&h->syscall, path, O_RDONLY, 0)) return;
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)t->tid);
-    if (!conan_own_open(&t->stat_fd, path, O_RDONLY, 0)) {
-        conan_own_close(&t->syscall_fd);
+    if (!conan_own_open(&h->stat, path, O_RDONLY, 0)) {
+        conan_own_close(&h->syscall);
         return;
     }
-    t->held = true;
-    wall.nheld++;
+    __atomic_store_n(&h->used, true, __ATOMIC_RELEASE);
+    t->held = i;
 }
 
-/* The text of one of t's files, held or opened for the read. */
-static bool read_file(struct wall_thread *t, struct conan_own_fd *held, const char *file, char *buf, size_t len)
+/* The text of one of t's files (which: syscall or stat), held or opened for the read. */
+static bool read_file(struct wall_thread *t, bool stat, char *buf, size_t len)
 {
-    if (t->held && conan_own_still(held)) {
+    const struct conan_own_fd *held = t->held < 0 ? NULL : stat ? &held_files[t->held].stat : &held_files[t->held].syscall;
+    if (held && conan_own_still(held)) {
         ssize_t n = pread(held->fd, buf, len - 1, 0);
         if (n <= 0) return false; /* the thread is gone */
         buf[n] = '\0';
         return true;
     }
-    return conan_task_file(t->tid, file, buf, len);
+    return conan_task_file(t->tid, stat ? "stat" : "syscall", buf, len);
 }
 
 static bool read_syscall(struct wall_thread *t, struct conan_task_syscall *at)
 {
     char line[512];
-    return read_file(t, &t->syscall_fd, "syscall", line, sizeof line) && conan_task_syscall_parse(line, at);
+    return read_file(t, false, line, sizeof line) && conan_task_syscall_parse(line, at);
 }
 
 static char read_state(struct wall_thread *t)
 {
     char text[512];
-    const char *fields = read_file(t, &t->stat_fd, "stat", text, sizeof text) ? conan_task_stat_fields(text) : NULL;
+    const char *fields = read_file(t, true, text, sizeof text) ? conan_task_stat_fields(text) : NULL;
     return fields ? fields[0] : '?';
 }
 
@@ -509,7 +527,6 @@ struct conan_pprof *conan_wall_stop(struct conan_wall_stats *stats)
     free(wall.thr);
     wall.thr = NULL;
     wall.n = wall.cap = 0;
-    wall.nheld = 0;
     wall.listed_s = 0;
     wall.active = false;
     wall.st.duration_s = conan_monotonic_seconds() - wall.started_s;
@@ -527,7 +544,7 @@ void conan_wall_postfork_child(void)
     wall.asked = false;
     wall.thr = NULL;
     wall.n = wall.cap = 0;
-    wall.nheld = 0; /* the parent's descriptors are the child's too: left open, never reused */
+    for (int i = 0; i < HELD_MAX; i++) close_held(&held_files[i]); /* the parent's, copied: ours to close */
     wall.listed_s = 0;
     wall.p = NULL;
     conan_ask_postfork_child(&pool);

@@ -37,7 +37,8 @@ struct conan_pprof *conan_wall_stop(struct conan_wall_stats *stats);
 /* Signal context, sigprof.c's consumer table: a wall request (ours) is
  * answered (or dropped, if late) and true returned; anything else false. */
 bool conan_wall_on_signal(const siginfo_t *info, void *ucontext);
-/* Child of a fork (before its monitor starts): the parent's rounds are forgotten. */
+/* Child of a fork (fork.c): the parent's rounds are forgotten and the files
+ * they held closed. */
 void conan_wall_postfork_child(void);
 
 #endif
