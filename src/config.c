@@ -117,7 +117,7 @@ static const struct config_key keys[] = {
     INT("wall.hz", wall.hz, 20, 1, 250, "rounds a second; each sample stands for 1/hz s of a thread's wall time"),
     INT("wall.max_threads", wall.max_threads, 500, 1, 100000,
         "threads sampled at most: above it the oldest this many are (the profile's comment says how many were "
-        "left out); the cost is about 1.5 us per idle thread and round"),
+        "left out); a round costs about 0.5 us per idle thread, 30-60 us per thread that ran since the last"),
     SECTION("memory", "memory rule: resident memory against what the process may use"),
     RULE_KEYS("memory", memory.rule, 10, 25, 80, 10, 100, "% of the smallest of cgroup limit and RAM"),
     SECTION("heap", "heap sampling and the heap rule"),
