@@ -18,7 +18,7 @@
  * multipart body as a pprof.
  *
  * Labels: __name__ from the kind (cpu process_cpu, heap memory, threads
- * threads, threadcreate threadcreate, mutex mutex), service_name = app, pid, trigger
+ * threads, threadcreate threadcreate, wall wall, mutex mutex), service_name = app, pid, trigger
  * ("cpu spike", "manual", ...), __delta__="false" for heap (no server-side
  * deltas of a snapshot's alloc_*), version, report.pyroscope.labels, then
  * the config's tags. A configured name that is not a valid label name
@@ -157,6 +157,7 @@ static const char *metric_name(const char *kind)
     if (strcmp(kind, "heap") == 0) return "memory";
     if (strcmp(kind, "threads") == 0) return "threads";
     if (strcmp(kind, "threadcreate") == 0) return "threadcreate";
+    if (strcmp(kind, "wall") == 0) return "wall"; /* its sample type wall/nanoseconds is Pyroscope's wall */
     if (strcmp(kind, "mutex") == 0) return "mutex"; /* Go's name: contentions/count, delay/nanoseconds */
     return NULL;
 }

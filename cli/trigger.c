@@ -40,7 +40,8 @@ static const char help[] =
     "<dump_dir>/conan.trigger.<pid> does), waits for them and prints each\n"
     "profile's path, one per line.\n"
     "\n"
-    "  --kinds K,...  the kinds to take: cpu, heap, threads (the thread profiles), mutex;\n"
+    "  --kinds K,...  the kinds to take: cpu (with wall.enable, its wall profile too;\n"
+    "                 wall names the same), heap, threads (the thread profiles), mutex;\n"
     "                 default: every kind the process has enabled\n"
     "  --seconds N    length of the CPU profile, 1 to 3600 (default: the process's\n"
     "                 cpu.profile_seconds)\n"
@@ -416,6 +417,7 @@ static int ask(struct trigger_target *t, const struct trigger_options *o, const 
 {
     bool disabled_asked = false;
     t->want = wanted_kinds(t, cfg, o->kinds, &disabled_asked);
+    t->wall_expected = cfg->wall.enable;
     if (!t->want) {
         if (!disabled_asked) say(t, "every kind is disabled in this process; nothing to ask for");
         return -1;
@@ -460,7 +462,7 @@ static long long event_ms(const char *when)
 
 static unsigned wants_of(const char *kind)
 {
-    if (strcmp(kind, "cpu") == 0) return CONAN_WANTS_CPU;
+    if (strcmp(kind, "cpu") == 0 || strcmp(kind, "wall") == 0) return CONAN_WANTS_CPU; /* one window, both */
     if (strcmp(kind, "heap") == 0) return CONAN_WANTS_HEAP;
     if (strcmp(kind, "threads") == 0 || strcmp(kind, "threadcreate") == 0) return CONAN_WANTS_THREADS;
     if (strcmp(kind, "mutex") == 0) return CONAN_WANTS_MUTEX;
@@ -482,8 +484,9 @@ static void take_event(struct trigger_target *t, const cJSON *e)
     unsigned wants = wants_of(kind);
     if (!(wants & t->want & ~(t->delivered | t->failed))) return;
     if (event_ms(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "time"))) < t->asked_ms) return;
-    bool threadcreate = strcmp(kind, "threadcreate") == 0;
+    bool threadcreate = strcmp(kind, "threadcreate") == 0, wall = strcmp(kind, "wall") == 0;
     if (wants == CONAN_WANTS_THREADS && (threadcreate ? t->threadcreate_seen : t->threads_seen)) return;
+    if (wants == CONAN_WANTS_CPU && (wall ? t->wall_seen : t->cpu_seen)) return;
     if (error) {
         say(t, "%s: %s", kind, error);
         t->failed |= wants;
@@ -494,6 +497,15 @@ static void take_event(struct trigger_target *t, const cJSON *e)
     if (wants == CONAN_WANTS_THREADS) {
         *(threadcreate ? &t->threadcreate_seen : &t->threads_seen) = true;
         if (!(t->threadcreate_seen && t->threads_seen)) return;
+    }
+    /* A window (its cpu event names its timer: thread or process) writes its
+     * CPU profile, then its wall profile (wall.enable); the flight
+     * recorder's profile alone (timer recorder: no window) has none. */
+    const char *timer = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "timer"));
+    bool window = wall || (timer && (strcmp(timer, "thread") == 0 || strcmp(timer, "process") == 0));
+    if (wants == CONAN_WANTS_CPU && t->wall_expected && window) {
+        *(wall ? &t->wall_seen : &t->cpu_seen) = true;
+        if (!(t->cpu_seen && t->wall_seen)) return;
     }
     t->delivered |= wants;
 }
@@ -583,7 +595,7 @@ static int parse_kinds(const char *list, unsigned *out)
     *out = 0;
     char *save = NULL;
     for (char *k = strtok_r(copy, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
-        unsigned wants = strcmp(k, "threadcreate") == 0 ? 0 : wants_of(k);
+        unsigned wants = strcmp(k, "threadcreate") == 0 ? 0 : wants_of(k); /* wall: cpu's window */
         if (!wants) return cli_usage_error("trigger", "--kinds: \"%s\" is not one of cpu, heap, threads, mutex", k);
         *out |= wants;
     }

@@ -43,6 +43,8 @@ struct trigger_target {
     double deadline_s;         /* monotonic */
     unsigned want, delivered, failed;
     bool threads_seen, threadcreate_seen;
+    bool wall_expected;        /* the process has wall.enable: its CPU window also writes a wall profile */
+    bool cpu_seen, wall_seen;
     bool finished, ok;
 };
 

@@ -5,7 +5,9 @@
  * closes, together with the flight recorder's samples from before it
  * (recorder.c; labels phase=before and phase=during). A trigger that gets no
  * window (a memory trip, the cpu.max ceiling, a window that cannot open)
- * gets the recorder's part alone. Every profile then goes through emit.c.
+ * gets the recorder's part alone. A window also samples every thread's
+ * stack on the wall clock (wall.c), written as the wall profile at close.
+ * Every profile then goes through emit.c.
  * Monitor thread only. */
 #include "actions.h"
 
@@ -26,6 +28,7 @@
 #include "recorder.h"
 #include "thread_registry.h"
 #include "thread_snapshot.h"
+#include "wall.h"
 
 #define MIB (1024.0 * 1024.0)
 
@@ -146,9 +149,45 @@ static struct conan_pprof *cpu_profile(struct conan_actions *a, const struct con
     return p;
 }
 
+/* The wall profile of the window that just closed (wall.c). */
+static void write_wall_profile(struct conan_actions *a, struct conan_pprof *p, const struct conan_wall_stats *ws)
+{
+    const struct conan_config *cfg = a->cfg;
+    double t0 = conan_monotonic_seconds();
+    conan_emit_stamp(p, cfg, a->ctx, &a->window_trigger, a->window_wall_start_ns, (int64_t)(ws->duration_s * 1e9));
+    conan_pprof_comment(p, "wall: %d Hz, %ld rounds over %.2f s (%ld missed: the monitor was late), each sample "
+                        "%.1f ms of a thread's time", ws->hz, ws->rounds, ws->duration_s, ws->missed, 1000.0 / ws->hz);
+    conan_pprof_comment(p, "wall samples: %ld walked from /proc (blocked, no signal), %ld reused (not run since; %ld "
+                        "of idle threads between looks), %ld by SIGPROF (running), %ld unavailable; sampling cost the "
+                        "monitor %.1f ms of CPU (%.2f%% of one CPU)", ws->walked, ws->reused, ws->unlooked,
+                        ws->signalled, ws->unavailable, ws->cost_s * 1000.0,
+                        ws->duration_s > 0 ? ws->cost_s / ws->duration_s * 100.0 : 0.0);
+    char note[160] = "";
+    if (ws->left_out)
+        snprintf(note, sizeof note, "up to %ld threads, above wall.max_threads (%d): the %d oldest sampled, %ld left out",
+                 ws->threads_max, cfg->wall.max_threads, cfg->wall.max_threads, ws->left_out);
+    if (note[0]) conan_pprof_comment(p, "note: %s", note);
+    if (ws->why_no_signals) conan_pprof_comment(p, "note: running threads carry no stacks: %s", ws->why_no_signals);
+    struct conan_event ev = {
+        .kind = conan_kind_name(CONAN_KIND_WALL),
+        .trigger = &a->window_trigger,
+        .file = "",
+        .samples = ws->walked + ws->reused + ws->signalled,
+        .dropped = ws->unavailable,
+        .duration_s = ws->duration_s,
+        .note = note[0] ? note : ws->why_no_signals,
+    };
+    conan_emit_write(cfg, p, NULL, &ev, t0);
+}
+
 void conan_act_close_window(struct conan_actions *a, const char *note)
 {
     if (note) a->window_note = note;
+    /* The wall sampler first: its requests' SIGPROF is given back before the
+     * CPU window waits for its own signals to drain. */
+    struct conan_wall_stats ws;
+    bool wall = conan_wall_active();
+    struct conan_pprof *wall_p = wall ? conan_wall_stop(&ws) : NULL;
     struct conan_cpu_window w;
     conan_cpu_stop(&w);
     struct conan_recorder_span before = { 0 };
@@ -168,6 +207,12 @@ void conan_act_close_window(struct conan_actions *a, const char *note)
         .before = before.hz ? &before : NULL,
     };
     conan_emit_write(a->cfg, p, NULL, &ev, t0);
+    if (wall) {
+        if (wall_p) write_wall_profile(a, wall_p, &ws);
+        else conan_dump_event(a->cfg, &(struct conan_event){ .kind = conan_kind_name(CONAN_KIND_WALL),
+                                                             .trigger = &a->window_trigger, .file = "",
+                                                             .error = "could not build the profile (out of memory?)" });
+    }
     conan_cpu_release();
 }
 
@@ -340,6 +385,11 @@ static void open_cpu_window(struct conan_actions *a, const struct conan_trigger 
     }
     a->window_wall_start_ns = conan_wall_nanos();
     a->window_end_s = now_s + seconds;
+    if (a->cfg->wall.enable && conan_wall_start(a->cfg) != 0) {
+        struct conan_event ev = { .kind = conan_kind_name(CONAN_KIND_WALL), .trigger = t, .file = "",
+                                  .error = "no memory for the wall profile" };
+        conan_dump_event(a->cfg, &ev);
+    }
     a->window_trigger = *t;
     a->window_note = NULL;
     if (t->timeline) {

@@ -110,6 +110,14 @@ static const struct config_key keys[] = {
     INT("recorder.seconds", recorder.seconds, 30, 1, 3600, "how far back the ring reaches"),
     INT("recorder.max_mb", recorder.max_mb, 8, 1, 1024,
         "hard cap on the ring's memory (576 bytes a sample); a busy process on many CPUs then keeps fewer seconds"),
+    SECTION("wall", "wall-clock profile: during a CPU window, every thread's stack hz times a second whatever it "
+            "does (blocked threads read from /proc, no signal; running ones by SIGPROF), labelled with its state and "
+            "the system call it blocks in: where the time goes when the CPU is idle"),
+    BOOL("wall.enable", wall.enable, 1, "a trigger that writes a CPU profile writes a wall profile of the same window"),
+    INT("wall.hz", wall.hz, 20, 1, 250, "rounds a second; each sample stands for 1/hz s of a thread's wall time"),
+    INT("wall.max_threads", wall.max_threads, 500, 1, 100000,
+        "threads sampled at most: above it the oldest this many are (the profile's comment says how many were "
+        "left out); a round costs about 0.5 us per idle thread, 30-60 us per thread that ran since the last"),
     SECTION("memory", "memory rule: resident memory against what the process may use"),
     RULE_KEYS("memory", memory.rule, 10, 25, 80, 10, 100, "% of the smallest of cgroup limit and RAM"),
     SECTION("heap", "heap sampling and the heap rule"),

@@ -107,6 +107,11 @@ struct conan_config {
         int max_mb;                   /* hard cap on the ring */
     } recorder;
     struct {
+        bool enable;                  /* a CPU window also writes a wall profile */
+        int hz;                       /* rounds a second: every thread's stack each round */
+        int max_threads;              /* threads sampled at most (the oldest); the rest counted */
+    } wall;
+    struct {
         struct conan_rule_config rule; /* RSS as a percent of the memory the process may use */
     } memory;
     struct {

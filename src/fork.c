@@ -31,8 +31,10 @@
  *   1. SIGPROF (sigprof.c): no signal of ours can reach the child, so the
  *      program's disposition is made real and the view lock freed.
  *   2. the CPU sample buffer (cpu_samples.c): closed, with no handler in it;
- *      then the flight recorder's ring (recorder.c): unmapped, its timers
- *      (none were copied) forgotten.
+ *      then the wall sampler (wall.c): its rounds forgotten, and the /proc
+ *      files it held for the parent's threads closed (a child that never
+ *      execs keeps no descriptor of ours); then the flight recorder's ring
+ *      (recorder.c): unmapped, its timers (none were copied) forgotten.
  *   3. stack walks: reads go to the child's own pid.
  *   4. the heap table's lock: usable again, so frees that reach the slow path
  *      from here on cannot block; then the mutex table's, with the parent's
@@ -62,6 +64,7 @@
 #include "sigprof.h"
 #include "stack_walk.h"
 #include "thread_registry.h"
+#include "wall.h"
 
 static void prefork(void)
 {
@@ -84,6 +87,7 @@ static void postfork_child(void)
 {
     conan_sigprof_postfork_child();
     conan_cpu_samples_postfork_child();
+    conan_wall_postfork_child();
     conan_recorder_postfork_child();
     conan_unwind_postfork_child();
     conan_heap_postfork_child();

@@ -45,5 +45,7 @@
 #include "timeline.h"
 #include "memory_where.h"
 #include "labels.h"
+#include "thread_ask.h"
+#include "wall.h"
 
 #endif

@@ -8,6 +8,7 @@ static const char *const names[CONAN_KIND_COUNT] = {
     [CONAN_KIND_HEAP] = "heap",
     [CONAN_KIND_THREADS] = "threads",
     [CONAN_KIND_THREADCREATE] = "threadcreate",
+    [CONAN_KIND_WALL] = "wall",
     [CONAN_KIND_MUTEX] = "mutex",
 };
 

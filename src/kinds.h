@@ -8,6 +8,7 @@
 
 enum conan_kind {
     CONAN_KIND_CPU, CONAN_KIND_HEAP, CONAN_KIND_THREADS, CONAN_KIND_THREADCREATE,
+    CONAN_KIND_WALL,  /* every thread's stack during a CPU window (wall.c) */
     CONAN_KIND_MUTEX, /* lock contention (mutex.c) */
     CONAN_KIND_COUNT
 };

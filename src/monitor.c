@@ -3,7 +3,8 @@
  * single-threaded process, and on each tick reads the collectors and hands
  * the readings to the decisions (decide.c), whose actions (actions.c) write
  * profiles or open a CPU window. While a window is open it also wakes every
- * RESCAN_MS to arm timers for new threads and to close the window on time.
+ * RESCAN_MS to arm timers for new threads and to close the window on time,
+ * and at each round of the wall profile's sampler (wall.c).
  * Everything slow — aggregating, symbolizing, encoding, writing — happens on
  * this thread, never in signal context.
  *
@@ -42,6 +43,7 @@
 #include "stuck.h"
 #include "thread_registry.h"
 #include "timeline.h"
+#include "wall.h"
 
 #define RESCAN_MS 100          /* new-thread scan and window-end granularity */
 #define LIMITS_REFRESH_S 5.0   /* how often quota, affinity and online CPUs are re-read */
@@ -71,6 +73,7 @@ static struct {
     struct conan_stuck_report stuck;
     struct conan_timeline timeline;
     double next_tick_s, started_wall_s;
+    double next_rescan_s;      /* during a window: when new threads are next looked for */
     double usable_cpus, limits_read_s;
     pid_t pid;
     bool keep_context;         /* a restart in a forked child: the context is the parent's */
@@ -231,6 +234,7 @@ static void *monitor_main(void *arg)
             double rescan = conan_monotonic_seconds() + RESCAN_MS / 1000.0;
             if (rescan < deadline) deadline = rescan;
             if (mon.act.window_end_s < deadline) deadline = mon.act.window_end_s;
+            if (conan_wall_active() && conan_wall_next_round_s() < deadline) deadline = conan_wall_next_round_s();
         }
         deadline = conan_decide_next_deadline(&mon.decider, deadline);
         /* main has left: look often whether the program's last thread has too */
@@ -243,11 +247,16 @@ static void *monitor_main(void *arg)
         now_s = conan_monotonic_seconds();
 
         if (conan_cpu_window_open()) {
-            __atomic_store_n(&mon.thread_event, 0, __ATOMIC_RELAXED);
-            if (now_s >= mon.act.window_end_s)
+            bool thread_event = __atomic_exchange_n(&mon.thread_event, 0, __ATOMIC_RELAXED);
+            if (now_s >= mon.act.window_end_s) {
                 conan_act_close_window(&mon.act, NULL);
-            else
-                conan_cpu_rescan_threads();
+            } else {
+                if (conan_wall_active() && now_s >= conan_wall_next_round_s()) conan_wall_round(now_s);
+                if (thread_event || now_s >= mon.next_rescan_s) { /* not at every wall round */
+                    conan_cpu_rescan_threads();
+                    mon.next_rescan_s = now_s + RESCAN_MS / 1000.0;
+                }
+            }
         }
         if (__atomic_exchange_n(&mon.requested, 0, __ATOMIC_ACQ_REL))
             conan_decide_request(&mon.decider, now_s, conan_heap_sampling(), NULL); /* the API: every kind */

@@ -125,7 +125,12 @@ bool conan_task_file(pid_t tid, const char *file, char *out, size_t len)
 
 const char *conan_task_stat(pid_t tid, char *buf, size_t len)
 {
-    const char *paren = conan_task_file(tid, "stat", buf, len) ? strrchr(buf, ')') : NULL;
+    return conan_task_file(tid, "stat", buf, len) ? conan_task_stat_fields(buf) : NULL;
+}
+
+const char *conan_task_stat_fields(const char *text)
+{
+    const char *paren = strrchr(text, ')');
     return paren && paren[1] == ' ' && paren[2] ? paren + 2 : NULL; /* comm may hold spaces and ')' */
 }
 
@@ -134,16 +139,25 @@ bool conan_task_syscall(pid_t tid, struct conan_task_syscall *out)
     char line[512];
     memset(out, 0, sizeof *out);
     if (!conan_task_file(tid, "syscall", line, sizeof line)) return false;
+    return conan_task_syscall_parse(line, out);
+}
+
+bool conan_task_syscall_parse(const char *line, struct conan_task_syscall *out)
+{
+    memset(out, 0, sizeof *out);
     if (strncmp(line, "running", 7) == 0) {
         out->running = true;
         return true;
     }
+    const char *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t)(nl - line) : strlen(line);
     char *end;
     out->nr = strtol(line, &end, 10);
     if (end == line) return false;
     /* "<nr> <6 args> <sp> <pc>", or "-1 <sp> <pc>" outside a system call */
-    const char *last = strrchr(line, ' ');
-    if (!last || last == line) return true;
+    const char *last = line + len;
+    while (last > line && *last != ' ') last--;
+    if (last == line) return true;
     const char *before = last - 1;
     while (before > line && *before != ' ') before--;
     out->sp = (uintptr_t)strtoull(before, NULL, 16);

@@ -40,6 +40,8 @@ bool conan_task_file(pid_t tid, const char *file, char *out, size_t len);
  * pointer to its third field (the state letter), past "pid (comm) "; NULL if
  * unreadable. Fields are then one space apart. */
 const char *conan_task_stat(pid_t tid, char *buf, size_t len);
+/* The same from a stat file's text already read. */
+const char *conan_task_stat_fields(const char *text);
 /* /proc/self/task/<tid>/syscall: the thread is running, or it is in system
  * call nr (-1: stopped outside one) with these user stack pointer and program
  * counter (0 when not shown). False if it is gone or the line unreadable. */
@@ -49,6 +51,8 @@ struct conan_task_syscall {
     uintptr_t sp, pc;
 };
 bool conan_task_syscall(pid_t tid, struct conan_task_syscall *out);
+/* The same from the file's text (for a descriptor held open and re-read). */
+bool conan_task_syscall_parse(const char *text, struct conan_task_syscall *out);
 bool conan_task_syscall_same(const struct conan_task_syscall *a, const struct conan_task_syscall *b);
 /* Its kernel state letter (R, S, D, T, Z...), or '?' if it is gone. */
 char conan_task_state(pid_t tid);

@@ -38,6 +38,7 @@
 #include "recorder.h"
 #include "log.h"
 #include "thread_snapshot.h"
+#include "wall.h"
 #include "procfs.h"
 
 #include <assert.h>
@@ -68,6 +69,7 @@ static const struct sigprof_consumer {
     { "cpu window", conan_cpu_on_signal },           /* cpu_samples.c: our timers' cookie */
     { "flight recorder", conan_recorder_on_signal }, /* recorder.c: its timers' cookie */
     { "thread snapshot", conan_snapshot_on_signal }, /* thread_snapshot.c: a pointer to one of its slots */
+    { "wall clock", conan_wall_on_signal },          /* wall.c: a pointer to one of its slots */
 };
 
 static void *real_sigaction;    /* the C library's, found once (interpose.h) */

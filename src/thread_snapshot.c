@@ -1,19 +1,14 @@
 /* thread_snapshot.c — the threads profile: every thread's stack at one
  * moment, and the SIGPROF consumer that answers a snapshot request.
  *
- * A thread blocked in the kernel (nearly all of them, usually) is walked on
- * the monitor from the stack pointer and program counter
- * /proc/self/task/<tid>/syscall shows: no signal, so its sleep, poll or wait
- * is not cut short. Only threads running user code are sent a SIGPROF
- * carrying a pointer to their slot (rt_tgsigqueueinfo); the monitor waits at
- * most threads.wait_ms for those handlers. A thread that blocks SIGPROF or
- * does not answer in time is still counted, with its state and an
- * "unavailable" frame. The slots are never unmapped, so a request that arrives
- * late is recognised as ours and dropped; until it has arrived, sigprof.c
- * keeps our handler installed, because SIG_DFL would terminate the process.
- * Requests are sent as timer signals, which execve discards, so none can
- * follow a thread into a new program. Threads a stuck-thread report names
- * (stuck.c) carry two more labels: stuck_for_s and syscall. */
+ * The stacks are taken as thread_ask.c takes them: a thread blocked in the
+ * kernel (nearly all of them, usually) is walked on the monitor from its /proc
+ * registers, no signal; only threads running user code are sent a SIGPROF
+ * carrying a pointer to their slot, and the monitor waits at most
+ * threads.wait_ms for those handlers. A thread that blocks SIGPROF or does not
+ * answer in time is still counted, with its state and an "unavailable" frame.
+ * Threads a stuck-thread report names (stuck.c) carry two more labels:
+ * stuck_for_s and syscall. */
 #include "thread_snapshot.h"
 
 #include <math.h>
@@ -21,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include "clock.h"
 #include "log.h"
@@ -30,83 +23,18 @@
 #include "sigprof.h"
 #include "stack_slot.h"
 #include "syscall_names.h"
+#include "thread_ask.h"
 
-#define REGIONS_MAX 24           /* slot arrays, each twice the last; never unmapped */
+static struct conan_ask_pool snap; /* its slots, never unmapped */
 
-static struct {
-    struct { struct conan_stack_slot *slot; long capacity; } region[REGIONS_MAX];
-    int nregion;                 /* atomic: handlers read the regions */
-    struct conan_stack_slot *slot; /* the current (largest) array */
-    long capacity;
-    struct conan_gate gate;      /* open with the generation of the snapshot running now */
-} snap;
-
-/* Signal context, sigprof.c's consumer table: is this our snapshot request
- * (SI_TIMER, a pointer into our slots; our CPU timers carry a cookie
- * instead)? If so, fill the slot it points at and return true. A request that
- * arrives after its snapshot ended is ours too, and dropped. */
 bool conan_snapshot_on_signal(const siginfo_t *info, void *ucontext)
 {
-    if (info->si_code != SI_TIMER) return false;
-    struct conan_stack_slot *s = info->si_value.sival_ptr;
-    bool ours = false;
-    int nregion = __atomic_load_n(&snap.nregion, __ATOMIC_ACQUIRE);
-    for (int i = 0; i < nregion && !ours; i++)
-        ours = s >= snap.region[i].slot && s < snap.region[i].slot + snap.region[i].capacity;
-    if (!ours) return false;
-    unsigned generation = conan_gate_enter(&snap.gate);
-    if (generation && s->generation == generation && s->tid == gettid()) conan_stack_slot_fill(s, ucontext, false);
-    conan_gate_leave(&snap.gate);
-    return true;
+    return conan_ask_on_signal(&snap, info, ucontext);
 }
 
-static int ensure_slots(long n)
-{
-    if (n <= snap.capacity) return 0;
-    if (snap.nregion == REGIONS_MAX) return -1;
-    long capacity = snap.capacity ? snap.capacity : 64;
-    while (capacity < n) capacity *= 2;
-    void *mem = mmap(NULL, (size_t)capacity * sizeof(struct conan_stack_slot), PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED) return -1;
-    snap.region[snap.nregion].slot = mem;
-    snap.region[snap.nregion].capacity = capacity;
-    __atomic_store_n(&snap.nregion, snap.nregion + 1, __ATOMIC_RELEASE);
-    snap.slot = mem;
-    snap.capacity = capacity;
-    return 0;
-}
-
-static int send_request(pid_t tid, struct conan_stack_slot *s)
-{
-    siginfo_t info;
-    memset(&info, 0, sizeof info);
-    info.si_signo = SIGPROF;
-    /* SI_TIMER, like our CPU timers' signals: execve discards queued timer
-     * signals, so a request still queued for a thread that is exec'ing cannot
-     * reach the new program (whose SIGPROF is SIG_DFL again: it would die).
-     * A process may send itself any negative si_code. */
-    info.si_code = SI_TIMER;
-    info.si_value.sival_ptr = s;
-    return (int)syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, SIGPROF, &info);
-}
-
-/* A slot's depth: > 0 the stack is in; 0 waiting for (or needing) a signal. */
-enum { NOT_ASKED = -2, GONE = -3, IN_EXEC = -4 };
+enum { NOT_ASKED = CONAN_ASK_NOT_ASKED, GONE = CONAN_ASK_GONE, IN_EXEC = CONAN_ASK_IN_EXEC };
 #define RETRY_MS 5     /* a thread that blocks SIGPROF is read from /proc again this often */
 #define RETRY_FOR_MS 30 /* and for this long at most */
-
-/* A thread blocked in the kernel, walked from its /proc registers: depth > 0;
- * 0 if it is running (ask it with a signal); IN_EXEC if it is in execve (a
- * signal queued now would reach the new program, with our handler gone). */
-static int walk_blocked(pid_t tid, uintptr_t *pcs)
-{
-    struct conan_task_syscall at;
-    if (!conan_task_syscall(tid, &at) || at.running) return 0;
-    if (at.nr == SYS_execve || at.nr == SYS_execveat) return IN_EXEC;
-    if (!at.sp || !at.pc) return 0;
-    return conan_unwind_blocked(tid, &at, pcs, CONAN_MAX_FRAMES);
-}
 
 /* The labels of one thread: its name and state, why it has no stack, and how
  * long it has been stuck where (pprof.c takes 4 labels: a stuck thread without
@@ -141,14 +69,12 @@ struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struc
     conan_task_list(&tasks, gettid());
     out->threads = tasks.n;
 
-    if (ensure_slots(tasks.n) != 0) {
+    if (conan_ask_reserve(&snap, tasks.n) != 0) {
         out->why_no_stacks = "no memory for the snapshot";
         tasks.n = 0;
     }
     conan_unwind_prepare();
-    static unsigned last_generation;
-    unsigned generation = ++last_generation;
-    if (generation == 0) generation = ++last_generation; /* 0 means "none running" */
+    unsigned generation = conan_ask_generation(&snap);
 
     /* Threads blocked in the kernel (nearly all of them, usually) are walked
      * from the registers /proc shows: no signal, so their sleeps, polls and
@@ -158,7 +84,7 @@ struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struc
         struct conan_stack_slot *s = &snap.slot[i];
         s->tid = tasks.tid[i];
         s->generation = generation;
-        int depth = walk_blocked(tasks.tid[i], s->pcs);
+        int depth = conan_ask_walk_blocked(tasks.tid[i], s->pcs);
         __atomic_store_n(&s->depth, depth, __ATOMIC_RELEASE);
         if (depth > 0) out->stacks_from_proc++;
         if (depth == 0) running++;
@@ -184,7 +110,7 @@ struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struc
             out->blocked++;
             continue;
         }
-        if (send_request(tasks.tid[i], &snap.slot[i]) != 0)
+        if (conan_ask_send(tasks.tid[i], &snap.slot[i]) != 0)
             __atomic_store_n(&snap.slot[i].depth, GONE, __ATOMIC_RELEASE);
     }
 
@@ -206,7 +132,7 @@ struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struc
         for (int i = 0; signals && i < tasks.n; i++) {
             int depth = __atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE);
             if (depth == NOT_ASKED && retry) {
-                int walked = walk_blocked(tasks.tid[i], snap.slot[i].pcs);
+                int walked = conan_ask_walk_blocked(tasks.tid[i], snap.slot[i].pcs);
                 if (walked > 0) {
                     __atomic_store_n(&snap.slot[i].depth, walked, __ATOMIC_RELEASE);
                     out->stacks_from_proc++;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pyroscope.sh — conan agent sends a CPU dump and a heap dump to Pyroscope,
+# pyroscope.sh — conan agent sends a CPU dump, its window's wall dump and a heap dump to Pyroscope,
 # checked by a receiver that enforces the documented contract
 # (tests/agent/pyroscope_receiver.py: Connect Push decoded with
 # python3-protobuf from cli/proto, each raw_profile decoded as pprof; /ingest's
@@ -25,7 +25,8 @@ under_shim "$WORK/cpu.json" "$WORKLOADS/spike" 3000 4000 1 0 >/dev/null 2>&1
 under_shim "$WORK/heap.json" "$WORKLOADS/heap_leak" 64 "$DUMPS" >/dev/null 2>&1
 [ "$(count_dumps cpu)" = 1 ] || fail "the spike workload wrote $(count_dumps cpu) CPU dumps, not 1"
 [ "$(count_dumps heap)" = 1 ] || fail "the heap_leak workload wrote $(count_dumps heap) heap dumps, not 1"
-for kind in cpu heap; do
+[ "$(count_dumps wall)" = 1 ] || fail "the spike workload's window wrote $(count_dumps wall) wall dumps, not 1"
+for kind in cpu heap wall; do
     "$CONAN" top --json "$DUMPS/$(dumps_of_kind $kind)" > "$WORK/top.$kind.json" || fail "conan top --json failed on the $kind dump"
 done
 
@@ -73,16 +74,16 @@ problems = []
 def want(cond, what):
     if not cond:
         problems.append(what)
-want(len(got) == 2, "%d profiles accepted, not 2: %s" % (len(got), got))
-want(len(requests) == 2 and all(r["status"] == 200 for r in requests), "requests: %s" % requests)
-metric = {"process_cpu": "cpu", "memory": "heap"}
+want(len(got) == 3, "%d profiles accepted, not 3: %s" % (len(got), got))
+want(len(requests) == 3 and all(r["status"] == 200 for r in requests), "requests: %s" % requests)
+metric = {"process_cpu": "cpu", "memory": "heap", "wall": "wall"}
 namespace = uuid.UUID("55489004-7950-46a4-ae3d-50231571fb02")
 for g in got:
     want(g["api"] == api, "api %s" % g["api"])
     if api == "push":
         kind = metric.get(g["labels"]["__name__"])
     else:
-        kind = "cpu" if "cpu" in g["sample_types"] else "heap"
+        kind = "cpu" if "cpu" in g["sample_types"] else "wall" if "wall" in g["sample_types"] else "heap"
     ev = events.get(kind)
     if not ev:
         problems.append("no event for %s" % g)
@@ -112,9 +113,9 @@ for g in got:
         if kind == "heap":
             want(g["end"] - g["start"] <= 1, "heap: from %d until %d for a snapshot" % (g["start"], g["end"]))
         else:
-            want(g["end"] - g["start"] >= int(ev["duration_s"]), "cpu: from %d until %d for a %.1f-s window" % (g["start"], g["end"], ev["duration_s"]))
+            want(g["end"] - g["start"] >= int(ev["duration_s"]), "%s: from %d until %d for a %.1f-s window" % (kind, g["start"], g["end"], ev["duration_s"]))
 if api == "push":
-    want(len({g["id"] for g in got}) == 2, "the two dumps have one ID")
+    want(len({g["id"] for g in got}) == 3, "two of the three dumps have one ID")
 for p in problems:
     print("  " + p)
 sys.exit(1 if problems else 0)

@@ -56,10 +56,10 @@ wait_for 15 eval "[ \$(commands) -gt \$((before + 10000)) ]" || fail "the load d
 "$CONAN" trigger "$pid" --config "$WORK/c.json" --kinds cpu --seconds 1 --wait 30 > "$WORK/paths2" 2>> "$WORK/trigger.err" \
     || fail "the second conan trigger failed: $(cat "$WORK/trigger.err")"
 kill "$bench"
-for kind in cpu heap threads mutex; do
+for kind in cpu wall heap threads mutex; do
     grep -q "/redis\.$pid\.$kind\.[0-9T]*\.[0-9]*\.pb\.gz$" "$WORK/paths" || fail "no $kind dump of pid $pid among: $(cat "$WORK/paths")"
 done
-cpu=$(grep '\.cpu\.' "$WORK/paths"); cpu2=$(cat "$WORK/paths2")
+cpu=$(grep '\.cpu\.' "$WORK/paths"); cpu2=$(grep '\.cpu\.' "$WORK/paths2")
 "$CONAN" ls --json "$DUMPS" > "$WORK/ls.json" || fail "conan ls failed"
 python3 - "$WORK/ls.json" "$WORK/paths" "$pid" <<'PY' || exit 1
 import json, sys
@@ -107,12 +107,14 @@ running+=("$load")
 "$CONAN" trigger "$worker" --config "$WORK/c.json" --kinds cpu --seconds 1 --wait 30 > "$WORK/nginx.paths" 2> "$WORK/trigger.err" \
     || fail "conan trigger of the nginx worker failed: $(cat "$WORK/trigger.err")"
 kill "$load"
-f=$(cat "$WORK/nginx.paths")
-[[ "$f" == */nginx.$worker.cpu.*.pb.gz ]] || fail "not the worker's CPU dump: $f"
+f=$(grep '\.cpu\.' "$WORK/nginx.paths"); wall=$(grep '\.wall\.' "$WORK/nginx.paths")
+[[ "$f" == */nginx.$worker.cpu.*.pb.gz ]] || fail "not the worker's CPU dump: $(cat "$WORK/nginx.paths")"
+[[ "$wall" == */nginx.$worker.wall.*.pb.gz ]] || fail "not the worker's wall dump: $(cat "$WORK/nginx.paths")"
 compare_all "$f"
+compare_all "$wall"
 kill -TERM "$run"
 wait "$run"; status=$?
 [ $status -eq 0 ] || fail "conan run of nginx exited $status after SIGTERM"
 [ -z "$(ls -A "$tmpdir")" ] || fail "conan run left its temporary config: $(ls -A "$tmpdir")"
-note "nginx: worker $worker's CPU dump, top = pprof, SIGTERM passed through"
+note "nginx: worker $worker's CPU and wall dumps, top = pprof, SIGTERM passed through"
 exit 0

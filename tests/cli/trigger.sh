@@ -34,10 +34,15 @@ ev=$(event_of "$file") || fail "no event for $file"
 [ "$(count_dumps cpu)" -eq 0 ] || fail "--kinds heap also took a cpu profile"
 
 # 2. --kinds cpu --seconds 1: a CPU profile of about a second, where the
-# config asks for 60 (the wait, 30 s, would run out long before 60).
+# config asks for 60 (the wait, 30 s, would run out long before 60), and the
+# window's wall profile (wall.enable is on by default), waited for too.
 "$CONAN" trigger $pid --kinds cpu --seconds 1 --wait 30 >"$WORK/out" 2>"$WORK/err" ||
     fail "--kinds cpu --seconds 1: status $?: $(cat "$WORK/err")"
-file=$(cat "$WORK/out")
+[ "$(wc -l < "$WORK/out")" -eq 2 ] || fail "--kinds cpu printed: $(cat "$WORK/out")"
+wall=$(sed -n 2p "$WORK/out")
+case $(basename "$wall") in trig.$pid.wall.*.pb.gz) ;; *) fail "not a wall dump of $pid: '$wall'" ;; esac
+"$CONAN" top "$wall" --json | grep -q '"type":"wall"' || fail "$wall is not a wall profile"
+file=$(sed -n 1p "$WORK/out")
 case $(basename "$file") in trig.$pid.cpu.*.pb.gz) ;; *) fail "not a cpu dump of $pid: '$file'" ;; esac
 [ -s "$file" ] || fail "$file does not exist"
 "$CONAN" top "$file" --json | grep -q '"type":"cpu"' || fail "$file is not a CPU profile"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Continuous mode: with the CPU rule unable to trip, one CPU, one heap, one
-# threadcreate, one threads and one mutex profile per continuous.every_s
-# period, each with reason "continuous".
+# Continuous mode: with the CPU rule unable to trip, one CPU (and its wall
+# profile), one heap, one threadcreate, one threads and one mutex profile per
+# continuous.every_s period, each with reason "continuous".
 . "$(dirname "$0")/lib.sh"
 write_config "$WORK/c.json" '{ "mode": "continuous", "interval_ms": 100, "dump_dir": "@DUMPS@",
   "continuous": { "every_s": 2 },
@@ -12,7 +12,7 @@ n=$(count_dumps cpu)
 [ "$n" -eq 3 ] || { cat "$DUMPS/events.jsonl" >&2; fail "want 3 continuous profiles in 7.5 s at every_s 2, got $n"; }
 n=$(count_dumps heap)
 [ "$n" -eq 3 ] || { cat "$DUMPS/events.jsonl" >&2; fail "want 3 continuous heap profiles in 7.5 s, got $n"; }
-for kind in threadcreate threads mutex; do
+for kind in wall threadcreate threads mutex; do
     n=$(count_dumps $kind)
     [ "$n" -eq 3 ] || { cat "$DUMPS/events.jsonl" >&2; fail "want 3 continuous $kind profiles in 7.5 s, got $n"; }
 done

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Calm, then two CPU bursts in burn_cpu_in_spike: exactly one CPU dump per burst
-# (the cooldown holds within a burst), pprof names the burst function first by
+# (the cooldown holds within a burst), each with its wall profile (wall.enable is on
+# by default), pprof names the burst function first by
 # flat time, and the event lines match the files.
 . "$(dirname "$0")/lib.sh"
 require_go
@@ -16,7 +17,8 @@ out=$(under_shim "$WORK/c.json" "$WORKLOADS/spike" 1200 2500 2 4000 2>"$WORK/err
 
 n=$(count_dumps cpu)
 [ "$n" -eq 2 ] || { ls -l "$DUMPS" >&2; cat "$DUMPS/events.jsonl" >&2; fail "want 2 cpu dumps (one per burst), got $n"; }
-[ "$(grep -c . "$DUMPS/events.jsonl")" -eq 2 ] || fail "want 2 event lines"
+[ "$(count_dumps wall)" -eq 2 ] || fail "want 2 wall dumps (each window writes one), got $(count_dumps wall)"
+[ "$(grep -c . "$DUMPS/events.jsonl")" -eq 4 ] || fail "want 4 event lines (cpu and wall per burst)"
 
 for f in $(dumps_of_kind cpu); do
     top=$(top_function "$DUMPS/$f")

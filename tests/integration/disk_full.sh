@@ -16,7 +16,12 @@ write_config "$WORK/c.json" '{ "interval_ms": 100, "dump_dir": "'"$mnt"'/dumps",
   "cpu": { "min": 0, "abs": '"$BUSY_ABS"', "window": 0, "cooldown_s": 1, "profile_seconds": 1 } }'
 
 run_beside "$WORK/c.json" "$WORKLOADS/spike" 0 3500 1 0 3
-profile_lines=$(grep -c "^libconan: $mnt/dumps/.*: cannot write profile: No space left on device\$" "$WORK/shim.err")
+# one line per profile: each trigger's CPU window writes a cpu and a wall profile
+profile_lines=$(grep -c "^libconan: $mnt/dumps/.*\.cpu\..*: cannot write profile: No space left on device\$" "$WORK/shim.err")
+wall_lines=$(grep -c "^libconan: $mnt/dumps/.*\.wall\..*: cannot write profile: No space left on device\$" "$WORK/shim.err")
+# (the last window's wall profile may be cut short by the exit's 200-ms bound)
+[ "$wall_lines" -le "$profile_lines" ] && [ "$wall_lines" -ge $((profile_lines - 1)) ] \
+    || fail "$profile_lines cpu profile lines but $wall_lines wall profile lines"
 event_lines=$(grep -c "cannot append event: No space left on device" "$WORK/shim.err")
 other_lines=$(grep '^libconan: ' "$WORK/shim.err" | grep -v "cannot write profile\|cannot append event" || true)
 note "full disk: $profile_lines profile lines, $event_lines event lines"

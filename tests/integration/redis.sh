@@ -161,6 +161,12 @@ note "after POPULATE: used_memory $used, inuse_space estimate $estimate (ratio $
 awk -v r="$ratio" 'BEGIN { exit !(r >= 0.7 && r <= 1.15) }' || fail "inuse_space estimate $estimate is not within [0.7, 1.15] of used_memory $used"
 threads_file=$(json_field "$(grep '"reason":"manual"' "$DUMPS/events.jsonl" | grep '"kind":"threads"')" file)
 pprof -tags -symbolize=none "$threads_file" | grep -q bio_lazy_free || fail "redis's bio_lazy_free thread missing from the threads profile"
+# The window's wall profile: redis's idle background threads wait on a futex.
+wall_done() { grep '"reason":"manual"' "$DUMPS/events.jsonl" | grep -q '"kind":"wall"'; }
+wait_for 20 wall_done || { cat "$DUMPS/events.jsonl" >&2; fail "on-demand request: no wall profile"; }
+wall_file=$(json_field "$(grep '"reason":"manual"' "$DUMPS/events.jsonl" | grep '"kind":"wall"')" file)
+pprof -tags -symbolize=none -tagfocus=syscall=futex "$wall_file" | grep -q bio_lazy_free \
+    || fail "the wall profile does not show bio_lazy_free waiting on a futex"
 # The mutex profile of a running redis (its bio threads' mutexes), read by pprof.
 mutex_file=$(json_field "$(grep '"reason":"manual"' "$DUMPS/events.jsonl" | grep '"kind":"mutex"')" file)
 pprof -raw -symbolize=none "$mutex_file" | grep -q "^contentions/count delay/nanoseconds" ||

@@ -124,7 +124,7 @@ static void test_bad_configs(void)
         { "[1, 2]", "conf.json: $: must be a JSON object, got an array" },
         { "{ \"colour\": 1 }",
           "conf.json: colour: unknown key (valid here: app, version, tags, only, mode, interval_ms, dump_dir, "
-          "follow_fork, inherit, cpu, recorder, memory, heap, mutex, threads, throttle, pressure, stuck, timeline, continuous, limits, report)" },
+          "follow_fork, inherit, cpu, recorder, wall, memory, heap, mutex, threads, throttle, pressure, stuck, timeline, continuous, limits, report)" },
         { "{ \"cpu\": { \"hertz\": 99 } }",
           "conf.json: cpu.hertz: unknown key (valid here: enable, min, diff, abs, window, sustain, cooldown_s, "
           "profile_seconds, hz, max, timer, thread_timer_limit)" },
