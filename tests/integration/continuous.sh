@@ -16,7 +16,7 @@ for kind in wall threadcreate threads mutex; do
     n=$(count_dumps $kind)
     [ "$n" -eq 3 ] || { cat "$DUMPS/events.jsonl" >&2; fail "want 3 continuous $kind profiles in 7.5 s, got $n"; }
 done
-[ "$(grep -c '"reason":"continuous"' "$DUMPS/events.jsonl")" -eq 15 ] || fail "event reasons are not all continuous"
+[ "$(grep -c '"reason":"continuous"' "$DUMPS/events.jsonl")" -eq 18 ] || fail "event reasons are not all continuous"
 # The periods are every_s apart: compare the CPU windows' start times, each
 # profile's time_nanos (read by tests/bench/profile_times.py). The events'
 # times, compared before, are when each file was written, and a loaded
