@@ -485,19 +485,19 @@ static void test_add_rejects_bad_arguments(void)
     if (!p) return;
     const uintptr_t stack[] = { leaf_pc };
     const int64_t values[] = { 1, PERIOD_NS };
-    const struct conan_label labels[5] = {
-        { .key = "a", .num = 1 }, { .key = "b", .num = 2 }, { .key = "c", .num = 3 },
-        { .key = "d", .num = 4 }, { .key = "e", .num = 5 },
-    };
+    static const char *const keys[CONAN_PPROF_MAX_LABELS + 1] = { "a", "b", "c", "d", "e", "f", "g", "h", "i",
+                                                                  "j", "k", "l", "m", "n", "o", "p", "q" };
+    struct conan_label labels[CONAN_PPROF_MAX_LABELS + 1];
+    for (int i = 0; i <= CONAN_PPROF_MAX_LABELS; i++) labels[i] = (struct conan_label){ .key = keys[i], .num = i };
     CHECK_INT(conan_pprof_add(p, stack, -1, values, NULL, 0), -1);
-    CHECK_INT(conan_pprof_add(p, stack, 1, values, labels, 5), -1);
-    CHECK_INT(conan_pprof_add(p, stack, 1, values, labels, 4), 0);
+    CHECK_INT(conan_pprof_add(p, stack, 1, values, labels, CONAN_PPROF_MAX_LABELS + 1), -1);
+    CHECK_INT(conan_pprof_add(p, stack, 1, values, labels, CONAN_PPROF_MAX_LABELS), 0);
     /* The rejected calls left nothing behind, and the profile still encodes. */
     Profile *prof = round_trip(p, NULL);
     conan_pprof_free(p);
     if (!prof) return;
     CHECK_INT(prof->n_sample, 1);
-    if (prof->n_sample == 1) CHECK_INT(prof->sample[0]->n_label, 4);
+    if (prof->n_sample == 1) CHECK_INT(prof->sample[0]->n_label, CONAN_PPROF_MAX_LABELS);
     perftools__profiles__profile__free_unpacked(prof, NULL);
 }
 
