@@ -10,6 +10,9 @@
 #   - labelled samples outside their handler (taken between the set and the
 #     call) are at most 2% of them;
 #   - the heap profile's blocks from handle_users carry route=/users/:id;
+#   - the wall profile's samples in a handler (running, or asleep in
+#     handle_slow, read from /proc) carry its route, and so do the mutex
+#     profile's waits in handle_locked;
 #   - go tool pprof -tagfocus=route=/orders keeps handle_orders alone.
 # label_dlsym, preloaded, finds the calls with dlsym: its labelled_work carries job=nightly
 # and its unlabelled_work nothing; without the shim it finds no symbol; with
@@ -17,22 +20,26 @@
 . "$(dirname "$0")/lib.sh"
 require_go
 write_config "$WORK/c.json" '{ "dump_dir": "@DUMPS@", "cpu": { "profile_seconds": 2, "hz": 250 },
-  "heap": { "sample_bytes": 65536 } }'
+  "heap": { "sample_bytes": 65536 }, "mutex": { "sample_ns": 1000 } }'
 
 # label_server links libconan (-lconan): no LD_PRELOAD, so the sanitized
 # passes run it with the plain library; label_dlsym below runs under theirs.
 out=$(CONAN_CONFIG="$WORK/c.json" "$WORKLOADS/label_server" 3.5) || fail "label_server exited $?"
 [ "$out" = "label_set 0 request 0" ] || fail "label_server printed: $out"
 cpu="$DUMPS/$(dumps_of_kind cpu)" heap="$DUMPS/$(dumps_of_kind heap)"
-[ -f "$cpu" ] && [ -f "$heap" ] || fail "want a cpu and a heap dump: $(ls "$DUMPS")"
+wall="$DUMPS/$(dumps_of_kind wall)" mutex="$DUMPS/$(dumps_of_kind mutex)"
+[ -f "$cpu" ] && [ -f "$heap" ] && [ -f "$wall" ] && [ -f "$mutex" ] || fail "want cpu, heap, wall and mutex dumps: $(ls "$DUMPS")"
 
 samples() { pprof -raw "$1" | python3 "$(dirname "$0")/raw_samples.py"; }
 samples "$cpu" > "$WORK/cpu.jsonl" && [ -s "$WORK/cpu.jsonl" ] || fail "go tool pprof -raw read nothing from $cpu"
 samples "$heap" > "$WORK/heap.jsonl" && [ -s "$WORK/heap.jsonl" ] || fail "go tool pprof -raw read nothing from $heap"
+samples "$wall" > "$WORK/wall.jsonl" && [ -s "$WORK/wall.jsonl" ] || fail "go tool pprof -raw read nothing from $wall"
+samples "$mutex" > "$WORK/mutex.jsonl" && [ -s "$WORK/mutex.jsonl" ] || fail "go tool pprof -raw read nothing from $mutex"
 
-python3 - "$WORK/cpu.jsonl" "$WORK/heap.jsonl" <<'PY' || fail "labels on the wrong samples (above)"
+python3 - "$WORK/cpu.jsonl" "$WORK/heap.jsonl" "$WORK/wall.jsonl" "$WORK/mutex.jsonl" <<'PY' || fail "labels on the wrong samples (above)"
 import json, sys
-handler = {"handle_users()": "/users/:id", "handle_orders()": "/orders", "handle_health()": "/health"}
+handler = {"handle_users()": "/users/:id", "handle_orders()": "/orders", "handle_health()": "/health",
+           "handle_slow()": "/slow", "handle_locked()": "/locked"}
 bad, count = [], {"labelled": 0, "outside": 0, "handler": 0, "bookkeeping": 0, "db": 0}
 def check(s, where):
     f, l = s["functions"], s["labels"]
@@ -65,7 +72,19 @@ for line in open(sys.argv[2]):
         heap_users += 1
         if s["labels"].get("route") != "/users/:id": bad.append(f"heap: handle_users's blocks with labels {s['labels']}")
 if not heap_users: bad.append("heap: no sample of handle_users's blocks")
-print("# cpu ticks:", count, "heap samples of handle_users:", heap_users)
+# wall and mutex: the route of the handler a sample is in (a thread asleep in
+# handle_slow was read from /proc, its labels from the monitor's table)
+seen = {}
+for kind, path in (("wall", sys.argv[3]), ("mutex", sys.argv[4])):
+    for line in open(path):
+        s = json.loads(line)
+        for h, r in handler.items():
+            if h in s["functions"]:
+                seen[(kind, h)] = seen.get((kind, h), 0) + 1
+                if s["labels"].get("route") != r: bad.append(f"{kind}: in {h} with labels {s['labels']}")
+for need in (("wall", "handle_slow()"), ("wall", "handle_users()"), ("mutex", "handle_locked()")):
+    if need not in seen: bad.append(f"{need[0]}: no sample in {need[1]}")
+print("# cpu ticks:", count, "heap samples of handle_users:", heap_users, "wall/mutex samples:", seen)
 for b in bad[:10]: print("FAIL:", b, file=sys.stderr)
 sys.exit(1 if bad else 0)
 PY

@@ -4,7 +4,10 @@
  *
  * Three workers take requests in turn: /users/:id (handle_users: CPU, a kept
  * allocation, and a db_query under a nested "stage" label), /orders
- * (handle_orders: CPU) and /health (handle_health: a little CPU). Between
+ * (handle_orders: CPU), /health (handle_health: a little CPU), /slow
+ * (handle_slow: asleep in nanosleep, for the wall profile) and /locked
+ * (handle_locked: CPU under a lock the workers share, for the mutex
+ * profile). Between
  * requests each worker does unlabelled bookkeeping (do_bookkeeping). The
  * program asks for a profile after one second (conan_request_profile: the
  * heap profile then holds the kept blocks), runs for SECONDS in all and
@@ -44,9 +47,26 @@ __attribute__((noinline)) void handle_orders(void) { sink = burn_cpu_ms(1.5); }
 __attribute__((noinline)) void handle_health(void) { sink = burn_cpu_ms(0.2); }
 __attribute__((noinline)) void do_bookkeeping(void) { sink = burn_cpu_ms(0.5); }
 
+__attribute__((noinline)) void handle_slow(void)
+{
+    struct timespec wait = { 0, 3000000 };
+    nanosleep(&wait, NULL);
+}
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((noinline)) void handle_locked(void)
+{
+    pthread_mutex_lock(&shared_lock);
+    sink = burn_cpu_ms(0.5);
+    pthread_mutex_unlock(&shared_lock);
+}
+
 struct route { const char *pattern; void (*handle)(void); };
 static const struct route routes[] = { { "/users/:id", handle_users }, { "/orders", handle_orders },
-                                       { "/health", handle_health } };
+                                       { "/health", handle_health }, { "/slow", handle_slow },
+                                       { "/locked", handle_locked } };
+#define NROUTES (sizeof routes / sizeof routes[0])
 
 static void *worker(void *arg)
 {
@@ -56,7 +76,7 @@ static void *worker(void *arg)
     pthread_setname_np(pthread_self(), name);
     double end = burn_now_ms() + seconds_to_run * 1e3;
     for (unsigned n = (unsigned)id; burn_now_ms() < end; n++) {
-        const struct route *r = &routes[n % 3];
+        const struct route *r = &routes[n % NROUTES];
         conan_label_set("tenant", n % 2 ? "bucket-1" : "bucket-2");
         {
             conan::label_scope route("route", r->pattern);
