@@ -46,9 +46,9 @@ mkdir -p "$out"
 
 # script → the figures it must print
 scripts=(malloc_overhead cpu_overhead heap_fidelity redis_throughput trigger_latency footprint inert_startup cli_speed
-    recorder_cost wall_cost)
+    recorder_cost wall_cost label_cost)
 declare -A figures=([malloc_overhead]=1 [cpu_overhead]="2 3" [heap_fidelity]=4 [redis_throughput]="5 10"
-    [trigger_latency]=6 [footprint]=7 [inert_startup]=8 [cli_speed]=9 [recorder_cost]=10 [wall_cost]=11)
+    [trigger_latency]=6 [footprint]=7 [inert_startup]=8 [cli_speed]=9 [recorder_cost]=10 [wall_cost]=11 [label_cost]=14)
 
 steal_jiffies() { awk '$1 == "cpu" { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 read -r steal0 total0 <<<"$(steal_jiffies)"

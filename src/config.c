@@ -109,7 +109,7 @@ static const struct config_key keys[] = {
         "samples per CPU-second per thread; 19 is not a divisor of common timer rates, so it does not beat with them"),
     INT("recorder.seconds", recorder.seconds, 30, 1, 3600, "how far back the ring reaches"),
     INT("recorder.max_mb", recorder.max_mb, 8, 1, 1024,
-        "hard cap on the ring's memory (544 bytes a sample); a busy process on many CPUs then keeps fewer seconds"),
+        "hard cap on the ring's memory (576 bytes a sample); a busy process on many CPUs then keeps fewer seconds"),
     SECTION("wall", "wall-clock profile: during a CPU window, every thread's stack hz times a second whatever it "
             "does (blocked threads read from /proc, no signal; running ones by SIGPROF), labelled with its state and "
             "the system call it blocks in: where the time goes when the CPU is idle"),

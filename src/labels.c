@@ -13,10 +13,15 @@
  * table refuses new pairs (-1): labels are for routes and bucketed tenants,
  * not for request ids, and the bound keeps a mistake from growing memory.
  *
- * Costs (conan_label_set + conan_label_clear ≤ 20 ns, figure 11): a set hashes
- * its key and value eight bytes at a time, finds the pair (usually at the
- * first probe), and does two plain stores; no call into the C library but
- * the two strnlen, no lock, no shared write once a pair exists.
+ * Costs (conan_label_set + conan_label_clear ≤ 20 ns, figure 14). Programs
+ * mostly pass the same strings again (a route table's literals), so each
+ * thread remembers the ids of the last pairs it set by the addresses of their
+ * key and value (a small direct-mapped cache); a hit is checked against the
+ * pair's kept strings byte by byte, so a buffer whose contents changed is a
+ * miss, never a wrong label. A miss hashes key and value eight bytes at a time
+ * and looks the pair up. Finding a key's place among the thread's 8 compares
+ * the kept keys directly (most differ at their first byte). No lock, no shared
+ * write once a pair exists, no call into the C library on a hit.
  *
  * The monitor's view. A sampler on the thread itself (a SIGPROF handler, a
  * heap or mutex sample) copies the thread's TLS. The monitor, sampling a
@@ -43,12 +48,14 @@
 
 struct pair {
     uint64_t hash;               /* of key and value, as looked up */
-    uint32_t key_hash;           /* of the key alone: a thread finds its place by it */
     char key[CONAN_LABEL_KEY_MAX];
     char value[CONAN_LABEL_VALUE_MAX];
 };
 
 static struct pair pairs[PAIRS_MAX]; /* [0] unused: id 0 is "no label" */
+#define RECENT_SETS 16            /* a thread's remembered (key, value) addresses: 16 sets of 2 */
+struct recent { const char *key, *value; uint32_t id; };
+static __thread struct recent recent[RECENT_SETS][2] __attribute__((tls_model("initial-exec")));
 static uint32_t npairs = 1;          /* atomic: the next id to hand out */
 static uint32_t index_word[INDEX_SIZE]; /* atomic: 0 empty, an id, or INDEX_CLAIMED */
 static int active;                   /* atomic: set once the shim is active */
@@ -83,9 +90,15 @@ static bool same(const char *kept, struct text t)
     return memcmp(kept, t.s, t.n) == 0 && kept[t.n] == '\0';
 }
 
-static uint32_t key_hash_of(struct text key)
+/* Is s, cut to max - 1 bytes, the kept string? Inline, byte by byte: the
+ * strings are short and most comparisons fail at the first byte. */
+static inline bool kept_is(const char *kept, const char *s, size_t max)
 {
-    return (uint32_t)hash_bytes(key.s, key.n, 0x6b6579);
+    for (size_t i = 0; i < max - 1; i++) {
+        if (kept[i] != s[i]) return false;
+        if (s[i] == '\0') return true;
+    }
+    return kept[max - 1] == '\0';
 }
 
 /* A new pair, filled before its id is published. 0 when the table is full. */
@@ -98,7 +111,6 @@ static uint32_t add_pair(uint64_t hash, struct text key, struct text value)
     }
     struct pair *p = &pairs[id];
     p->hash = hash;
-    p->key_hash = key_hash_of(key);
     memcpy(p->key, key.s, key.n);
     p->key[key.n] = '\0';
     memcpy(p->value, value.s, value.n);
@@ -230,12 +242,17 @@ static void put(int i, uint32_t id)
     if (shown_pair) __atomic_store_n(&shown_pair[i], id, __ATOMIC_RELEASE);
 }
 
-/* The place holding key, or -1. */
-static int place_of(struct text key, uint32_t key_hash)
+/* The place holding key, or -1. key is the caller's string; kept_key, if
+ * not NULL, is the same key as kept in a pair (zero-padded to its bound), so
+ * places compare whole words instead of bytes. */
+static int place_of(const char *key, const char *kept_key)
 {
     for (int i = 0; i < CONAN_LABELS_MAX; i++) {
         uint32_t id = conan_labels_tls.set.pair[i];
-        if (id && pairs[id].key_hash == key_hash && same(pairs[id].key, key)) return i;
+        if (!id) continue;
+        if (kept_key ? memcmp(pairs[id].key, kept_key, CONAN_LABEL_KEY_MAX) == 0 /* inlined: a constant size */
+                     : kept_is(pairs[id].key, key, CONAN_LABEL_KEY_MAX))
+            return i;
     }
     return -1;
 }
@@ -248,9 +265,9 @@ static int free_place(void)
 }
 
 /* Sets key to the pair id (0: clears it); *previous gets the id it had. */
-static int set_id(struct text key, uint32_t key_hash, uint32_t id, uint32_t *previous)
+static int set_id(const char *key, uint32_t id, uint32_t *previous)
 {
-    int i = place_of(key, key_hash);
+    int i = place_of(key, id ? pairs[id].key : NULL);
     if (previous) *previous = i >= 0 ? conan_labels_tls.set.pair[i] : 0;
     if (i < 0 && id == 0) return 0;
     if (i < 0) i = free_place();
@@ -264,17 +281,38 @@ static bool usable(const char *key)
     return __atomic_load_n(&active, __ATOMIC_RELAXED) && key && key[0];
 }
 
+static inline bool recent_is(const struct recent *r, const char *key, const char *value)
+{
+    return r->id && r->key == key && r->value == value && kept_is(pairs[r->id].key, key, CONAN_LABEL_KEY_MAX) &&
+           kept_is(pairs[r->id].value, value, CONAN_LABEL_VALUE_MAX);
+}
+
+/* The id of (key, value): remembered by this thread (a 2-way set: the newest
+ * first), or looked up. */
+static uint32_t id_of(const char *key, const char *value)
+{
+    uint64_t h = ((uintptr_t)value ^ ((uintptr_t)key << 7)) * 0x9e3779b97f4a7c15ULL;
+    struct recent *set = recent[h >> 60];
+    if (recent_is(&set[0], key, value)) return set[0].id;
+    if (recent_is(&set[1], key, value)) return set[1].id;
+    uint32_t id = pair_id(key_text(key), value_text(value));
+    if (id) {
+        set[1] = set[0];
+        set[0] = (struct recent){ key, value, id };
+    }
+    return id;
+}
+
 static int set_label(const char *key, const char *value, uint32_t *pushed, uint32_t *previous)
 {
     if (!usable(key)) return -1;
-    struct text k = key_text(key);
     uint32_t id = 0;
     if (value) {
-        id = pair_id(k, value_text(value));
+        id = id_of(key, value);
         if (!id) return -1; /* table full */
     }
     if (pushed) *pushed = id;
-    return set_id(k, key_hash_of(k), id, previous);
+    return set_id(key, id, previous);
 }
 
 CONAN_PUBLIC int conan_label_set(const char *key, const char *value)
@@ -303,7 +341,8 @@ CONAN_PUBLIC void conan_label_pop(struct conan_label_scope *scope)
 {
     uint32_t pushed = scope->pushed;
     if (!pushed || pushed >= PAIRS_MAX) return;
-    struct text key = { pairs[pushed].key, strlen(pairs[pushed].key) };
-    set_id(key, pairs[pushed].key_hash, scope->previous, NULL);
+    int i = place_of(NULL, pairs[pushed].key);
+    if (i < 0 && scope->previous) i = free_place(); /* the key was cleared inside the scope */
+    if (i >= 0) put(i, scope->previous);
     scope->pushed = 0;
 }

@@ -73,6 +73,8 @@ PY
 focus=$(pprof -top -tagfocus=route=/orders "$cpu") || fail "go tool pprof -tagfocus failed: $(cat "$WORK/pprof.err")"
 grep -q handle_orders <<<"$focus" || fail "-tagfocus=route=/orders lost handle_orders"
 grep -q -e handle_users -e do_bookkeeping <<<"$focus" && fail "-tagfocus=route=/orders kept other code: $focus"
+top=$("$CONAN" top --tag route=/orders "$cpu") || fail "conan top --tag failed"
+grep -q handle_orders <<<"$top" && ! grep -q handle_users <<<"$top" || fail "conan top --tag route=/orders: $top"
 
 # dlsym, in a program that does not link libconan
 rm -rf "${DUMPS:?}"/*

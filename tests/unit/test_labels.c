@@ -82,6 +82,10 @@ static void bounds_and_scopes(void)
     CHECK_STR(labels_now(), "route=/b");
     conan_label_pop(&outer);
     CHECK_STR(labels_now(), "route=/a");
+    CHECK_INT(conan_label_push(&outer, "route", "/c"), 0);
+    conan_label_clear("route"); /* cleared inside the scope: pop still restores */
+    conan_label_pop(&outer);
+    CHECK_STR(labels_now(), "route=/a");
     conan_label_clear("route");
 }
 

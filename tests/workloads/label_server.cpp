@@ -16,35 +16,20 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "burn.h"
 #include "conan.h"
 
 static volatile double sink;
 static double seconds_to_run;
 
-static double thread_cpu_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* CPU work for ms milliseconds of this thread's CPU time, in the caller. */
-static inline __attribute__((always_inline)) void spin_cpu_ms(double ms)
-{
-    double end = thread_cpu_ms() + ms, x = 1.0001;
-    while (thread_cpu_ms() < end)
-        for (int i = 0; i < 2000; i++) x = x * 1.0000001 + 1e-9;
-    sink = x;
-}
-
-__attribute__((noinline)) void db_query(void) { spin_cpu_ms(1.0); }
+__attribute__((noinline)) void db_query(void) { sink = burn_cpu_ms(1.0); }
 
 static thread_local void *kept[64]; /* each worker's recent blocks */
 static thread_local unsigned nkept;
 
 __attribute__((noinline)) void handle_users(void)
 {
-    spin_cpu_ms(2.0);
+    sink = burn_cpu_ms(2.0);
     {
         conan::label_scope stage("stage", "db");
         db_query();
@@ -55,20 +40,13 @@ __attribute__((noinline)) void handle_users(void)
     kept[at] = block;
 }
 
-__attribute__((noinline)) void handle_orders(void) { spin_cpu_ms(1.5); }
-__attribute__((noinline)) void handle_health(void) { spin_cpu_ms(0.2); }
-__attribute__((noinline)) void do_bookkeeping(void) { spin_cpu_ms(0.5); }
+__attribute__((noinline)) void handle_orders(void) { sink = burn_cpu_ms(1.5); }
+__attribute__((noinline)) void handle_health(void) { sink = burn_cpu_ms(0.2); }
+__attribute__((noinline)) void do_bookkeeping(void) { sink = burn_cpu_ms(0.5); }
 
 struct route { const char *pattern; void (*handle)(void); };
 static const struct route routes[] = { { "/users/:id", handle_users }, { "/orders", handle_orders },
                                        { "/health", handle_health } };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void *worker(void *arg)
 {
@@ -76,8 +54,8 @@ static void *worker(void *arg)
     char name[16];
     snprintf(name, sizeof name, "worker-%ld", id);
     pthread_setname_np(pthread_self(), name);
-    double end = now_s() + seconds_to_run;
-    for (unsigned n = (unsigned)id; now_s() < end; n++) {
+    double end = burn_now_ms() + seconds_to_run * 1e3;
+    for (unsigned n = (unsigned)id; burn_now_ms() < end; n++) {
         const struct route *r = &routes[n % 3];
         conan_label_set("tenant", n % 2 ? "bucket-1" : "bucket-2");
         {
