@@ -57,14 +57,16 @@ struct conan_allocator conan_allocator = { .name = "unknown" };
 #define POOL_MAX (256L << 20)    /* and never more than this in all */
 
 struct stack_bucket {
-    struct stack_bucket *next;   /* in its hash chain */
-    struct stack_bucket *older;  /* the list of all buckets, newest first; immutable */
-    uint64_t hash;
     double alloc_count, alloc_bytes, inuse_count, inuse_bytes;
-    struct conan_label_set labels; /* the allocating thread's (labels.h): part of the key */
-    int depth;
-    uintptr_t pcs[];             /* leaf first; immutable once published */
+    struct conan_sample_key key; /* last: its pcs follow; labels: the allocating thread's */
 };
+
+static struct stack_bucket *bucket_of(struct conan_sample_key *k)
+{
+    return k ? (struct stack_bucket *)((char *)k - offsetof(struct stack_bucket, key)) : NULL;
+}
+
+static struct conan_sample_key *stack_heads[1u << STACK_BITS];
 
 struct live_block {
     uintptr_t addr;
@@ -80,11 +82,11 @@ static struct {
     bool never;                  /* atomic: this process never samples (the shim is inert) */
     struct live_block *live[1u << LIVE_BITS];
     struct live_block *free_blocks;
-    struct stack_bucket *stacks[1u << STACK_BITS];
-    struct stack_bucket *newest; /* head of the all-buckets list */
-    struct conan_pool pool;
-    struct conan_heap_stats stats; /* its inuse_bytes: the sum of every bucket's */
-} heap = { .lock = PTHREAD_MUTEX_INITIALIZER };
+    struct conan_sample_table stacks; /* its pool holds the live records too */
+    struct conan_heap_stats stats; /* its inuse_bytes: the sum of every bucket's; stacks: stacks.count */
+} heap = { .lock = PTHREAD_MUTEX_INITIALIZER,
+           .stacks = CONAN_SAMPLE_TABLE_INIT(stack_heads, STACK_BITS, STACKS_MAX, struct stack_bucket, key, POOL_CHUNK,
+                                             POOL_MAX) };
 
 /* ---- intervals (poisson.h) ---- */
 
@@ -103,7 +105,7 @@ static void seed(struct conan_heap_thread *t)
 /* Table lock held. Memory for records and stacks; NULL when the pool is spent. */
 static void *pool_take(size_t size)
 {
-    return conan_pool_take(&heap.pool, size, POOL_CHUNK, POOL_MAX);
+    return conan_sample_table_take(&heap.stacks, size);
 }
 
 /* ---- the tables (lock held) ---- */
@@ -111,30 +113,6 @@ static void *pool_take(size_t size)
 static size_t live_slot(uintptr_t addr)
 {
     return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - LIVE_BITS));
-}
-
-static struct stack_bucket *find_or_add_stack(const uintptr_t *pcs, int depth, const struct conan_label_set *labels)
-{
-    uint64_t h = conan_sample_key_hash(pcs, depth, labels);
-    struct stack_bucket **head = &heap.stacks[h >> (64 - STACK_BITS)];
-    for (struct stack_bucket *b = *head; b; b = b->next)
-        if (b->hash == h && b->depth == depth && memcmp(b->pcs, pcs, (size_t)depth * sizeof *pcs) == 0 &&
-            memcmp(&b->labels, labels, sizeof *labels) == 0)
-            return b;
-    if (heap.stats.stacks >= STACKS_MAX) return NULL;
-    struct stack_bucket *b = pool_take(sizeof *b + (size_t)depth * sizeof *pcs);
-    if (!b) return NULL;
-    memset(b, 0, sizeof *b);
-    b->hash = h;
-    b->labels = *labels;
-    b->depth = depth;
-    memcpy(b->pcs, pcs, (size_t)depth * sizeof *pcs);
-    b->next = *head;
-    *head = b;
-    b->older = heap.newest;
-    heap.newest = b;
-    heap.stats.stacks++;
-    return b;
 }
 
 /* How many allocations and bytes one sample of size bytes stands for. */
@@ -206,7 +184,7 @@ static void record(void *p, size_t size, int rate)
     double w = sample_weight(size, rate);
     pthread_mutex_lock(&heap.lock);
     heap.stats.sampled++;
-    struct stack_bucket *b = find_or_add_stack(pcs, depth, &labels);
+    struct stack_bucket *b = bucket_of(conan_sample_table_find_or_add(&heap.stacks, pcs, depth, &labels));
     if (!b) {
         heap.stats.dropped++;
     } else {
@@ -489,8 +467,8 @@ struct conan_pprof *conan_heap_profile(struct conan_heap_stats *stats, struct co
     /* Count under the lock, allocate outside it, copy under it: the list only
      * grows at its head, so the first n from the head seen are stable. */
     pthread_mutex_lock(&heap.lock);
-    const struct stack_bucket *head = heap.newest;
-    long n = heap.stats.stacks;
+    struct conan_sample_key *head = heap.stacks.newest;
+    long n = heap.stacks.count;
     pthread_mutex_unlock(&heap.lock);
     struct bucket_copy *copy = n ? malloc((size_t)n * sizeof *copy) : NULL;
     if (n && !copy) {
@@ -499,9 +477,12 @@ struct conan_pprof *conan_heap_profile(struct conan_heap_stats *stats, struct co
     }
     long got = 0;
     pthread_mutex_lock(&heap.lock);
-    for (const struct stack_bucket *b = head; b && got < n; b = b->older, got++)
+    for (struct conan_sample_key *k = head; k && got < n; k = k->older, got++) {
+        const struct stack_bucket *b = bucket_of(k);
         copy[got] = (struct bucket_copy){ b, b->alloc_count, b->alloc_bytes, b->inuse_count, b->inuse_bytes };
+    }
     *stats = heap.stats;
+    stats->stacks = heap.stacks.count;
     pthread_mutex_unlock(&heap.lock);
 
     for (long i = 0; i < got; i++) {
@@ -509,10 +490,10 @@ struct conan_pprof *conan_heap_profile(struct conan_heap_stats *stats, struct co
         int64_t values[4] = { llround(c->alloc_count), llround(c->alloc_bytes), llround(c->inuse_count),
                               llround(c->inuse_bytes) };
         if (!values[0] && !values[2]) continue;
-        int skip = allocator_frames(syms, c->bucket->pcs, c->bucket->depth);
+        int skip = allocator_frames(syms, c->bucket->key.pcs, c->bucket->key.depth);
         struct conan_label labels[CONAN_LABELS_MAX];
-        int nlabels = conan_labels_resolve(&c->bucket->labels, labels, CONAN_LABELS_MAX);
-        conan_pprof_add(p, c->bucket->pcs + skip, c->bucket->depth - skip, values, labels, nlabels);
+        int nlabels = conan_labels_resolve(&c->bucket->key.labels, labels, CONAN_LABELS_MAX);
+        conan_pprof_add(p, c->bucket->key.pcs + skip, c->bucket->key.depth - skip, values, labels, nlabels);
     }
     free(copy);
     return p;

@@ -64,58 +64,33 @@ static __thread struct mutex_thread tls __attribute__((tls_model("initial-exec")
 #define STRIPES 16               /* the total is spread over this many cache lines */
 
 struct bucket {
-    struct bucket *next;         /* in its hash chain */
-    struct bucket *older;        /* the list of all buckets, newest first; immutable */
-    uint64_t hash;
     double contentions, delay_ns; /* unbiased, since the last profile */
-    struct conan_label_set labels;
-    int depth;
-    uintptr_t pcs[];             /* leaf first; immutable once published */
+    struct conan_sample_key key; /* last: its pcs follow */
 };
+
+static struct bucket *bucket_of(struct conan_sample_key *k)
+{
+    return k ? (struct bucket *)((char *)k - offsetof(struct bucket, key)) : NULL;
+}
+
+static struct conan_sample_key *heads[1u << STACK_BITS];
 
 static struct {
     pthread_mutex_t lock;
     int64_t sample_ns;           /* atomic: the Poisson mean */
-    struct bucket *heads[1u << STACK_BITS];
-    struct bucket *newest;
-    struct conan_pool pool;
-    long stacks, sampled, dropped; /* sampled, dropped: since the last profile */
+    struct conan_sample_table table; /* sampled waits by stack and labels */
+    long sampled, dropped;       /* since the last profile */
     long gave_up;                /* atomic: samples lost to a busy table lock, since the last profile */
     int64_t waited_at_profile;   /* the total when the last profile was built */
     double profile_s;            /* and when */
     unsigned next_stripe;        /* atomic */
-} mx = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} mx = { .lock = PTHREAD_MUTEX_INITIALIZER,
+          .table = CONAN_SAMPLE_TABLE_INIT(heads, STACK_BITS, STACKS_MAX, struct bucket, key, POOL_CHUNK, POOL_MAX) };
 
 static struct {
     int64_t ns;                  /* atomic */
     char pad[64 - sizeof(int64_t)];
 } waited[STRIPES] __attribute__((aligned(64)));
-
-/* ---- the table (lock held) ---- */
-
-static struct bucket *find_or_add(const uintptr_t *pcs, int depth, const struct conan_label_set *labels)
-{
-    uint64_t h = conan_sample_key_hash(pcs, depth, labels);
-    struct bucket **head = &mx.heads[h >> (64 - STACK_BITS)];
-    for (struct bucket *b = *head; b; b = b->next)
-        if (b->hash == h && b->depth == depth && memcmp(b->pcs, pcs, (size_t)depth * sizeof *pcs) == 0 &&
-            memcmp(&b->labels, labels, sizeof *labels) == 0)
-            return b;
-    if (mx.stacks >= STACKS_MAX) return NULL;
-    struct bucket *b = conan_pool_take(&mx.pool, sizeof *b + (size_t)depth * sizeof *pcs, POOL_CHUNK, POOL_MAX);
-    if (!b) return NULL;
-    memset(b, 0, sizeof *b);
-    b->hash = h;
-    b->labels = *labels;
-    b->depth = depth;
-    memcpy(b->pcs, pcs, (size_t)depth * sizeof *pcs);
-    b->next = *head;
-    *head = b;
-    b->older = mx.newest;
-    mx.newest = b;
-    mx.stacks++;
-    return b;
-}
 
 /* ---- the slow path ---- */
 
@@ -154,7 +129,7 @@ static void record(int64_t ns, int64_t rate)
         __atomic_fetch_add(&mx.gave_up, 1, __ATOMIC_RELAXED);
         return;
     }
-    struct bucket *b = depth > 0 ? find_or_add(pcs, depth, &labels) : NULL;
+    struct bucket *b = depth > 0 ? bucket_of(conan_sample_table_find_or_add(&mx.table, pcs, depth, &labels)) : NULL;
     if (b) {
         b->contentions += w;
         b->delay_ns += w * (double)ns;
@@ -279,7 +254,10 @@ void conan_mutex_postfork_child(void)
     tls.busy = false;
     __atomic_store_n(&conan_mutex_on, 0, __ATOMIC_RELAXED);
     pthread_mutex_init(&mx.lock, NULL);
-    for (struct bucket *b = mx.newest; b; b = b->older) b->contentions = b->delay_ns = 0;
+    for (struct conan_sample_key *k = mx.table.newest; k; k = k->older) {
+        struct bucket *b = bucket_of(k);
+        b->contentions = b->delay_ns = 0;
+    }
     for (int i = 0; i < STRIPES; i++) waited[i].ns = 0;
     mx.sampled = mx.dropped = mx.gave_up = 0;
     mx.waited_at_profile = 0;
@@ -303,8 +281,8 @@ struct conan_pprof *conan_mutex_profile(struct conan_mutex_stats *stats)
     /* Count under the lock, allocate outside it, copy and clear under it: the
      * list only grows at its head, so the first n from the head are stable. */
     pthread_mutex_lock(&mx.lock);
-    const struct bucket *head = mx.newest;
-    long n = mx.stacks;
+    struct conan_sample_key *head = mx.table.newest;
+    long n = mx.table.count;
     pthread_mutex_unlock(&mx.lock);
     struct bucket_copy *copy = n ? malloc((size_t)n * sizeof *copy) : NULL;
     if (n && !copy) {
@@ -315,13 +293,14 @@ struct conan_pprof *conan_mutex_profile(struct conan_mutex_stats *stats)
     int64_t waited_now = conan_mutex_waited_ns();
     double now_s = conan_monotonic_seconds();
     pthread_mutex_lock(&mx.lock);
-    for (struct bucket *b = (struct bucket *)head; b && seen < n; b = b->older, seen++) {
+    for (struct conan_sample_key *k = head; k && seen < n; k = k->older, seen++) {
+        struct bucket *b = bucket_of(k);
         if (b->contentions <= 0) continue;
         copy[got++] = (struct bucket_copy){ b, b->contentions, b->delay_ns };
         b->contentions = b->delay_ns = 0;
     }
     long gave_up = __atomic_exchange_n(&mx.gave_up, 0, __ATOMIC_RELAXED);
-    *stats = (struct conan_mutex_stats){ .stacks = mx.stacks, .sampled = mx.sampled, .dropped = mx.dropped + gave_up,
+    *stats = (struct conan_mutex_stats){ .stacks = mx.table.count, .sampled = mx.sampled, .dropped = mx.dropped + gave_up,
                                          .waited_s = (double)(waited_now - mx.waited_at_profile) / 1e9,
                                          .since_s = mx.profile_s };
     mx.sampled = mx.dropped = 0;
@@ -334,8 +313,8 @@ struct conan_pprof *conan_mutex_profile(struct conan_mutex_stats *stats)
         int64_t values[2] = { llround(c->contentions), llround(c->delay_ns) };
         if (!values[0] && !values[1]) continue;
         struct conan_label labels[CONAN_PPROF_MAX_LABELS];
-        int nlabels = conan_labels_resolve(&c->bucket->labels, labels, CONAN_PPROF_MAX_LABELS);
-        conan_pprof_add(p, c->bucket->pcs, c->bucket->depth, values, labels, nlabels);
+        int nlabels = conan_labels_resolve(&c->bucket->key.labels, labels, CONAN_PPROF_MAX_LABELS);
+        conan_pprof_add(p, c->bucket->key.pcs, c->bucket->key.depth, values, labels, nlabels);
     }
     free(copy);
     return p;

@@ -1,14 +1,13 @@
-/* sample_table.h — what the tables of sampled stacks in heap.c and mutex.c
- * share: memory from a pool of mmapped chunks that is never given back (no
- * malloc on a sampling path, and a record stays valid for the process's life),
- * and the hash of a sample's key, its stack and its labels. Callers hold their
- * table's lock. */
+/* sample_table.h — the table of sampled stacks that heap.c and mutex.c each
+ * keep: entries keyed by (stack, labels), chained by hash, listed newest first,
+ * bounded in number, their memory from a pool of mmapped chunks that is never
+ * given back (no malloc on a sampling path, and an entry stays valid for the
+ * process's life). Callers hold their table's lock. */
 #ifndef CONAN_SAMPLE_TABLE_H
 #define CONAN_SAMPLE_TABLE_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/mman.h>
 #include "labels.h"
 
 struct conan_pool {
@@ -16,31 +15,42 @@ struct conan_pool {
     long total;                  /* bytes mapped in all */
 };
 
-/* size bytes, 16-aligned, from chunks of chunk bytes, never more than max in
- * all; NULL when the pool is spent or the kernel refuses. */
-static inline void *conan_pool_take(struct conan_pool *pool, size_t size, long chunk, long max)
-{
-    size = (size + 15) & ~(size_t)15;
-    if (pool->end - pool->next < (ptrdiff_t)size) {
-        if (pool->total + chunk > max || (long)size > chunk) return NULL;
-        void *mem = mmap(NULL, (size_t)chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (mem == MAP_FAILED) return NULL;
-        pool->total += chunk;
-        pool->next = mem;
-        pool->end = pool->next + chunk;
-    }
-    void *p = pool->next;
-    pool->next += size;
-    return p;
-}
+/* The key part of an entry. A caller's entry is its own counters followed by
+ * this, last, since its pcs[] follow it. */
+struct conan_sample_key {
+    struct conan_sample_key *next;  /* in its hash chain */
+    struct conan_sample_key *older; /* the list of all entries, newest first; immutable */
+    uint64_t hash;
+    struct conan_label_set labels;  /* the sampled thread's (labels.h) */
+    int depth;
+    uintptr_t pcs[];             /* leaf first; immutable once published */
+};
 
-/* FNV-1a over the stack's words, then the labels' pair ids. */
-static inline uint64_t conan_sample_key_hash(const uintptr_t *pcs, int depth, const struct conan_label_set *labels)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (int i = 0; i < depth; i++) h = (h ^ pcs[i]) * 1099511628211ull;
-    for (int i = 0; i < CONAN_LABELS_MAX; i++) h = (h ^ labels->pair[i]) * 1099511628211ull;
-    return h;
-}
+struct conan_sample_table {
+    struct conan_sample_key **heads; /* 1 << bits chain heads, the caller's array */
+    int bits;
+    struct conan_sample_key *newest; /* head of the all-entries list */
+    long count, max;             /* entries, and the most kept; further new keys are dropped */
+    size_t entry_size, key_offset; /* the caller's entry, and where its key sits in it */
+    struct conan_pool pool;
+    long chunk, pool_max;        /* the pool maps chunks this big, never more than pool_max */
+};
+
+/* A table whose entries are type, with its key in member. */
+#define CONAN_SAMPLE_TABLE_INIT(heads_, bits_, max_, type, member, chunk_, pool_max_)                            \
+    {                                                                                                            \
+        .heads = (heads_), .bits = (bits_), .max = (max_), .entry_size = sizeof(type),                          \
+        .key_offset = offsetof(type, member), .chunk = (chunk_), .pool_max = (pool_max_)                        \
+    }
+
+/* The entry of (pcs, depth, labels): found, or added zeroed but for its key.
+ * Returns its key (the caller's entry is key_offset before it); NULL when the
+ * table is full or the pool spent. */
+struct conan_sample_key *conan_sample_table_find_or_add(struct conan_sample_table *t, const uintptr_t *pcs,
+                                                        int depth, const struct conan_label_set *labels);
+
+/* size bytes, 16-aligned, from the table's pool, for the caller's other
+ * records; NULL when the pool is spent or the kernel refuses. */
+void *conan_sample_table_take(struct conan_sample_table *t, size_t size);
 
 #endif
