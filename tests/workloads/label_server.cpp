@@ -6,7 +6,7 @@
  * allocation, and a db_query under a nested "stage" label), /orders
  * (handle_orders: CPU), /health (handle_health: a little CPU), /slow
  * (handle_slow: asleep in nanosleep, for the wall profile) and /locked
- * (handle_locked: CPU under a lock the workers share, for the mutex
+ * (handle_locked: a lock the workers share, held 2 ms, for the mutex
  * profile). Between
  * requests each worker does unlabelled bookkeeping (do_bookkeeping). The
  * program asks for a profile after one second (conan_request_profile: the
@@ -55,10 +55,13 @@ __attribute__((noinline)) void handle_slow(void)
 
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Holds the lock 2 ms, asleep most of it, so the workers queue on it often
+ * whatever else the machine runs. */
 __attribute__((noinline)) void handle_locked(void)
 {
+    struct timespec held = { 0, 2000000 };
     pthread_mutex_lock(&shared_lock);
-    sink = burn_cpu_ms(0.5);
+    nanosleep(&held, NULL);
     pthread_mutex_unlock(&shared_lock);
 }
 
