@@ -40,8 +40,9 @@
  *      from here on cannot block; then the mutex table's, with the parent's
  *      contention cleared and timing off until the child's monitor starts.
  *   5. the thread registry: its lock reset, only the forking thread kept;
- *      then the labels' thread table (labels.c): only the forking thread's
- *      place kept, under its new tid.
+ *      then the labels' thread table (labels.c): a new generation frees
+ *      the parent's threads' places without walking the table, and the
+ *      forking thread takes one under its new tid.
  *   6. the agent's lock check (agent_spawn.c): the lock file's descriptor, if
  *      the monitor had it open at the fork, is closed, so a long-lived child
  *      never holds the directory's lock after the agent has gone. Before the

@@ -144,21 +144,33 @@ static uint32_t pair_id(struct text key, struct text value)
 /* ---- the threads' places the monitor reads ---- */
 
 #define SHOWN_MAX 8192           /* threads whose labels the monitor can see at once */
-#define SHOWN_GONE (-1)          /* a place whose thread ended (probes go on past it) */
+#define SHOWN_GONE 1             /* a place whose thread ended (probes go on past it) */
 
+/* A place's owner: the process generation (fork.c's child starts a new one)
+ * and the thread's tid in one word, so a place left by a thread of the parent
+ * is free in the child without touching it: a fork does not walk the table. */
 struct shown {
-    pid_t tid;                   /* atomic: 0 never used, SHOWN_GONE, or the thread's */
+    uint64_t owner;              /* atomic: 0 never used, SHOWN_GONE, or generation << 32 | tid */
     uint32_t pair[CONAN_LABELS_MAX];
 };
 
 static struct shown *shown;      /* mapped once at start, never unmapped */
+static uint32_t generation = 1;  /* this process's; 0 is never one */
 
-static struct shown *shown_place(pid_t tid, pid_t want)
+static uint64_t owner_of(pid_t tid) { return (uint64_t)generation << 32 | (uint32_t)tid; }
+
+static bool claimable(uint64_t owner)
+{
+    return owner == 0 || owner == SHOWN_GONE || owner >> 32 != generation;
+}
+
+static struct shown *shown_place(pid_t tid)
 {
     if (!shown) return NULL;
+    uint64_t want = owner_of(tid);
     for (unsigned probe = 0; probe < SHOWN_MAX; probe++) {
         struct shown *s = &shown[((unsigned)tid + probe) % SHOWN_MAX];
-        pid_t at = __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE);
+        uint64_t at = __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE);
         if (at == want) return s;
         if (at == 0) return NULL;
     }
@@ -171,9 +183,9 @@ void conan_labels_thread_started(void)
     if (!shown) return;
     for (unsigned probe = 0; probe < SHOWN_MAX; probe++) {
         struct shown *s = &shown[((unsigned)tid + probe) % SHOWN_MAX];
-        pid_t at = __atomic_load_n(&s->tid, __ATOMIC_RELAXED);
-        if ((at == 0 || at == SHOWN_GONE) &&
-            __atomic_compare_exchange_n(&s->tid, &at, tid, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        uint64_t at = __atomic_load_n(&s->owner, __ATOMIC_RELAXED);
+        if (claimable(at) &&
+            __atomic_compare_exchange_n(&s->owner, &at, owner_of(tid), false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
             for (int i = 0; i < CONAN_LABELS_MAX; i++)
                 __atomic_store_n(&s->pair[i], conan_labels_tls.set.pair[i], __ATOMIC_RELAXED);
             conan_labels_tls.shown = s->pair;
@@ -189,7 +201,7 @@ void conan_labels_thread_ended(void)
     conan_labels_tls.shown = NULL;
     struct shown *s = (struct shown *)((char *)pair - offsetof(struct shown, pair));
     memset(s->pair, 0, sizeof s->pair);
-    __atomic_store_n(&s->tid, SHOWN_GONE, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->owner, SHOWN_GONE, __ATOMIC_RELEASE);
 }
 
 void conan_labels_start(void)
@@ -203,9 +215,7 @@ void conan_labels_start(void)
 
 void conan_labels_postfork_child(void)
 {
-    if (!shown) return;
-    for (unsigned i = 0; i < SHOWN_MAX; i++) /* reads untouched pages as zeros: no memory grows */
-        if (shown[i].tid) shown[i] = (struct shown){ 0 };
+    generation++; /* every place of the parent's threads is free now */
     conan_labels_tls.shown = NULL;
     conan_labels_thread_started(); /* the caller's own, under its new tid */
 }
@@ -213,11 +223,11 @@ void conan_labels_postfork_child(void)
 bool conan_labels_of_thread(pid_t tid, struct conan_label_set *out)
 {
     memset(out, 0, sizeof *out);
-    struct shown *s = tid > 0 ? shown_place(tid, tid) : NULL;
+    struct shown *s = tid > 0 ? shown_place(tid) : NULL;
     if (!s) return false;
     for (int i = 0; i < CONAN_LABELS_MAX; i++)
         out->pair[i] = __atomic_load_n(&s->pair[i], __ATOMIC_ACQUIRE); /* the pair's strings were filled before */
-    return __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE) == tid; /* still that thread's after the copy */
+    return __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE) == owner_of(tid); /* still that thread's after the copy */
 }
 
 int conan_labels_resolve(const struct conan_label_set *set, struct conan_label *out, int room)

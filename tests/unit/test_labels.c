@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The calling thread's labels as "k=v k=v", in place order. */
@@ -119,6 +120,20 @@ static void *other_thread(void *arg)
     return NULL;
 }
 
+/* A forked child (fork.c calls conan_labels_postfork_child in it): the
+ * parent's other threads' places are gone, its own labels are seen under its
+ * new tid. Exit status 0 when both hold. */
+static int child_view(pid_t other)
+{
+    conan_labels_postfork_child();
+    struct conan_label_set set;
+    if (conan_labels_of_thread(other, &set)) return 1;
+    if (!conan_labels_of_thread(gettid(), &set) || conan_labels_resolve(&set, (struct conan_label[1]){ 0 }, 1) != 1)
+        return 2;
+    conan_labels_thread_started(); /* a thread of the child takes a place: another one */
+    return 0;
+}
+
 static void monitor_view(void)
 {
     struct other o = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
@@ -131,6 +146,14 @@ static void monitor_view(void)
     CHECK_INT(conan_labels_resolve(&set, l, 2), 1);
     CHECK_STR(l[0].key, "job");
     CHECK_STR(l[0].str, "other");
+    conan_label_set("forker", "main");
+    pid_t child = fork();
+    if (child == 0) _exit(child_view(o.tid));
+    int status = -1;
+    waitpid(child, &status, 0);
+    CHECK_INT(status, 0);
+    CHECK(conan_labels_of_thread(o.tid, &set)); /* the parent's view is untouched */
+    conan_label_clear("forker");
     next_step(&o);
     wait_step(&o, 3);
     CHECK(!conan_labels_of_thread(o.tid, &set));
