@@ -125,13 +125,14 @@ static uint32_t pair_id(struct text key, struct text value)
     for (uint32_t probe = 0; probe < INDEX_SIZE; probe++) {
         uint32_t *slot = &index_word[(hash + probe) & (INDEX_SIZE - 1)];
         uint32_t id = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-        if (id == 0) {
+        if (id == 0) { /* the end of the chain: the pair is new */
+            if (__atomic_load_n(&npairs, __ATOMIC_RELAXED) >= PAIRS_MAX) return 0; /* full: leave the word empty */
             if (!__atomic_compare_exchange_n(slot, &id, INDEX_CLAIMED, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
                 probe--; /* someone claimed it first: look at what they put there */
                 continue;
             }
             id = add_pair(hash, key, value);
-            __atomic_store_n(slot, id ? id : INDEX_CLAIMED, __ATOMIC_RELEASE);
+            __atomic_store_n(slot, id, __ATOMIC_RELEASE); /* 0 (full after all): the word is empty again */
             return id;
         }
         if (id == INDEX_CLAIMED) continue; /* being filled: at worst we add the pair twice */
@@ -141,16 +142,24 @@ static uint32_t pair_id(struct text key, struct text value)
     return 0;
 }
 
+long conan_labels_index_used(void)
+{
+    long used = 0;
+    for (unsigned i = 0; i < INDEX_SIZE; i++) used += __atomic_load_n(&index_word[i], __ATOMIC_RELAXED) != 0;
+    return used;
+}
+
 /* ---- the threads' places the monitor reads ---- */
 
 #define SHOWN_MAX 8192           /* threads whose labels the monitor can see at once */
 #define SHOWN_GONE 1             /* a place whose thread ended (probes go on past it) */
+#define SHOWN_FILLING 2          /* a place being taken (gen 0: never a thread's) */
 
 /* A place's owner: the process generation (fork.c's child starts a new one)
  * and the thread's tid in one word, so a place left by a thread of the parent
  * is free in the child without touching it: a fork does not walk the table. */
 struct shown {
-    uint64_t owner;              /* atomic: 0 never used, SHOWN_GONE, or generation << 32 | tid */
+    uint64_t owner;              /* atomic: 0 never used, SHOWN_GONE, SHOWN_FILLING, or generation << 32 | tid */
     uint32_t pair[CONAN_LABELS_MAX];
 };
 
@@ -161,7 +170,7 @@ static uint64_t owner_of(pid_t tid) { return (uint64_t)generation << 32 | (uint3
 
 static bool claimable(uint64_t owner)
 {
-    return owner == 0 || owner == SHOWN_GONE || owner >> 32 != generation;
+    return owner == 0 || owner == SHOWN_GONE || (owner != SHOWN_FILLING && owner >> 32 != generation);
 }
 
 static struct shown *shown_place(pid_t tid)
@@ -185,9 +194,10 @@ void conan_labels_thread_started(void)
         struct shown *s = &shown[((unsigned)tid + probe) % SHOWN_MAX];
         uint64_t at = __atomic_load_n(&s->owner, __ATOMIC_RELAXED);
         if (claimable(at) &&
-            __atomic_compare_exchange_n(&s->owner, &at, owner_of(tid), false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-            for (int i = 0; i < CONAN_LABELS_MAX; i++)
+            __atomic_compare_exchange_n(&s->owner, &at, SHOWN_FILLING, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            for (int i = 0; i < CONAN_LABELS_MAX; i++) /* a parent's ids may be here: never shown as ours */
                 __atomic_store_n(&s->pair[i], conan_labels_tls.set.pair[i], __ATOMIC_RELAXED);
+            __atomic_store_n(&s->owner, owner_of(tid), __ATOMIC_RELEASE);
             conan_labels_tls.shown = s->pair;
             return;
         }
@@ -340,8 +350,8 @@ CONAN_PUBLIC int conan_label_push(struct conan_label_scope *scope, const char *k
     scope->pushed = scope->previous = 0;
     uint32_t pushed = 0, previous = 0;
     int rc = set_label(key, value, &pushed, &previous);
-    if (rc == 0 && pushed) {
-        scope->pushed = pushed;
+    if (rc == 0) {
+        scope->pushed = pushed;     /* 0 when value was NULL: the key was cleared */
         scope->previous = previous;
     }
     return rc;
@@ -349,10 +359,10 @@ CONAN_PUBLIC int conan_label_push(struct conan_label_scope *scope, const char *k
 
 CONAN_PUBLIC void conan_label_pop(struct conan_label_scope *scope)
 {
-    uint32_t pushed = scope->pushed;
-    if (!pushed || pushed >= PAIRS_MAX) return;
-    int i = place_of(NULL, pairs[pushed].key);
+    uint32_t named = scope->pushed ? scope->pushed : scope->previous; /* a pair with the scope's key */
+    if (!named || named >= PAIRS_MAX) return;
+    int i = place_of(NULL, pairs[named].key);
     if (i < 0 && scope->previous) i = free_place(); /* the key was cleared inside the scope */
     if (i >= 0) put(i, scope->previous);
-    scope->pushed = 0;
+    scope->pushed = scope->previous = 0;
 }

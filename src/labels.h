@@ -50,6 +50,9 @@ bool conan_labels_of_thread(pid_t tid, struct conan_label_set *out);
  * process. */
 int conan_labels_resolve(const struct conan_label_set *set, struct conan_label *out, int room);
 
+/* Tests: words of the pair index in use. */
+long conan_labels_index_used(void);
+
 /* Is the set empty? */
 static inline bool conan_labels_empty(const struct conan_label_set *set)
 {

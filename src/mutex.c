@@ -84,6 +84,7 @@ static struct {
     int64_t waited_at_profile;   /* the total when the last profile was built */
     double profile_s;            /* and when */
     unsigned next_stripe;        /* atomic */
+    bool parents_counts;         /* a fork child: the buckets still hold the parent's counts */
 } mx = { .lock = PTHREAD_MUTEX_INITIALIZER,
           .table = CONAN_SAMPLE_TABLE_INIT(heads, STACK_BITS, STACKS_MAX, struct bucket, key, POOL_CHUNK, POOL_MAX) };
 
@@ -91,6 +92,8 @@ static struct {
     int64_t ns;                  /* atomic */
     char pad[64 - sizeof(int64_t)];
 } waited[STRIPES] __attribute__((aligned(64)));
+
+static int64_t waited_ns(void);
 
 /* ---- the slow path ---- */
 
@@ -196,8 +199,14 @@ void conan_mutex_start(const struct conan_config *cfg)
     bool was_busy = tls.busy;
     tls.busy = true;
     pthread_mutex_lock(&mx.lock);
+    if (mx.parents_counts) /* cleared here, not in the fork: a child that never starts pays nothing */
+        for (struct conan_sample_key *k = mx.table.newest; k; k = k->older) {
+            struct bucket *b = bucket_of(k);
+            b->contentions = b->delay_ns = 0;
+        }
+    mx.parents_counts = false;
     mx.profile_s = conan_monotonic_seconds();
-    mx.waited_at_profile = conan_mutex_waited_ns();
+    mx.waited_at_profile = waited_ns();
     pthread_mutex_unlock(&mx.lock);
     tls.busy = was_busy;
     __atomic_store_n(&mx.sample_ns, (int64_t)cfg->mutex.sample_ns, __ATOMIC_RELEASE);
@@ -219,7 +228,9 @@ void conan_mutex_exempt_this_thread(void)
     tls.exempt = true;
 }
 
-int64_t conan_mutex_waited_ns(void)
+/* Every contended wait's nanoseconds since start, sampled or not (for the
+ * mutex rule: its growth over a tick). */
+static int64_t waited_ns(void)
 {
     int64_t sum = 0;
     for (int i = 0; i < STRIPES; i++) sum += __atomic_load_n(&waited[i].ns, __ATOMIC_RELAXED);
@@ -228,7 +239,7 @@ int64_t conan_mutex_waited_ns(void)
 
 double conan_mutex_meter_percent(struct conan_mutex_meter *m)
 {
-    int64_t ns = conan_mutex_waited_ns();
+    int64_t ns = waited_ns();
     double now_s = conan_monotonic_seconds(), percent = 0;
     if (m->primed && now_s > m->last_s) percent = (double)(ns - m->last_ns) / 1e9 / (now_s - m->last_s) * 100.0;
     m->last_ns = ns;
@@ -254,10 +265,7 @@ void conan_mutex_postfork_child(void)
     tls.busy = false;
     __atomic_store_n(&conan_mutex_on, 0, __ATOMIC_RELAXED);
     pthread_mutex_init(&mx.lock, NULL);
-    for (struct conan_sample_key *k = mx.table.newest; k; k = k->older) {
-        struct bucket *b = bucket_of(k);
-        b->contentions = b->delay_ns = 0;
-    }
+    mx.parents_counts = true; /* timing is off until the child's monitor starts, which clears them */
     for (int i = 0; i < STRIPES; i++) waited[i].ns = 0;
     mx.sampled = mx.dropped = mx.gave_up = 0;
     mx.waited_at_profile = 0;
@@ -290,7 +298,7 @@ struct conan_pprof *conan_mutex_profile(struct conan_mutex_stats *stats)
         return NULL;
     }
     long got = 0, seen = 0;
-    int64_t waited_now = conan_mutex_waited_ns();
+    int64_t waited_now = waited_ns();
     double now_s = conan_monotonic_seconds();
     pthread_mutex_lock(&mx.lock);
     for (struct conan_sample_key *k = head; k && seen < n; k = k->older, seen++) {

@@ -18,9 +18,6 @@ void conan_mutex_stop(void);
 bool conan_mutex_enabled(void);
 /* The calling thread (libconan's own) is never timed. */
 void conan_mutex_exempt_this_thread(void);
-/* Every contended wait's nanoseconds since start, sampled or not (for the
- * mutex rule: its growth over a tick). */
-int64_t conan_mutex_waited_ns(void);
 /* The mutex rule's metric: contended waits over the time since the previous
  * call, as a percent of that time, summed over threads (four threads waiting
  * the whole time make 400). The first call primes the meter and returns 0. A

@@ -44,11 +44,15 @@ int conan_unwind_blocked(pid_t tid, const struct conan_task_syscall *at, uintptr
 /* The same without libconan's own frames on top: the stack of the program's
  * code that called into us (malloc, pthread_create). */
 int conan_unwind_caller(uintptr_t *pcs, int max);
-/* Is pc in libconan's own text? (False before conan_unwind_prepare.) */
+/* Is pc in libconan's own text, or in the unwinders it walks with (libgcc_s,
+ * libunwind)? A lock call from there is a walk's, never a program's wait to
+ * sample: a sample would walk again under that lock, which the walk may need
+ * (libgcc's FDE search lock). False before conan_unwind_prepare. */
 bool conan_unwind_is_ours(uintptr_t pc);
 /* Once, from conan_unwind_prepare: finds libgcc_s's unwinder and libconan's
- * own text for the calling-thread walks. */
-void conan_unwind_caller_prepare(void);
+ * own text for the calling-thread walks, and notes those and libunwind's text
+ * (at libunwind_code) for conan_unwind_is_ours. */
+void conan_unwind_caller_prepare(uintptr_t libunwind_code);
 
 /* fork (fork.c): running walks are waited for; the child reads its own pid. */
 void conan_unwind_prefork(void);

@@ -74,7 +74,7 @@ int conan_ask_send(pid_t tid, struct conan_stack_slot *s)
     return (int)syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, SIGPROF, &info);
 }
 
-int conan_ask_walk_at(pid_t tid, const struct conan_task_syscall *at, uintptr_t *pcs)
+static int walk_at(pid_t tid, const struct conan_task_syscall *at, uintptr_t *pcs)
 {
     if (at->running) return 0;
     if (at->nr == SYS_execve || at->nr == SYS_execveat) return CONAN_ASK_IN_EXEC;
@@ -86,7 +86,7 @@ int conan_ask_walk_blocked(pid_t tid, uintptr_t *pcs)
 {
     struct conan_task_syscall at;
     if (!conan_task_syscall(tid, &at)) return 0;
-    return conan_ask_walk_at(tid, &at, pcs);
+    return walk_at(tid, &at, pcs);
 }
 
 /* The kernel's clock id for one thread's CPU time (CPUCLOCK_PERTHREAD |

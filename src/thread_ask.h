@@ -42,12 +42,10 @@ bool conan_ask_on_signal(struct conan_ask_pool *pool, const siginfo_t *info, voi
 /* Monitor: sends tid a SIGPROF carrying s (an SI_TIMER signal, which execve
  * discards). 0, or -1 (the thread is gone). */
 int conan_ask_send(pid_t tid, struct conan_stack_slot *s);
-/* Monitor: the stack of thread tid, found where at says (its syscall line):
+/* Monitor: the stack of thread tid, found where its syscall line says:
  * depth > 0 if blocked and walked; 0 if it is running (ask it) or moved
  * while walked; CONAN_ASK_IN_EXEC in execve (a signal queued now would reach
  * the new program, with our handler gone). */
-int conan_ask_walk_at(pid_t tid, const struct conan_task_syscall *at, uintptr_t *pcs);
-/* The same, reading the syscall line first. */
 int conan_ask_walk_blocked(pid_t tid, uintptr_t *pcs);
 /* Thread tid's CPU time in nanoseconds (its thread CPU clock: one system
  * call, no file), or -1 if it is gone. A thread whose CPU time has not

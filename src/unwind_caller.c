@@ -49,26 +49,43 @@ static _Unwind_Reason_Code collect_frame(struct _Unwind_Context *ctx, void *arg)
 
 static uintptr_t own_start, own_end; /* libconan's text, set by conan_unwind_caller_prepare */
 
-static int find_own_text(struct dl_phdr_info *info, size_t size, void *arg)
+/* The text of libconan and of the unwinders it walks with (libgcc_s,
+ * libunwind): lock calls made from there are libconan's doing. */
+#define OURS_MAX 3
+static struct text_range { uintptr_t start, end; } ours[OURS_MAX];
+static int nours;
+
+struct text_search { uintptr_t here; struct text_range found; };
+
+static int find_text(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
-    uintptr_t here = (uintptr_t)arg;
+    struct text_search *t = arg;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
         uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
-        if (here >= start && here < end) {
-            own_start = start;
-            own_end = end;
+        if (t->here >= start && t->here < end) {
+            t->found = (struct text_range){ start, end };
             return 1;
         }
     }
     return 0;
 }
 
+/* The text segment holding the function at here: kept among ours. */
+static struct text_range note_ours(uintptr_t here)
+{
+    struct text_search t = { here, { 0, 0 } };
+    if (here && dl_iterate_phdr(find_text, &t) && nours < OURS_MAX) ours[nours++] = t.found;
+    return t.found;
+}
+
 bool conan_unwind_is_ours(uintptr_t pc)
 {
-    return pc >= own_start && pc < own_end;
+    for (int i = 0; i < nours; i++)
+        if (pc >= ours[i].start && pc < ours[i].end) return true;
+    return false;
 }
 
 int conan_unwind_caller(uintptr_t *pcs, int max)
@@ -117,8 +134,12 @@ static void find_gcc_unwinder(void)
     __atomic_store_n(&gcc_backtrace, backtrace, __ATOMIC_RELEASE);
 }
 
-void conan_unwind_caller_prepare(void)
+void conan_unwind_caller_prepare(uintptr_t libunwind_code)
 {
     find_gcc_unwinder();
-    dl_iterate_phdr(find_own_text, (void *)(uintptr_t)conan_unwind_caller);
+    struct text_range own = note_ours((uintptr_t)conan_unwind_caller);
+    own_start = own.start;
+    own_end = own.end;
+    note_ours((uintptr_t)__atomic_load_n(&gcc_backtrace, __ATOMIC_ACQUIRE));
+    note_ours(libunwind_code);
 }

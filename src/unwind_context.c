@@ -467,7 +467,7 @@ void conan_unwind_prepare(void)
     conan_unwind_refresh_tables();
     if (!conan_first_time(&prepared)) return;
     conan_fork_init();
-    conan_unwind_caller_prepare();
+    conan_unwind_caller_prepare((uintptr_t)unw_step); /* libunwind's text: its lock calls are ours */
     own_pid = getpid();
     page_mask = ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
     if (!no_seccomp_filter()) {

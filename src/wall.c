@@ -29,9 +29,12 @@
  * (missed) and not made up, so a thread's wall/nanoseconds is close to the
  * window's length less the missed rounds.
  *
- * A request for a thread that was running may reach it just as it enters a
- * system call, as a CPU timer's signal may; the handler is SA_RESTART, as for
- * CPU profiling, and blocked threads are never sent one. */
+ * A request goes out as soon as the round sees its thread running (after one
+ * /proc read of its signal mask), so it lands microseconds later; it may
+ * still reach the thread just as it enters a system call, as a CPU timer's
+ * signal may: the handler is SA_RESTART, as for CPU profiling, but calls that
+ * are never restarted (epoll_wait, poll, select, nanosleep) then return EINTR.
+ * Threads seen blocked are never sent one. */
 #include "wall.h"
 
 #include <fcntl.h>
@@ -91,10 +94,11 @@ static struct {
     bool signals;                /* SIGPROF taken: running threads are asked */
     unsigned long round;         /* rounds taken this window */
     bool asked;                  /* requests of the last round are out */
+    bool undrained;              /* a handler never left the last gate: ask no one until one drains */
     struct conan_pprof *p;
     uintptr_t unavailable;       /* the pseudo frame of samples without a stack */
     struct wall_thread *thr;     /* sorted by tid */
-    long n, cap;
+    long n;
     double listed_s;             /* when the thread list was last read */
     struct conan_wall_stats st;
 } wall;
@@ -214,9 +218,11 @@ static void commit_unavailable(struct wall_thread *t, char state, const char *wh
  * handler writes a slot while it is read). */
 static void collect(void)
 {
+    if (wall.undrained && !wall.asked) wall.undrained = !conan_gate_drain(&pool.gate, 0);
     if (!wall.asked) return;
     conan_gate_close(&pool.gate);
-    conan_gate_drain(&pool.gate, DRAIN_WAIT_MS);
+    wall.undrained = !conan_gate_drain(&pool.gate, DRAIN_WAIT_MS); /* its slots are read below all the same:
+                                                                      a late stack only ever misplaces a sample */
     for (long i = 0; i < wall.n; i++) {
         struct wall_thread *t = &wall.thr[i];
         if (t->slot < 0) continue;
@@ -270,7 +276,7 @@ static int sync_threads(const pid_t *tids, long n)
     }
     free(wall.thr);
     wall.thr = next;
-    wall.n = wall.cap = n;
+    wall.n = n;
     return 0;
 }
 
@@ -418,9 +424,13 @@ static void list_threads(double now_s)
 static void take_round(double now_s)
 {
     list_threads(now_s);
-    bool ask = wall.signals && conan_ask_reserve(&pool, wall.n) == 0;
+    bool ask = wall.signals && !wall.undrained && conan_ask_reserve(&pool, wall.n) == 0;
     unsigned generation = conan_ask_generation(&pool);
     long nslot = 0;
+    if (ask) { /* open before the first request: each is sent as soon as its thread is seen running */
+        conan_gate_open(&pool.gate, generation);
+        wall.asked = true;
+    }
     for (long i = 0; i < wall.n; i++) {
         struct wall_thread *t = &wall.thr[i];
         if (t->blocked && t->rounds > 0 && t->still_rounds >= IDLE_ROUNDS &&
@@ -454,15 +464,11 @@ static void take_round(double now_s)
         s->tid = t->tid;
         s->generation = generation;
         __atomic_store_n(&s->depth, 0, __ATOMIC_RELEASE);
-        t->slot = nslot++;
+        /* Sent at once: the thread was running a moment ago. A thread that
+         * blocks in between can see the signal cut its wait short (as a CPU
+         * timer's tick could); the shorter the gap, the rarer that is. */
+        if (conan_ask_send(t->tid, s) == 0) t->slot = nslot++; /* else gone */
     }
-    if (nslot == 0) return;
-    conan_gate_open(&pool.gate, generation);
-    for (long i = 0; i < wall.n; i++) {
-        struct wall_thread *t = &wall.thr[i];
-        if (t->slot >= 0 && conan_ask_send(t->tid, &pool.slot[t->slot]) != 0) t->slot = -1; /* gone */
-    }
-    wall.asked = true;
 }
 
 void conan_wall_round(double now_s)
@@ -526,7 +532,7 @@ struct conan_pprof *conan_wall_stop(struct conan_wall_stats *stats)
     if (wall.signals) conan_sigprof_give_back(); /* late requests keep our handler until they arrive */
     free(wall.thr);
     wall.thr = NULL;
-    wall.n = wall.cap = 0;
+    wall.n = 0;
     wall.listed_s = 0;
     wall.active = false;
     wall.st.duration_s = conan_monotonic_seconds() - wall.started_s;
@@ -543,7 +549,7 @@ void conan_wall_postfork_child(void)
     wall.active = false;
     wall.asked = false;
     wall.thr = NULL;
-    wall.n = wall.cap = 0;
+    wall.n = 0;
     for (int i = 0; i < HELD_MAX; i++) close_held(&held_files[i]); /* the parent's, copied: ours to close */
     wall.listed_s = 0;
     wall.p = NULL;

@@ -87,6 +87,10 @@ static void bounds_and_scopes(void)
     conan_label_clear("route"); /* cleared inside the scope: pop still restores */
     conan_label_pop(&outer);
     CHECK_STR(labels_now(), "route=/a");
+    CHECK_INT(conan_label_push(&outer, "route", NULL), 0); /* a scope without the key */
+    CHECK_STR(labels_now(), "");
+    conan_label_pop(&outer);
+    CHECK_STR(labels_now(), "route=/a");
     conan_label_clear("route");
 }
 
@@ -209,6 +213,16 @@ static void table_bound(void)
     CHECK_INT(accepted + refused, 5000);
     CHECK_INT(conan_label_set("fill", "fill-1"), 0); /* pairs that exist still work */
     CHECK_STR(labels_now(), "fill=fill-1");
+    conan_label_clear("fill");
+    /* Refused pairs leave the index as it was (else 20,000 more would fill
+     * it, and every later lookup would probe all of it). */
+    long used = conan_labels_index_used();
+    for (int i = 0; i < 20000; i++) {
+        snprintf(value, sizeof value, "more-%d", i);
+        CHECK(conan_label_set("fill", value) == -1);
+    }
+    CHECK_INT(conan_labels_index_used(), used);
+    CHECK_INT(conan_label_set("fill", "fill-2"), 0);
     conan_label_clear("fill");
 }
 
