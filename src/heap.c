@@ -88,37 +88,11 @@ static struct {
            .stacks = CONAN_SAMPLE_TABLE_INIT(stack_heads, STACK_BITS, STACKS_MAX, struct stack_bucket, key, POOL_CHUNK,
                                              POOL_MAX) };
 
-/* ---- intervals (poisson.h) ---- */
-
-static int64_t draw_interval(struct conan_heap_thread *t, int mean)
-{
-    return conan_poisson_interval(&t->rng, mean);
-}
-
-static void seed(struct conan_heap_thread *t)
-{
-    conan_poisson_seed(&t->rng);
-}
-
-/* ---- the pool ---- */
-
-/* Table lock held. Memory for records and stacks; NULL when the pool is spent. */
-static void *pool_take(size_t size)
-{
-    return conan_sample_table_take(&heap.stacks, size);
-}
-
 /* ---- the tables (lock held) ---- */
 
 static size_t live_slot(uintptr_t addr)
 {
     return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - LIVE_BITS));
-}
-
-/* How many allocations and bytes one sample of size bytes stands for. */
-static double sample_weight(size_t size, int rate)
-{
-    return conan_poisson_weight((double)size, rate);
 }
 
 static void count_inuse(struct stack_bucket *b, size_t size, double weight, double sign)
@@ -149,7 +123,7 @@ static void link_live(uintptr_t addr, size_t size, double weight, struct stack_b
     if (blk)
         heap.free_blocks = blk->next;
     else
-        blk = pool_take(sizeof *blk);
+        blk = conan_sample_table_take(&heap.stacks, sizeof *blk); /* NULL: the pool is spent */
     if (!blk) {
         heap.stats.dropped++;
         return;
@@ -181,7 +155,7 @@ static void record(void *p, size_t size, int rate)
     int depth = conan_unwind_caller(pcs, CONAN_MAX_FRAMES);
     struct conan_label_set labels;
     conan_labels_capture(&labels);
-    double w = sample_weight(size, rate);
+    double w = conan_poisson_weight((double)size, rate); /* allocations one sample stands for */
     pthread_mutex_lock(&heap.lock);
     heap.stats.sampled++;
     struct stack_bucket *b = bucket_of(conan_sample_table_find_or_add(&heap.stacks, pcs, depth, &labels));
@@ -218,12 +192,12 @@ void conan_heap_sample(void *p, size_t size)
     if (t->busy) return; /* our own allocation: the next one of the program's is sampled */
     if (!t->started) {
         /* The first interval of this thread (or since sampling was turned on). */
-        seed(t);
+        conan_poisson_seed(&t->rng);
         t->started = true;
-        t->bytes_left += draw_interval(t, rate);
+        t->bytes_left += conan_poisson_interval(&t->rng, rate);
         if (t->bytes_left >= 0) return;
     }
-    t->bytes_left = draw_interval(t, rate);
+    t->bytes_left = conan_poisson_interval(&t->rng, rate);
     if (!p) return;
     int saved_errno = errno;
     t->busy = true;
