@@ -32,7 +32,6 @@ bool conan_snapshot_on_signal(const siginfo_t *info, void *ucontext)
     return conan_ask_on_signal(&snap, info, ucontext);
 }
 
-enum { NOT_ASKED = CONAN_ASK_NOT_ASKED, GONE = CONAN_ASK_GONE, IN_EXEC = CONAN_ASK_IN_EXEC };
 #define RETRY_MS 5     /* a thread that blocks SIGPROF is read from /proc again this often */
 #define RETRY_FOR_MS 30 /* and for this long at most */
 
@@ -106,12 +105,12 @@ struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struc
     for (int i = 0; signals && i < tasks.n; i++) {
         if (__atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE) != 0) continue;
         if (conan_sigprof_blocked_by(tasks.tid[i])) {
-            __atomic_store_n(&snap.slot[i].depth, NOT_ASKED, __ATOMIC_RELEASE); /* it would never answer */
+            __atomic_store_n(&snap.slot[i].depth, CONAN_ASK_NOT_ASKED, __ATOMIC_RELEASE); /* it would never answer */
             out->blocked++;
             continue;
         }
         if (conan_ask_send(tasks.tid[i], &snap.slot[i]) != 0)
-            __atomic_store_n(&snap.slot[i].depth, GONE, __ATOMIC_RELEASE);
+            __atomic_store_n(&snap.slot[i].depth, CONAN_ASK_GONE, __ATOMIC_RELEASE);
     }
 
     /* Wait for the answers, never longer than threads.wait_ms. A thread that
@@ -131,7 +130,7 @@ struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struc
         if (retry) next_retry = now + RETRY_MS / 1000.0;
         for (int i = 0; signals && i < tasks.n; i++) {
             int depth = __atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE);
-            if (depth == NOT_ASKED && retry) {
+            if (depth == CONAN_ASK_NOT_ASKED && retry) {
                 int walked = conan_ask_walk_blocked(tasks.tid[i], snap.slot[i].pcs);
                 if (walked > 0) {
                     __atomic_store_n(&snap.slot[i].depth, walked, __ATOMIC_RELEASE);
@@ -140,7 +139,7 @@ struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struc
                     depth = walked;
                 }
             }
-            not_asked += depth == NOT_ASKED;
+            not_asked += depth == CONAN_ASK_NOT_ASKED;
             if (depth != 0) answered++;
         }
         if (!signals || (answered == tasks.n && (not_asked == 0 || !retrying)) || now >= deadline) break;
@@ -160,8 +159,8 @@ struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struc
         if (state[0] == '?') continue; /* ended meanwhile */
         int depth = tasks.n ? __atomic_load_n(&snap.slot[i].depth, __ATOMIC_ACQUIRE) : 0;
         const char *why = depth > 0 ? NULL
-                          : depth == NOT_ASKED ? "blocks SIGPROF"
-                          : depth == IN_EXEC ? "in execve"
+                          : depth == CONAN_ASK_NOT_ASKED ? "blocks SIGPROF"
+                          : depth == CONAN_ASK_IN_EXEC ? "in execve"
                           : !signals ? "no stacks"
                           : "no answer in time";
         struct conan_label labels[CONAN_PPROF_MAX_LABELS];
@@ -172,7 +171,7 @@ struct conan_pprof *conan_snapshot_profile(const struct conan_config *cfg, struc
             out->stacks++;
         } else {
             conan_pprof_add(p, &blocked_frame, 1, &one, labels, nlabels);
-            if (signals && (depth == 0 || depth == GONE)) out->timed_out++;
+            if (signals && (depth == 0 || depth == CONAN_ASK_GONE)) out->timed_out++;
         }
     }
     conan_task_list_free(&tasks);
